@@ -1,0 +1,38 @@
+"""Marea's Chalice app: wiring only. Each handler hands its input to one chalicelib function."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib import observability, triggers
+from chalicelib.api.routes import api
+
+# Deploy-time wiring that Chalice must know when it reads this module (`chalice deploy/package`);
+# the runtime settings proper live in chalicelib.settings and are read on first use.
+SCHEDULE_EXPRESSION = os.environ.get("MAREA_SCHEDULE_EXPRESSION", "rate(1 minute)")
+FANOUT_QUEUE_NAME = os.environ.get("MAREA_FANOUT_QUEUE_NAME", "marea-dev-evaluations")
+
+# configure_logs=False: Powertools' Logger owns logging (otherwise every line prints twice).
+app = Chalice(app_name="marea", configure_logs=False)
+app.register_middleware(observability.middleware, "all")
+app.register_blueprint(api)
+
+
+@app.on_cw_event(
+    {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}, name="on_alarm_state_change"
+)
+def on_alarm_state_change(event: Any) -> dict[str, Any]:
+    return triggers.on_alarm_event(event.to_dict())
+
+
+@app.schedule(SCHEDULE_EXPRESSION, name="on_schedule_tick")
+def on_schedule_tick(event: Any) -> dict[str, Any]:
+    return triggers.on_schedule_tick(event.to_dict())
+
+
+@app.on_sqs_message(queue=FANOUT_QUEUE_NAME, batch_size=10, name="on_evaluation_message")
+def on_evaluation_message(event: Any) -> list[dict[str, Any]]:
+    return [triggers.on_evaluation_message(record.body, record.to_dict()["messageId"]) for record in event]

@@ -1,0 +1,29 @@
+"""The actuator contract: read a target's capacity, apply a new one. One implementation per kind."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.models.signals import ResourceBounds
+from chalicelib.models.targets import TargetBase
+
+
+class CapacityReading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    current: int = Field(ge=0)
+    bounds: ResourceBounds = ResourceBounds()
+    # What else the resource told us (running count, in-service instances...), recorded as inputs.
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Actuator(Protocol):
+    def read(self, target: TargetBase) -> CapacityReading:
+        """Current capacity and the resource's own bounds; raises ActuationError if unreadable."""
+        ...
+
+    def apply(self, target: TargetBase, capacity: int) -> str:
+        """Set the capacity; returns a short note; raises ActuationError if the cloud refuses."""
+        ...

@@ -1,0 +1,18 @@
+"""Which actuator serves which target kind: the one place a new kind (kops) plugs in."""
+
+from __future__ import annotations
+
+from chalicelib import aws
+from chalicelib.actuators.asg import AsgActuator
+from chalicelib.actuators.base import Actuator
+from chalicelib.actuators.ecs import EcsActuator
+from chalicelib.models.targets import TargetBase
+
+
+def actuator_for(target: TargetBase) -> Actuator:
+    kind = getattr(target, "kind", None)
+    if kind == "asg":
+        return AsgActuator(aws.autoscaling())
+    if kind == "ecs":
+        return EcsActuator(aws.ecs())
+    raise ValueError(f"no actuator for target kind {kind!r}")

@@ -1,0 +1,47 @@
+"""MareaError → HTTP, here and nowhere else. Bodies are always {"code": ..., "message": ...}."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Response
+from pydantic import ValidationError
+
+from chalicelib.errors import MareaError
+from chalicelib.observability import logger
+
+View = TypeVar("View", bound=Callable[..., Any])
+_MAX_FIELD_ERRORS = 10
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    return Response(body={"code": code, "message": message, **extra}, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def validation_response(exc: ValidationError, prefix: str = "") -> Response:
+    """400 naming each offending field: ``policies.0.target_value: Input should be greater than 0``."""
+    fields = []
+    for error in exc.errors(include_url=False)[:_MAX_FIELD_ERRORS]:
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        fields.append({"field": f"{prefix}{location}", "message": error["msg"]})
+    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return error_response(400, "VALIDATION_FAILED", message, errors=fields)
+
+
+def json_errors(view: View) -> View:
+    """Chalice catches view exceptions before middleware sees them, so each view is wrapped."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except MareaError as exc:
+            if exc.http_status >= 500:
+                logger().exception("request failed", extra={"code": exc.code})
+            return error_response(exc.http_status, exc.code, exc.message)
+        except ValidationError as exc:
+            return validation_response(exc)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,88 @@
+"""One small error tree and the reason codes every decision carries.
+
+Errors are translated to HTTP in ``chalicelib.api`` only; everything else raises them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    """Why a policy or the normaliser did what it did. Stable strings: clients filter on them."""
+
+    # policy votes
+    ABOVE_TARGET = "ABOVE_TARGET"
+    BELOW_TARGET = "BELOW_TARGET"
+    WITHIN_TOLERANCE = "WITHIN_TOLERANCE"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+    STALE_DATA = "STALE_DATA"
+    ALARM_BREACHING = "ALARM_BREACHING"
+    ALARM_OK = "ALARM_OK"
+    NO_MATCHING_STEP = "NO_MATCHING_STEP"
+    SCHEDULE_INACTIVE = "SCHEDULE_INACTIVE"
+    SCHEDULE_ACTIVE = "SCHEDULE_ACTIVE"
+    SCHEDULE_EXCLUDED_DATE = "SCHEDULE_EXCLUDED_DATE"
+    NO_POLICIES = "NO_POLICIES"
+    # combination and normalisation
+    SCALE_IN_VETOED = "SCALE_IN_VETOED"
+    HOLD_ON_MISSING_DATA = "HOLD_ON_MISSING_DATA"
+    PAUSED = "PAUSED"
+    STABILIZATION = "STABILIZATION"
+    COOLDOWN = "COOLDOWN"
+    CLAMPED_TO_MIN = "CLAMPED_TO_MIN"
+    CLAMPED_TO_MAX = "CLAMPED_TO_MAX"
+    SCHEDULED_FLOOR = "SCHEDULED_FLOOR"
+    SCHEDULED_CEILING = "SCHEDULED_CEILING"
+    CLAMPED_TO_RESOURCE_MIN = "CLAMPED_TO_RESOURCE_MIN"
+    CLAMPED_TO_RESOURCE_MAX = "CLAMPED_TO_RESOURCE_MAX"
+    RESOURCE_BOUNDS_DIFFER = "RESOURCE_BOUNDS_DIFFER"
+    # outcome
+    ADVISE_MODE = "ADVISE_MODE"
+    CONCURRENT_EVALUATION = "CONCURRENT_EVALUATION"
+    ACTUATION_FAILED = "ACTUATION_FAILED"
+    RESOURCE_UNREADABLE = "RESOURCE_UNREADABLE"
+
+
+class MareaError(Exception):
+    """Base of every error Marea raises on purpose. ``code`` is machine-readable."""
+
+    code = "MAREA_ERROR"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequestError(MareaError):
+    code = "BAD_REQUEST"
+    http_status = 400
+
+
+class ValidationFailedError(BadRequestError):
+    code = "VALIDATION_FAILED"
+
+
+class NotFoundError(MareaError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class ConflictError(MareaError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class MalformedEventError(MareaError):
+    """An event that does not match its model: logged with its id and rejected."""
+
+    code = "MALFORMED_EVENT"
+    http_status = 400
+
+
+class ActuationError(MareaError):
+    """The cloud API refused or failed a capacity change."""
+
+    code = "ACTUATION_FAILED"
+    http_status = 502

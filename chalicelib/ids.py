@@ -1,0 +1,44 @@
+"""Decision ids: ULIDs, so that sorting by id is sorting by time.
+
+An evaluation caused by an event gets a *deterministic* id (time of the event + a hash of the
+event id and target id): a redelivered event yields the same id, and the conditional write of the
+decision turns the duplicate into a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from ulid import ULID
+
+_TIME_BYTES = 6  # ULID: 48-bit millisecond timestamp, then 80 bits of randomness
+_RANDOM_BYTES = 10
+_ID_TIME_CHARS = 10
+
+
+def _time_bytes(at: datetime) -> bytes:
+    return int(at.timestamp() * 1000).to_bytes(_TIME_BYTES, "big")
+
+
+def decision_id(at: datetime, *, event_id: str | None, target_id: str) -> str:
+    if event_id is None:
+        randomness = secrets.token_bytes(_RANDOM_BYTES)
+    else:
+        randomness = hashlib.sha256(f"{event_id}\x1f{target_id}".encode()).digest()[:_RANDOM_BYTES]
+    return str(ULID.from_bytes(_time_bytes(at) + randomness))
+
+
+def id_lower_bound(at: datetime) -> str:
+    """Smallest id that a decision made at or after ``at`` can have."""
+    return str(ULID.from_bytes(_time_bytes(at) + bytes(_RANDOM_BYTES)))
+
+
+def id_upper_bound(at: datetime) -> str:
+    """Largest id that a decision made at or before ``at`` can have."""
+    return str(ULID.from_bytes(_time_bytes(at) + b"\xff" * _RANDOM_BYTES))
+
+
+def id_time(decision_id: str) -> datetime:
+    return ULID.from_str(decision_id).datetime

@@ -1,0 +1,103 @@
+"""A decision: what the engine concluded and what became of it (pure values, no I/O)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from chalicelib.errors import ReasonCode
+from chalicelib.models.targets import Mode
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Action(StrEnum):
+    NONE = "none"
+    OUT = "out"
+    IN = "in"
+
+
+class Vote(StrEnum):
+    """A policy's opinion. ABSTAIN = no opinion; HOLD blocks scale-in (e.g. missing data)."""
+
+    OUT = "out"
+    IN = "in"
+    HOLD = "hold"
+    ABSTAIN = "abstain"
+
+
+class Outcome(StrEnum):
+    RECOMMENDED = "recommended"  # advise mode: recorded, never applied
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    PENDING = "pending"  # claimed, actuation under way
+
+
+class TriggerType(StrEnum):
+    ALARM = "alarm"
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class Trigger(Frozen):
+    type: TriggerType
+    event_id: str | None = None
+    alarm_name: str | None = None
+    alarm_state: str | None = None
+    at: AwareDatetime
+
+
+class PolicyResult(Frozen):
+    policy: str
+    policy_type: str
+    vote: Vote
+    proposed: int | None = None  # capacity this policy asks for; None = no opinion
+    reasons: list[ReasonCode] = Field(default_factory=list)
+    detail: str = ""
+    # Scheduled policies bound capacity instead of proposing it.
+    floor: int | None = None
+    ceiling: int | None = None
+    observed: float | None = None  # metric value the policy used
+
+
+class EngineResult(Frozen):
+    """What ``decide`` returns: pure, before any actuation."""
+
+    current: int
+    proposed: int
+    final: int
+    action: Action
+    policy: str | None  # the policy that won, None when nothing asked for a change
+    reasons: list[ReasonCode]
+    explanation: str
+    policy_results: list[PolicyResult]
+    effective_min: int
+    effective_max: int
+
+
+class Decision(Frozen):
+    """A recorded evaluation (the decision log's domain record)."""
+
+    id: str
+    target_id: str
+    target_kind: str
+    trigger: Trigger
+    mode: Mode
+    current: int
+    proposed: int
+    final: int
+    action: Action
+    policy: str | None
+    outcome: Outcome
+    reasons: list[ReasonCode]
+    explanation: str
+    policy_results: list[PolicyResult]
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime | None = None

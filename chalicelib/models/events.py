@@ -1,0 +1,234 @@
+"""Models of the events Marea's Lambdas receive, and the one function that parses them.
+
+EventBridge envelopes subclass Powertools' ``EventBridgeModel`` (Powertools ships no model for the
+"CloudWatch Alarm State Change" event). AWS adds fields over time, so event models ignore extras
+and require only what Marea reads; the SQS fan-out message is Marea's own format and is strict.
+The alarm event format is the one in the CloudWatch user guide, "Alarm events and EventBridge".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json, ValidationError
+
+from chalicelib.errors import MalformedEventError
+from chalicelib.models.decisions import TriggerType
+from chalicelib.models.signals import AlarmObservation, AlarmState
+from chalicelib.models.targets import TARGET_ID_PATTERN
+
+ALARM_SOURCE = "aws.cloudwatch"
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+SCHEDULE_SOURCE = "aws.events"
+SCHEDULE_DETAIL_TYPE = "Scheduled Event"
+
+# How many field errors a MalformedEventError message lists before "and N more".
+_ERRORS_SHOWN = 3
+
+
+class AwsPart(BaseModel):
+    """A piece of an AWS-made event: AWS may add fields, so extras are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class AlarmMetric(AwsPart):
+    namespace: str
+    name: str
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class AlarmMetricStat(AwsPart):
+    metric: AlarmMetric
+    period: int = Field(gt=0)
+    stat: str
+    unit: str | None = None
+
+
+class AlarmMetricQuery(AwsPart):
+    """One entry of ``configuration.metrics``: a metric, or a math expression over metrics."""
+
+    id: str
+    metric_stat: AlarmMetricStat | None = Field(default=None, alias="metricStat")
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = Field(default=True, alias="returnData")
+
+
+class AlarmConfiguration(AwsPart):
+    description: str | None = None
+    # Composite alarms have an alarmRule and no metrics; metric alarms always list theirs.
+    metrics: list[AlarmMetricQuery] = Field(default_factory=list)
+
+
+class EvaluatedDatapoint(AwsPart):
+    timestamp: AwareDatetime
+    sample_count: float | None = Field(default=None, alias="sampleCount")
+    # CloudWatch lists a filled-in missing datapoint with its timestamp and no value.
+    value: float | None = None
+
+
+class AlarmReasonData(AwsPart):
+    """``state.reasonData`` once decoded. Auto Scaling reads it to pick a step (SetAlarmState docs)."""
+
+    version: str | None = None
+    query_date: AwareDatetime | None = Field(default=None, alias="queryDate")
+    start_date: AwareDatetime | None = Field(default=None, alias="startDate")
+    statistic: str | None = None
+    period: int | None = None
+    recent_datapoints: list[float] = Field(default_factory=list, alias="recentDatapoints")
+    threshold: float | None = None
+    evaluated_datapoints: list[EvaluatedDatapoint] = Field(default_factory=list, alias="evaluatedDatapoints")
+
+    @property
+    def latest_evaluated(self) -> EvaluatedDatapoint | None:
+        """The most recent evaluated datapoint that has a value (CloudWatch lists newest first,
+        but the order is not documented, so the timestamp decides)."""
+        with_value = [point for point in self.evaluated_datapoints if point.value is not None]
+        return max(with_value, key=lambda point: point.timestamp, default=None)
+
+
+class AlarmStateDetail(AwsPart):
+    value: AlarmState
+    reason: str
+    # A JSON document inside a string in real events; absent for some alarm kinds (composite).
+    reason_data: Json[AlarmReasonData] | None = Field(default=None, alias="reasonData")
+    timestamp: AwareDatetime
+
+
+class AlarmStateChangeDetail(AwsPart):
+    alarm_name: str = Field(alias="alarmName", min_length=1, max_length=255)
+    state: AlarmStateDetail
+    previous_state: AlarmStateDetail = Field(alias="previousState")
+    configuration: AlarmConfiguration
+
+
+class AlarmStateChangeEvent(EventBridgeModel):
+    """EventBridge "CloudWatch Alarm State Change" (source ``aws.cloudwatch``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # Powertools types these as plain str / naive-tolerant datetime; Marea needs them exact.
+    source: Literal["aws.cloudwatch"]
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    time: AwareDatetime
+    detail: AlarmStateChangeDetail
+
+    @property
+    def alarm_name(self) -> str:
+        return self.detail.alarm_name
+
+    @property
+    def alarm_arn(self) -> str | None:
+        return self.resources[0] if self.resources else None
+
+    @property
+    def reason_data(self) -> AlarmReasonData | None:
+        """The new state's decoded reasonData, None when the event carries none."""
+        return self.detail.state.reason_data
+
+    @property
+    def threshold(self) -> float | None:
+        return None if self.reason_data is None else self.reason_data.threshold
+
+    @property
+    def latest_value(self) -> float | None:
+        """The newest evaluated metric value: step scaling measures its breach from it."""
+        latest = None if self.reason_data is None else self.reason_data.latest_evaluated
+        return None if latest is None else latest.value
+
+    def to_observation(self) -> AlarmObservation:
+        """What the engine sees of this alarm: state, latest value and threshold."""
+        latest = None if self.reason_data is None else self.reason_data.latest_evaluated
+        return AlarmObservation(
+            name=self.alarm_name,
+            state=self.detail.state.value,
+            threshold=self.threshold,
+            value=None if latest is None else latest.value,
+            timestamp=None if latest is None else latest.timestamp,
+        )
+
+
+class ScheduledTickEvent(EventBridgeModel):
+    """EventBridge "Scheduled Event" from a schedule rule (source ``aws.events``, empty detail)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    source: Literal["aws.events"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    time: AwareDatetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def rule_arn(self) -> str | None:
+        return self.resources[0] if self.resources else None
+
+
+class EvaluationMessage(BaseModel):
+    """Body of the SQS fan-out message: "evaluate this target because of that event".
+
+    Marea writes and reads it, so nothing unknown or coerced gets in. Strict mode means Python
+    callers pass real ``datetime`` and ``TriggerType`` values; a JSON body (str) is the wire form.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    target_id: str = Field(pattern=TARGET_ID_PATTERN)
+    trigger_type: TriggerType
+    event_id: str = Field(min_length=1, max_length=256)
+    at: AwareDatetime
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _EventIdProbe(BaseModel):
+    """Reads only the ids out of a JSON document that failed validation."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    event_id: str | None = None
+
+
+def parse_event(model: type[ModelT], raw: Mapping[str, Any] | str | bytes) -> ModelT:
+    """Validate ``raw`` (a decoded event, or a JSON document such as an SQS body) as ``model``.
+
+    Raises MalformedEventError naming the event id and the first field errors, never the payload:
+    the message goes to logs and to the decision record.
+    """
+    try:
+        if isinstance(raw, str | bytes):
+            return model.model_validate_json(raw)
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise MalformedEventError(_describe_failure(model, raw, exc)) from exc
+
+
+def _describe_failure(model: type[BaseModel], raw: object, exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    shown = "; ".join(f"{_location(error['loc'])}: {error['msg']}" for error in errors[:_ERRORS_SHOWN])
+    more = len(errors) - _ERRORS_SHOWN
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return f"malformed {model.__name__} event {_event_id(raw)!r}: {shown}{suffix}"
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(event)"
+
+
+def _event_id(raw: object) -> str:
+    """The id to log: EventBridge's ``id``, or the fan-out message's ``event_id``."""
+    if isinstance(raw, str | bytes):
+        try:
+            raw = _EventIdProbe.model_validate_json(raw).model_dump()
+        except ValidationError:
+            return "unknown"
+    if isinstance(raw, Mapping):
+        for key in ("id", "event_id"):
+            value = raw.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return "unknown"

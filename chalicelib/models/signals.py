@@ -1,0 +1,69 @@
+"""What the engine sees: observations gathered before a decision (pure values, no I/O)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Datapoint(Frozen):
+    timestamp: AwareDatetime
+    value: float
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+class AlarmObservation(Frozen):
+    """An alarm's state and the metric value that put it there (from the event or DescribeAlarms)."""
+
+    name: str
+    state: AlarmState
+    threshold: float | None = None
+    value: float | None = None  # latest evaluated datapoint, when known
+    timestamp: AwareDatetime | None = None
+
+
+class ResourceBounds(Frozen):
+    """Bounds the resource itself enforces (an ASG's MinSize/MaxSize); None where there are none."""
+
+    min: int | None = None
+    max: int | None = None
+
+
+class Signal(Frozen):
+    """Everything observed for one evaluation of one target."""
+
+    current_capacity: int = Field(ge=0)
+    # Datapoints per target-tracking policy name, oldest first, one per period.
+    metrics: dict[str, list[Datapoint]] = Field(default_factory=dict)
+    alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
+    resource_bounds: ResourceBounds = ResourceBounds()
+
+
+class CapacityChange(Frozen):
+    at: AwareDatetime
+    capacity: int
+
+
+class Recommendation(Frozen):
+    at: AwareDatetime
+    capacity: int
+
+
+class TargetHistory(Frozen):
+    """The memory the engine needs: last scaling actions and recent recommendations."""
+
+    last_scale_out: CapacityChange | None = None
+    last_scale_in: CapacityChange | None = None
+    # Per-policy time of the last action it caused (step-scaling cooldowns are per policy).
+    last_action_by_policy: dict[str, AwareDatetime] = Field(default_factory=dict)
+    recommendations: list[Recommendation] = Field(default_factory=list)

@@ -1,0 +1,242 @@
+"""Domain model of a scalable target and its policies (pure pydantic, no I/O).
+
+A target is one scalable thing (an ASG, an ECS service; kops comes later as another member of
+the ``Target`` union). Its policies only *propose*; the engine's normaliser enforces bounds.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TARGET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,254}$"
+# AWS hard limit for an ASG / ECS service is far below this; it only guards against typos.
+MAX_CAPACITY_LIMIT = 100_000
+_CRON_PROBE_TIME = datetime(2000, 1, 1)  # any start time: only the expression's syntax is checked
+
+# Defaults that AWS target tracking uses but does not let users change (aws-scaling-facts.md).
+AWS_SCALE_OUT_DATAPOINTS = 3  # scale-out alarm: 3 of 3 one-minute datapoints above target
+AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 datapoints below (1 - 0.1) x target
+AWS_SCALE_IN_MARGIN = 0.10
+AWS_COOLDOWN_S = 300
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Mode(StrEnum):
+    ADVISE = "advise"
+    ACT = "act"
+
+
+class Statistic(StrEnum):
+    AVERAGE = "Average"
+    SUM = "Sum"
+    MAXIMUM = "Maximum"
+    MINIMUM = "Minimum"
+    SAMPLE_COUNT = "SampleCount"
+
+
+class CustomMetric(Frozen):
+    """Any CloudWatch metric, read with GetMetricData."""
+
+    type: Literal["custom"] = "custom"
+    namespace: str = Field(min_length=1, max_length=255)
+    metric_name: str = Field(min_length=1, max_length=255)
+    dimensions: dict[str, str] = Field(default_factory=dict, max_length=30)
+    statistic: Statistic = Statistic.AVERAGE
+    period_s: int = Field(default=60, ge=10, le=3600)
+
+    @field_validator("period_s")
+    @classmethod
+    def _cloudwatch_period(cls, value: int) -> int:
+        if value not in (10, 30) and value % 60:
+            raise ValueError("period_s must be 10, 30 or a multiple of 60 (CloudWatch periods)")
+        return value
+
+
+class PredefinedMetricType(StrEnum):
+    ASG_AVERAGE_CPU = "ASGAverageCPUUtilization"
+    ALB_REQUEST_COUNT_PER_TARGET = "ALBRequestCountPerTarget"
+    ECS_SERVICE_AVERAGE_CPU = "ECSServiceAverageCPUUtilization"
+    ECS_SERVICE_AVERAGE_MEMORY = "ECSServiceAverageMemoryUtilization"
+
+
+class PredefinedMetric(Frozen):
+    """A metric named the way AWS target tracking names it; resolved against the target."""
+
+    type: Literal["predefined"] = "predefined"
+    predefined: PredefinedMetricType
+    # ALB request count per target needs "app/<lb>/<id>/targetgroup/<tg>/<id>" (AWS resource label).
+    resource_label: str | None = Field(default=None, max_length=1023)
+
+    @model_validator(mode="after")
+    def _label_for_alb(self) -> PredefinedMetric:
+        if self.predefined is PredefinedMetricType.ALB_REQUEST_COUNT_PER_TARGET and not self.resource_label:
+            raise ValueError("resource_label is required for ALBRequestCountPerTarget")
+        return self
+
+
+MetricSpec = Annotated[CustomMetric | PredefinedMetric, Field(discriminator="type")]
+
+
+class TargetTrackingPolicy(Frozen):
+    """Keep a metric near a target value; the windows AWS hides are visible here."""
+
+    type: Literal["target_tracking"] = "target_tracking"
+    name: str = Field(pattern=NAME_PATTERN)
+    metric: MetricSpec
+    target_value: float = Field(gt=0)
+    scale_out_cooldown_s: int = Field(default=120, ge=0, le=86_400)
+    scale_in_cooldown_s: int = Field(default=AWS_COOLDOWN_S, ge=0, le=86_400)
+    # Scale in only when every datapoint of the scale-in window is below (1 - margin) x target.
+    scale_in_margin: float = Field(default=AWS_SCALE_IN_MARGIN, ge=0, lt=1)
+    scale_out_datapoints: int = Field(default=AWS_SCALE_OUT_DATAPOINTS, ge=1, le=60)
+    scale_in_datapoints: int = Field(default=AWS_SCALE_IN_DATAPOINTS, ge=1, le=120)
+    disable_scale_in: bool = False
+
+
+class AdjustmentType(StrEnum):
+    CHANGE_IN_CAPACITY = "change_in_capacity"
+    EXACT_CAPACITY = "exact_capacity"
+    PERCENT_CHANGE_IN_CAPACITY = "percent_change_in_capacity"
+
+
+class StepAdjustment(Frozen):
+    """A step; bounds are relative to the alarm threshold, lower inclusive, upper exclusive."""
+
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+    adjustment: int = Field(ge=-MAX_CAPACITY_LIMIT, le=MAX_CAPACITY_LIMIT)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StepAdjustment:
+        if self.lower_bound is not None and self.upper_bound is not None and self.lower_bound >= self.upper_bound:
+            raise ValueError("lower_bound must be below upper_bound")
+        return self
+
+
+class StepScalingPolicy(Frozen):
+    """Tied to a named CloudWatch alarm; acts while the alarm is in ALARM."""
+
+    type: Literal["step"] = "step"
+    name: str = Field(pattern=NAME_PATTERN)
+    alarm_name: str = Field(min_length=1, max_length=255)
+    adjustment_type: AdjustmentType
+    steps: list[StepAdjustment] = Field(min_length=1, max_length=20)
+    min_adjustment_magnitude: int | None = Field(default=None, ge=1, le=MAX_CAPACITY_LIMIT)
+    cooldown_s: int = Field(default=AWS_COOLDOWN_S, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _steps_tile_without_gaps(self) -> StepScalingPolicy:
+        # AWS: step ranges may not overlap nor leave gaps; at most one open end each side.
+        ordered = sorted(self.steps, key=lambda s: -float("inf") if s.lower_bound is None else s.lower_bound)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if before.upper_bound is None or after.lower_bound is None or before.upper_bound != after.lower_bound:
+                raise ValueError("steps must not overlap or leave gaps (upper_bound of one = lower_bound of next)")
+        if self.min_adjustment_magnitude is not None and self.adjustment_type is not AdjustmentType.PERCENT_CHANGE_IN_CAPACITY:
+            raise ValueError("min_adjustment_magnitude only applies to percent_change_in_capacity")
+        return self
+
+
+class ScheduledAction(Frozen):
+    """A floor and/or ceiling that starts at each cron firing (AWS scheduled-action semantics).
+
+    Without ``duration_minutes`` it stays in force until another action of the same policy fires
+    (AWS never reverts); with it, it ends after that many minutes.
+    """
+
+    name: str = Field(pattern=NAME_PATTERN)
+    cron: str = Field(min_length=9, max_length=200, description="5-field cron, e.g. '0 8 * * MON-FRI'")
+    timezone: str = "UTC"
+    min_capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY_LIMIT)
+    max_capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY_LIMIT)
+    duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 31)
+    exclude_dates: list[date] = Field(default_factory=list, max_length=366)
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("cron must have 5 fields: minute hour day-of-month month day-of-week")
+        try:
+            CronSim(value, _CRON_PROBE_TIME)
+        except CronSimError as exc:
+            raise ValueError(f"invalid cron expression: {exc}") from exc
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _floor_or_ceiling(self) -> ScheduledAction:
+        if self.min_capacity is None and self.max_capacity is None:
+            raise ValueError("a scheduled action sets min_capacity, max_capacity or both")
+        if self.min_capacity is not None and self.max_capacity is not None and self.min_capacity > self.max_capacity:
+            raise ValueError("min_capacity must not exceed max_capacity")
+        return self
+
+
+class ScheduledPolicy(Frozen):
+    type: Literal["scheduled"] = "scheduled"
+    name: str = Field(pattern=NAME_PATTERN)
+    actions: list[ScheduledAction] = Field(min_length=1, max_length=50)
+
+
+Policy = Annotated[TargetTrackingPolicy | StepScalingPolicy | ScheduledPolicy, Field(discriminator="type")]
+
+
+class TargetBase(Frozen):
+    id: str = Field(pattern=TARGET_ID_PATTERN)
+    min: int = Field(ge=0, le=MAX_CAPACITY_LIMIT)
+    max: int = Field(ge=0, le=MAX_CAPACITY_LIMIT)
+    mode: Mode = Mode.ADVISE
+    paused: bool = False
+    policies: list[Policy] = Field(default_factory=list, max_length=20)
+    # HPA-style: scale in to the highest recommendation seen within this window.
+    scale_in_stabilization_s: int = Field(default=300, ge=0, le=3600)
+    description: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TargetBase:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        names = [p.name for p in self.policies]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"policy names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def alarm_names(self) -> list[str]:
+        """Alarms whose state changes trigger an evaluation of this target."""
+        return sorted({p.alarm_name for p in self.policies if isinstance(p, StepScalingPolicy)})
+
+
+class AsgTarget(TargetBase):
+    kind: Literal["asg"] = "asg"
+    asg_name: str = Field(min_length=1, max_length=255)
+
+
+class EcsTarget(TargetBase):
+    kind: Literal["ecs"] = "ecs"
+    cluster: str = Field(min_length=1, max_length=255)
+    service: str = Field(min_length=1, max_length=255)
+
+
+# New target kinds (kops) join this union; the engine never looks at the kind.
+Target = Annotated[AsgTarget | EcsTarget, Field(discriminator="kind")]
+TargetKind = Literal["asg", "ecs"]

@@ -1,0 +1,112 @@
+"""Gather what the engine needs for one target: metric datapoints and alarm states.
+
+At most one GetMetricData call (all target-tracking policies together) and one DescribeAlarms
+call (only for step-policy alarms the triggering event did not already describe).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.actuators.base import CapacityReading
+from chalicelib.metrics import resolve_metric
+from chalicelib.models.signals import AlarmObservation, AlarmState, Datapoint, Signal
+from chalicelib.models.targets import StepScalingPolicy, TargetBase, TargetTrackingPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+_MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
+
+
+class SignalCollector:
+    def __init__(self, cloudwatch: CloudWatchClient, lookback_minutes: int) -> None:
+        self._cloudwatch = cloudwatch
+        self._lookback = timedelta(minutes=lookback_minutes)
+
+    def collect(
+        self, target: TargetBase, reading: CapacityReading, now: datetime, known_alarms: dict[str, AlarmObservation]
+    ) -> Signal:
+        return Signal(
+            current_capacity=reading.current,
+            metrics=self._metrics(target, now),
+            alarms=self._alarms(target, known_alarms),
+            resource_bounds=reading.bounds,
+        )
+
+    def _metrics(self, target: TargetBase, now: datetime) -> dict[str, list[Datapoint]]:
+        policies = [p for p in target.policies if isinstance(p, TargetTrackingPolicy)]
+        if not policies:
+            return {}
+        queries: list[Any] = []
+        for index, policy in enumerate(policies[:_MAX_QUERIES_PER_CALL]):
+            metric = resolve_metric(target, policy.metric)
+            queries.append(
+                {
+                    "Id": f"m{index}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": metric.namespace,
+                            "MetricName": metric.metric_name,
+                            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(metric.dimensions.items())],
+                        },
+                        "Period": metric.period_s,
+                        "Stat": metric.statistic.value,
+                    },
+                    "ReturnData": True,
+                }
+            )
+        series: dict[str, list[Datapoint]] = {p.name: [] for p in policies}
+        paginator = self._cloudwatch.get_paginator("get_metric_data")
+        pages = paginator.paginate(
+            MetricDataQueries=queries, StartTime=now - self._lookback, EndTime=now, ScanBy="TimestampAscending"
+        )
+        for page in pages:
+            for result in page["MetricDataResults"]:
+                policy = policies[int(result["Id"][1:])]
+                points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+                series[policy.name].extend(Datapoint(timestamp=ts, value=value) for ts, value in points)
+        for points in series.values():
+            points.sort(key=lambda p: p.timestamp)
+        return series
+
+    def _alarms(self, target: TargetBase, known: dict[str, AlarmObservation]) -> dict[str, AlarmObservation]:
+        names = sorted({p.alarm_name for p in target.policies if isinstance(p, StepScalingPolicy)})
+        alarms = {name: known[name] for name in names if name in known}
+        missing = [name for name in names if name not in alarms]
+        if missing:
+            response = self._cloudwatch.describe_alarms(AlarmNames=missing[:100], AlarmTypes=["MetricAlarm"])
+            for alarm in response.get("MetricAlarms", []):
+                alarms[alarm["AlarmName"]] = observation_from_alarm(alarm)
+        return alarms
+
+
+def observation_from_alarm(alarm: Any) -> AlarmObservation:
+    """An AlarmObservation from a DescribeAlarms MetricAlarms entry."""
+    value, at = _latest_from_reason_data(alarm.get("StateReasonData"))
+    return AlarmObservation(
+        name=alarm["AlarmName"],
+        state=AlarmState(alarm["StateValue"]),
+        threshold=alarm.get("Threshold"),
+        value=value,
+        timestamp=at or alarm.get("StateUpdatedTimestamp"),
+    )
+
+
+def _latest_from_reason_data(raw: str | None) -> tuple[float | None, datetime | None]:
+    if not raw:
+        return None, None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None, None
+    evaluated = data.get("evaluatedDatapoints") or []
+    with_values = [d for d in evaluated if isinstance(d, dict) and isinstance(d.get("value"), int | float)]
+    if with_values:
+        latest = max(with_values, key=lambda d: str(d.get("timestamp", "")))
+        at = datetime.fromisoformat(latest["timestamp"].replace("Z", "+00:00")) if latest.get("timestamp") else None
+        return float(latest["value"]), at
+    recent = [v for v in data.get("recentDatapoints") or [] if isinstance(v, int | float)]
+    return (float(recent[-1]), None) if recent else (None, None)

@@ -1,0 +1,119 @@
+"""Decision log in DynamoDB: Query/GetItem only (never Scan), newest first, opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import BadRequestError
+from chalicelib.ids import id_lower_bound, id_upper_bound
+from chalicelib.models.decisions import Decision, Outcome
+from chalicelib.store.items import DECISION_LOG_PARTITION, decision_from_item, decision_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_CURSOR_KEYS = {"id", "target_id", "log_partition"}
+# Pages read per API call when a filter discards items; bounds the work of one request.
+_MAX_PAGES_PER_REQUEST = 20
+
+
+@dataclass(frozen=True)
+class DecisionQuery:
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    outcome: Outcome | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+class DecisionLog:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def put_new(self, decision: Decision, expires_at: int) -> bool:
+        """Record a decision unless its id exists already. Returns False for a duplicate."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=decision_item(decision, expires_at),  # type: ignore[arg-type]
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def finalize(self, decision: Decision) -> None:
+        """Replace a pending decision with its outcome (only a pending one: never rewrite history)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"id": {"S": decision.id}},
+            UpdateExpression="SET doc = :doc, outcome = :o",
+            ConditionExpression="outcome = :pending",
+            ExpressionAttributeValues={
+                ":doc": {"S": decision.model_dump_json()},
+                ":o": {"S": decision.outcome.value},
+                ":pending": {"S": Outcome.PENDING.value},
+            },
+        )
+
+    def get(self, decision_id: str) -> Decision | None:
+        response = self._client.get_item(TableName=self._table, Key={"id": {"S": decision_id}})
+        item = response.get("Item")
+        return decision_from_item(item) if item else None  # type: ignore[arg-type]
+
+    def query(self, query: DecisionQuery) -> tuple[list[Decision], str | None]:
+        """One page of decisions, newest first, and the cursor of the next page (None at the end)."""
+        lower = id_lower_bound(query.since) if query.since else "0" * 26
+        upper = id_upper_bound(query.until) if query.until else "Z" * 26
+        values: dict[str, Any] = {":lo": {"S": lower}, ":hi": {"S": upper}}
+        if query.target_id is not None:
+            kwargs: dict[str, Any] = {"IndexName": "by_target", "KeyConditionExpression": "target_id = :p AND id BETWEEN :lo AND :hi"}
+            values[":p"] = {"S": query.target_id}
+        else:
+            kwargs = {"IndexName": "by_time", "KeyConditionExpression": "log_partition = :p AND id BETWEEN :lo AND :hi"}
+            values[":p"] = {"S": DECISION_LOG_PARTITION}
+        if query.outcome is not None:
+            kwargs["FilterExpression"] = "outcome = :o"
+            values[":o"] = {"S": query.outcome.value}
+        start_key = decode_cursor(query.cursor) if query.cursor else None
+        decisions: list[Decision] = []
+        for _ in range(_MAX_PAGES_PER_REQUEST):
+            remaining = query.limit - len(decisions)
+            # Limit counts items read before the filter, so a page never overshoots `limit`.
+            page_args: dict[str, Any] = {"TableName": self._table, "ScanIndexForward": False, "Limit": remaining, "ExpressionAttributeValues": values, **kwargs}
+            if start_key:
+                page_args["ExclusiveStartKey"] = start_key
+            page = self._client.query(**page_args)
+            decisions.extend(decision_from_item(item) for item in page.get("Items", []))  # type: ignore[arg-type]
+            start_key = page.get("LastEvaluatedKey")  # type: ignore[assignment]
+            if not start_key or len(decisions) >= query.limit:
+                break
+        return decisions, encode_cursor(start_key) if start_key else None
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps({name: value["S"] for name, value in key.items()}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """Decode a cursor from an untrusted client; anything odd is a 400, never a 500."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise BadRequestError("cursor is not one this API returned") from exc
+    if not isinstance(data, dict) or not data or not set(data) <= _CURSOR_KEYS or not all(isinstance(v, str) and 0 < len(v) <= 300 for v in data.values()):
+        raise BadRequestError("cursor is not one this API returned")
+    return {name: {"S": value} for name, value in data.items()}

@@ -1,0 +1,177 @@
+"""Target registry in DynamoDB: definitions, their state, and the alarm → targets index.
+
+Every write that touches a target touches all its items (primary + one copy per alarm) in one
+transaction, conditioned on the version read, so copies never drift and two writers never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.models.targets import TargetBase
+from chalicelib.store.items import (
+    PRIMARY_SK,
+    LISTING,
+    StoredTarget,
+    TargetState,
+    alarm_pk,
+    alarm_sk,
+    decision_item,
+    stored_target_from_item,
+    target_item,
+    target_pk,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from chalicelib.models.decisions import Decision
+    from chalicelib.models.targets import Target
+
+
+class DuplicateDecisionError(Exception):
+    """The decision id is already recorded: this event was processed before."""
+
+
+class VersionConflictError(Exception):
+    """The target changed since it was read: another evaluation or an API write won."""
+
+
+class TargetRegistry:
+    def __init__(self, client: DynamoDBClient, table: str, decisions_table: str) -> None:
+        self._client = client
+        self._table = table
+        self._decisions_table = decisions_table
+
+    # ---- reads -------------------------------------------------------------------------------
+    def get(self, target_id: str) -> StoredTarget | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": target_pk(target_id)}, "sk": {"S": PRIMARY_SK}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return stored_target_from_item(item) if item else None  # type: ignore[arg-type]
+
+    def require(self, target_id: str) -> StoredTarget:
+        stored = self.get(target_id)
+        if stored is None:
+            raise NotFoundError(f"target {target_id!r} is not registered")
+        return stored
+
+    def by_alarm(self, alarm_name: str) -> list[StoredTarget]:
+        """Targets whose policies name this alarm, definition and state in one Query."""
+        return list(self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": alarm_pk(alarm_name)}}, ConsistentRead=True))
+
+    def iter_all(self) -> Iterator[StoredTarget]:
+        """Every registered target, through the sparse listing index (Query, never Scan)."""
+        return self._query(
+            IndexName="by_listing",
+            KeyConditionExpression="listing = :l",
+            ExpressionAttributeValues={":l": {"S": LISTING}},
+        )
+
+    def _query(self, **kwargs: Any) -> Iterator[StoredTarget]:
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(TableName=self._table, **kwargs):
+            for item in page.get("Items", []):
+                yield stored_target_from_item(item)  # type: ignore[arg-type]
+
+    # ---- API writes --------------------------------------------------------------------------
+    def put(self, target: Target) -> tuple[StoredTarget, bool]:
+        """Create or replace a target, keeping its state. Returns (stored, created)."""
+        existing = self.get(target.id)
+        state = existing.state if existing else TargetState()
+        stored = StoredTarget(target=target, state=state, version=(existing.version + 1) if existing else 1)
+        old_alarms = set(existing.target.alarm_names) if existing else set()
+        items: list[Any] = [self._put_primary(stored, existing)]
+        items += [{"Put": {"TableName": self._table, "Item": target_item(stored, alarm_pk(a), alarm_sk(target.id))}} for a in target.alarm_names]
+        items += [self._delete_copy(a, target.id) for a in sorted(old_alarms - set(target.alarm_names))]
+        self._transact(items, conflict=f"target {target.id!r} changed while it was being written; retry")
+        return stored, existing is None
+
+    def delete(self, target_id: str) -> None:
+        existing = self.require(target_id)
+        items: list[Any] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": target_pk(target_id)}, "sk": {"S": PRIMARY_SK}},
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": {":v": {"N": str(existing.version)}},
+                }
+            }
+        ]
+        items += [self._delete_copy(a, target_id) for a in existing.target.alarm_names]
+        self._transact(items, conflict=f"target {target_id!r} changed while it was being deleted; retry")
+
+    def _put_primary(self, stored: StoredTarget, existing: StoredTarget | None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._table, "Item": target_item(stored, target_pk(stored.target.id), PRIMARY_SK)}
+        if existing is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": {"N": str(existing.version)}}
+        return {"Put": put}
+
+    def _delete_copy(self, alarm_name: str, target_id: str) -> dict[str, Any]:
+        return {"Delete": {"TableName": self._table, "Key": {"pk": {"S": alarm_pk(alarm_name)}, "sk": {"S": alarm_sk(target_id)}}}}
+
+    def _transact(self, items: list[Any], conflict: str) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise ConflictError(conflict) from exc
+            raise
+
+    # ---- evaluation commit -------------------------------------------------------------------
+    def commit_evaluation(self, stored: StoredTarget, state: TargetState, decision: Decision, expires_at: int) -> StoredTarget:
+        """Record a decision and the target's new state atomically.
+
+        Conditions: the decision id is new (a redelivered event is a duplicate) and the target's
+        version is the one evaluated (a racing evaluation or API write makes this one lose).
+        """
+        target: TargetBase = stored.target
+        new = StoredTarget(target=stored.target, state=state, version=stored.version + 1)
+        keys = [(target_pk(target.id), PRIMARY_SK)] + [(alarm_pk(a), alarm_sk(target.id)) for a in target.alarm_names]
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self._decisions_table,
+                    "Item": decision_item(decision, expires_at),
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            }
+        ]
+        for pk, sk in keys:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                        "UpdateExpression": "SET #s = :s, version = :new",
+                        "ConditionExpression": "version = :old",
+                        "ExpressionAttributeNames": {"#s": "state"},
+                        "ExpressionAttributeValues": {
+                            ":s": {"S": state.model_dump_json()},
+                            ":new": {"N": str(new.version)},
+                            ":old": {"N": str(stored.version)},
+                        },
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise DuplicateDecisionError(decision.id) from exc
+            raise VersionConflictError(target.id) from exc
+        return new

@@ -1,0 +1,143 @@
+"""Use cases behind the Lambda handlers: alarm events, schedule ticks, fan-out messages, manual runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from chalicelib import aws, wiring
+from chalicelib.errors import MalformedEventError
+from chalicelib.models.decisions import Decision, Trigger, TriggerType
+from chalicelib.models.events import AlarmStateChangeEvent, EvaluationMessage, ScheduledTickEvent, parse_event
+from chalicelib.observability import count, logger
+from chalicelib.service import utc_now
+from chalicelib.settings import get_settings
+from chalicelib.store.items import StoredTarget
+
+_SQS_BATCH = 10  # SendMessageBatch limit
+
+
+def handle_alarm_event(raw: dict[str, Any]) -> list[Decision]:
+    """Evaluate at once every target linked to the alarm that changed state."""
+    event = parse_event(AlarmStateChangeEvent, raw)
+    observation = event.to_observation()
+    trigger = Trigger(
+        type=TriggerType.ALARM,
+        event_id=event.id,
+        alarm_name=event.alarm_name,
+        alarm_state=observation.state.value,
+        at=event.time,
+    )
+    targets = wiring.registry().by_alarm(event.alarm_name)
+    if not targets:
+        logger().warning("alarm is linked to no target", extra={"alarm_name": event.alarm_name, "event_id": event.id})
+    known = {observation.name: observation}
+    return [wiring.evaluator().evaluate(stored, trigger, known) for stored in targets]
+
+
+def handle_tick(raw: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate every unpaused target; beyond the inline limit, fan out through SQS."""
+    event = parse_event(ScheduledTickEvent, raw)
+    return _dispatch_tick_once()(tick={"event_id": event.id, "at": event.time.isoformat()})
+
+
+def _dispatch_tick(tick: dict[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    trigger = Trigger(type=TriggerType.SCHEDULE, event_id=tick["event_id"], at=tick["at"])
+    targets = [t for t in wiring.registry().iter_all() if not t.target.paused]
+    if len(targets) <= settings.inline_evaluation_limit or not settings.fanout_queue_url:
+        decisions = [wiring.evaluator().evaluate(stored, trigger) for stored in targets]
+        return {"evaluated": len(decisions), "enqueued": 0}
+    enqueued = _enqueue(settings.fanout_queue_url, trigger, (t.target.id for t in targets))
+    count("TargetsEnqueued", value=enqueued)
+    return {"evaluated": 0, "enqueued": enqueued}
+
+
+@lru_cache(maxsize=1)
+def _dispatch_tick_once() -> Any:
+    """The tick dispatcher behind Powertools Idempotency: a redelivered tick does not fan out twice."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    layer = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=aws.dynamodb())
+    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=3600)
+    return idempotent_function(data_keyword_argument="tick", persistence_store=layer, config=config)(_dispatch_tick)
+
+
+def _enqueue(queue_url: str, trigger: Trigger, target_ids: Iterable[str]) -> int:
+    ids = list(target_ids)
+    sent = 0
+    for start in range(0, len(ids), _SQS_BATCH):
+        chunk = ids[start : start + _SQS_BATCH]
+        entries: Any = [
+            {
+                "Id": str(index),
+                "MessageBody": EvaluationMessage(
+                    target_id=target_id, trigger_type=trigger.type, event_id=trigger.event_id or "tick", at=trigger.at
+                ).model_dump_json(),
+            }
+            for index, target_id in enumerate(chunk)
+        ]
+        response = aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+        failed = response.get("Failed", [])
+        if failed:
+            # Raise so the schedule invocation is retried; decision ids dedupe the targets already done.
+            raise RuntimeError(f"SQS refused {len(failed)} evaluation messages: {failed[0].get('Message')}")
+        sent += len(chunk)
+    return sent
+
+
+def handle_evaluation_message(body: str, message_id: str) -> Decision | None:
+    """One fanned-out evaluation. A target deleted since the tick is skipped, not an error."""
+    message = parse_event(EvaluationMessage, body)
+    stored = wiring.registry().get(message.target_id)
+    if stored is None or stored.target.paused:
+        logger().info("target gone or paused since the tick", extra={"target_id": message.target_id})
+        return None
+    trigger = Trigger(type=TriggerType(message.trigger_type), event_id=message.event_id or None, at=message.at)
+    return wiring.evaluator().evaluate(stored, trigger)
+
+
+def evaluate_now(target_id: str) -> Decision:
+    """A manual evaluation (POST /targets/{id}/evaluate): always a fresh decision."""
+    stored: StoredTarget = wiring.registry().require(target_id)
+    return wiring.evaluator().evaluate(stored, Trigger(type=TriggerType.MANUAL, at=utc_now()))
+
+
+def _rejecting_malformed(raw: Any, run: Any) -> dict[str, Any]:
+    """A malformed event is logged with its id and rejected; retrying it would not fix it."""
+    try:
+        return dict(run())
+    except MalformedEventError as exc:
+        event_id = raw.get("id") if isinstance(raw, dict) else None
+        logger().error("malformed event rejected", extra={"event_id": event_id, "error": exc.message})
+        count("MalformedEvents")
+        return {"rejected": True, "code": exc.code, "message": exc.message}
+
+
+def _summary(decisions: list[Decision]) -> dict[str, Any]:
+    return {"decisions": [{"id": d.id, "target_id": d.target_id, "outcome": d.outcome.value, "final": d.final} for d in decisions]}
+
+
+def on_alarm_event(raw: Any) -> dict[str, Any]:
+    """Lambda entry for CloudWatch Alarm State Change events."""
+    return _rejecting_malformed(raw, lambda: _summary(handle_alarm_event(raw)))
+
+
+def on_schedule_tick(raw: Any) -> dict[str, Any]:
+    """Lambda entry for the EventBridge schedule."""
+    return _rejecting_malformed(raw, lambda: handle_tick(raw))
+
+
+def on_evaluation_message(body: str, message_id: str) -> dict[str, Any]:
+    """Lambda entry for one fan-out SQS message."""
+
+    def run() -> dict[str, Any]:
+        decision = handle_evaluation_message(body, message_id)
+        return _summary([decision] if decision else [])
+
+    return _rejecting_malformed({"id": message_id}, run)

@@ -1,0 +1,102 @@
+"""The demo's workloads in the embedded AWS: a web ASG and a chat service on ECS Fargate.
+
+Shared by `make demo` and the integration tests, so both exercise the same set-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEMO_AMI = "ami-12c6146b"  # an image moto knows; never launched anywhere real
+MANAGED_TAG = {"Key": "marea:managed", "Value": "true"}
+
+
+@dataclass(frozen=True)
+class Network:
+    subnet_ids: list[str]
+    security_group_id: str
+
+
+def default_network(ec2: Any) -> Network:
+    vpc_id = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+    return Network(subnet_ids=[s["SubnetId"] for s in subnets[:2]], security_group_id=groups[0]["GroupId"])
+
+
+def create_web_asg(ec2: Any, autoscaling: Any, name: str, *, min_size: int, max_size: int, desired: int) -> None:
+    """An Auto Scaling group across two subnets, tagged so Marea's IAM policy may scale it."""
+    network = default_network(ec2)
+    template = f"{name}-lt"
+    ec2.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={"ImageId": DEMO_AMI, "InstanceType": "t3.micro"})
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
+        MinSize=min_size,
+        MaxSize=max_size,
+        DesiredCapacity=desired,
+        VPCZoneIdentifier=",".join(network.subnet_ids),
+        Tags=[{**MANAGED_TAG, "ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False}],
+    )
+
+
+def create_fargate_service(ec2: Any, ecs: Any, cluster: str, service: str, *, desired: int) -> None:
+    """An ECS cluster and a Fargate service (moto needs securityGroups and container memory)."""
+    network = default_network(ec2)
+    ecs.create_cluster(clusterName=cluster)
+    family = f"{service}-task"
+    ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {"name": service, "image": "public.ecr.aws/marea/chat:latest", "memory": 512, "portMappings": [{"containerPort": 8080}]}
+        ],
+    )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=service,
+        taskDefinition=family,
+        desiredCount=desired,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": network.subnet_ids,
+                "securityGroups": [network.security_group_id],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        tags=[{"key": MANAGED_TAG["Key"], "value": MANAGED_TAG["Value"]}],
+    )
+
+
+def put_alarm(
+    cloudwatch: Any,
+    name: str,
+    *,
+    namespace: str,
+    metric_name: str,
+    dimensions: dict[str, str],
+    threshold: float,
+    evaluation_periods: int = 2,
+    datapoints_to_alarm: int = 2,
+    statistic: str = "Average",
+    comparison: str = "GreaterThanThreshold",
+) -> None:
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace=namespace,
+        MetricName=metric_name,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        Statistic=statistic,
+        Period=60,
+        EvaluationPeriods=evaluation_periods,
+        DatapointsToAlarm=datapoints_to_alarm,
+        Threshold=threshold,
+        ComparisonOperator=comparison,
+        TreatMissingData="missing",
+        ActionsEnabled=False,
+    )
