@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice
+from chalice.app import Chalice
 
 from chalicelib import observability, triggers
 from chalicelib.api.routes import api
+from chalicelib.envelopes import lenient
 
 # Deploy-time wiring that Chalice must know when it reads this module (`chalice deploy/package`);
 # the runtime settings proper live in chalicelib.settings and are read on first use.
@@ -30,9 +31,12 @@ def on_alarm_state_change(event: Any) -> dict[str, Any]:
 
 @app.schedule(SCHEDULE_EXPRESSION, name="on_schedule_tick")
 def on_schedule_tick(event: Any) -> dict[str, Any]:
-    return triggers.on_schedule_tick(event.to_dict())
+    return triggers.on_schedule_tick(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=FANOUT_QUEUE_NAME, batch_size=10, name="on_evaluation_message")
 def on_evaluation_message(event: Any) -> list[dict[str, Any]]:
     return [triggers.on_evaluation_message(record.body, record.to_dict()["messageId"]) for record in event]
+
+
+lenient(on_alarm_state_change, on_schedule_tick)

@@ -29,7 +29,9 @@ def resolve_metric(target: TargetBase, metric: CustomMetric | PredefinedMetric) 
     if kind is PredefinedMetricType.ASG_AVERAGE_CPU:
         if not isinstance(target, AsgTarget):
             raise ValueError(f"{kind.value} needs an asg target")
-        return CustomMetric(namespace="AWS/EC2", metric_name="CPUUtilization", dimensions={"AutoScalingGroupName": target.asg_name})
+        return CustomMetric(
+            namespace="AWS/EC2", metric_name="CPUUtilization", dimensions={"AutoScalingGroupName": target.asg_name}
+        )
     if kind is PredefinedMetricType.ALB_REQUEST_COUNT_PER_TARGET:
         label = metric.resource_label or ""
         _, sep, target_group = label.partition("/targetgroup/")

@@ -63,7 +63,9 @@ class Evaluator:
         try:
             self.registry.commit_evaluation(stored, state, decision, self._expires_at(now))
         except DuplicateDecisionError:
-            logger().info("duplicate event: decision already recorded", extra={"decision_id": new_id, "target_id": target.id})
+            logger().info(
+                "duplicate event: decision already recorded", extra={"decision_id": new_id, "target_id": target.id}
+            )
             count("DuplicateEvents")
             existing = self.log.get(new_id)
             return existing if existing is not None else decision
@@ -91,7 +93,11 @@ class Evaluator:
         else:
             count("Actuations", stored.target.kind)
             final = decision.model_copy(
-                update={"outcome": Outcome.APPLIED, "inputs": {**decision.inputs, "actuation": note}, "updated_at": utc_now()}
+                update={
+                    "outcome": Outcome.APPLIED,
+                    "inputs": {**decision.inputs, "actuation": note},
+                    "updated_at": utc_now(),
+                }
             )
         self.log.finalize(final)
         logger().info("decision", extra={"decision_id": final.id, "outcome": final.outcome, "final": final.final})

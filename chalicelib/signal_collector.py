@@ -66,8 +66,8 @@ class SignalCollector:
         for page in pages:
             for result in page["MetricDataResults"]:
                 policy = policies[int(result["Id"][1:])]
-                points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-                series[policy.name].extend(Datapoint(timestamp=ts, value=value) for ts, value in points)
+                pairs = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+                series[policy.name].extend(Datapoint(timestamp=ts, value=value) for ts, value in pairs)
         for points in series.values():
             points.sort(key=lambda p: p.timestamp)
         return series

@@ -36,10 +36,14 @@ def handle_alarm_event(raw: dict[str, Any]) -> list[Decision]:
     return [wiring.evaluator().evaluate(stored, trigger, known) for stored in targets]
 
 
-def handle_tick(raw: dict[str, Any]) -> dict[str, Any]:
+def handle_tick(raw: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
     """Evaluate every unpaused target; beyond the inline limit, fan out through SQS."""
     event = parse_event(ScheduledTickEvent, raw)
-    return _dispatch_tick_once()(tick={"event_id": event.id, "at": event.time.isoformat()})
+    dispatch, config = _dispatch_tick_once()
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)  # lets Idempotency expire an in-progress tick on timeout
+    result: dict[str, Any] = dispatch(tick={"event_id": event.id, "at": event.time.isoformat()})
+    return result
 
 
 def _dispatch_tick(tick: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +69,8 @@ def _dispatch_tick_once() -> Any:
 
     layer = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=aws.dynamodb())
     config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=3600)
-    return idempotent_function(data_keyword_argument="tick", persistence_store=layer, config=config)(_dispatch_tick)
+    dispatch = idempotent_function(data_keyword_argument="tick", persistence_store=layer, config=config)(_dispatch_tick)
+    return dispatch, config
 
 
 def _enqueue(queue_url: str, trigger: Trigger, target_ids: Iterable[str]) -> int:
@@ -120,7 +125,11 @@ def _rejecting_malformed(raw: Any, run: Any) -> dict[str, Any]:
 
 
 def _summary(decisions: list[Decision]) -> dict[str, Any]:
-    return {"decisions": [{"id": d.id, "target_id": d.target_id, "outcome": d.outcome.value, "final": d.final} for d in decisions]}
+    return {
+        "decisions": [
+            {"id": d.id, "target_id": d.target_id, "outcome": d.outcome.value, "final": d.final} for d in decisions
+        ]
+    }
 
 
 def on_alarm_event(raw: Any) -> dict[str, Any]:
@@ -128,9 +137,9 @@ def on_alarm_event(raw: Any) -> dict[str, Any]:
     return _rejecting_malformed(raw, lambda: _summary(handle_alarm_event(raw)))
 
 
-def on_schedule_tick(raw: Any) -> dict[str, Any]:
+def on_schedule_tick(raw: Any, lambda_context: Any = None) -> dict[str, Any]:
     """Lambda entry for the EventBridge schedule."""
-    return _rejecting_malformed(raw, lambda: handle_tick(raw))
+    return _rejecting_malformed(raw, lambda: handle_tick(raw, lambda_context))
 
 
 def on_evaluation_message(body: str, message_id: str) -> dict[str, Any]:

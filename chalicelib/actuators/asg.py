@@ -22,7 +22,9 @@ class AsgActuator:
     def read(self, target: TargetBase) -> CapacityReading:
         assert isinstance(target, AsgTarget)
         try:
-            groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[target.asg_name])["AutoScalingGroups"]
+            groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[target.asg_name])[
+                "AutoScalingGroups"
+            ]
         except (ClientError, BotoCoreError) as exc:
             raise ActuationError(f"cannot describe Auto Scaling group {target.asg_name!r}: {exc}") from exc
         if not groups:
@@ -39,7 +41,9 @@ class AsgActuator:
         assert isinstance(target, AsgTarget)
         try:
             # HonorCooldown=False: Marea's engine already applied its own, explained cooldowns.
-            self._client.set_desired_capacity(AutoScalingGroupName=target.asg_name, DesiredCapacity=capacity, HonorCooldown=False)
+            self._client.set_desired_capacity(
+                AutoScalingGroupName=target.asg_name, DesiredCapacity=capacity, HonorCooldown=False
+            )
         except (ClientError, BotoCoreError) as exc:
             raise ActuationError(f"SetDesiredCapacity({target.asg_name}, {capacity}) failed: {exc}") from exc
         return f"set desired capacity of {target.asg_name} to {capacity}"

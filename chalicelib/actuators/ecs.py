@@ -30,7 +30,12 @@ class EcsActuator:
         service = services[0]
         return CapacityReading(
             current=service["desiredCount"],
-            details={"cluster": target.cluster, "service": target.service, "running": service.get("runningCount", 0), "pending": service.get("pendingCount", 0)},
+            details={
+                "cluster": target.cluster,
+                "service": target.service,
+                "running": service.get("runningCount", 0),
+                "pending": service.get("pendingCount", 0),
+            },
         )
 
     def apply(self, target: TargetBase, capacity: int) -> str:
@@ -38,5 +43,7 @@ class EcsActuator:
         try:
             self._client.update_service(cluster=target.cluster, service=target.service, desiredCount=capacity)
         except (ClientError, BotoCoreError) as exc:
-            raise ActuationError(f"UpdateService({target.cluster}/{target.service}, desiredCount={capacity}) failed: {exc}") from exc
+            raise ActuationError(
+                f"UpdateService({target.cluster}/{target.service}, desiredCount={capacity}) failed: {exc}"
+            ) from exc
         return f"set desiredCount of {target.cluster}/{target.service} to {capacity}"

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice import Response
+from chalice.app import Response
 from pydantic import ValidationError
 
 from chalicelib.errors import MareaError
@@ -17,7 +17,11 @@ _MAX_FIELD_ERRORS = 10
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
-    return Response(body={"code": code, "message": message, **extra}, status_code=status, headers={"Content-Type": "application/json"})
+    return Response(
+        body={"code": code, "message": message, **extra},
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def validation_response(exc: ValidationError, prefix: str = "") -> Response:

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from chalice import Blueprint, IAMAuthorizer, Response
+from chalice.app import Blueprint, IAMAuthorizer, Response
 from pydantic import ValidationError
 
 from chalicelib import triggers, wiring

@@ -44,7 +44,7 @@ class DecisionLog:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=decision_item(decision, expires_at),  # type: ignore[arg-type]
+                Item=decision_item(decision, expires_at),
                 ConditionExpression="attribute_not_exists(id)",
             )
         except ClientError as exc:
@@ -78,7 +78,10 @@ class DecisionLog:
         upper = id_upper_bound(query.until) if query.until else "Z" * 26
         values: dict[str, Any] = {":lo": {"S": lower}, ":hi": {"S": upper}}
         if query.target_id is not None:
-            kwargs: dict[str, Any] = {"IndexName": "by_target", "KeyConditionExpression": "target_id = :p AND id BETWEEN :lo AND :hi"}
+            kwargs: dict[str, Any] = {
+                "IndexName": "by_target",
+                "KeyConditionExpression": "target_id = :p AND id BETWEEN :lo AND :hi",
+            }
             values[":p"] = {"S": query.target_id}
         else:
             kwargs = {"IndexName": "by_time", "KeyConditionExpression": "log_partition = :p AND id BETWEEN :lo AND :hi"}
@@ -91,12 +94,18 @@ class DecisionLog:
         for _ in range(_MAX_PAGES_PER_REQUEST):
             remaining = query.limit - len(decisions)
             # Limit counts items read before the filter, so a page never overshoots `limit`.
-            page_args: dict[str, Any] = {"TableName": self._table, "ScanIndexForward": False, "Limit": remaining, "ExpressionAttributeValues": values, **kwargs}
+            page_args: dict[str, Any] = {
+                "TableName": self._table,
+                "ScanIndexForward": False,
+                "Limit": remaining,
+                "ExpressionAttributeValues": values,
+                **kwargs,
+            }
             if start_key:
                 page_args["ExclusiveStartKey"] = start_key
             page = self._client.query(**page_args)
             decisions.extend(decision_from_item(item) for item in page.get("Items", []))  # type: ignore[arg-type]
-            start_key = page.get("LastEvaluatedKey")  # type: ignore[assignment]
+            start_key = page.get("LastEvaluatedKey")
             if not start_key or len(decisions) >= query.limit:
                 break
         return decisions, encode_cursor(start_key) if start_key else None
@@ -114,6 +123,11 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise BadRequestError("cursor is not one this API returned") from exc
-    if not isinstance(data, dict) or not data or not set(data) <= _CURSOR_KEYS or not all(isinstance(v, str) and 0 < len(v) <= 300 for v in data.values()):
+    if (
+        not isinstance(data, dict)
+        or not data
+        or not set(data) <= _CURSOR_KEYS
+        or not all(isinstance(v, str) and 0 < len(v) <= 300 for v in data.values())
+    ):
         raise BadRequestError("cursor is not one this API returned")
     return {name: {"S": value} for name, value in data.items()}

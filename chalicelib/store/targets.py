@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models.targets import TargetBase
 from chalicelib.store.items import (
-    PRIMARY_SK,
     LISTING,
+    PRIMARY_SK,
     StoredTarget,
     TargetState,
     alarm_pk,
@@ -65,7 +65,13 @@ class TargetRegistry:
 
     def by_alarm(self, alarm_name: str) -> list[StoredTarget]:
         """Targets whose policies name this alarm, definition and state in one Query."""
-        return list(self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": alarm_pk(alarm_name)}}, ConsistentRead=True))
+        return list(
+            self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": alarm_pk(alarm_name)}},
+                ConsistentRead=True,
+            )
+        )
 
     def iter_all(self) -> Iterator[StoredTarget]:
         """Every registered target, through the sparse listing index (Query, never Scan)."""
@@ -89,7 +95,10 @@ class TargetRegistry:
         stored = StoredTarget(target=target, state=state, version=(existing.version + 1) if existing else 1)
         old_alarms = set(existing.target.alarm_names) if existing else set()
         items: list[Any] = [self._put_primary(stored, existing)]
-        items += [{"Put": {"TableName": self._table, "Item": target_item(stored, alarm_pk(a), alarm_sk(target.id))}} for a in target.alarm_names]
+        items += [
+            {"Put": {"TableName": self._table, "Item": target_item(stored, alarm_pk(a), alarm_sk(target.id))}}
+            for a in target.alarm_names
+        ]
         items += [self._delete_copy(a, target.id) for a in sorted(old_alarms - set(target.alarm_names))]
         self._transact(items, conflict=f"target {target.id!r} changed while it was being written; retry")
         return stored, existing is None
@@ -110,7 +119,10 @@ class TargetRegistry:
         self._transact(items, conflict=f"target {target_id!r} changed while it was being deleted; retry")
 
     def _put_primary(self, stored: StoredTarget, existing: StoredTarget | None) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self._table, "Item": target_item(stored, target_pk(stored.target.id), PRIMARY_SK)}
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": target_item(stored, target_pk(stored.target.id), PRIMARY_SK),
+        }
         if existing is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
@@ -119,7 +131,12 @@ class TargetRegistry:
         return {"Put": put}
 
     def _delete_copy(self, alarm_name: str, target_id: str) -> dict[str, Any]:
-        return {"Delete": {"TableName": self._table, "Key": {"pk": {"S": alarm_pk(alarm_name)}, "sk": {"S": alarm_sk(target_id)}}}}
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": alarm_pk(alarm_name)}, "sk": {"S": alarm_sk(target_id)}},
+            }
+        }
 
     def _transact(self, items: list[Any], conflict: str) -> None:
         try:
@@ -130,7 +147,9 @@ class TargetRegistry:
             raise
 
     # ---- evaluation commit -------------------------------------------------------------------
-    def commit_evaluation(self, stored: StoredTarget, state: TargetState, decision: Decision, expires_at: int) -> StoredTarget:
+    def commit_evaluation(
+        self, stored: StoredTarget, state: TargetState, decision: Decision, expires_at: int
+    ) -> StoredTarget:
         """Record a decision and the target's new state atomically.
 
         Conditions: the decision id is new (a redelivered event is a duplicate) and the target's
@@ -170,7 +189,7 @@ class TargetRegistry:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            reasons = exc.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
+            reasons = exc.response.get("CancellationReasons", [])
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise DuplicateDecisionError(decision.id) from exc
             raise VersionConflictError(target.id) from exc

@@ -19,7 +19,9 @@ def embedded_aws() -> Iterator[EmbeddedAws]:
     server = start_embedded_aws()
     saved = dict(os.environ)
     os.environ.update(server.environment())
-    os.environ.update({"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "Marea", "POWERTOOLS_DEV": "0"})
+    os.environ.update(
+        {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "Marea", "POWERTOOLS_DEV": "0"}
+    )
     yield server
     server.stop()
     os.environ.clear()

@@ -77,13 +77,42 @@ def test_given_targets_when_listed_then_all_returned_by_id(client: Any) -> None:
         (web_target(kind="lambda"), "kind"),
         (web_target(mode="yolo"), "mode"),
         (web_target(unknown_field=1), "unknown_field"),
-        (web_target(policies=[{"type": "target_tracking", "name": "cpu", "metric": {"type": "custom"}, "target_value": 0}]), "policies.0"),
-        (web_target(policies=[{"type": "scheduled", "name": "s", "actions": [{"name": "a", "cron": "61 * * * *", "min_capacity": 2}]}]), "cron"),
-        (web_target(policies=[{"type": "scheduled", "name": "s", "actions": [{"name": "a", "cron": "0 8 * * *", "timezone": "Mars/Olympus", "min_capacity": 2}]}]), "time zone"),
+        (
+            web_target(
+                policies=[{"type": "target_tracking", "name": "cpu", "metric": {"type": "custom"}, "target_value": 0}]
+            ),
+            "policies.0",
+        ),
+        (
+            web_target(
+                policies=[
+                    {
+                        "type": "scheduled",
+                        "name": "s",
+                        "actions": [{"name": "a", "cron": "61 * * * *", "min_capacity": 2}],
+                    }
+                ]
+            ),
+            "cron",
+        ),
+        (
+            web_target(
+                policies=[
+                    {
+                        "type": "scheduled",
+                        "name": "s",
+                        "actions": [{"name": "a", "cron": "0 8 * * *", "timezone": "Mars/Olympus", "min_capacity": 2}],
+                    }
+                ]
+            ),
+            "time zone",
+        ),
         (web_target(id="other"), "differs from the path"),
     ],
 )
-def test_given_an_invalid_body_when_put_then_400_names_the_field_and_nothing_is_written(client: Any, body: Any, field: str) -> None:
+def test_given_an_invalid_body_when_put_then_400_names_the_field_and_nothing_is_written(
+    client: Any, body: Any, field: str
+) -> None:
     response = put(client, "web", body)
     assert response.status_code == 400, response.json_body
     assert response.json_body["code"] in {"VALIDATION_FAILED", "BAD_REQUEST"}
@@ -100,7 +129,14 @@ def test_given_a_body_that_is_not_a_json_object_when_put_then_400(client: Any, r
 
 def test_given_a_predefined_metric_of_another_kind_when_put_then_400(client: Any) -> None:
     body = web_target(
-        policies=[{"type": "target_tracking", "name": "mem", "metric": {"type": "predefined", "predefined": "ECSServiceAverageMemoryUtilization"}, "target_value": 70}]
+        policies=[
+            {
+                "type": "target_tracking",
+                "name": "mem",
+                "metric": {"type": "predefined", "predefined": "ECSServiceAverageMemoryUtilization"},
+                "target_value": 70,
+            }
+        ]
     )
     response = put(client, "web", body)
     assert response.status_code == 400
@@ -108,7 +144,11 @@ def test_given_a_predefined_metric_of_another_kind_when_put_then_400(client: Any
 
 
 def test_given_an_unknown_target_when_read_or_deleted_then_404(client: Any) -> None:
-    for response in (client.http.get("/targets/nope"), client.http.delete("/targets/nope"), client.http.post("/targets/nope/evaluate")):
+    for response in (
+        client.http.get("/targets/nope"),
+        client.http.delete("/targets/nope"),
+        client.http.post("/targets/nope/evaluate"),
+    ):
         assert response.status_code == 404
         assert response.json_body == {"code": "NOT_FOUND", "message": "target 'nope' is not registered"}
 
@@ -123,6 +163,8 @@ def test_given_a_target_when_deleted_then_gone_with_its_alarm_links(client: Any,
     assert client.http.delete("/targets/web").status_code == 204
     assert client.http.get("/targets/web").status_code == 404
     items = clients["dynamodb"].query(
-        TableName=data_stack.targets_table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "A#web-cpu-high"}}
+        TableName=data_stack.targets_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "A#web-cpu-high"}},
     )["Items"]
     assert items == []

@@ -1,0 +1,136 @@
+"""Manual evaluation and the decision-log API against the embedded AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.world import asg_desired, asg_target, make_asg, make_service, publish_cpu, register
+
+
+@pytest.fixture
+def web(client: Any, clients: dict[str, Any]) -> None:
+    make_asg(clients, desired=2)
+    register(client, "web", asg_target())
+
+
+def test_given_an_overloaded_asg_when_evaluated_manually_then_it_scales_out_and_records_why(
+    client: Any, clients: dict[str, Any], web: None
+) -> None:
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+
+    decision = client.http.post("/targets/web/evaluate").json_body
+
+    assert decision["action"] == "out"
+    assert decision["outcome"] == "applied"
+    assert (decision["current"], decision["final"]) == (2, 4)  # ceil(2 x 90 / 50)
+    assert "ABOVE_TARGET" in decision["reasons"]
+    assert decision["trigger"]["type"] == "manual"
+    assert decision["created_at"].endswith("Z")
+    assert asg_desired(clients) == 4
+    assert client.http.get(f"/decisions/{decision['id']}").json_body == decision
+
+
+def test_given_advise_mode_when_evaluated_then_aws_is_untouched_but_the_same_decision_is_recorded(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=2)
+    register(client, "web", asg_target(mode="advise"))
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+
+    decision = client.http.post("/targets/web/evaluate").json_body
+
+    assert (decision["action"], decision["final"], decision["outcome"]) == ("out", 4, "recommended")
+    assert "ADVISE_MODE" in decision["reasons"]
+    assert asg_desired(clients) == 2
+
+
+def test_given_no_metric_data_when_evaluated_then_it_holds_and_says_so(
+    client: Any, clients: dict[str, Any], web: None
+) -> None:
+    decision = client.http.post("/targets/web/evaluate").json_body
+    assert (decision["action"], decision["final"], decision["outcome"]) == ("none", 2, "skipped")
+    assert "INSUFFICIENT_DATA" in decision["reasons"]
+    assert asg_desired(clients) == 2
+
+
+def test_given_a_group_beyond_the_targets_max_when_evaluated_then_clamped_into_bounds(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=8)
+    register(client, "web", asg_target(max=5))
+    decision = client.http.post("/targets/web/evaluate").json_body
+    assert (decision["final"], decision["action"]) == (5, "in")
+    assert "CLAMPED_TO_MAX" in decision["reasons"]
+    assert asg_desired(clients) == 5
+
+
+def test_given_an_ecs_service_when_evaluated_then_desired_count_follows(client: Any, clients: dict[str, Any]) -> None:
+    make_service(clients, desired=2)
+    register(client, "chat", {"kind": "ecs", "cluster": "demo", "service": "chat", "min": 3, "max": 6, "mode": "act"})
+    decision = client.http.post("/targets/chat/evaluate").json_body
+    assert (decision["current"], decision["final"], decision["outcome"]) == (2, 3, "applied")
+    service = clients["ecs"].describe_services(cluster="demo", services=["chat"])["services"][0]
+    assert service["desiredCount"] == 3
+
+
+def test_given_a_missing_resource_when_evaluated_then_a_failed_decision_explains_it(client: Any) -> None:
+    register(client, "ghost", asg_target(asg_name="does-not-exist"))
+    decision = client.http.post("/targets/ghost/evaluate").json_body
+    assert decision["outcome"] == "failed"
+    assert "does not exist" in decision["error"]
+
+
+def test_decisions_are_listed_newest_first_and_paginated_with_a_cursor(
+    client: Any, clients: dict[str, Any], web: None
+) -> None:
+    ids = [client.http.post("/targets/web/evaluate").json_body["id"] for _ in range(5)]
+
+    first = client.http.get("/decisions?target=web&limit=2").json_body
+    second = client.http.get(f"/decisions?target=web&limit=2&cursor={first['cursor']}").json_body
+    third = client.http.get(f"/decisions?target=web&limit=2&cursor={second['cursor']}").json_body
+
+    seen = [d["id"] for d in first["decisions"] + second["decisions"] + third["decisions"]]
+    assert seen == sorted(ids, reverse=True)
+    assert client.http.get("/decisions?limit=500").json_body["decisions"][0]["id"] == max(ids)
+
+
+def test_decisions_filter_by_outcome_and_time(client: Any, clients: dict[str, Any], web: None) -> None:
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    applied = client.http.post("/targets/web/evaluate").json_body
+    skipped = client.http.post("/targets/web/evaluate").json_body  # cooldown after the scale-out
+    assert skipped["outcome"] == "skipped"
+
+    only_applied = client.http.get("/decisions?outcome=applied").json_body["decisions"]
+    assert [d["id"] for d in only_applied] == [applied["id"]]
+    since = skipped["created_at"]
+    recent = client.http.get(f"/decisions?since={since}").json_body["decisions"]
+    assert [d["id"] for d in recent] == [skipped["id"]]
+    assert client.http.get("/decisions?until=2000-01-01T00:00:00Z").json_body == {"decisions": [], "cursor": None}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=501",
+        "limit=0",
+        "limit=ten",
+        "outcome=maybe",
+        "since=yesterday",
+        "cursor=%%%",
+        "cursor=e30",
+        "colour=blue",
+        "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+        "since=2026-01-01T00:00:00",
+    ],
+)
+def test_bad_decision_queries_get_a_clear_400(client: Any, query: str) -> None:
+    response = client.http.get(f"/decisions?{query}")
+    assert response.status_code == 400, response.body
+    assert set(response.json_body) >= {"code", "message"}
+
+
+def test_unknown_or_malformed_decision_ids(client: Any) -> None:
+    assert client.http.get("/decisions/01KDVDNA000000000000000000").status_code == 404
+    assert client.http.get("/decisions/not-a-ulid").status_code == 400

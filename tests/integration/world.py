@@ -1,0 +1,74 @@
+"""Helpers that set up workloads and metric data in the embedded AWS for integration tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marea_local.demo_resources import create_fargate_service, create_web_asg
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def minute_floor(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def publish_cpu(cloudwatch: Any, asg_name: str, values: list[float], end: datetime | None = None) -> datetime:
+    """One datapoint a minute, the last at ``end`` (default: the current minute). Returns ``end``."""
+    end = minute_floor(end or datetime.now(UTC))
+    start = end - timedelta(minutes=len(values) - 1)
+    cloudwatch.put_metric_data(
+        Namespace="AWS/EC2",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": asg_name}],
+                "Timestamp": start + timedelta(minutes=i),
+                "Value": value,
+                "Unit": "Percent",
+            }
+            for i, value in enumerate(values)
+        ],
+    )
+    return end
+
+
+def asg_target(asg_name: str = "web", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "asg",
+        "asg_name": asg_name,
+        "min": 1,
+        "max": 10,
+        "mode": "act",
+        "policies": [
+            {
+                "type": "target_tracking",
+                "name": "cpu",
+                "metric": {"type": "predefined", "predefined": "ASGAverageCPUUtilization"},
+                "target_value": 50,
+                "scale_out_datapoints": 2,
+            }
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def register(client: Any, target_id: str, body: dict[str, Any]) -> None:
+    response = client.http.put(f"/targets/{target_id}", headers=HEADERS, body=json.dumps(body))
+    assert response.status_code in (200, 201), response.json_body
+
+
+def make_asg(clients: dict[str, Any], name: str = "web", desired: int = 2, max_size: int = 20) -> None:
+    create_web_asg(clients["ec2"], clients["autoscaling"], name, min_size=1, max_size=max_size, desired=desired)
+
+
+def make_service(clients: dict[str, Any], cluster: str = "demo", service: str = "chat", desired: int = 2) -> None:
+    create_fargate_service(clients["ec2"], clients["ecs"], cluster, service, desired=desired)
+
+
+def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
+    group = clients["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    return int(group["DesiredCapacity"])
