@@ -63,5 +63,14 @@ def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
             subsegment.put_annotation(key="correlation_id", value=str(correlation_id))
             return get_response(event)
     finally:
-        metrics().flush_metrics(raise_on_empty_metrics=False)
+        _flush_metrics()
         log.remove_keys(["detail_type"])
+
+
+def _flush_metrics() -> None:
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (local stage): drop, never print
+        metrics().clear_metrics()
+    else:
+        metrics().flush_metrics(raise_on_empty_metrics=False)

@@ -52,10 +52,10 @@ def _dispatch_tick(tick: dict[str, Any]) -> dict[str, Any]:
     targets = [t for t in wiring.registry().iter_all() if not t.target.paused]
     if len(targets) <= settings.inline_evaluation_limit or not settings.fanout_queue_url:
         decisions = [wiring.evaluator().evaluate(stored, trigger) for stored in targets]
-        return {"evaluated": len(decisions), "enqueued": 0}
+        return {"evaluated": len(decisions), "enqueued": 0, **_summary(decisions)}
     enqueued = _enqueue(settings.fanout_queue_url, trigger, (t.target.id for t in targets))
     count("TargetsEnqueued", value=enqueued)
-    return {"evaluated": 0, "enqueued": enqueued}
+    return {"evaluated": 0, "enqueued": enqueued, "decisions": []}
 
 
 @lru_cache(maxsize=1)

@@ -29,7 +29,9 @@ def create_web_asg(ec2: Any, autoscaling: Any, name: str, *, min_size: int, max_
     """An Auto Scaling group across two subnets, tagged so Marea's IAM policy may scale it."""
     network = default_network(ec2)
     template = f"{name}-lt"
-    ec2.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={"ImageId": DEMO_AMI, "InstanceType": "t3.micro"})
+    ec2.create_launch_template(
+        LaunchTemplateName=template, LaunchTemplateData={"ImageId": DEMO_AMI, "InstanceType": "t3.micro"}
+    )
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=name,
         LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
@@ -53,7 +55,12 @@ def create_fargate_service(ec2: Any, ecs: Any, cluster: str, service: str, *, de
         cpu="256",
         memory="512",
         containerDefinitions=[
-            {"name": service, "image": "public.ecr.aws/marea/chat:latest", "memory": 512, "portMappings": [{"containerPort": 8080}]}
+            {
+                "name": service,
+                "image": "public.ecr.aws/marea/chat:latest",
+                "memory": 512,
+                "portMappings": [{"containerPort": 8080}],
+            }
         ],
     )
     ecs.create_service(

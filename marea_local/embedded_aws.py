@@ -6,6 +6,7 @@ Started before any client exists; boto3 finds it through AWS_ENDPOINT_URL, exact
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import urllib.request
@@ -59,6 +60,8 @@ class EmbeddedAws:
 def start_embedded_aws(port: int | None = None) -> EmbeddedAws:
     from moto.server import ThreadedMotoServer
 
+    # One access-log line per AWS call would drown what the demo and the tests print.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     chosen = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=chosen, verbose=False)
     server.start()

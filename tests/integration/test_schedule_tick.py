@@ -42,7 +42,8 @@ def three_targets(client: Any, clients: dict[str, Any]) -> None:
 
 def test_a_tick_evaluates_every_unpaused_target_once(client: Any, clients: dict[str, Any], three_targets: None) -> None:
     result = client.lambda_.invoke("on_schedule_tick", tick_event()).payload
-    assert result == {"evaluated": 2, "enqueued": 0}
+    assert (result["evaluated"], result["enqueued"]) == (2, 0)
+    assert sorted(d["target_id"] for d in result["decisions"]) == ["a", "b"]
     recorded = decisions(client)
     assert sorted(d["target_id"] for d in recorded) == ["a", "b"]
     assert asg_desired(clients, "a") == 4  # ceil(2 x 95 / 50)
@@ -70,7 +71,7 @@ def test_many_targets_fan_out_through_sqs_and_each_message_evaluates_one(
     monkeypatch.setenv("MAREA_INLINE_EVALUATION_LIMIT", "1")
     wiring.reset()
     result = client.lambda_.invoke("on_schedule_tick", tick_event()).payload
-    assert result == {"evaluated": 0, "enqueued": 2}
+    assert result == {"evaluated": 0, "enqueued": 2, "decisions": []}
     assert decisions(client) == []
 
     messages = clients["sqs"].receive_message(QueueUrl=data_stack.evaluation_queue_url, MaxNumberOfMessages=10)[

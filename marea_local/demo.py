@@ -1,0 +1,444 @@
+"""`make demo`: Marea on an embedded AWS, meeting the STS-70 flash crowd of July 1995.
+
+1. starts moto in server mode on 127.0.0.1 (the embedded AWS) and creates Marea's tables from
+   infra/marea-data.yaml;
+2. creates a web Auto Scaling group and a chat service on ECS Fargate, their alarms, and
+   registers both as Marea targets (act mode);
+3. replays the morning of 1995-07-13 from the NASA trace in simulated time: each simulated
+   minute the workloads publish their metrics, the local event pump evaluates the alarms and
+   delivers alarm events and schedule ticks to the real Lambda handlers, and every decision is
+   shown as it happens;
+4. serves the HTTP API with `chalice local --stage local` and keeps the embedded AWS, the pump
+   and the workloads running in real time until Ctrl-C / SIGTERM (or exits with --once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from marea_local.data_stack import create_data_stack
+from marea_local.demo_resources import create_fargate_service, create_web_asg, put_alarm
+from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
+from marea_local.event_pump import EventPump
+from marea_local.workload import Fleet, Workload, connections_publisher, cpu_publisher, load_trace
+
+ROOT = Path(__file__).resolve().parent.parent
+# 1995-07-13 06:00 EDT (trace minute 0 is 1995-07-01 00:00): the STS-70 launch morning.
+REPLAY_START_MINUTE = 12 * 1440 + 6 * 60
+REPLAY_MINUTES = 300
+WEB_ASG = "demo-web"
+CHAT_CLUSTER, CHAT_SERVICE = "demo", "chat"
+WEB_ALARM = "demo-web-cpu-high"
+CHAT_ALARM = "demo-chat-connections-high"
+
+
+def local_stage_moto_port() -> int:
+    """The embedded AWS port the `local` stage points at (.chalice/config.json is the source)."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    url: str = config["stages"]["local"]["environment_variables"]["AWS_ENDPOINT_URL"]
+    return int(url.rsplit(":", 1)[1])
+
+
+def web_target() -> dict[str, Any]:
+    return {
+        "id": "web",
+        "kind": "asg",
+        "asg_name": WEB_ASG,
+        "min": 2,
+        "max": 20,
+        "mode": "act",
+        "description": "Web tier (EC2 Auto Scaling group)",
+        "policies": [
+            {
+                "type": "target_tracking",
+                "name": "cpu-60",
+                "metric": {"type": "predefined", "predefined": "ASGAverageCPUUtilization"},
+                "target_value": 60,
+                "scale_out_datapoints": 2,
+                "scale_in_datapoints": 10,
+            },
+            {
+                "type": "step",
+                "name": "cpu-burst",
+                "alarm_name": WEB_ALARM,
+                "adjustment_type": "percent_change_in_capacity",
+                "min_adjustment_magnitude": 2,
+                "steps": [
+                    {"lower_bound": 0, "upper_bound": 15, "adjustment": 50},
+                    {"lower_bound": 15, "adjustment": 100},
+                ],
+                "cooldown_s": 120,
+            },
+        ],
+    }
+
+
+def chat_target() -> dict[str, Any]:
+    return {
+        "id": "chat",
+        "kind": "ecs",
+        "cluster": CHAT_CLUSTER,
+        "service": CHAT_SERVICE,
+        "min": 2,
+        "max": 30,
+        "mode": "act",
+        "description": "Real-time chat on ECS Fargate, scaled on connections per task",
+        "policies": [
+            {
+                "type": "target_tracking",
+                "name": "connections-per-task",
+                "metric": {
+                    "type": "custom",
+                    "namespace": "Marea/Chat",
+                    "metric_name": "ConnectedClients",
+                    "dimensions": {"ClusterName": CHAT_CLUSTER, "ServiceName": CHAT_SERVICE},
+                    "statistic": "Average",
+                },
+                "target_value": 400,
+                "scale_out_datapoints": 1,
+                "scale_in_datapoints": 10,
+            },
+            {
+                "type": "step",
+                "name": "connections-burst",
+                "alarm_name": CHAT_ALARM,
+                "adjustment_type": "change_in_capacity",
+                "steps": [
+                    {"lower_bound": 0, "upper_bound": 200, "adjustment": 2},
+                    {"lower_bound": 200, "adjustment": 4},
+                ],
+                "cooldown_s": 60,
+            },
+        ],
+    }
+
+
+@dataclass
+class Tally:
+    decisions: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    overloaded_minutes: Counter[str] = field(default_factory=Counter)
+    peak: Counter[str] = field(default_factory=Counter)
+    minutes: int = 0
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stop = threading.Event()
+        self.aws: EmbeddedAws | None = None
+        self.api: subprocess.Popen[bytes] | None = None
+        self.tally = Tally()
+        self.trace = load_trace()
+        self.lines: list[str] = []
+
+    # ---- set-up ------------------------------------------------------------------------------
+    def start_aws(self) -> None:
+        port = local_stage_moto_port()
+        try:
+            self.aws = start_embedded_aws(port)
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot start the embedded AWS on 127.0.0.1:{port} ({exc}); is another demo running?"
+            ) from exc
+        os.environ.update(self.aws.environment())
+        os.environ.update(
+            {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        )
+        stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="local")
+        os.environ.update(stack.environment())
+        say(f"embedded AWS (moto server) on {self.aws.url}; tables {stack.targets_table}, {stack.decisions_table}")
+
+    def create_workloads(self) -> tuple[Workload, Workload]:
+        ec2, autoscaling, ecs, cloudwatch = (boto3.client(n) for n in ("ec2", "autoscaling", "ecs", "cloudwatch"))
+        create_web_asg(ec2, autoscaling, WEB_ASG, min_size=1, max_size=25, desired=2)
+        create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, desired=2)
+        put_alarm(
+            cloudwatch,
+            WEB_ALARM,
+            namespace="AWS/EC2",
+            metric_name="CPUUtilization",
+            dimensions={"AutoScalingGroupName": WEB_ASG},
+            threshold=80,
+        )
+        put_alarm(
+            cloudwatch,
+            CHAT_ALARM,
+            namespace="Marea/Chat",
+            metric_name="ConnectedClients",
+            dimensions={"ClusterName": CHAT_CLUSTER, "ServiceName": CHAT_SERVICE},
+            threshold=500,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+        from chalicelib import wiring
+        from chalicelib.store.items import TARGET_ADAPTER
+
+        wiring.reset()
+        for body in (web_target(), chat_target()):
+            wiring.registry().put(TARGET_ADAPTER.validate_python(body))
+        say(
+            f"ASG {WEB_ASG} (2 instances, alarm {WEB_ALARM}) and ECS service {CHAT_CLUSTER}/{CHAT_SERVICE} "
+            f"(2 tasks, alarm {CHAT_ALARM}) registered as Marea targets 'web' and 'chat' in act mode"
+        )
+
+        def asg_desired() -> int:
+            group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[WEB_ASG])["AutoScalingGroups"][0]
+            return int(group["DesiredCapacity"])
+
+        def ecs_desired() -> int:
+            return int(
+                ecs.describe_services(cluster=CHAT_CLUSTER, services=[CHAT_SERVICE])["services"][0]["desiredCount"]
+            )
+
+        web = Workload(
+            "web",
+            unit_capacity=250,
+            demand_scale=5,
+            read_desired=asg_desired,
+            publish=cpu_publisher(cloudwatch, WEB_ASG, 250),
+            fleet=Fleet(boot_minutes=3, ready=2),
+        )
+        chat = Workload(
+            "chat",
+            unit_capacity=500,
+            demand_scale=8,
+            read_desired=ecs_desired,
+            publish=connections_publisher(cloudwatch, CHAT_CLUSTER, CHAT_SERVICE),
+            fleet=Fleet(boot_minutes=1, ready=2),
+        )
+        return web, chat
+
+    # ---- the replay ----------------------------------------------------------------------------
+    def run(self) -> int:
+        from chalice.test import Client
+
+        from app import app
+
+        self.start_aws()
+        web, chat = self.create_workloads()
+        replay_minutes = self.args.minutes
+        sim_start = (datetime.now(UTC) - timedelta(minutes=replay_minutes)).replace(second=0, microsecond=0)
+        clock = {"now": sim_start}
+        with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
+            pump = EventPump(
+                boto3.client("cloudwatch"),
+                deliver_alarm_event=lambda e: self.record(client.lambda_.invoke("on_alarm_state_change", e).payload, e),
+                deliver_tick=lambda e: self.record(client.lambda_.invoke("on_schedule_tick", e).payload, e),
+                clock=lambda: clock["now"],
+            )
+            say(
+                f"replaying {replay_minutes} minutes of the NASA trace (1995-07-13 from 06:00 EDT, STS-70 launch) "
+                f"at {self.args.seconds_per_minute:g} s per simulated minute"
+            )
+            say(
+                f"{'':>11} {'time':>5} {'req/min':>7} | {'web ready/desired':>17} {'CPU':>5} | "
+                f"{'chat ready/desired':>18} {'conn/task':>9}   (-> a decision that changed capacity or answered an alarm)"
+            )
+            for offset in range(replay_minutes):
+                if self.stop.is_set():
+                    break
+                minute = sim_start + timedelta(minutes=offset)
+                self.simulate_minute(pump, clock, minute, REPLAY_START_MINUTE + offset, web, chat)
+                self.stop.wait(self.args.seconds_per_minute)
+            self.summarize(web, chat)
+            if self.stop.is_set():
+                return 0
+            self.serve_api()
+            if self.args.once:
+                return 0 if self.check_api() else 1
+            say(
+                "live: the pump and the workloads now run in real time (one minute per minute); Ctrl-C stops everything"
+            )
+            live_minute = REPLAY_START_MINUTE + replay_minutes
+            while not self.stop.is_set():
+                now = datetime.now(UTC).replace(second=0, microsecond=0)
+                if now > clock["now"]:
+                    self.simulate_minute(pump, clock, now, live_minute % len(self.trace), web, chat)
+                    live_minute += 1
+                self.stop.wait(5)
+        return 0
+
+    def simulate_minute(
+        self,
+        pump: EventPump,
+        clock: dict[str, datetime],
+        minute: datetime,
+        trace_minute: int,
+        web: Workload,
+        chat: Workload,
+    ) -> None:
+        requests = self.trace[trace_minute]
+        w, c = web.step(minute, requests), chat.step(minute, requests)
+        # The pump looks 30 s into the minute: CloudWatch evaluates shortly after a period closes.
+        clock["now"] = minute + timedelta(seconds=30)
+        self.lines = []
+        pump.step()
+        self.tally.minutes += 1
+        for name, state in (("web", w), ("chat", c)):
+            self.tally.peak[name] = max(self.tally.peak[name], state["desired"])
+        self.tally.overloaded_minutes["web"] += w["metric"] >= 100
+        self.tally.overloaded_minutes["chat"] += c["demand"] > c["ready"] * chat.unit_capacity
+        label = (datetime(1995, 7, 1, 0, 0) + timedelta(minutes=trace_minute)).strftime("%H:%M")
+        done = self.tally.minutes
+        progress = f"[{done:>4}/{self.args.minutes}]" if done <= self.args.minutes else "[  live  ]"
+        status = (
+            f"{progress} {label:>5} {requests:>7} | {w['ready']:>8}/{w['desired']:<8} {w['metric']:>4.0f}% | "
+            f"{c['ready']:>9}/{c['desired']:<8} {c['metric']:>9.0f}"
+        )
+        if self.lines or self.args.verbose or trace_minute % 15 == 0:
+            say(status)
+            for line in self.lines:
+                say(f"{'':>12}-> {line}")
+
+    def record(self, payload: Any, event: dict[str, Any]) -> None:
+        """Show every decision that changed something, and count all of them."""
+        from chalicelib import wiring
+
+        if not isinstance(payload, dict):
+            return
+        if payload.get("rejected"):
+            self.lines.append(f"event {event.get('id')} rejected: {payload.get('message')}")
+            return
+        for summary in payload.get("decisions", []):
+            decision = wiring.decision_log().get(summary["id"])
+            if decision is None:
+                continue
+            self.tally.decisions[decision.outcome.value] += 1
+            if decision.action.value != "none" or decision.trigger.type.value == "alarm":
+                self.tally.actions[f"{decision.target_id}:{decision.action.value}"] += 1
+                self.lines.append(f"{decision.target_id} {decision.outcome.value}: {decision.explanation}")
+
+    def summarize(self, web: Workload, chat: Workload) -> None:
+        t = self.tally
+        say("")
+        say(
+            f"replayed {t.minutes} minutes: {sum(t.decisions.values())} decisions recorded "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(t.decisions.items()))})"
+        )
+        say(f"scaling actions: {', '.join(f'{k} {v}' for k, v in sorted(t.actions.items())) or 'none'}")
+        say(
+            f"peak capacity: web {t.peak['web']} instances, chat {t.peak['chat']} tasks; minutes at 100 % CPU on web: "
+            f"{t.overloaded_minutes['web']}, minutes with chat tasks over 500 connections: {t.overloaded_minutes['chat']}"
+        )
+
+    # ---- the API -------------------------------------------------------------------------------
+    def serve_api(self) -> None:
+        port = self.args.port
+        chalice = Path(sys.executable).with_name("chalice")
+        self.api = subprocess.Popen(  # noqa: S603 - fixed argument list, our own venv's chalice
+            [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL if not self.args.verbose else None,
+            stderr=subprocess.DEVNULL if not self.args.verbose else None,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.api.poll() is not None:
+                raise SystemExit(
+                    f"chalice local exited with {self.api.returncode}; is port {port} free? (PORT= changes it)"
+                )
+            try:
+                with urllib.request.urlopen(f"{base}/targets", timeout=2):  # noqa: S310 - loopback only
+                    break
+            except OSError:
+                time.sleep(0.3)
+        say("")
+        say(f"HTTP API (chalice local --stage local) on {base}. Try:")
+        for line in (
+            f"curl -s '{base}/decisions?target=web&limit=5'",
+            f"curl -s '{base}/decisions?outcome=applied&limit=20'",
+            f"curl -s {base}/targets/chat",
+            f"curl -s -X POST {base}/targets/web/evaluate",
+            f"curl -s -X PUT {base}/targets/web -H 'Content-Type: application/json' "
+            f'-d \'{{"kind": "asg", "asg_name": "{WEB_ASG}", "min": 2, "max": 20, "mode": "advise"}}\'',
+            f"AWS_ENDPOINT_URL={self.aws.url if self.aws else ''} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"aws --region us-east-1 cloudwatch put-metric-data --namespace AWS/EC2 --metric-name CPUUtilization "
+            f"--dimensions AutoScalingGroupName={WEB_ASG} --value 95",
+        ):
+            say(f"  {line}")
+
+    def check_api(self) -> bool:
+        url = f"http://127.0.0.1:{self.args.port}/decisions?target=web&limit=3"
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+            body = json.loads(response.read())
+        latest = body["decisions"][0] if body["decisions"] else None
+        say(
+            f"API check: GET /decisions?target=web&limit=3 -> {len(body['decisions'])} decisions; latest: "
+            f"{latest['explanation'] if latest else 'none'}"
+        )
+        return bool(body["decisions"])
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        if self.api is not None and self.api.poll() is None:
+            self.api.terminate()
+            try:
+                self.api.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.api.kill()
+        if self.aws is not None:
+            self.aws.stop()
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP API port (default $PORT or 8000)"
+    )
+    parser.add_argument(
+        "--minutes", type=int, default=REPLAY_MINUTES, help="simulated minutes to replay (default %(default)s)"
+    )
+    parser.add_argument(
+        "--seconds-per-minute", type=float, default=0.05, help="real seconds per simulated minute (default %(default)s)"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="exit after the replay and one API check (unattended runs, CI)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="print every minute and chalice local's log")
+    args = parser.parse_args(argv)
+    if not 1 <= args.minutes <= 1440:
+        parser.error("--minutes must be between 1 and 1440")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    demo = Demo(parse_args(argv))
+
+    def stop(signum: int, _frame: Any) -> None:
+        say(f"\n{signal.Signals(signum).name}: stopping the API, the event pump and the embedded AWS")
+        demo.stop.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return demo.run()
+    finally:
+        demo.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
