@@ -18,10 +18,10 @@ from chalicelib.engine import decide, remember
 from chalicelib.errors import ActuationError, ReasonCode
 from chalicelib.ids import decision_id
 from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome, Trigger
-from chalicelib.models.signals import AlarmObservation
+from chalicelib.models.signals import AlarmObservation, Datapoint
 from chalicelib.models.targets import Mode
 from chalicelib.observability import count, logger
-from chalicelib.signal_collector import SignalCollector
+from chalicelib.signal_collector import MetricKey, SignalCollector
 from chalicelib.store.decisions import DecisionLog
 from chalicelib.store.items import StoredTarget, TargetState
 from chalicelib.store.targets import DuplicateDecisionError, TargetRegistry, VersionConflictError
@@ -42,7 +42,11 @@ class Evaluator:
     decision_ttl: timedelta
 
     def evaluate(
-        self, stored: StoredTarget, trigger: Trigger, known_alarms: dict[str, AlarmObservation] | None = None
+        self,
+        stored: StoredTarget,
+        trigger: Trigger,
+        known_alarms: dict[str, AlarmObservation] | None = None,
+        known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
     ) -> Decision:
         """Evaluate one target at ``trigger.at`` and return the recorded decision."""
         target = stored.target
@@ -53,7 +57,7 @@ class Evaluator:
             reading = actuator.read(target)
         except ActuationError as exc:
             return self._record_unreadable(stored, trigger, new_id, exc)
-        signal = self.collector.collect(target, reading, now, known_alarms or {})
+        signal = self.collector.collect(target, reading, now, known_alarms or {}, known_metrics)
         result = decide(target, signal, stored.state.history, now)
         acting = target.mode is Mode.ACT and result.action is not Action.NONE
         decision = self._decision(stored, trigger, new_id, result, reading, signal.model_dump(mode="json"), acting)

@@ -13,12 +13,25 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.actuators.base import CapacityReading
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.signals import AlarmObservation, AlarmState, Datapoint, Signal
-from chalicelib.models.targets import StepScalingPolicy, TargetBase, TargetTrackingPolicy
+from chalicelib.models.targets import CustomMetric, StepScalingPolicy, TargetBase, TargetTrackingPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 _MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
+
+# A CloudWatch metric as a policy reads it: namespace, name, dimensions, statistic, period.
+MetricKey = tuple[str, str, tuple[tuple[str, str], ...], str, int]
+
+
+def metric_key(metric: CustomMetric) -> MetricKey:
+    return (
+        metric.namespace,
+        metric.metric_name,
+        tuple(sorted(metric.dimensions.items())),
+        metric.statistic.value,
+        metric.period_s,
+    )
 
 
 class SignalCollector:
@@ -27,19 +40,35 @@ class SignalCollector:
         self._lookback = timedelta(minutes=lookback_minutes)
 
     def collect(
-        self, target: TargetBase, reading: CapacityReading, now: datetime, known_alarms: dict[str, AlarmObservation]
+        self,
+        target: TargetBase,
+        reading: CapacityReading,
+        now: datetime,
+        known_alarms: dict[str, AlarmObservation],
+        known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
     ) -> Signal:
+        """``known_*``: what the triggering event already carries, so it is not read again."""
         return Signal(
             current_capacity=reading.current,
-            metrics=self._metrics(target, now),
+            metrics=self._metrics(target, now, known_metrics or {}),
             alarms=self._alarms(target, known_alarms),
             resource_bounds=reading.bounds,
         )
 
-    def _metrics(self, target: TargetBase, now: datetime) -> dict[str, list[Datapoint]]:
-        policies = [p for p in target.policies if isinstance(p, TargetTrackingPolicy)]
+    def _metrics(
+        self, target: TargetBase, now: datetime, known: dict[MetricKey, list[Datapoint]]
+    ) -> dict[str, list[Datapoint]]:
+        series: dict[str, list[Datapoint]] = {}
+        policies: list[TargetTrackingPolicy] = []
+        for policy in target.policies:
+            if isinstance(policy, TargetTrackingPolicy):
+                key = metric_key(resolve_metric(target, policy.metric))
+                if key in known:
+                    series[policy.name] = list(known[key])
+                else:
+                    policies.append(policy)
         if not policies:
-            return {}
+            return series
         queries: list[Any] = []
         for index, policy in enumerate(policies[:_MAX_QUERIES_PER_CALL]):
             metric = resolve_metric(target, policy.metric)
@@ -58,7 +87,7 @@ class SignalCollector:
                     "ReturnData": True,
                 }
             )
-        series: dict[str, list[Datapoint]] = {p.name: [] for p in policies}
+        series.update({p.name: [] for p in policies})
         paginator = self._cloudwatch.get_paginator("get_metric_data")
         pages = paginator.paginate(
             MetricDataQueries=queries, StartTime=now - self._lookback, EndTime=now, ScanBy="TimestampAscending"

@@ -10,9 +10,11 @@ from chalicelib import aws, wiring
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import Decision, Trigger, TriggerType
 from chalicelib.models.events import AlarmStateChangeEvent, EvaluationMessage, ScheduledTickEvent, parse_event
+from chalicelib.models.signals import Datapoint
 from chalicelib.observability import count, logger
 from chalicelib.service import utc_now
 from chalicelib.settings import get_settings
+from chalicelib.signal_collector import MetricKey
 from chalicelib.store.items import StoredTarget
 
 _SQS_BATCH = 10  # SendMessageBatch limit
@@ -33,7 +35,33 @@ def handle_alarm_event(raw: dict[str, Any]) -> list[Decision]:
     if not targets:
         logger().warning("alarm is linked to no target", extra={"alarm_name": event.alarm_name, "event_id": event.id})
     known = {observation.name: observation}
-    return [wiring.evaluator().evaluate(stored, trigger, known) for stored in targets]
+    metrics = breaching_datapoints(event)
+    return [wiring.evaluator().evaluate(stored, trigger, known, metrics) for stored in targets]
+
+
+def breaching_datapoints(event: AlarmStateChangeEvent) -> dict[MetricKey, list[Datapoint]]:
+    """The datapoints an ALARM event carries, keyed by the metric they measure.
+
+    A target-tracking policy on the alarm's own metric uses them instead of re-reading CloudWatch
+    (one call less on the path that meets a spike). Only for ALARM: a recovery (OK) is judged on
+    the full scale-in window, which the event does not carry.
+    """
+    reason = event.reason_data
+    queries = event.detail.configuration.metrics
+    if event.detail.state.value != "ALARM" or reason is None or len(queries) != 1 or queries[0].metric_stat is None:
+        return {}
+    stat = queries[0].metric_stat
+    points = [
+        Datapoint(timestamp=p.timestamp, value=p.value) for p in reason.evaluated_datapoints if p.value is not None
+    ]
+    if not points:
+        return {}
+    dimensions = tuple(sorted(stat.metric.dimensions.items()))
+    return {
+        (stat.metric.namespace, stat.metric.name, dimensions, stat.stat, stat.period): sorted(
+            points, key=lambda p: p.timestamp
+        )
+    }
 
 
 def handle_tick(raw: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:

@@ -165,7 +165,8 @@ class Demo:
         say(f"embedded AWS (moto server) on {self.aws.url}; tables {stack.targets_table}, {stack.decisions_table}")
 
     def create_workloads(self) -> tuple[Workload, Workload]:
-        ec2, autoscaling, ecs, cloudwatch = (boto3.client(n) for n in ("ec2", "autoscaling", "ecs", "cloudwatch"))
+        ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
+        ecs, cloudwatch = boto3.client("ecs"), boto3.client("cloudwatch")
         create_web_asg(ec2, autoscaling, WEB_ASG, min_size=1, max_size=25, desired=2)
         create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, desired=2)
         put_alarm(
@@ -248,7 +249,8 @@ class Demo:
             )
             say(
                 f"{'':>11} {'time':>5} {'req/min':>7} | {'web ready/desired':>17} {'CPU':>5} | "
-                f"{'chat ready/desired':>18} {'conn/task':>9}   (-> a decision that changed capacity or answered an alarm)"
+                f"{'chat ready/desired':>18} {'conn/task':>9}   "
+                "(-> a decision that changed capacity or answered an alarm)"
             )
             for offset in range(replay_minutes):
                 if self.stop.is_set():
@@ -334,7 +336,8 @@ class Demo:
         say(f"scaling actions: {', '.join(f'{k} {v}' for k, v in sorted(t.actions.items())) or 'none'}")
         say(
             f"peak capacity: web {t.peak['web']} instances, chat {t.peak['chat']} tasks; minutes at 100 % CPU on web: "
-            f"{t.overloaded_minutes['web']}, minutes with chat tasks over 500 connections: {t.overloaded_minutes['chat']}"
+            f"{t.overloaded_minutes['web']}, minutes with chat tasks over 500 connections: "
+            f"{t.overloaded_minutes['chat']}"
         )
 
     # ---- the API -------------------------------------------------------------------------------
@@ -369,7 +372,8 @@ class Demo:
             f"curl -s -X POST {base}/targets/web/evaluate",
             f"curl -s -X PUT {base}/targets/web -H 'Content-Type: application/json' "
             f'-d \'{{"kind": "asg", "asg_name": "{WEB_ASG}", "min": 2, "max": 20, "mode": "advise"}}\'',
-            f"AWS_ENDPOINT_URL={self.aws.url if self.aws else ''} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"AWS_ENDPOINT_URL={self.aws.url if self.aws else ''} "
+            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
             f"aws --region us-east-1 cloudwatch put-metric-data --namespace AWS/EC2 --metric-name CPUUtilization "
             f"--dimensions AutoScalingGroupName={WEB_ASG} --value 95",
         ):
@@ -377,7 +381,7 @@ class Demo:
 
     def check_api(self) -> bool:
         url = f"http://127.0.0.1:{self.args.port}/decisions?target=web&limit=3"
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=10) as response:
             body = json.loads(response.read())
         latest = body["decisions"][0] if body["decisions"] else None
         say(

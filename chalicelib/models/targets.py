@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -138,10 +139,13 @@ class StepScalingPolicy(Frozen):
     def _steps_tile_without_gaps(self) -> StepScalingPolicy:
         # AWS: step ranges may not overlap nor leave gaps; at most one open end each side.
         ordered = sorted(self.steps, key=lambda s: -float("inf") if s.lower_bound is None else s.lower_bound)
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in pairwise(ordered):
             if before.upper_bound is None or after.lower_bound is None or before.upper_bound != after.lower_bound:
                 raise ValueError("steps must not overlap or leave gaps (upper_bound of one = lower_bound of next)")
-        if self.min_adjustment_magnitude is not None and self.adjustment_type is not AdjustmentType.PERCENT_CHANGE_IN_CAPACITY:
+        if (
+            self.min_adjustment_magnitude is not None
+            and self.adjustment_type is not AdjustmentType.PERCENT_CHANGE_IN_CAPACITY
+        ):
             raise ValueError("min_adjustment_magnitude only applies to percent_change_in_capacity")
         return self
 

@@ -1,0 +1,103 @@
+"""One readable sentence per decision, including the ones that change nothing.
+
+Users of every autoscaler ask why it did (or did not) act (kubernetes/kubernetes#138992,
+kedacore/keda#5577). The sentence is mode-agnostic: advise vs act is recorded elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+from chalicelib.engine.combine import Combination
+from chalicelib.engine.normalize import Normalization
+from chalicelib.errors import ReasonCode
+from chalicelib.models.decisions import Action, PolicyResult, Vote
+from chalicelib.models.targets import TargetBase
+
+
+def explain(
+    target: TargetBase,
+    current: int,
+    action: Action,
+    combination: Combination,
+    normalization: Normalization,
+    policy_results: Sequence[PolicyResult],
+    now: datetime,
+) -> str:
+    final = normalization.final
+    if target.paused:
+        proposed = f" (policies proposed {combination.proposed})" if combination.proposed != current else ""
+        return f"Paused: capacity stays at {current}{proposed}."
+    cause = _cause(combination, policy_results, final)
+    notes = _notes(target, combination, normalization, policy_results, now)
+    return f"{_headline(action, current, final)}: {cause}{f' ({notes})' if notes else ''}."
+
+
+def _headline(action: Action, current: int, final: int) -> str:
+    if action is Action.OUT:
+        return f"Scale out from {current} to {final}"
+    if action is Action.IN:
+        return f"Scale in from {current} to {final}"
+    return f"Hold at {current}"
+
+
+def _sees(result: PolicyResult) -> str:
+    return f"policy '{result.policy}' sees {result.detail}"
+
+
+def _cause(combination: Combination, results: Sequence[PolicyResult], final: int) -> str:
+    winner = combination.winner
+    if winner is not None:
+        asks = f" and asks for {combination.proposed}" if combination.proposed != final else ""
+        return f"{_sees(winner)}{asks}"
+    if ReasonCode.NO_POLICIES in combination.reasons:
+        if results:
+            return "the target has only scheduled policies, which bound capacity but never propose it"
+        return "the target has no scaling policies"
+    holds = [r for r in results if r.vote is Vote.HOLD]
+    if not holds:
+        abstained = [_sees(r) for r in results if r.vote is Vote.ABSTAIN and r.floor is None and r.ceiling is None]
+        return "; ".join(["no policy asked for a change", *abstained])
+    parts = [_sees(r) for r in holds]
+    if ReasonCode.SCALE_IN_VETOED in combination.reasons:
+        wanted = ", ".join(f"policy '{r.policy}' asked for {r.proposed}" for r in results if r.vote is Vote.IN)
+        parts = [f"{wanted}, but {'; '.join(parts)}", "scale-in needs every policy to agree"]
+    if ReasonCode.HOLD_ON_MISSING_DATA in combination.reasons:
+        parts.append("Marea never scales in on missing data")
+    return "; ".join(parts)
+
+
+def _notes(
+    target: TargetBase,
+    combination: Combination,
+    normalization: Normalization,
+    results: Sequence[PolicyResult],
+    now: datetime,
+) -> str:
+    """What the normaliser changed, in pipeline order."""
+    notes: list[str] = []
+    if normalization.stabilized_to is not None:
+        window = target.scale_in_stabilization_s
+        notes.append(f"stabilised to {normalization.stabilized_to} by the {window} s window")
+    if normalization.cooldown_until is not None and combination.winner is not None:
+        remaining = math.ceil((normalization.cooldown_until - now).total_seconds())
+        notes.append(f"the cooldown of policy '{combination.winner.policy}' blocks it for another {remaining} s")
+    if normalization.clamp_reason is not None:
+        notes.append(_clamp_note(normalization.clamp_reason, normalization, results))
+    return "; ".join(notes)
+
+
+def _clamp_note(reason: ReasonCode, normalization: Normalization, results: Sequence[PolicyResult]) -> str:
+    low, high = normalization.bounds.low, normalization.bounds.high
+    schedules = "; ".join(r.detail for r in results if r.floor is not None or r.ceiling is not None)
+    phrases = {
+        ReasonCode.CLAMPED_TO_MIN: f"raised to the target's min {low}",
+        ReasonCode.CLAMPED_TO_MAX: f"capped at the target's max {high}",
+        ReasonCode.SCHEDULED_FLOOR: f"raised to the scheduled floor {low}: {schedules}",
+        ReasonCode.SCHEDULED_CEILING: f"lowered to the scheduled ceiling {high}: {schedules}",
+        ReasonCode.CLAMPED_TO_RESOURCE_MIN: f"raised to the resource's own min {low}",
+        ReasonCode.CLAMPED_TO_RESOURCE_MAX: f"capped at the resource's own max {high}",
+    }
+    return phrases[reason]

@@ -1,0 +1,177 @@
+"""Normalise a combined proposal: pause -> stabilise -> cooldown -> clamp (the HPA pipeline).
+
+Policies only propose; every invariant lives here, once. The one that matters most:
+for an unpaused target, ``target.min <= final <= target.max`` whatever the policies said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from chalicelib.engine.combine import Combination
+from chalicelib.errors import ReasonCode
+from chalicelib.models.decisions import PolicyResult
+from chalicelib.models.signals import ResourceBounds, Signal, TargetHistory
+from chalicelib.models.targets import StepScalingPolicy, TargetBase, TargetTrackingPolicy
+
+
+class BoundSource(StrEnum):
+    """Who set a bound; it decides the reason code when the bound binds."""
+
+    TARGET = "target"
+    SCHEDULE = "schedule"
+    RESOURCE = "resource"
+
+
+_LOW_REASON = {
+    BoundSource.TARGET: ReasonCode.CLAMPED_TO_MIN,
+    BoundSource.SCHEDULE: ReasonCode.SCHEDULED_FLOOR,
+    BoundSource.RESOURCE: ReasonCode.CLAMPED_TO_RESOURCE_MIN,
+}
+_HIGH_REASON = {
+    BoundSource.TARGET: ReasonCode.CLAMPED_TO_MAX,
+    BoundSource.SCHEDULE: ReasonCode.SCHEDULED_CEILING,
+    BoundSource.RESOURCE: ReasonCode.CLAMPED_TO_RESOURCE_MAX,
+}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    low: int
+    high: int
+    low_source: BoundSource = BoundSource.TARGET
+    high_source: BoundSource = BoundSource.TARGET
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """The final capacity and a trace of which step changed what (the explanation reads it)."""
+
+    final: int
+    bounds: Bounds
+    reasons: tuple[ReasonCode, ...]
+    stabilized_to: int | None = None  # the stabilisation window raised a scale-in to this
+    cooldown_until: datetime | None = None  # the winning policy's cooldown blocked the change until then
+    clamp_reason: ReasonCode | None = None  # a bound moved the capacity to ``final``
+
+
+def normalize(
+    target: TargetBase,
+    signal: Signal,
+    history: TargetHistory,
+    combination: Combination,
+    policy_results: Sequence[PolicyResult],
+    now: datetime,
+) -> Normalization:
+    current = signal.current_capacity
+    bounds = effective_bounds(target, policy_results, signal.resource_bounds)
+    notes = (ReasonCode.RESOURCE_BOUNDS_DIFFER,) if resource_bounds_differ(target, signal.resource_bounds) else ()
+    if target.paused:
+        return Normalization(final=current, bounds=bounds, reasons=(ReasonCode.PAUSED, *notes))
+    reasons: list[ReasonCode] = []
+    capacity = stabilize(combination.proposed, current, history, target.scale_in_stabilization_s, now)
+    stabilized_to = None
+    if capacity != combination.proposed:
+        reasons.append(ReasonCode.STABILIZATION)
+        stabilized_to = capacity
+    cooldown_until = None
+    if capacity != current and combination.winner is not None:
+        policy = next((p for p in target.policies if p.name == combination.winner.policy), None)
+        if isinstance(policy, TargetTrackingPolicy | StepScalingPolicy):
+            cooldown_until = cooldown_end(policy, capacity > current, history, now)
+        if cooldown_until is not None:
+            reasons.append(ReasonCode.COOLDOWN)
+            capacity = current
+    # Bounds are applied after the cooldown on purpose: AWS scheduled actions ignore cooldowns,
+    # and a target outside [min, max] is brought back at once.
+    final, clamp_reason = clamp(capacity, bounds)
+    if clamp_reason is not None:
+        reasons.append(clamp_reason)
+    return Normalization(
+        final=final,
+        bounds=bounds,
+        reasons=(*reasons, *notes),
+        stabilized_to=stabilized_to,
+        cooldown_until=cooldown_until,
+        clamp_reason=clamp_reason,
+    )
+
+
+def stabilize(proposed: int, current: int, history: TargetHistory, window_s: int, now: datetime) -> int:
+    """HPA scale-down stabilisation: scale in only to the highest recommendation of the window."""
+    if proposed >= current or window_s <= 0:
+        return proposed
+    since = now - timedelta(seconds=window_s)
+    recent = [r.capacity for r in history.recommendations if since <= r.at <= now]
+    return min(current, max([proposed, *recent]))
+
+
+def cooldown_end(
+    policy: TargetTrackingPolicy | StepScalingPolicy, scaling_out: bool, history: TargetHistory, now: datetime
+) -> datetime | None:
+    """End of the cooldown blocking this policy's change at ``now``; None when it may act."""
+    if isinstance(policy, StepScalingPolicy):
+        # Step scaling: one cooldown per policy, whatever the direction (EC2 simple/step semantics).
+        last = history.last_action_by_policy.get(policy.name)
+        seconds = policy.cooldown_s
+    elif scaling_out:
+        # Application Auto Scaling: only a previous scale-out delays a scale-out.
+        last = history.last_scale_out.at if history.last_scale_out else None
+        seconds = policy.scale_out_cooldown_s
+    else:
+        # ... while any recent change, in or out, delays a scale-in.
+        changes = [c.at for c in (history.last_scale_in, history.last_scale_out) if c is not None]
+        last = max(changes, default=None)
+        seconds = policy.scale_in_cooldown_s
+    if last is None:
+        return None
+    end = last + timedelta(seconds=seconds)
+    return end if now < end else None
+
+
+def effective_bounds(target: TargetBase, policy_results: Sequence[PolicyResult], resource: ResourceBounds) -> Bounds:
+    """[min, max] after scheduled and resource bounds, by precedence target > schedule > resource.
+
+    Each weaker bound is first clamped into the range the stronger ones left, so the target's
+    own [min, max] always wins; where a floor and a ceiling of the same rank cross, the floor
+    wins (availability over cost).
+    """
+    bounds = Bounds(low=target.min, high=target.max)
+    floors = [r.floor for r in policy_results if r.floor is not None]
+    ceilings = [r.ceiling for r in policy_results if r.ceiling is not None]
+    bounds = _narrow(bounds, max(floors, default=None), min(ceilings, default=None), BoundSource.SCHEDULE)
+    return _narrow(bounds, resource.min, resource.max, BoundSource.RESOURCE)
+
+
+def _narrow(bounds: Bounds, low: int | None, high: int | None, source: BoundSource) -> Bounds:
+    new_low, low_source = bounds.low, bounds.low_source
+    if low is not None and _within(low, bounds) > bounds.low:
+        new_low, low_source = _within(low, bounds), source
+    new_high, high_source = bounds.high, bounds.high_source
+    if high is not None:
+        # Clamped against the new floor too, so a crossing floor wins over the ceiling.
+        candidate = min(max(high, new_low), bounds.high)
+        if candidate < bounds.high:
+            new_high, high_source = candidate, source
+    return Bounds(low=new_low, high=new_high, low_source=low_source, high_source=high_source)
+
+
+def _within(value: int, bounds: Bounds) -> int:
+    return min(max(value, bounds.low), bounds.high)
+
+
+def clamp(capacity: int, bounds: Bounds) -> tuple[int, ReasonCode | None]:
+    if capacity < bounds.low:
+        return bounds.low, _LOW_REASON[bounds.low_source]
+    if capacity > bounds.high:
+        return bounds.high, _HIGH_REASON[bounds.high_source]
+    return capacity, None
+
+
+def resource_bounds_differ(target: TargetBase, resource: ResourceBounds) -> bool:
+    return (resource.min is not None and resource.min != target.min) or (
+        resource.max is not None and resource.max != target.max
+    )

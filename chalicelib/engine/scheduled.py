@@ -1,0 +1,116 @@
+"""Scheduled policies: bound capacity (floor and/or ceiling) from the most recent cron firing.
+
+A scheduled policy never proposes a capacity; it votes ABSTAIN and hands the normaliser a floor
+and a ceiling, as AWS scheduled actions set MinSize/MaxSize. Firings are computed in the
+action's IANA zone, so "08:00 Europe/Madrid" is 07:00 UTC in winter and 06:00 UTC in summer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
+
+from chalicelib.errors import ReasonCode
+from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.targets import ScheduledAction, ScheduledPolicy
+
+# How far back a firing is looked for. Monthly crons ("0 0 1 * *") always fire within 31 days;
+# 35 leaves room for exclusion dates and bounds the work of one evaluation.
+LOOKBACK = timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class Firing:
+    """Where the backward search for one action's firing ended (times in UTC)."""
+
+    action: ScheduledAction
+    at: datetime | None  # the most recent firing on a non-excluded date; None: none within LOOKBACK
+    skipped: datetime | None  # the latest firing passed over because its local date is excluded
+
+
+def propose(policy: ScheduledPolicy, now: datetime) -> PolicyResult:
+    """The bounds in force at ``now``: those of the action that fired last, unless it has ended."""
+    firings = [last_firing(action, now) for action in policy.actions]
+    fired = [(f.action, f.at) for f in firings if f.at is not None]
+    # Ties (two actions firing at the same instant) go to the action declared first: max() keeps it.
+    active = max(fired, key=lambda pair: pair[1], default=None)
+    skipped_dates = _relevant_exclusions(firings, active[1] if active else None)
+    extra = [ReasonCode.SCHEDULE_EXCLUDED_DATE] if skipped_dates else []
+    note = f"; excluded date {', '.join(skipped_dates)} skipped" if skipped_dates else ""
+    if active is None:
+        detail = f"no action fired in the last {LOOKBACK.days} days{note}"
+        return _result(policy, [ReasonCode.SCHEDULE_INACTIVE, *extra], detail)
+    action, fired_utc = active
+    fired_at = f"{fired_utc.astimezone(ZoneInfo(action.timezone)):%Y-%m-%d %H:%M} {action.timezone}"
+    # Elapsed time, not wall-clock (UTC arithmetic): a 60-minute action spanning a DST change lasts 60 minutes.
+    if action.duration_minutes is not None and now >= fired_utc + timedelta(minutes=action.duration_minutes):
+        detail = f"action '{action.name}' fired {fired_at} and ended after {action.duration_minutes} min{note}"
+        return _result(policy, [ReasonCode.SCHEDULE_INACTIVE, *extra], detail)
+    detail = f"action '{action.name}' ({_describe_bounds(action)}) in force since {fired_at}{note}"
+    reasons = [ReasonCode.SCHEDULE_ACTIVE, *extra]
+    return _result(policy, reasons, detail, floor=action.min_capacity, ceiling=action.max_capacity)
+
+
+def last_firing(action: ScheduledAction, now: datetime) -> Firing:
+    """Most recent firing at or before ``now`` whose local date is not excluded, within LOOKBACK."""
+    zone = ZoneInfo(action.timezone)
+    horizon = now - LOOKBACK
+    excluded = set(action.exclude_dates)
+    skipped: datetime | None = None
+    # cronsim's reverse iteration yields times strictly before its start, so start one second
+    # after ``now`` (computed in UTC: wall-clock arithmetic would be wrong across DST).
+    cursor = (now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)).astimezone(zone)
+    while True:
+        firing: datetime | None = next(CronSim(action.cron, cursor, reverse=True), None)
+        if firing is None or firing < horizon:
+            return Firing(action=action, at=None, skipped=skipped)
+        if firing.date() not in excluded:
+            return Firing(action=action, at=firing.astimezone(UTC), skipped=skipped)
+        skipped = skipped or firing.astimezone(UTC)
+        # The whole local day is excluded: resume before its midnight instead of walking every
+        # firing of that day (an every-minute cron would otherwise cost 1,440 steps a day).
+        cursor = _local_midnight(firing.date(), zone)
+
+
+def _relevant_exclusions(firings: list[Firing], active_at: datetime | None) -> list[str]:
+    """Local dates whose skipped firing would otherwise have replaced the one in force."""
+    dates = {
+        f"{f.skipped.astimezone(ZoneInfo(f.action.timezone)):%Y-%m-%d}"
+        for f in firings
+        if f.skipped is not None and (active_at is None or f.skipped > active_at)
+    }
+    return sorted(dates)
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+def _describe_bounds(action: ScheduledAction) -> str:
+    parts = []
+    if action.min_capacity is not None:
+        parts.append(f"min {action.min_capacity}")
+    if action.max_capacity is not None:
+        parts.append(f"max {action.max_capacity}")
+    return ", ".join(parts)
+
+
+def _result(
+    policy: ScheduledPolicy,
+    reasons: list[ReasonCode],
+    detail: str,
+    floor: int | None = None,
+    ceiling: int | None = None,
+) -> PolicyResult:
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=Vote.ABSTAIN,
+        reasons=reasons,
+        detail=detail,
+        floor=floor,
+        ceiling=ceiling,
+    )

@@ -1,0 +1,110 @@
+"""Step scaling: while a CloudWatch alarm is in ALARM, apply the step its breach size falls in.
+
+Step matching and percent rounding follow the EC2 Auto Scaling documentation
+(aws-scaling-facts.md, "AWS step and scheduled scaling").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+from chalicelib.errors import ReasonCode
+from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.signals import AlarmState, Signal
+from chalicelib.models.targets import MAX_CAPACITY_LIMIT, AdjustmentType, StepAdjustment, StepScalingPolicy
+
+
+def propose(policy: StepScalingPolicy, signal: Signal) -> PolicyResult:
+    """What this policy asks for, given the state of its alarm."""
+    alarm = signal.alarms.get(policy.alarm_name)
+    if alarm is None or alarm.state is AlarmState.INSUFFICIENT_DATA:
+        seen = "no state" if alarm is None else "INSUFFICIENT_DATA"
+        detail = f"alarm '{policy.alarm_name}' in {seen}"
+        return _result(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
+    if alarm.state is AlarmState.OK:
+        return _result(policy, Vote.ABSTAIN, ReasonCode.ALARM_OK, f"alarm '{policy.alarm_name}' in OK")
+    value, threshold = alarm.value, alarm.threshold
+    if value is None or threshold is None or not (math.isfinite(value) and math.isfinite(threshold)):
+        detail = f"alarm '{policy.alarm_name}' in ALARM without a usable value and threshold"
+        return _result(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
+    breach = f"alarm '{policy.alarm_name}' at {value:.1f} (threshold {threshold:.1f})"
+    step = matching_step(policy.steps, value - threshold)
+    if step is None:
+        return _result(policy, Vote.ABSTAIN, ReasonCode.NO_MATCHING_STEP, f"{breach} matches no step", value)
+    current = signal.current_capacity
+    proposed = min(MAX_CAPACITY_LIMIT, max(0, adjusted_capacity(policy, step.adjustment, current)))
+    vote = Vote.OUT if proposed > current else Vote.IN if proposed < current else Vote.HOLD
+    detail = f"{breach} matching step {_describe_adjustment(policy.adjustment_type, step.adjustment)}"
+    return _result(policy, vote, ReasonCode.ALARM_BREACHING, detail, value, proposed)
+
+
+def matching_step(steps: Sequence[StepAdjustment], delta: float) -> StepAdjustment | None:
+    """The step whose range holds ``delta`` = metric - threshold; None bounds are infinite.
+
+    AWS: above the threshold the lower bound is inclusive and the upper exclusive; below it the
+    lower bound is exclusive and the upper inclusive.
+    """
+    for step in steps:
+        lower = -math.inf if step.lower_bound is None else step.lower_bound
+        upper = math.inf if step.upper_bound is None else step.upper_bound
+        inside = lower <= delta < upper if delta >= 0 else lower < delta <= upper
+        if inside:
+            return step
+    return None
+
+
+def adjusted_capacity(policy: StepScalingPolicy, adjustment: int, current: int) -> int:
+    """Capacity after applying one step's adjustment (may be negative; the caller floors it)."""
+    if policy.adjustment_type is AdjustmentType.EXACT_CAPACITY:
+        return adjustment
+    if policy.adjustment_type is AdjustmentType.CHANGE_IN_CAPACITY:
+        return current + adjustment
+    return current + percent_change(current, adjustment, policy.min_adjustment_magnitude)
+
+
+def percent_change(current: int, percent: int, min_magnitude: int | None) -> int:
+    """Units added by a PercentChangeInCapacity step, rounded the way AWS documents.
+
+    > 1 rounds down, (0, 1) becomes 1, (-1, 0) becomes -1, < -1 rounds toward zero; then
+    MinAdjustmentMagnitude raises the magnitude. Exact fractions: 11 x 30 % must be 3.3, not 3.2999.
+    """
+    raw = Fraction(current * percent, 100)
+    if raw > 1:
+        change = math.floor(raw)
+    elif raw > 0:
+        change = 1
+    elif raw >= -1:
+        change = -1 if raw < 0 else 0
+    else:
+        change = math.ceil(raw)
+    if min_magnitude is not None and change != 0 and abs(change) < min_magnitude:
+        change = min_magnitude if change > 0 else -min_magnitude
+    return change
+
+
+def _describe_adjustment(kind: AdjustmentType, adjustment: int) -> str:
+    if kind is AdjustmentType.EXACT_CAPACITY:
+        return f"= {adjustment}"
+    unit = " %" if kind is AdjustmentType.PERCENT_CHANGE_IN_CAPACITY else ""
+    return f"{adjustment:+d}{unit}"
+
+
+def _result(
+    policy: StepScalingPolicy,
+    vote: Vote,
+    reason: ReasonCode,
+    detail: str,
+    observed: float | None = None,
+    proposed: int | None = None,
+) -> PolicyResult:
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=vote,
+        proposed=proposed,
+        reasons=[reason],
+        detail=detail,
+        observed=observed,
+    )

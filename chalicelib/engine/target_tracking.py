@@ -1,0 +1,169 @@
+"""Target tracking: propose the capacity that brings a metric back to its target value.
+
+AWS semantics (aws-scaling-facts.md) with the windows AWS hides made visible on the policy:
+scale out proportionally once ``scale_out_datapoints`` are above target, scale in conservatively
+once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing or stale data
+never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from chalicelib.errors import ReasonCode
+from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.signals import Datapoint, Signal
+from chalicelib.models.targets import MAX_CAPACITY_LIMIT, CustomMetric, TargetTrackingPolicy
+
+# AWS predefined target-tracking metrics (ASGAverageCPUUtilization, ECSService*, ALB) are 1-minute.
+PREDEFINED_METRIC_PERIOD_S = 60
+# A series whose newest point is older than this many periods has stopped reporting; treating
+# the silence as low load is the classic missing-metrics bug (kedacore/keda#886, #1850).
+STALE_AFTER_PERIODS = 3
+# ceil(current x metric / target) on floats: 1 x 2.1 / 0.7 = 3.0000000000000004 must stay 3.
+CEIL_EPSILON = 1e-9
+
+
+def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> PolicyResult:
+    """What this policy asks for, given the datapoints observed up to ``now``."""
+    series = usable_datapoints(signal.metrics.get(policy.name, []), now)
+    label = metric_label(policy)
+    if not series:
+        return _hold_on_data(policy, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints", None)
+    latest = series[-1]
+    period_s = metric_period_s(policy)
+    if latest.timestamp < now - timedelta(seconds=STALE_AFTER_PERIODS * period_s):
+        detail = (
+            f"stale {label} data (newest datapoint at {latest.timestamp.isoformat()},"
+            f" older than {STALE_AFTER_PERIODS} periods of {period_s} s)"
+        )
+        return _hold_on_data(policy, ReasonCode.STALE_DATA, detail, latest.value)
+    return _scale_out(policy, series, signal.current_capacity) or _scale_in_or_hold(
+        policy, series, signal.current_capacity
+    )
+
+
+def usable_datapoints(points: Sequence[Datapoint], now: datetime) -> list[Datapoint]:
+    """Points up to ``now``, oldest first; NaN/inf are dropped (they carry no load information)."""
+    kept = [p for p in points if p.timestamp <= now and math.isfinite(p.value)]
+    return sorted(kept, key=lambda p: p.timestamp)
+
+
+def metric_label(policy: TargetTrackingPolicy) -> str:
+    if isinstance(policy.metric, CustomMetric):
+        return policy.metric.metric_name
+    return policy.metric.predefined.value
+
+
+def metric_period_s(policy: TargetTrackingPolicy) -> int:
+    if isinstance(policy.metric, CustomMetric):
+        return policy.metric.period_s
+    return PREDEFINED_METRIC_PERIOD_S
+
+
+def scale_in_threshold(policy: TargetTrackingPolicy) -> float:
+    """The value every datapoint of the scale-in window must be below (AWS: 0.9 x target)."""
+    return (1 - policy.scale_in_margin) * policy.target_value
+
+
+def ceil_capacity(capacity: float) -> int:
+    """Round a fractional capacity up (AWS rounds conservatively), within [0, MAX_CAPACITY_LIMIT]."""
+    if not math.isfinite(capacity):
+        return MAX_CAPACITY_LIMIT if capacity > 0 else 0
+    return max(0, min(MAX_CAPACITY_LIMIT, math.ceil(capacity - CEIL_EPSILON)))
+
+
+def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], current: int) -> PolicyResult | None:
+    needed = policy.scale_out_datapoints
+    window = series[-needed:]
+    if not all(p.value > policy.target_value for p in window):
+        return None
+    latest = series[-1].value
+    label = metric_label(policy)
+    if len(window) < needed:
+        detail = (
+            f"{label} {latest:.1f} > target {policy.target_value:.1f} for only {len(window)} of {needed} datapoints"
+        )
+        return _hold_on_data(policy, ReasonCode.INSUFFICIENT_DATA, detail, latest)
+    # Scaling from zero: a target at 0 grows as if it had one unit, so it can leave zero at all.
+    base = max(current, 1)
+    proposed = max(current + 1, ceil_capacity(base * latest / policy.target_value))
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=Vote.OUT,
+        proposed=min(proposed, MAX_CAPACITY_LIMIT),
+        reasons=[ReasonCode.ABOVE_TARGET],
+        detail=f"{label} {latest:.1f} > target {policy.target_value:.1f} for {needed} datapoints",
+        observed=latest,
+    )
+
+
+def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], current: int) -> PolicyResult:
+    needed = policy.scale_in_datapoints
+    window = series[-needed:]
+    threshold = scale_in_threshold(policy)
+    latest = series[-1].value
+    label = metric_label(policy)
+    if policy.disable_scale_in or not all(p.value < threshold for p in window):
+        return _within_tolerance(policy, latest, current, _tolerance_detail(policy, latest))
+    if len(window) < needed:
+        detail = f"{label} {latest:.1f} < {threshold:.1f} for only {len(window)} of {needed} datapoints"
+        return _hold_on_data(policy, ReasonCode.INSUFFICIENT_DATA, detail, latest)
+    # Conservative: size for the busiest point of the window, not the latest one.
+    peak = max(p.value for p in window)
+    proposed = ceil_capacity(max(current, 1) * peak / policy.target_value)
+    if proposed >= current:
+        detail = f"{label} {latest:.1f} < {threshold:.1f} for {needed} datapoints, but {current} is still needed"
+        return _within_tolerance(policy, latest, current, detail)
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=Vote.IN,
+        proposed=proposed,
+        reasons=[ReasonCode.BELOW_TARGET],
+        detail=f"{label} {latest:.1f} < {threshold:.1f} (target {policy.target_value:.1f}) for {needed} datapoints",
+        observed=latest,
+    )
+
+
+def _tolerance_detail(policy: TargetTrackingPolicy, latest: float) -> str:
+    label = metric_label(policy)
+    target = policy.target_value
+    if latest > target:
+        return f"{label} {latest:.1f} > target {target:.1f} for fewer than {policy.scale_out_datapoints} datapoints"
+    if policy.disable_scale_in:
+        return f"{label} {latest:.1f} with target {target:.1f}; scale-in is disabled"
+    threshold = scale_in_threshold(policy)
+    if latest < threshold:
+        return f"{label} {latest:.1f} < {threshold:.1f} for fewer than {policy.scale_in_datapoints} datapoints"
+    return f"{label} {latest:.1f}, within tolerance of target {target:.1f} (scale-in below {threshold:.1f})"
+
+
+def _within_tolerance(policy: TargetTrackingPolicy, latest: float, current: int, detail: str) -> PolicyResult:
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=Vote.HOLD,
+        proposed=current,
+        reasons=[ReasonCode.WITHIN_TOLERANCE],
+        detail=detail,
+        observed=latest,
+    )
+
+
+def _hold_on_data(
+    policy: TargetTrackingPolicy, reason: ReasonCode, detail: str, observed: float | None
+) -> PolicyResult:
+    """No opinion on the size (proposed None), but a HOLD: it vetoes scale-in by any policy."""
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=Vote.HOLD,
+        proposed=None,
+        reasons=[reason],
+        detail=detail,
+        observed=observed,
+    )
