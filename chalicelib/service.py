@@ -65,7 +65,7 @@ class Evaluator:
             history=remember(stored.state.history, target, result, applied=acting, now=now), last_decision_id=new_id
         )
         try:
-            self.registry.commit_evaluation(stored, state, decision, self._expires_at(now))
+            committed = self.registry.commit_evaluation(stored, state, decision, self._expires_at(now))
         except DuplicateDecisionError:
             logger().info(
                 "duplicate event: decision already recorded", extra={"decision_id": new_id, "target_id": target.id}
@@ -78,7 +78,16 @@ class Evaluator:
         count("Evaluations", target.kind)
         if not acting:
             return decision
-        return self._actuate(actuator, decision, stored)
+        final = self._actuate(actuator, decision, committed)
+        if final.outcome is Outcome.FAILED:
+            # The committed history counted this change as made; without the correction a failed
+            # scale-out would start a cooldown and delay the retry the next tick should make.
+            unapplied = remember(stored.state.history, target, result, applied=False, now=now)
+            try:
+                self.registry.replace_state(committed, TargetState(history=unapplied, last_decision_id=new_id))
+            except VersionConflictError:
+                logger().warning("state changed before a failed actuation was uncounted", extra={"decision_id": new_id})
+        return final
 
     def _actuate(self, actuator: Actuator, decision: Decision, stored: StoredTarget) -> Decision:
         try:

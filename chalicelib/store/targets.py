@@ -155,9 +155,7 @@ class TargetRegistry:
         Conditions: the decision id is new (a redelivered event is a duplicate) and the target's
         version is the one evaluated (a racing evaluation or API write makes this one lose).
         """
-        target: TargetBase = stored.target
         new = StoredTarget(target=stored.target, state=state, version=stored.version + 1)
-        keys = [(target_pk(target.id), PRIMARY_SK)] + [(alarm_pk(a), alarm_sk(target.id)) for a in target.alarm_names]
         items: list[Any] = [
             {
                 "Put": {
@@ -165,25 +163,9 @@ class TargetRegistry:
                     "Item": decision_item(decision, expires_at),
                     "ConditionExpression": "attribute_not_exists(id)",
                 }
-            }
+            },
+            *self._state_updates(stored, new),
         ]
-        for pk, sk in keys:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-                        "UpdateExpression": "SET #s = :s, version = :new",
-                        "ConditionExpression": "version = :old",
-                        "ExpressionAttributeNames": {"#s": "state"},
-                        "ExpressionAttributeValues": {
-                            ":s": {"S": state.model_dump_json()},
-                            ":new": {"N": str(new.version)},
-                            ":old": {"N": str(stored.version)},
-                        },
-                    }
-                }
-            )
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -192,5 +174,38 @@ class TargetRegistry:
             reasons = exc.response.get("CancellationReasons", [])
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise DuplicateDecisionError(decision.id) from exc
-            raise VersionConflictError(target.id) from exc
+            raise VersionConflictError(stored.target.id) from exc
         return new
+
+    def replace_state(self, stored: StoredTarget, state: TargetState) -> StoredTarget:
+        """Write a corrected state (e.g. after a failed actuation) if nothing changed since ``stored``."""
+        new = StoredTarget(target=stored.target, state=state, version=stored.version + 1)
+        try:
+            self._client.transact_write_items(TransactItems=self._state_updates(stored, new))  # type: ignore[arg-type]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise VersionConflictError(stored.target.id) from exc
+            raise
+        return new
+
+    def _state_updates(self, old: StoredTarget, new: StoredTarget) -> list[dict[str, Any]]:
+        """Conditional updates of every item of a target (primary and alarm copies)."""
+        target: TargetBase = old.target
+        keys = [(target_pk(target.id), PRIMARY_SK)] + [(alarm_pk(a), alarm_sk(target.id)) for a in target.alarm_names]
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                    "UpdateExpression": "SET #s = :s, version = :new",
+                    "ConditionExpression": "version = :old",
+                    "ExpressionAttributeNames": {"#s": "state"},
+                    "ExpressionAttributeValues": {
+                        ":s": {"S": new.state.model_dump_json()},
+                        ":new": {"N": str(new.version)},
+                        ":old": {"N": str(old.version)},
+                    },
+                }
+            }
+            for pk, sk in keys
+        ]

@@ -134,3 +134,47 @@ def test_bad_decision_queries_get_a_clear_400(client: Any, query: str) -> None:
 def test_unknown_or_malformed_decision_ids(client: Any) -> None:
     assert client.http.get("/decisions/01KDVDNA000000000000000000").status_code == 404
     assert client.http.get("/decisions/not-a-ulid").status_code == 400
+
+
+def test_given_aws_refuses_the_change_when_evaluated_then_failed_with_the_error_and_retried_next_time(
+    client: Any, clients: dict[str, Any], web: None
+) -> None:
+    """moto accepts every SetDesiredCapacity, so the refusal AWS would send is injected here."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws, wiring
+
+    def refuse(**_: Any) -> None:
+        error = {"Error": {"Code": "ValidationError", "Message": "New SetDesiredCapacity value 4 is above max value 3"}}
+        raise ClientError(error, "SetDesiredCapacity")  # type: ignore[arg-type]
+
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    wiring.evaluator()
+    aws.autoscaling().meta.events.register("before-call.auto-scaling.SetDesiredCapacity", refuse, unique_id="refuse")
+
+    failed = client.http.post("/targets/web/evaluate").json_body
+
+    assert (failed["outcome"], failed["final"]) == ("failed", 4)
+    assert "above max value 3" in failed["error"]
+    assert "ACTUATION_FAILED" in failed["reasons"]
+    assert asg_desired(clients) == 2
+
+    aws.autoscaling().meta.events.unregister("before-call.auto-scaling.SetDesiredCapacity", unique_id="refuse")
+    retried = client.http.post("/targets/web/evaluate").json_body
+    assert (retried["outcome"], retried["final"]) == ("applied", 4)  # no cooldown from the failed attempt
+    assert asg_desired(clients) == 4
+
+
+def test_given_a_group_max_below_the_targets_when_scaling_out_then_the_group_bound_is_respected_and_reported(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=2, max_size=3)
+    register(client, "web", asg_target(max=10))
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+
+    decision = client.http.post("/targets/web/evaluate").json_body
+
+    assert (decision["proposed"], decision["final"], decision["outcome"]) == (4, 3, "applied")
+    assert {"CLAMPED_TO_RESOURCE_MAX", "RESOURCE_BOUNDS_DIFFER"} <= set(decision["reasons"])
+    assert decision["inputs"]["resource_bounds"] == {"min": 1, "max": 3}
+    assert asg_desired(clients) == 3
