@@ -8,6 +8,7 @@ from typing import Any
 from chalice.app import Chalice
 
 from chalicelib import observability, triggers
+from chalicelib.actuators.kops import RUNNER_TASK_GROUP
 from chalicelib.api.routes import api
 from chalicelib.envelopes import lenient
 
@@ -34,9 +35,21 @@ def on_schedule_tick(event: Any) -> dict[str, Any]:
     return triggers.on_schedule_tick(event.to_dict(), event.context)
 
 
+@app.on_cw_event(
+    {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {"group": [RUNNER_TASK_GROUP], "lastStatus": ["STOPPED"]},
+    },
+    name="on_runner_task_stopped",
+)
+def on_runner_task_stopped(event: Any) -> dict[str, Any]:
+    return triggers.on_task_state_change(event.to_dict())
+
+
 @app.on_sqs_message(queue=FANOUT_QUEUE_NAME, batch_size=10, name="on_evaluation_message")
 def on_evaluation_message(event: Any) -> list[dict[str, Any]]:
     return [triggers.on_evaluation_message(record.body, record.to_dict()["messageId"]) for record in event]
 
 
-lenient(on_alarm_state_change, on_schedule_tick)
+lenient(on_alarm_state_change, on_schedule_tick, on_runner_task_stopped)

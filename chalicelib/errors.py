@@ -42,6 +42,13 @@ class ReasonCode(StrEnum):
     CONCURRENT_EVALUATION = "CONCURRENT_EVALUATION"
     ACTUATION_FAILED = "ACTUATION_FAILED"
     RESOURCE_UNREADABLE = "RESOURCE_UNREADABLE"
+    # asynchronous actuation (kops runner)
+    RUNNER_STARTED = "RUNNER_STARTED"
+    RUNNER_BUSY = "RUNNER_BUSY"  # queued behind the runner in flight; applied when it finishes
+    ACTUATION_IN_PROGRESS = "ACTUATION_IN_PROGRESS"  # the runner in flight already sets this capacity
+    SUPERSEDED = "SUPERSEDED"  # a newer decision replaced this queued one
+    RUNNER_TIMEOUT = "RUNNER_TIMEOUT"
+    RUNNER_FAILED = "RUNNER_FAILED"
 
 
 class MareaError(Exception):

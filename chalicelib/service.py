@@ -21,12 +21,15 @@ from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome,
 from chalicelib.models.signals import AlarmObservation, Datapoint
 from chalicelib.models.targets import Mode
 from chalicelib.observability import count, logger
+from chalicelib.runner_lease import LeasePlan, after_runner_stopped, plan_lease
 from chalicelib.signal_collector import MetricKey, SignalCollector
 from chalicelib.store.decisions import DecisionLog
 from chalicelib.store.items import StoredTarget, TargetState
 from chalicelib.store.targets import DuplicateDecisionError, TargetRegistry, VersionConflictError
 
 Clock = Callable[[], datetime]
+DEFAULT_RUNNER_TIMEOUT_S = 900
+_LEASE_RETRIES = 3
 
 
 def utc_now() -> datetime:
@@ -60,9 +63,19 @@ class Evaluator:
         signal = self.collector.collect(target, reading, now, known_alarms or {}, known_metrics)
         result = decide(target, signal, stored.state.history, now)
         acting = target.mode is Mode.ACT and result.action is not Action.NONE
-        decision = self._decision(stored, trigger, new_id, result, reading, signal.model_dump(mode="json"), acting)
+        lease = None
+        timeout_s: int = getattr(target, "runner_timeout_s", DEFAULT_RUNNER_TIMEOUT_S)
+        if actuator.asynchronous:
+            lease = plan_lease(stored.state, new_id, result.final, acting, now, timeout_s)
+        decision = self._decision(
+            stored, trigger, new_id, result, reading, signal.model_dump(mode="json"), acting, lease
+        )
+        counted = acting if lease is None else lease.takes_new_decision
         state = TargetState(
-            history=remember(stored.state.history, target, result, applied=acting, now=now), last_decision_id=new_id
+            history=remember(stored.state.history, target, result, applied=counted, now=now),
+            last_decision_id=new_id,
+            in_flight=lease.in_flight if lease else None,
+            queued=lease.queued if lease else None,
         )
         try:
             committed = self.registry.commit_evaluation(stored, state, decision, self._expires_at(now))
@@ -76,12 +89,14 @@ class Evaluator:
         except VersionConflictError:
             return self._record_superseded(decision)
         count("Evaluations", target.kind)
-        if not acting:
+        if lease is not None:
+            self._settle(lease, timeout_s)
+        if decision.outcome is not Outcome.PENDING or (lease is not None and lease.launch is None):
             return decision
         final = self._actuate(actuator, decision, committed)
         if final.outcome is Outcome.FAILED:
-            # The committed history counted this change as made; without the correction a failed
-            # scale-out would start a cooldown and delay the retry the next tick should make.
+            # The committed history counted this change as made (and an asynchronous actuator's
+            # lease as taken); without the correction the retry would wait for a cooldown.
             unapplied = remember(stored.state.history, target, result, applied=False, now=now)
             try:
                 self.registry.replace_state(committed, TargetState(history=unapplied, last_decision_id=new_id))
@@ -89,9 +104,81 @@ class Evaluator:
                 logger().warning("state changed before a failed actuation was uncounted", extra={"decision_id": new_id})
         return final
 
+    def complete_runner(
+        self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime
+    ) -> Decision | None:
+        """A runner task stopped: its decision becomes applied or failed, the lease passes on.
+
+        Returns None for a task Marea does not know or a decision already closed (a duplicate event).
+        """
+        found = self.log.get_with_runner_result(decision_id)
+        if found is None or found[0].outcome is not Outcome.PENDING:
+            return None
+        decision, runner = found
+        status = (runner or {}).get("status")
+        if exit_code == 0 and status == "applied":
+            closed = self._close(decision, Outcome.APPLIED, None, None, runner)
+        else:
+            message = (runner or {}).get("message") or stopped_reason or f"exit code {exit_code}"
+            error = f"kops runner {status or 'stopped'} (exit code {exit_code}): {message}"
+            closed = self._close(decision, Outcome.FAILED, ReasonCode.RUNNER_FAILED, error, runner)
+        count("RunnerCompletions", "kops")
+        self._pass_lease(decision.target_id, decision_id, at)
+        return closed
+
+    def _pass_lease(self, target_id: str, decision_id: str, at: datetime) -> None:
+        """Free the lease held by ``decision_id`` and start the queued decision, if any.
+
+        A queued decision whose runner cannot start fails and frees the lease in turn.
+        """
+        holder = decision_id
+        for _ in range(_LEASE_RETRIES):
+            stored = self.registry.get(target_id)
+            if stored is None:
+                return
+            state, nxt = after_runner_stopped(stored.state, holder, at)
+            if state is stored.state:
+                return
+            try:
+                committed = self.registry.replace_state(stored, state)
+            except VersionConflictError:
+                continue  # re-read and try again
+            queued = self.log.get(nxt.decision_id) if nxt is not None else None
+            if (
+                queued is None
+                or self._actuate(self.actuator_for(stored.target), queued, committed).outcome is not Outcome.FAILED
+            ):
+                return
+            holder = queued.id
+
+    def _settle(self, lease: LeasePlan, timeout_s: int) -> None:
+        """Close the decisions the lease plan retired: a timed-out runner, a superseded queued one."""
+        if lease.expired is not None:
+            expired = self.log.get(lease.expired.decision_id)
+            if expired is not None:
+                message = f"the kops runner did not report within {timeout_s} s"
+                self._close(expired, Outcome.FAILED, ReasonCode.RUNNER_TIMEOUT, message, None)
+        if lease.superseded is not None:
+            superseded = self.log.get(lease.superseded.decision_id)
+            if superseded is not None:
+                self._close(superseded, Outcome.SKIPPED, ReasonCode.SUPERSEDED, None, None)
+
+    def _close(
+        self, decision: Decision, outcome: Outcome, reason: ReasonCode | None, error: str | None, runner: Any
+    ) -> Decision:
+        reasons = [*decision.reasons, reason] if reason else decision.reasons
+        inputs = {**decision.inputs, "runner_result": runner} if runner is not None else decision.inputs
+        closed = decision.model_copy(
+            update={"outcome": outcome, "reasons": reasons, "error": error, "inputs": inputs, "updated_at": utc_now()}
+        )
+        if not self.log.finalize_if_pending(closed):
+            return self.log.get(decision.id) or decision
+        logger().info("decision closed", extra={"decision_id": decision.id, "outcome": outcome})
+        return closed
+
     def _actuate(self, actuator: Actuator, decision: Decision, stored: StoredTarget) -> Decision:
         try:
-            note = actuator.apply(stored.target, decision.final)
+            actuation = actuator.apply(stored.target, decision.final, decision.id)
         except ActuationError as exc:
             logger().error("actuation failed", extra={"decision_id": decision.id, "error": exc.message})
             count("ActuationFailures", stored.target.kind)
@@ -107,8 +194,12 @@ class Evaluator:
             count("Actuations", stored.target.kind)
             final = decision.model_copy(
                 update={
-                    "outcome": Outcome.APPLIED,
-                    "inputs": {**decision.inputs, "actuation": note},
+                    "outcome": Outcome.PENDING if actuation.pending else Outcome.APPLIED,
+                    "inputs": {
+                        **decision.inputs,
+                        "actuation": actuation.note,
+                        "actuation_reference": actuation.reference,
+                    },
                     "updated_at": utc_now(),
                 }
             )
@@ -125,12 +216,16 @@ class Evaluator:
         reading: CapacityReading,
         signal: dict[str, Any],
         acting: bool,
+        lease: LeasePlan | None,
     ) -> Decision:
         target = stored.target
         reasons = list(result.reasons)
         if target.mode is Mode.ADVISE:
             outcome = Outcome.RECOMMENDED
             reasons.append(ReasonCode.ADVISE_MODE)
+        elif acting and lease is not None:
+            outcome = Outcome.PENDING if lease.takes_new_decision else Outcome.SKIPPED
+            reasons.extend(r for r in (lease.reason,) if r is not None)
         else:
             outcome = Outcome.PENDING if acting else Outcome.SKIPPED
         return Decision(

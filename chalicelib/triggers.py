@@ -7,9 +7,16 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import aws, wiring
+from chalicelib.actuators.kops import RUNNER_TASK_GROUP
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import Decision, Trigger, TriggerType
-from chalicelib.models.events import AlarmStateChangeEvent, EvaluationMessage, ScheduledTickEvent, parse_event
+from chalicelib.models.events import (
+    AlarmStateChangeEvent,
+    EvaluationMessage,
+    ScheduledTickEvent,
+    TaskStateChangeEvent,
+    parse_event,
+)
 from chalicelib.models.signals import Datapoint
 from chalicelib.observability import count, logger
 from chalicelib.service import utc_now
@@ -135,6 +142,21 @@ def handle_evaluation_message(body: str, message_id: str) -> Decision | None:
     return wiring.evaluator().evaluate(stored, trigger)
 
 
+def handle_task_state_change(raw: dict[str, Any]) -> dict[str, Any]:
+    """A kops runner task stopped: close its decision and pass the lease on."""
+    event = parse_event(TaskStateChangeEvent, raw)
+    detail = event.detail
+    if detail.last_status != "STOPPED" or detail.group != RUNNER_TASK_GROUP or not detail.started_by:
+        return {"ignored": f"not a stopped Marea runner task ({detail.task_arn})"}
+    decision = wiring.evaluator().complete_runner(
+        detail.started_by, detail.exit_code, detail.stopped_reason or "", event.time
+    )
+    if decision is None:
+        logger().info("runner event for no pending decision", extra={"task_arn": detail.task_arn, "event_id": event.id})
+        return {"ignored": f"no pending decision {detail.started_by}"}
+    return _summary([decision])
+
+
 def evaluate_now(target_id: str) -> Decision:
     """A manual evaluation (POST /targets/{id}/evaluate): always a fresh decision."""
     stored: StoredTarget = wiring.registry().require(target_id)
@@ -168,6 +190,11 @@ def on_alarm_event(raw: Any) -> dict[str, Any]:
 def on_schedule_tick(raw: Any, lambda_context: Any = None) -> dict[str, Any]:
     """Lambda entry for the EventBridge schedule."""
     return _rejecting_malformed(raw, lambda: handle_tick(raw, lambda_context))
+
+
+def on_task_state_change(raw: Any) -> dict[str, Any]:
+    """Lambda entry for ECS Task State Change events of kops runner tasks."""
+    return _rejecting_malformed(raw, lambda: handle_task_state_change(raw))
 
 
 def on_evaluation_message(body: str, message_id: str) -> dict[str, Any]:

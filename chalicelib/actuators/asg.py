@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import CapacityReading
+from chalicelib.actuators.base import Actuation, CapacityReading
 from chalicelib.errors import ActuationError
 from chalicelib.models.signals import ResourceBounds
 from chalicelib.models.targets import AsgTarget, TargetBase
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 class AsgActuator:
+    asynchronous = False
+
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
 
@@ -37,7 +39,7 @@ class AsgActuator:
             details={"asg_name": target.asg_name, "in_service": in_service},
         )
 
-    def apply(self, target: TargetBase, capacity: int) -> str:
+    def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
         assert isinstance(target, AsgTarget)
         try:
             # HonorCooldown=False: Marea's engine already applied its own, explained cooldowns.
@@ -46,4 +48,4 @@ class AsgActuator:
             )
         except (ClientError, BotoCoreError) as exc:
             raise ActuationError(f"SetDesiredCapacity({target.asg_name}, {capacity}) failed: {exc}") from exc
-        return f"set desired capacity of {target.asg_name} to {capacity}"
+        return Actuation(note=f"set desired capacity of {target.asg_name} to {capacity}")

@@ -19,11 +19,24 @@ class CapacityReading(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class Actuation(BaseModel):
+    """What an actuator did. ``pending``: the change was started and completes later (kops runner)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    note: str
+    pending: bool = False
+    reference: str | None = None  # e.g. the runner task's ARN
+
+
 class Actuator(Protocol):
+    # True when apply() only starts the change (its completion arrives as a later event).
+    asynchronous: bool
+
     def read(self, target: TargetBase) -> CapacityReading:
         """Current capacity and the resource's own bounds; raises ActuationError if unreadable."""
         ...
 
-    def apply(self, target: TargetBase, capacity: int) -> str:
-        """Set the capacity; returns a short note; raises ActuationError if the cloud refuses."""
+    def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
+        """Set (or start setting) the capacity; raises ActuationError if the cloud refuses."""
         ...

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import CapacityReading
+from chalicelib.actuators.base import Actuation, CapacityReading
 from chalicelib.errors import ActuationError
 from chalicelib.models.targets import EcsTarget, TargetBase
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class EcsActuator:
+    asynchronous = False
+
     def __init__(self, client: ECSClient) -> None:
         self._client = client
 
@@ -38,7 +40,7 @@ class EcsActuator:
             },
         )
 
-    def apply(self, target: TargetBase, capacity: int) -> str:
+    def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
         assert isinstance(target, EcsTarget)
         try:
             self._client.update_service(cluster=target.cluster, service=target.service, desiredCount=capacity)
@@ -46,4 +48,4 @@ class EcsActuator:
             raise ActuationError(
                 f"UpdateService({target.cluster}/{target.service}, desiredCount={capacity}) failed: {exc}"
             ) from exc
-        return f"set desiredCount of {target.cluster}/{target.service} to {capacity}"
+        return Actuation(note=f"set desiredCount of {target.cluster}/{target.service} to {capacity}")

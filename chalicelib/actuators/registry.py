@@ -6,7 +6,9 @@ from chalicelib import aws
 from chalicelib.actuators.asg import AsgActuator
 from chalicelib.actuators.base import Actuator
 from chalicelib.actuators.ecs import EcsActuator
+from chalicelib.actuators.kops import KopsActuator
 from chalicelib.models.targets import TargetBase
+from chalicelib.settings import get_settings
 
 
 def actuator_for(target: TargetBase) -> Actuator:
@@ -15,4 +17,6 @@ def actuator_for(target: TargetBase) -> Actuator:
         return AsgActuator(aws.autoscaling())
     if kind == "ecs":
         return EcsActuator(aws.ecs())
+    if kind == "kops":
+        return KopsActuator(aws.autoscaling(), aws.ecs(), get_settings().decisions_table)
     raise ValueError(f"no actuator for target kind {kind!r}")

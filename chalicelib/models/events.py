@@ -166,6 +166,40 @@ class ScheduledTickEvent(EventBridgeModel):
         return self.resources[0] if self.resources else None
 
 
+class TaskContainerState(AwsPart):
+    name: str
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    reason: str | None = None
+
+
+class TaskStateDetail(AwsPart):
+    task_arn: str = Field(alias="taskArn", min_length=1)
+    last_status: str = Field(alias="lastStatus")
+    group: str | None = None
+    started_by: str | None = Field(default=None, alias="startedBy")
+    stopped_reason: str | None = Field(default=None, alias="stoppedReason")
+    containers: list[TaskContainerState] = Field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int | None:
+        """The task's exit code: the first non-zero container exit code, else 0, None when unknown."""
+        codes = [c.exit_code for c in self.containers if c.exit_code is not None]
+        if not codes:
+            return None
+        return next((code for code in codes if code != 0), 0)
+
+
+class TaskStateChangeEvent(EventBridgeModel):
+    """EventBridge "ECS Task State Change" (source ``aws.ecs``): how a kops runner reports back."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    source: Literal["aws.ecs"]
+    detail_type: Literal["ECS Task State Change"] = Field(alias="detail-type")
+    time: AwareDatetime
+    detail: TaskStateDetail
+
+
 class EvaluationMessage(BaseModel):
     """Body of the SQS fan-out message: "evaluate this target because of that event".
 

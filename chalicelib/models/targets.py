@@ -241,6 +241,47 @@ class EcsTarget(TargetBase):
     service: str = Field(min_length=1, max_length=255)
 
 
-# New target kinds (kops) join this union; the engine never looks at the kind.
-Target = Annotated[AsgTarget | EcsTarget, Field(discriminator="kind")]
-TargetKind = Literal["asg", "ecs"]
+class KopsSizing(StrEnum):
+    """How a capacity becomes instance-group sizes.
+
+    pinned: minSize = maxSize = N, so the ASG follows exactly. floor: minSize = N and maxSize = the
+    target's max, leaving headroom to a Kubernetes cluster-autoscaler.
+    """
+
+    PINNED = "pinned"
+    FLOOR = "floor"
+
+
+class KopsRunner(Frozen):
+    """Where Marea runs the short-lived kops runner task (ECS RunTask on Fargate)."""
+
+    ecs_cluster: str = Field(min_length=1, max_length=255)
+    task_definition: str = Field(min_length=1, max_length=1024, description="family[:revision] or ARN")
+    container_name: str = Field(default="kops-runner", min_length=1, max_length=255)
+    subnets: list[str] = Field(min_length=1, max_length=16)
+    security_groups: list[str] = Field(min_length=1, max_length=5)
+    assign_public_ip: bool = False
+
+
+class KopsTarget(TargetBase):
+    """A kops instance group. Never resized through its ASG: kops would undo it on the next
+    `kops update cluster`; Marea changes the instance group itself, from a runner task."""
+
+    kind: Literal["kops"] = "kops"
+    cluster_name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+    instance_group: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    state_store: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+    runner: KopsRunner
+    sizing: KopsSizing = KopsSizing.PINNED
+    # A runner that has not reported after this long is marked failed on the next evaluation.
+    runner_timeout_s: int = Field(default=900, ge=60, le=3600)
+
+    @property
+    def asg_name(self) -> str:
+        """The ASG kops creates for a node instance group."""
+        return f"{self.instance_group}.{self.cluster_name}"
+
+
+# New target kinds join this union; the engine never looks at the kind.
+Target = Annotated[AsgTarget | EcsTarget | KopsTarget, Field(discriminator="kind")]
+TargetKind = Literal["asg", "ecs", "kops"]

@@ -67,6 +67,29 @@ class DecisionLog:
             },
         )
 
+    def finalize_if_pending(self, decision: Decision) -> bool:
+        """``finalize`` that returns False instead of raising when the decision is no longer pending."""
+        try:
+            self.finalize(decision)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_with_runner_result(self, decision_id: str) -> tuple[Decision, dict[str, Any] | None] | None:
+        """A decision and the outcome its kops runner wrote beside it (attribute ``runner_result``)."""
+        response = self._client.get_item(TableName=self._table, Key={"id": {"S": decision_id}}, ConsistentRead=True)
+        item = response.get("Item")
+        if not item:
+            return None
+        raw = item.get("runner_result", {}).get("S")
+        try:
+            runner = json.loads(raw) if raw else None
+        except ValueError:
+            runner = {"status": "unreadable", "message": "the runner wrote a result that is not JSON"}
+        return decision_from_item(item), runner if isinstance(runner, dict) else None  # type: ignore[arg-type]
+
     def get(self, decision_id: str) -> Decision | None:
         response = self._client.get_item(TableName=self._table, Key={"id": {"S": decision_id}})
         item = response.get("Item")

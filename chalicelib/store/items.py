@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter
 
 from chalicelib.models.decisions import Decision
 from chalicelib.models.signals import TargetHistory
@@ -29,6 +29,16 @@ def alarm_sk(target_id: str) -> str:
     return f"T#{target_id}"
 
 
+class RunnerRun(BaseModel):
+    """A decision handed to an asynchronous actuator (the kops runner): running, or queued."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    decision_id: str
+    capacity: int
+    since: AwareDatetime
+
+
 class TargetState(BaseModel):
     """What Marea remembers about a target between evaluations."""
 
@@ -36,6 +46,9 @@ class TargetState(BaseModel):
 
     history: TargetHistory = TargetHistory()
     last_decision_id: str | None = None
+    # The lease: at most one runner per target at a time, and at most one decision waiting for it.
+    in_flight: RunnerRun | None = None
+    queued: RunnerRun | None = None
 
 
 class StoredTarget(BaseModel):

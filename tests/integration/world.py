@@ -72,3 +72,60 @@ def make_service(clients: dict[str, Any], cluster: str = "demo", service: str = 
 def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
     group = clients["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
     return int(group["DesiredCapacity"])
+
+
+KOPS_CLUSTER = "demo.k8s.local"
+KOPS_IG = "nodes"
+RUNNER_CLUSTER = "marea-runner"
+
+
+def make_runner_cluster(clients: dict[str, Any]) -> dict[str, Any]:
+    """The ECS cluster and task definition the kops runner runs in; returns the target's `runner` block."""
+    from marea_local.demo_resources import default_network
+
+    network = default_network(clients["ec2"])
+    clients["ecs"].create_cluster(clusterName=RUNNER_CLUSTER)
+    clients["ecs"].register_task_definition(
+        family="kops-runner",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "kops-runner", "image": "marea/kops-runner:1.36.2", "memory": 512}],
+    )
+    return {
+        "ecs_cluster": RUNNER_CLUSTER,
+        "task_definition": "kops-runner",
+        "subnets": network.subnet_ids,
+        "security_groups": [network.security_group_id],
+    }
+
+
+def kops_target(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "kops",
+        "cluster_name": KOPS_CLUSTER,
+        "instance_group": KOPS_IG,
+        "state_store": "s3://marea-kops-state",
+        "runner": runner,
+        "min": 1,
+        "max": 10,
+        "mode": "act",
+        "policies": [
+            {
+                "type": "target_tracking",
+                "name": "cpu",
+                "metric": {
+                    "type": "custom",
+                    "namespace": "AWS/EC2",
+                    "metric_name": "CPUUtilization",
+                    "dimensions": {"AutoScalingGroupName": f"{KOPS_IG}.{KOPS_CLUSTER}"},
+                },
+                "target_value": 50,
+                "scale_out_datapoints": 2,
+                "scale_out_cooldown_s": 0,
+            }
+        ],
+    }
+    body.update(overrides)
+    return body

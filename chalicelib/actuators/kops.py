@@ -1,0 +1,115 @@
+"""kops instance-group actuator: reads the ASG kops owns, resizes through a kops runner task.
+
+Why not SetDesiredCapacity/UpdateAutoScalingGroup: kops owns the group's MinSize/MaxSize and
+resets them to the instance group's spec on the next `kops update cluster`. So Marea changes the
+instance group itself, the way an operator would: it starts the kops runner on Fargate (RunTask),
+and the change completes when the runner's task stops (an ECS Task State Change event).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.actuators.base import Actuation, CapacityReading
+from chalicelib.errors import ActuationError
+from chalicelib.models.targets import KopsSizing, KopsTarget, TargetBase
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ecs import ECSClient
+
+# RunTask `group` of every runner task: the EventBridge rule for task-state events matches it.
+RUNNER_TASK_GROUP = "marea-kops-runner"
+
+
+def instance_group_sizes(target: KopsTarget, capacity: int) -> tuple[int, int]:
+    """(minSize, maxSize) for a capacity under the target's sizing mode."""
+    if target.sizing is KopsSizing.PINNED:
+        return capacity, capacity
+    return capacity, max(capacity, target.max)
+
+
+class KopsActuator:
+    asynchronous = True
+
+    def __init__(self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str) -> None:
+        self._autoscaling = autoscaling
+        self._ecs = ecs
+        self._decisions_table = decisions_table
+
+    def read(self, target: TargetBase) -> CapacityReading:
+        assert isinstance(target, KopsTarget)
+        try:
+            groups = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.asg_name])
+        except (ClientError, BotoCoreError) as exc:
+            raise ActuationError(
+                f"cannot describe the ASG {target.asg_name!r} of instance group {target.instance_group}: {exc}"
+            ) from exc
+        if not groups["AutoScalingGroups"]:
+            raise ActuationError(f"instance group {target.instance_group}: its ASG {target.asg_name!r} does not exist")
+        group = groups["AutoScalingGroups"][0]
+        # No resource bounds: the group's MinSize/MaxSize are what Marea changes (through kops).
+        return CapacityReading(
+            current=group["DesiredCapacity"],
+            details={
+                "asg_name": target.asg_name,
+                "asg_min": group["MinSize"],
+                "asg_max": group["MaxSize"],
+                "in_service": sum(1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService"),
+            },
+        )
+
+    def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
+        assert isinstance(target, KopsTarget)
+        min_size, max_size = instance_group_sizes(target, capacity)
+        environment = {
+            "KOPS_CLUSTER_NAME": target.cluster_name,
+            "KOPS_STATE_STORE": target.state_store,
+            "MAREA_IG_NAME": target.instance_group,
+            "MAREA_MIN_SIZE": str(min_size),
+            "MAREA_MAX_SIZE": str(max_size),
+            "MAREA_DECISION_ID": decision_id,
+            "MAREA_DECISIONS_TABLE": self._decisions_table,
+            "MAREA_APPLY": "true",
+        }
+        runner = target.runner
+        kwargs: Any = {
+            "cluster": runner.ecs_cluster,
+            "taskDefinition": runner.task_definition,
+            "launchType": "FARGATE",
+            "count": 1,
+            "group": RUNNER_TASK_GROUP,
+            "startedBy": decision_id,  # the task-state event carries it back to the decision
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": runner.subnets,
+                    "securityGroups": runner.security_groups,
+                    "assignPublicIp": "ENABLED" if runner.assign_public_ip else "DISABLED",
+                }
+            },
+            "overrides": {
+                "containerOverrides": [
+                    {
+                        "name": runner.container_name,
+                        "environment": [{"name": k, "value": v} for k, v in environment.items()],
+                    }
+                ]
+            },
+        }
+        try:
+            response = self._ecs.run_task(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise ActuationError(f"RunTask of the kops runner failed: {exc}") from exc
+        if response.get("failures") or not response.get("tasks"):
+            reasons = "; ".join(
+                f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
+            )
+            raise ActuationError(f"RunTask of the kops runner started no task: {reasons or 'no reason given'}")
+        task_arn = response["tasks"][0]["taskArn"]
+        return Actuation(
+            note=f"kops runner started to set {target.instance_group} minSize={min_size} maxSize={max_size}",
+            pending=True,
+            reference=task_arn,
+        )

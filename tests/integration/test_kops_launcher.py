@@ -1,0 +1,171 @@
+"""kops targets, Marea side: RunTask of the runner, the lease, superseded and timed-out runs.
+
+These tests stop at the runner's task: no runner runs here (see test_kops_end_to_end.py for the
+runner run locally on the task's behalf), so the task-state events are built from the task.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.models.decisions import Trigger, TriggerType
+from marea_local.local_fargate import task_stopped_event
+from tests.integration.world import (
+    KOPS_CLUSTER,
+    KOPS_IG,
+    RUNNER_CLUSTER,
+    kops_target,
+    make_asg,
+    make_runner_cluster,
+    publish_cpu,
+    register,
+)
+
+ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
+
+
+@pytest.fixture
+def kops(client: Any, clients: dict[str, Any]) -> dict[str, Any]:
+    make_asg(clients, name=ASG, desired=2)
+    runner = make_runner_cluster(clients)
+    register(client, "nodes", kops_target(runner))
+    return runner
+
+
+def runner_tasks(clients: dict[str, Any]) -> list[dict[str, Any]]:
+    arns = clients["ecs"].list_tasks(cluster=RUNNER_CLUSTER)["taskArns"]
+    return clients["ecs"].describe_tasks(cluster=RUNNER_CLUSTER, tasks=arns)["tasks"] if arns else []
+
+
+def evaluate(at: datetime | None = None, event_id: str | None = None) -> Any:
+    stored = wiring.registry().require("nodes")
+    return wiring.evaluator().evaluate(
+        stored, Trigger(type=TriggerType.MANUAL, event_id=event_id, at=at or datetime.now(UTC))
+    )
+
+
+def stop(client: Any, clients: dict[str, Any], task: dict[str, Any], exit_code: int) -> Any:
+    event = task_stopped_event(task, exit_code, "Essential container in task exited", datetime.now(UTC), "123456789012")
+    return client.lambda_.invoke("on_runner_task_stopped", event).payload
+
+
+def test_a_scale_out_starts_the_runner_with_the_new_sizes_and_stays_pending(
+    client: Any, clients: dict[str, Any], kops: Any
+) -> None:
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+
+    decision = client.http.post("/targets/nodes/evaluate").json_body
+
+    assert (decision["action"], decision["final"], decision["outcome"]) == ("out", 4, "pending")
+    assert "RUNNER_STARTED" in decision["reasons"]
+    [task] = runner_tasks(clients)
+    assert task["startedBy"] == decision["id"]
+    assert task["group"] == "marea-kops-runner"
+    env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
+    assert env == {
+        "KOPS_CLUSTER_NAME": KOPS_CLUSTER,
+        "KOPS_STATE_STORE": "s3://marea-kops-state",
+        "MAREA_IG_NAME": KOPS_IG,
+        "MAREA_MIN_SIZE": "4",
+        "MAREA_MAX_SIZE": "4",  # pinned
+        "MAREA_DECISION_ID": decision["id"],
+        "MAREA_DECISIONS_TABLE": env["MAREA_DECISIONS_TABLE"],
+        "MAREA_APPLY": "true",
+    }
+    assert decision["inputs"]["actuation_reference"] == task["taskArn"]
+    # never through the ASG: kops would undo it
+    group = clients["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])["AutoScalingGroups"][0]
+    assert (group["DesiredCapacity"], group["MinSize"], group["MaxSize"]) == (2, 1, 20)
+
+
+def test_floor_sizing_keeps_max_at_the_targets_max(client: Any, clients: dict[str, Any], kops: Any) -> None:
+    register(client, "nodes", kops_target(kops, sizing="floor"))
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    client.http.post("/targets/nodes/evaluate")
+    [task] = runner_tasks(clients)
+    env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
+    assert (env["MAREA_MIN_SIZE"], env["MAREA_MAX_SIZE"]) == ("4", "10")
+
+
+def test_while_a_runner_runs_no_second_one_starts_and_the_newest_decision_waits(
+    client: Any, clients: dict[str, Any], kops: Any
+) -> None:
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    first = evaluate()
+    publish_cpu(clients["cloudwatch"], ASG, [99, 99, 99])  # now asks for 4 again: in progress
+    same = evaluate()
+    clients["autoscaling"].set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=3)
+    queued_a = evaluate()  # 3 -> ceil(3 x 99 / 50) = 6: queued
+    clients["autoscaling"].set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=4)
+    queued_b = evaluate()  # 4 -> 8: queued, supersedes queued_a
+
+    assert len(runner_tasks(clients)) == 1
+    assert (first.outcome, first.final) == ("pending", 4)
+    assert (same.outcome, same.reasons[-1]) == ("skipped", "ACTUATION_IN_PROGRESS")
+    assert (queued_b.outcome, queued_b.final, queued_b.reasons[-1]) == ("pending", 8, "RUNNER_BUSY")
+    superseded = wiring.decision_log().get(queued_a.id)
+    assert superseded is not None
+    assert (superseded.outcome, superseded.reasons[-1]) == ("skipped", "SUPERSEDED")
+
+    # the runner stops: its decision closes, the queued one gets the lease and a runner
+    [task] = runner_tasks(clients)
+    stop(client, clients, task, exit_code=0)
+    closed = wiring.decision_log().get(first.id)
+    assert closed is not None
+    assert closed.outcome == "failed"  # exit 0 but no runner_result written: never "applied" on faith
+    tasks = runner_tasks(clients)
+    assert len(tasks) == 2
+    newest = next(t for t in tasks if t["taskArn"] != task["taskArn"])
+    assert newest["startedBy"] == queued_b.id
+
+
+def test_a_failed_runner_fails_its_decision_with_the_reason(client: Any, clients: dict[str, Any], kops: Any) -> None:
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    decision = evaluate()
+    [task] = runner_tasks(clients)
+    payload = stop(client, clients, task, exit_code=3)
+    assert payload["decisions"][0]["outcome"] == "failed"
+    closed = wiring.decision_log().get(decision.id)
+    assert closed is not None
+    assert "exit code 3" in (closed.error or "")
+    assert "RUNNER_FAILED" in closed.reasons
+    # a duplicate of the event changes nothing
+    assert "ignored" in stop(client, clients, task, exit_code=3)
+
+
+def test_a_runner_that_never_reports_is_failed_by_the_next_evaluation_after_its_timeout(
+    client: Any, clients: dict[str, Any], kops: Any
+) -> None:
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    start = datetime.now(UTC)
+    lost = evaluate(at=start)
+    later_at = start + timedelta(seconds=901)
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90], end=later_at)  # still overloaded then
+    later = evaluate(at=later_at, event_id="later")
+    closed = wiring.decision_log().get(lost.id)
+    assert closed is not None
+    assert (closed.outcome, closed.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
+    assert later.outcome == "pending"  # the lease was free again: a new runner started
+    assert len(runner_tasks(clients)) == 2
+
+
+def test_advise_mode_starts_no_runner(client: Any, clients: dict[str, Any], kops: Any) -> None:
+    register(client, "nodes", kops_target(kops, mode="advise"))
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    decision = client.http.post("/targets/nodes/evaluate").json_body
+    assert (decision["final"], decision["outcome"]) == (4, "recommended")
+    assert runner_tasks(clients) == []
+
+
+def test_task_events_of_other_tasks_are_ignored(client: Any, clients: dict[str, Any], kops: Any) -> None:
+    task = {
+        "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/x/1",
+        "clusterArn": "c",
+        "group": "service:web",
+        "startedBy": "ecs-svc",
+    }
+    assert "ignored" in stop(client, clients, task, exit_code=0)
