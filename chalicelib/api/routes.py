@@ -46,6 +46,14 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+@api.route("/openapi.json", methods=["GET"], authorizer=iam)
+@json_errors
+def openapi() -> Any:
+    from chalicelib.api.openapi import openapi_document  # built on first request only
+
+    return openapi_document()
+
+
 @api.route("/decisions", methods=["GET"], authorizer=iam)
 @json_errors
 def list_decisions() -> Any:

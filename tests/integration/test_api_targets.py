@@ -168,3 +168,20 @@ def test_given_a_target_when_deleted_then_gone_with_its_alarm_links(client: Any,
         ExpressionAttributeValues={":pk": {"S": "A#web-cpu-high"}},
     )["Items"]
     assert items == []
+
+
+def test_the_openapi_description_is_served_and_matches_what_the_api_accepts(client: Any) -> None:
+    document = client.http.get("/openapi.json").json_body
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {
+        "/decisions",
+        "/decisions/{decision_id}",
+        "/targets",
+        "/targets/{target_id}",
+        "/targets/{target_id}/evaluate",
+    }
+    body_schema = document["components"]["schemas"]["AsgTargetBody"]
+    assert "id" not in body_schema["required"]
+    assert {"kind", "asg_name", "min", "max"} <= set(body_schema["required"])
+    limit = next(p for p in document["paths"]["/decisions"]["get"]["parameters"] if p["name"] == "limit")
+    assert limit["schema"]["maximum"] == 500
