@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,9 +33,11 @@ from typing import Any
 import boto3
 
 from marea_local.data_stack import create_data_stack
-from marea_local.demo_resources import create_fargate_service, create_web_asg, put_alarm
+from marea_local.demo_resources import create_fargate_service, create_kops_runner_cluster, create_web_asg, put_alarm
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from marea_local.event_pump import EventPump
+from marea_local.kops_local import run_runner_locally, seed_kops_cluster
+from marea_local.local_fargate import LocalFargate
 from marea_local.workload import Fleet, Workload, connections_publisher, cpu_publisher, load_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +46,8 @@ REPLAY_START_MINUTE = 12 * 1440 + 6 * 60
 REPLAY_MINUTES = 300
 WEB_ASG = "demo-web"
 CHAT_CLUSTER, CHAT_SERVICE = "demo", "chat"
+KOPS_CLUSTER, KOPS_IG, KOPS_BUCKET = "demo.k8s.local", "nodes", "marea-demo-kops-state"
+KOPS_ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
 WEB_ALARM = "demo-web-cpu-high"
 CHAT_ALARM = "demo-chat-connections-high"
 
@@ -128,6 +133,38 @@ def chat_target() -> dict[str, Any]:
     }
 
 
+def nodes_target(runner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "nodes",
+        "kind": "kops",
+        "cluster_name": KOPS_CLUSTER,
+        "instance_group": KOPS_IG,
+        "state_store": f"s3://{KOPS_BUCKET}",
+        "runner": runner,
+        "sizing": "pinned",
+        "min": 2,
+        "max": 15,
+        "mode": "act",
+        "description": "Kubernetes worker nodes (kops instance group), resized through the kops runner",
+        "policies": [
+            {
+                "type": "target_tracking",
+                "name": "node-cpu-65",
+                "metric": {
+                    "type": "custom",
+                    "namespace": "AWS/EC2",
+                    "metric_name": "CPUUtilization",
+                    "dimensions": {"AutoScalingGroupName": KOPS_ASG},
+                },
+                "target_value": 65,
+                "scale_out_datapoints": 2,
+                "scale_in_datapoints": 10,
+                "scale_out_cooldown_s": 180,
+            }
+        ],
+    }
+
+
 @dataclass
 class Tally:
     decisions: Counter[str] = field(default_factory=Counter)
@@ -164,11 +201,13 @@ class Demo:
         os.environ.update(stack.environment())
         say(f"embedded AWS (moto server) on {self.aws.url}; tables {stack.targets_table}, {stack.decisions_table}")
 
-    def create_workloads(self) -> tuple[Workload, Workload]:
+    def create_workloads(self) -> dict[str, Workload]:
         ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
         ecs, cloudwatch = boto3.client("ecs"), boto3.client("cloudwatch")
         create_web_asg(ec2, autoscaling, WEB_ASG, min_size=1, max_size=25, desired=2)
         create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, desired=2)
+        seed_kops_cluster(boto3.client("s3"), autoscaling, ec2, KOPS_BUCKET, KOPS_CLUSTER, KOPS_IG, 2, 2)
+        runner = create_kops_runner_cluster(ec2, ecs)
         put_alarm(
             cloudwatch,
             WEB_ALARM,
@@ -191,39 +230,52 @@ class Demo:
         from chalicelib.store.items import TARGET_ADAPTER
 
         wiring.reset()
-        for body in (web_target(), chat_target()):
+        for body in (web_target(), chat_target(), nodes_target(runner)):
             wiring.registry().put(TARGET_ADAPTER.validate_python(body))
         say(
-            f"ASG {WEB_ASG} (2 instances, alarm {WEB_ALARM}) and ECS service {CHAT_CLUSTER}/{CHAT_SERVICE} "
-            f"(2 tasks, alarm {CHAT_ALARM}) registered as Marea targets 'web' and 'chat' in act mode"
+            f"registered in act mode: 'web' = ASG {WEB_ASG} (alarm {WEB_ALARM}), 'chat' = ECS Fargate service "
+            f"{CHAT_CLUSTER}/{CHAT_SERVICE} (alarm {CHAT_ALARM}), 'nodes' = kops instance group {KOPS_IG} of "
+            f"{KOPS_CLUSTER} (resized by the kops runner, run locally in place of Fargate)"
         )
 
-        def asg_desired() -> int:
-            group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[WEB_ASG])["AutoScalingGroups"][0]
-            return int(group["DesiredCapacity"])
+        def asg_desired(name: str) -> Callable[[], int]:
+            def read() -> int:
+                group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+                return int(group["DesiredCapacity"])
+
+            return read
 
         def ecs_desired() -> int:
             return int(
                 ecs.describe_services(cluster=CHAT_CLUSTER, services=[CHAT_SERVICE])["services"][0]["desiredCount"]
             )
 
-        web = Workload(
-            "web",
-            unit_capacity=250,
-            demand_scale=5,
-            read_desired=asg_desired,
-            publish=cpu_publisher(cloudwatch, WEB_ASG, 250),
-            fleet=Fleet(boot_minutes=3, ready=2),
-        )
-        chat = Workload(
-            "chat",
-            unit_capacity=500,
-            demand_scale=8,
-            read_desired=ecs_desired,
-            publish=connections_publisher(cloudwatch, CHAT_CLUSTER, CHAT_SERVICE),
-            fleet=Fleet(boot_minutes=1, ready=2),
-        )
-        return web, chat
+        return {
+            "web": Workload(
+                "web",
+                unit_capacity=250,
+                demand_scale=5,
+                read_desired=asg_desired(WEB_ASG),
+                publish=cpu_publisher(cloudwatch, WEB_ASG, 250),
+                fleet=Fleet(boot_minutes=3, ready=2),
+            ),
+            "chat": Workload(
+                "chat",
+                unit_capacity=500,
+                demand_scale=8,
+                read_desired=ecs_desired,
+                publish=connections_publisher(cloudwatch, CHAT_CLUSTER, CHAT_SERVICE),
+                fleet=Fleet(boot_minutes=1, ready=2),
+            ),
+            "nodes": Workload(
+                "nodes",
+                unit_capacity=400,
+                demand_scale=5,
+                read_desired=asg_desired(KOPS_ASG),
+                publish=cpu_publisher(cloudwatch, KOPS_ASG, 400),
+                fleet=Fleet(boot_minutes=6, ready=2),
+            ),
+        }
 
     # ---- the replay ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -232,7 +284,7 @@ class Demo:
         from app import app
 
         self.start_aws()
-        web, chat = self.create_workloads()
+        workloads = self.create_workloads()
         replay_minutes = self.args.minutes
         sim_start = (datetime.now(UTC) - timedelta(minutes=replay_minutes)).replace(second=0, microsecond=0)
         clock = {"now": sim_start}
@@ -243,22 +295,28 @@ class Demo:
                 deliver_tick=lambda e: self.record(client.lambda_.invoke("on_schedule_tick", e).payload, e),
                 clock=lambda: clock["now"],
             )
+            fargate = LocalFargate(
+                boto3.client("ecs"),
+                run_runner_locally,
+                lambda e: self.record(client.lambda_.invoke("on_runner_task_stopped", e).payload, e),
+            )
             say(
                 f"replaying {replay_minutes} minutes of the NASA trace (1995-07-13 from 06:00 EDT, STS-70 launch) "
                 f"at {self.args.seconds_per_minute:g} s per simulated minute"
             )
             say(
-                f"{'':>11} {'time':>5} {'req/min':>7} | {'web ready/desired':>17} {'CPU':>5} | "
-                f"{'chat ready/desired':>18} {'conn/task':>9}   "
-                "(-> a decision that changed capacity or answered an alarm)"
+                f"{'':>11} {'time':>5} {'req/min':>7} | {'web ready/desired':>17} {'CPU':>4} | "
+                f"{'chat ready/desired':>18} {'conn/task':>9} | {'nodes ready/desired':>19} {'CPU':>4}"
             )
+            say(f"{'':>12}-> a decision that changed capacity, answered an alarm or closed a kops runner")
             for offset in range(replay_minutes):
                 if self.stop.is_set():
                     break
                 minute = sim_start + timedelta(minutes=offset)
-                self.simulate_minute(pump, clock, minute, REPLAY_START_MINUTE + offset, web, chat)
+                clock["now"] = minute + timedelta(seconds=30)
+                self.simulate_minute(pump, fargate, minute, REPLAY_START_MINUTE + offset, workloads)
                 self.stop.wait(self.args.seconds_per_minute)
-            self.summarize(web, chat)
+            self.summarize()
             if self.stop.is_set():
                 return 0
             self.serve_api()
@@ -270,8 +328,9 @@ class Demo:
             live_minute = REPLAY_START_MINUTE + replay_minutes
             while not self.stop.is_set():
                 now = datetime.now(UTC).replace(second=0, microsecond=0)
-                if now > clock["now"]:
-                    self.simulate_minute(pump, clock, now, live_minute % len(self.trace), web, chat)
+                if now + timedelta(seconds=30) > clock["now"]:
+                    clock["now"] = now + timedelta(seconds=30)
+                    self.simulate_minute(pump, fargate, now, live_minute % len(self.trace), workloads)
                     live_minute += 1
                 self.stop.wait(5)
         return 0
@@ -279,29 +338,30 @@ class Demo:
     def simulate_minute(
         self,
         pump: EventPump,
-        clock: dict[str, datetime],
+        fargate: LocalFargate,
         minute: datetime,
         trace_minute: int,
-        web: Workload,
-        chat: Workload,
+        workloads: dict[str, Workload],
     ) -> None:
+        """One minute of the world: workloads publish, CloudWatch/EventBridge deliver, runners run."""
         requests = self.trace[trace_minute]
-        w, c = web.step(minute, requests), chat.step(minute, requests)
-        # The pump looks 30 s into the minute: CloudWatch evaluates shortly after a period closes.
-        clock["now"] = minute + timedelta(seconds=30)
+        states = {name: workload.step(minute, requests) for name, workload in workloads.items()}
         self.lines = []
+        # The pump looks 30 s into the minute: CloudWatch evaluates shortly after a period closes.
         pump.step()
+        fargate.step(minute + timedelta(seconds=45))
         self.tally.minutes += 1
-        for name, state in (("web", w), ("chat", c)):
+        for name, state in states.items():
             self.tally.peak[name] = max(self.tally.peak[name], state["desired"])
-        self.tally.overloaded_minutes["web"] += w["metric"] >= 100
-        self.tally.overloaded_minutes["chat"] += c["demand"] > c["ready"] * chat.unit_capacity
+            self.tally.overloaded_minutes[name] += state["demand"] > state["ready"] * workloads[name].unit_capacity
+        w, c, n = states["web"], states["chat"], states["nodes"]
         label = (datetime(1995, 7, 1, 0, 0) + timedelta(minutes=trace_minute)).strftime("%H:%M")
         done = self.tally.minutes
         progress = f"[{done:>4}/{self.args.minutes}]" if done <= self.args.minutes else "[  live  ]"
         status = (
-            f"{progress} {label:>5} {requests:>7} | {w['ready']:>8}/{w['desired']:<8} {w['metric']:>4.0f}% | "
-            f"{c['ready']:>9}/{c['desired']:<8} {c['metric']:>9.0f}"
+            f"{progress} {label:>5} {requests:>7} | {w['ready']:>8}/{w['desired']:<8} {w['metric']:>3.0f}% | "
+            f"{c['ready']:>9}/{c['desired']:<8} {c['metric']:>9.0f} | {n['ready']:>10}/{n['desired']:<8} "
+            f"{n['metric']:>3.0f}%"
         )
         if self.lines or self.args.verbose or trace_minute % 15 == 0:
             say(status)
@@ -317,16 +377,24 @@ class Demo:
         if payload.get("rejected"):
             self.lines.append(f"event {event.get('id')} rejected: {payload.get('message')}")
             return
+        runner_event = event.get("detail-type") == "ECS Task State Change"
         for summary in payload.get("decisions", []):
             decision = wiring.decision_log().get(summary["id"])
             if decision is None:
+                continue
+            if runner_event:
+                sizes = f"{decision.final}" if decision.outcome.value == "applied" else "unchanged"
+                self.lines.append(
+                    f"{decision.target_id} {decision.outcome.value}: the kops runner finished; instance group "
+                    f"{KOPS_IG} size {sizes}" + (f" ({decision.error})" if decision.error else "")
+                )
                 continue
             self.tally.decisions[decision.outcome.value] += 1
             if decision.action.value != "none" or decision.trigger.type.value == "alarm":
                 self.tally.actions[f"{decision.target_id}:{decision.action.value}"] += 1
                 self.lines.append(f"{decision.target_id} {decision.outcome.value}: {decision.explanation}")
 
-    def summarize(self, web: Workload, chat: Workload) -> None:
+    def summarize(self) -> None:
         t = self.tally
         say("")
         say(
@@ -335,9 +403,9 @@ class Demo:
         )
         say(f"scaling actions: {', '.join(f'{k} {v}' for k, v in sorted(t.actions.items())) or 'none'}")
         say(
-            f"peak capacity: web {t.peak['web']} instances, chat {t.peak['chat']} tasks; minutes at 100 % CPU on web: "
-            f"{t.overloaded_minutes['web']}, minutes with chat tasks over 500 connections: "
-            f"{t.overloaded_minutes['chat']}"
+            f"peak capacity: web {t.peak['web']} instances, chat {t.peak['chat']} tasks, nodes {t.peak['nodes']}; "
+            f"under-provisioned minutes: web {t.overloaded_minutes['web']}, chat {t.overloaded_minutes['chat']}, "
+            f"nodes {t.overloaded_minutes['nodes']}"
         )
 
     # ---- the API -------------------------------------------------------------------------------

@@ -107,3 +107,27 @@ def put_alarm(
         TreatMissingData="missing",
         ActionsEnabled=False,
     )
+
+
+def create_kops_runner_cluster(ec2: Any, ecs: Any, stage: str = "local") -> dict[str, Any]:
+    """The ECS cluster and Fargate task definition of the kops runner, named as
+    infra/kops-runner.yaml names them for ``stage``; returns a kops target's ``runner`` block."""
+    network = default_network(ec2)
+    name = f"marea-{stage}-kops-runner"
+    ecs.create_cluster(clusterName=name)
+    ecs.register_task_definition(
+        family=name,
+        taskRoleArn=f"arn:aws:iam::123456789012:role/{name}-task",
+        executionRoleArn=f"arn:aws:iam::123456789012:role/{name}-execution",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "kops-runner", "image": "marea/kops-runner:1.36.2", "memory": 512}],
+    )
+    return {
+        "ecs_cluster": name,
+        "task_definition": name,
+        "subnets": network.subnet_ids,
+        "security_groups": [network.security_group_id],
+    }

@@ -35,5 +35,7 @@ def test_the_demo_replays_the_spike_scales_out_and_serves_the_api() -> None:
     assert result.returncode == 0, output[-3000:] + result.stderr[-3000:]
     assert "web applied: Scale out from 2 to" in output
     assert "chat applied: Scale out from" in output
+    assert "nodes pending: Scale out from 2 to" in output  # the kops instance group, through the runner
+    assert "nodes applied: the kops runner finished; instance group nodes size" in output
     assert "API check: GET /decisions?target=web&limit=3 -> 3 decisions" in output
     assert "Traceback" not in output + result.stderr

@@ -76,29 +76,15 @@ def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
 
 KOPS_CLUSTER = "demo.k8s.local"
 KOPS_IG = "nodes"
-RUNNER_CLUSTER = "marea-runner"
+# Named as infra/kops-runner.yaml names them for stage "test": the IAM policy guard checks RunTask against them.
+RUNNER_CLUSTER = "marea-test-kops-runner"
 
 
 def make_runner_cluster(clients: dict[str, Any]) -> dict[str, Any]:
     """The ECS cluster and task definition the kops runner runs in; returns the target's `runner` block."""
-    from marea_local.demo_resources import default_network
+    from marea_local.demo_resources import create_kops_runner_cluster
 
-    network = default_network(clients["ec2"])
-    clients["ecs"].create_cluster(clusterName=RUNNER_CLUSTER)
-    clients["ecs"].register_task_definition(
-        family="kops-runner",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "kops-runner", "image": "marea/kops-runner:1.36.2", "memory": 512}],
-    )
-    return {
-        "ecs_cluster": RUNNER_CLUSTER,
-        "task_definition": "kops-runner",
-        "subnets": network.subnet_ids,
-        "security_groups": [network.security_group_id],
-    }
+    return create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage="test")
 
 
 def kops_target(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:

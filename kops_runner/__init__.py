@@ -1,0 +1,8 @@
+"""Marea's kops runner: resizes one kops instance group, the way an operator would, from a short-lived task.
+
+Marea launches it on ECS Fargate (RunTask) with container overrides; it reads the instance group
+with `kops get ig`, refuses anything that is not a node group or not in range, runs
+`kops edit ig --set` and `kops update cluster --yes` (or only the dry run), checks that the
+state store and the Auto Scaling group agree, and reports one JSON outcome on stdout and in the
+decision record. It is a separate image: it never imports `chalicelib`.
+"""

@@ -1,0 +1,1 @@
+"""Test support for the kops runner: the kops CLI test double (never copied into the runner image)."""
