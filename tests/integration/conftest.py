@@ -12,6 +12,14 @@ import pytest
 from chalicelib import wiring
 from marea_local.data_stack import DataStack, create_data_stack
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
+from tests.infra.policy_guard import calls_checked_against_policies
+
+
+@pytest.fixture(autouse=True)
+def iam_policy_guard() -> Iterator[None]:
+    """Every AWS call Marea's clients make in a test must be allowed by .chalice/policy-{dev,prod}.json."""
+    with calls_checked_against_policies():
+        yield
 
 
 @pytest.fixture(scope="session")

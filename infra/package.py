@@ -1,0 +1,176 @@
+"""`make package`: build Marea's Lambda deployment offline with `chalice package`, then validate it.
+
+Chalice resolves requirements.txt with pip. To package without reaching an index, the wheels are
+first fetched into a local wheelhouse for the Lambda platform (manylinux2014 x86_64, the CPython
+version running chalice, which is also the Lambda runtime Chalice picks), then `chalice package`
+runs with PIP_NO_INDEX=1 and PIP_FIND_LINKS pointing at that folder. ``--no-dependencies``
+packages a copy of the project with an empty requirements.txt instead: the CloudFormation template
+is the same (it does not depend on the zip's contents), which is what the test suite checks.
+
+Validation: cfn-lint on the generated template, every function's role policy is the stage's
+policy file, and the zip holds the app and, unless ``--no-dependencies``, Linux x86_64 builds of
+the compiled dependencies and no boto3 (the Lambda runtime provides it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_PLATFORM = "manylinux2014_x86_64"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Keeps CloudFormation short-form tags as {tag: value} (the template is read, not resolved)."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: {suffix: loader.construct_object(node)})
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return template
+
+
+def fetch_wheels(wheelhouse: Path) -> None:
+    """Wheels of requirements.txt for the Lambda platform (an install step: it reaches PyPI)."""
+    python_version = f"{sys.version_info.major}{sys.version_info.minor}"
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--only-binary=:all:", "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
+        "--python-version", python_version, "-r", str(ROOT / "requirements.txt"), "-d", str(wheelhouse),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)  # noqa: S603 - our own interpreter, fixed arguments
+
+
+def project_copy(destination: Path) -> Path:
+    """app.py, chalicelib/ and .chalice/ config with an empty requirements.txt."""
+    shutil.copy2(ROOT / "app.py", destination / "app.py")
+    shutil.copytree(ROOT / "chalicelib", destination / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    (destination / ".chalice").mkdir()
+    for item in (ROOT / ".chalice").glob("*.json"):
+        shutil.copy2(item, destination / ".chalice" / item.name)
+    (destination / "requirements.txt").write_text("", encoding="utf-8")
+    return destination
+
+
+def chalice_package(project: Path, stage: str, out: Path, wheelhouse: Path | None) -> Path:
+    """Run `chalice package` offline; returns the SAM template path."""
+    env = {
+        **os.environ,
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "MAREA_FANOUT_QUEUE_NAME": os.environ.get("MAREA_FANOUT_QUEUE_NAME", f"marea-{stage}-evaluations"),
+        # Chalice wants a region; the template itself uses ${AWS::Region}.
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    if wheelhouse is not None:
+        env["PIP_FIND_LINKS"] = str(wheelhouse)
+    chalice = Path(sys.executable).parent / "chalice"
+    command = [str(chalice), "package", "--stage", stage, "--template-format", "yaml", str(out)]
+    subprocess.run(command, cwd=project, env=env, check=True)  # noqa: S603 - fixed arguments
+    return out / "sam.yaml"
+
+
+def problems_in(template_path: Path, stage: str, *, with_dependencies: bool) -> list[str]:
+    """What is wrong with a packaged deployment (empty when it is fine)."""
+    return [
+        *_lint_problems(template_path),
+        *_role_problems(load_template(template_path), stage),
+        *_zip_problems(template_path.parent / "deployment.zip", with_dependencies=with_dependencies),
+    ]
+
+
+def _lint_problems(template_path: Path) -> list[str]:
+    cfn_lint = str(Path(sys.executable).parent / "cfn-lint")
+    lint = subprocess.run([cfn_lint, str(template_path)], capture_output=True, text=True, check=False)  # noqa: S603
+    return [] if lint.returncode == 0 else [f"cfn-lint:\n{lint.stdout}{lint.stderr}"]
+
+
+def _role_problems(template: dict[str, Any], stage: str) -> list[str]:
+    """Every function's role carries exactly .chalice/policy-<stage>.json, nothing broader."""
+    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text(encoding="utf-8"))
+    roles = {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    problems = [] if roles else ["no IAM role in the template"]
+    for name, role in roles.items():
+        documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+        if documents != [policy]:
+            problems.append(f"{name}: its policy is not .chalice/policy-{stage}.json")
+        if role["Properties"].get("ManagedPolicyArns"):
+            problems.append(f"{name}: has managed policies attached")
+    return problems
+
+
+def _zip_problems(archive_path: Path, *, with_dependencies: bool) -> list[str]:
+    with zipfile.ZipFile(archive_path) as archive:
+        names = archive.namelist()
+    problems = [f"deployment.zip lacks {f}" for f in ("app.py", "chalicelib/aws.py") if f not in names]
+    if any(n.startswith("boto3/") for n in names):
+        problems.append(
+            "deployment.zip bundles boto3 (the Lambda runtime provides it; keep it out of requirements.txt)"
+        )
+    if with_dependencies:
+        tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}-x86_64-linux-gnu.so"
+        if not any(n.startswith("pydantic_core/") and n.endswith(tag) for n in names):
+            problems.append(f"deployment.zip lacks pydantic_core built for Lambda (*{tag})")
+        packages = ("aws_lambda_powertools/", "pydantic/", "pydantic_settings/", "cronsim/", "ulid/")
+        problems += [f"deployment.zip lacks {p}" for p in packages if not any(n.startswith(p) for n in names)]
+    return problems
+
+
+def notes_on(archive_path: Path) -> list[str]:
+    """Facts worth knowing about the zip: its size, and botocore arriving as a dependency."""
+    with zipfile.ZipFile(archive_path) as archive:
+        names = archive.namelist()
+    notes = [f"deployment.zip is {archive_path.stat().st_size / 1e6:.1f} MB (Lambda's limit: 50 MB zipped)"]
+    if any(n.startswith("botocore/") for n in names):
+        # aws-xray-sdk (Powertools' tracer extra) requires botocore, so pip brings it in; at run time
+        # it shadows the runtime's botocore under the runtime's boto3.
+        notes.append("botocore is bundled (required by aws-xray-sdk) and runs under the Lambda runtime's boto3")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default="dev", choices=["dev", "prod"])
+    parser.add_argument("--out", type=Path, help="output folder (default build/package/<stage>)")
+    parser.add_argument("--wheelhouse", type=Path, default=ROOT / "build" / "wheelhouse")
+    parser.add_argument("--no-download", action="store_true", help="use the wheelhouse as it is")
+    parser.add_argument("--no-dependencies", action="store_true", help="package with an empty requirements.txt")
+    args = parser.parse_args(argv)
+    out: Path = (args.out or ROOT / "build" / "package" / args.stage).resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    with tempfile.TemporaryDirectory(prefix="marea-package-") as scratch:
+        if args.no_dependencies:
+            template = chalice_package(project_copy(Path(scratch)), args.stage, out, wheelhouse=None)
+        else:
+            args.wheelhouse.mkdir(parents=True, exist_ok=True)
+            if not args.no_download:
+                fetch_wheels(args.wheelhouse)
+            template = chalice_package(ROOT, args.stage, out, wheelhouse=args.wheelhouse.resolve())
+    problems = problems_in(template, args.stage, with_dependencies=not args.no_dependencies)
+    for note in notes_on(template.parent / "deployment.zip"):
+        print(f"package note: {note}")
+    for problem in problems:
+        print(f"package problem: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"packaged stage {args.stage}: {template} and {template.parent / 'deployment.zip'} (validated)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

