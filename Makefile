@@ -4,21 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test unit integration lint typecheck check bench clean
+.PHONY: venv demo test unit integration lint typecheck check bench clean chat-deps chat-system-deps bench-chat
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt chat/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Marea needs Python >= 3.11") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e . --no-deps
 	touch $(STAMP)
 
 demo: venv
 	$(BIN)/python -m marea_local.demo $(DEMO_ARGS)
 
-test: venv
+test: venv chat-deps checkov
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 unit: venv
@@ -32,13 +33,57 @@ lint: venv
 	$(BIN)/ruff check .
 
 typecheck: venv
-	$(BIN)/mypy app.py chalicelib marea_local bench
+	$(BIN)/mypy app.py chalicelib marea_local bench chat kops_runner marea_backtest
 
 check: lint typecheck test
 
 bench: venv
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/decision_latency.py
+	$(BIN)/python bench/backtest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# The chat (chat/, tests/chat) needs Debian's redis-server and chromium, and the socket.io browser client
+# from npm (chat/package-lock.json). As root on Debian they are installed; otherwise the missing ones are named.
+CHAT_SYSTEM_DEPS := redis-server:redis-server chromium:chromium npm:npm
+
+chat-deps: chat/node_modules/.package-lock.json
+
+chat/node_modules/.package-lock.json: chat/package.json chat/package-lock.json | chat-system-deps
+	cd chat && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+chat-system-deps:
+	@missing=""; for pair in $(CHAT_SYSTEM_DEPS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "chat-deps: apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "chat-deps: missing Debian packages:$$missing (run as root: apt-get install$$missing)" >&2; exit 1; \
+	  fi; \
+	fi
+
+bench-chat: venv chat-deps
+	$(BIN)/python bench/chat/chat_throughput.py $(BENCH_ARGS)
+
+# checkov (security scan of infra/, run by tests/infra) pins boto3 and packaging versions that clash with
+# requirements-dev.txt, so it gets its own virtualenv inside .venv, pinned by infra/requirements-checkov.txt.
+.PHONY: checkov package
+CHECKOV_VENV := $(VENV)/checkov
+
+checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt | $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r infra/requirements-checkov.txt
+	touch $@
+
+# `chalice package` offline from a wheelhouse of Lambda-platform wheels, then validated (infra/package.py).
+STAGE ?= dev
+
+package: venv
+	$(BIN)/python infra/package.py --stage $(STAGE)

@@ -1,0 +1,1 @@
+"""Marea's reference workload: a real-time chat (python-socketio on Redis) scaled on connections per task."""

@@ -1,0 +1,128 @@
+"""What the chat instances share in Redis: each room's recent history and who is in each room.
+
+Keys (prefix `chat` by default):
+- `{prefix}:history:{room}`  LIST of JSON messages, the newest last, trimmed to `history_size`.
+- `{prefix}:presence:{room}` HASH `{instance}|{sid}` -> nick, one field per connection in the room.
+- `{prefix}:instances`       ZSET instance -> expiry (epoch seconds), refreshed by every instance's heartbeat.
+
+Presence counts only the fields of instances whose expiry is in the future, so a task that died without
+cleaning up (SIGKILL, lost host) drops out of every list within `presence_ttl_s`, and the survivors' janitor
+deletes its fields. The heartbeat also re-writes each instance's own fields, so presence comes back by
+itself after Redis restarts empty.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import cast
+
+from redis.asyncio import Redis
+
+from chat.protocol import ChatMessage
+
+FIELD_SEPARATOR = "|"
+
+
+class ChatStore:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        instance_id: str,
+        key_prefix: str,
+        history_size: int,
+        presence_ttl_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.redis = redis
+        self.instance_id = instance_id
+        self.prefix = key_prefix
+        self.history_size = history_size
+        self.presence_ttl_s = presence_ttl_s
+        self.clock = clock
+
+    def _history_key(self, room: str) -> str:
+        return f"{self.prefix}:history:{room}"
+
+    def _presence_key(self, room: str) -> str:
+        return f"{self.prefix}:presence:{room}"
+
+    @property
+    def _instances_key(self) -> str:
+        return f"{self.prefix}:instances"
+
+    def _field(self, sid: str) -> str:
+        return f"{self.instance_id}{FIELD_SEPARATOR}{sid}"
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    async def append_history(self, message: ChatMessage) -> None:
+        if self.history_size == 0:
+            return
+        key = self._history_key(message["room"])
+        # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, json.dumps(message, separators=(",", ":")))
+            pipe.ltrim(key, -self.history_size, -1)
+            await pipe.execute()
+
+    async def history(self, room: str) -> list[ChatMessage]:
+        if self.history_size == 0:
+            return []
+        raw = cast(list[str], await self.redis.lrange(self._history_key(room), 0, -1))
+        return [cast(ChatMessage, json.loads(item)) for item in raw]
+
+    async def set_presence(self, room: str, sid: str, nick: str) -> None:
+        await self.redis.hset(self._presence_key(room), self._field(sid), nick)
+
+    async def clear_presence(self, room: str, sid: str) -> None:
+        await self.redis.hdel(self._presence_key(room), self._field(sid))
+
+    async def presence(self, room: str) -> list[str]:
+        """Distinct nicks in `room` over every live instance, sorted case-insensitively."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._presence_key(room))
+            pipe.zrangebyscore(self._instances_key, self.clock(), "+inf")
+            entries, alive_list = cast(tuple[dict[str, str], list[str]], tuple(await pipe.execute()))
+        alive = {*alive_list, self.instance_id}
+        nicks = {nick for field, nick in entries.items() if field.split(FIELD_SEPARATOR, 1)[0] in alive}
+        return sorted(nicks, key=lambda nick: (nick.casefold(), nick))
+
+    async def heartbeat(self, members: Mapping[str, Mapping[str, str]]) -> None:
+        """Mark this instance alive and re-assert its connections (`members`: room -> sid -> nick)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._instances_key, {self.instance_id: self.clock() + self.presence_ttl_s})
+            for room, sids in members.items():
+                if sids:
+                    pipe.hset(self._presence_key(room), mapping={self._field(sid): nick for sid, nick in sids.items()})
+            await pipe.execute()
+
+    async def reap_dead_instances(self, rooms: tuple[str, ...]) -> set[str]:
+        """Delete the presence of instances whose heartbeat expired; returns the rooms that changed."""
+        now = self.clock()
+        dead = set(cast(list[str], await self.redis.zrangebyscore(self._instances_key, "-inf", now)))
+        dead.discard(self.instance_id)
+        if not dead:
+            return set()
+        changed: set[str] = set()
+        for room in rooms:
+            fields = cast(list[str], await self.redis.hkeys(self._presence_key(room)))
+            stale = [field for field in fields if field.split(FIELD_SEPARATOR, 1)[0] in dead]
+            if stale:
+                await self.redis.hdel(self._presence_key(room), *stale)
+                changed.add(room)
+        # By score, not by name: an instance whose heartbeat landed meanwhile stays registered.
+        await self.redis.zremrangebyscore(self._instances_key, "-inf", now)
+        return changed
+
+    async def withdraw(self, rooms: tuple[str, ...]) -> None:
+        """Remove every trace of this instance (graceful shutdown)."""
+        prefix = self.instance_id + FIELD_SEPARATOR
+        for room in rooms:
+            fields = cast(list[str], await self.redis.hkeys(self._presence_key(room)))
+            mine = [field for field in fields if field.startswith(prefix)]
+            if mine:
+                await self.redis.hdel(self._presence_key(room), *mine)
+        await self.redis.zrem(self._instances_key, self.instance_id)

@@ -1,0 +1,112 @@
+"""The chat's deployment artefacts agree with the chat: infra/chat-fargate.yaml and chat/Dockerfile.
+
+cfn-lint checks the template against the CloudFormation specification offline; the rest checks what a
+linter cannot know: the metric's dimensions line up between the task's environment and the alarm, the
+stop timeout outlasts the drain, the load balancer is sticky and health-checks /healthz, and the Marea
+target the stack outputs is one Marea's own API model accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chalicelib.models.targets import EcsTarget
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "chat-fargate.yaml"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags as {"Tag": value} (read, never resolved)."""
+
+
+CfnLoader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: {
+        suffix: loader.construct_scalar(node)
+        if isinstance(node, yaml.ScalarNode)
+        else loader.construct_sequence(node)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node)
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return dict(yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader))  # noqa: S506  (SafeLoader subclass)
+
+
+def resources_of(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_cfn_lint_accepts_the_template() -> None:
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
+    assert cfn_lint, "cfn-lint is a dev dependency (requirements-dev.txt)"
+    result = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alarm_watches_the_metric_the_tasks_emit(template: dict[str, Any]) -> None:
+    (task,) = resources_of(template, "AWS::ECS::TaskDefinition")
+    (container,) = task["ContainerDefinitions"]
+    env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm")
+    dimensions = {item["Name"]: item["Value"] for item in alarm["Dimensions"]}
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "Marea/Chat",
+        "ConnectedClients",
+        "Average",
+    )
+    assert dimensions == {"ClusterName": env["CHAT_CLUSTER_NAME"], "ServiceName": env["CHAT_SERVICE_NAME"]}
+    assert alarm["TreatMissingData"] == "missing"  # silence never looks like "few connections"
+    assert env["CHAT_REDIS_URL"]["Sub"].startswith("rediss://")  # the replication group encrypts in transit
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"  # how the EMF lines become the metric
+
+
+def test_a_stopping_task_gets_longer_than_its_drain(template: dict[str, Any]) -> None:
+    table = template["Mappings"]["DrainToStopTimeout"]
+    allowed = template["Parameters"]["DrainTimeoutSeconds"]["AllowedValues"]
+    assert sorted(int(key) for key in table) == sorted(allowed)
+    for drain, row in table.items():
+        assert int(drain) < row["StopTimeout"] <= 120  # Fargate's maximum stopTimeout
+
+
+def test_the_load_balancer_is_sticky_and_checks_healthz(template: dict[str, Any]) -> None:
+    (group,) = resources_of(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    attributes = {item["Key"]: item["Value"] for item in group["TargetGroupAttributes"]}
+    assert attributes["stickiness.enabled"] == "true"
+    assert attributes["stickiness.type"] == "lb_cookie"
+    assert group["HealthCheckPath"] == "/healthz"
+    (service,) = resources_of(template, "AWS::ECS::Service")
+    assert "DesiredCount" not in service  # Marea owns the count; stack updates must not reset it
+    assert {"Key": "marea:managed", "Value": "true"} in service["Tags"]  # what Marea's IAM policy allows to scale
+
+
+def test_the_stack_outputs_a_target_marea_accepts(template: dict[str, Any]) -> None:
+    body = template["Outputs"]["MareaTargetBody"]["Value"]["Sub"]
+    resolved = re.sub(r"\$\{[^}]+\}", "marea-prod-chat", body)
+    target = EcsTarget.model_validate({**json.loads(resolved), "id": "chat"})
+    assert target.alarm_names == ["marea-prod-chat"]
+    assert target.policies[0].metric.model_dump()["metric_name"] == "ConnectedClients"  # type: ignore[union-attr]
+
+
+def test_the_image_is_slim_unprivileged_health_checked_and_builds_the_client_with_npm() -> None:
+    dockerfile = (ROOT / "chat" / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.\d+-slim", dockerfile, re.MULTILINE)
+    assert "RUN npm ci" in dockerfile
+    assert re.search(r"^USER 10001$", dockerfile, re.MULTILINE)
+    assert "HEALTHCHECK" in dockerfile
+    assert "/healthz" in dockerfile
+    ignored = (ROOT / "chat" / ".dockerignore").read_text(encoding="utf-8").split()
+    assert "node_modules" in ignored  # the image installs its own, from the lock file
