@@ -24,6 +24,7 @@ class ReasonCode(StrEnum):
     SCHEDULE_ACTIVE = "SCHEDULE_ACTIVE"
     SCHEDULE_EXCLUDED_DATE = "SCHEDULE_EXCLUDED_DATE"
     NO_POLICIES = "NO_POLICIES"
+    FORECAST_RISE = "FORECAST_RISE"  # predictive: the same time of previous days rose within the lead time
     # combination and normalisation
     SCALE_IN_VETOED = "SCALE_IN_VETOED"
     HOLD_ON_MISSING_DATA = "HOLD_ON_MISSING_DATA"
@@ -41,11 +42,14 @@ class ReasonCode(StrEnum):
     ADVISE_MODE = "ADVISE_MODE"
     CONCURRENT_EVALUATION = "CONCURRENT_EVALUATION"
     ACTUATION_FAILED = "ACTUATION_FAILED"
+    ACTUATION_UNCONFIRMED = "ACTUATION_UNCONFIRMED"  # its outcome was never recorded and the capacity does not show it
     RESOURCE_UNREADABLE = "RESOURCE_UNREADABLE"
+    EVALUATION_FAILED = "EVALUATION_FAILED"  # an AWS call failed past its retries before anything was decided
     # asynchronous actuation (kops runner)
     RUNNER_STARTED = "RUNNER_STARTED"
     RUNNER_BUSY = "RUNNER_BUSY"  # queued behind the runner in flight; applied when it finishes
-    ACTUATION_IN_PROGRESS = "ACTUATION_IN_PROGRESS"  # the runner in flight already sets this capacity
+    # the runner in flight already sets this capacity, or an earlier change may still be in flight (service.py)
+    ACTUATION_IN_PROGRESS = "ACTUATION_IN_PROGRESS"
     SUPERSEDED = "SUPERSEDED"  # a newer decision replaced this queued one
     RUNNER_TIMEOUT = "RUNNER_TIMEOUT"
     RUNNER_FAILED = "RUNNER_FAILED"

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from chalicelib.engine import scheduled, step_scaling, target_tracking
+from chalicelib.engine import predictive, scheduled, step_scaling, target_tracking
 from chalicelib.engine.combine import Combination, combine
 from chalicelib.engine.explain import explain
 from chalicelib.engine.normalize import Normalization, normalize
 from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, EngineResult, PolicyResult, Vote
 from chalicelib.models.signals import Signal, TargetHistory
-from chalicelib.models.targets import ScheduledPolicy, StepScalingPolicy, TargetBase, TargetTrackingPolicy
+from chalicelib.models.targets import (
+    PredictivePolicy,
+    ScheduledPolicy,
+    StepScalingPolicy,
+    TargetBase,
+    TargetTrackingPolicy,
+)
 
 _VOTE_FOR_ACTION = {Action.OUT: Vote.OUT, Action.IN: Vote.IN}
 
@@ -26,7 +32,9 @@ def decide(target: TargetBase, signal: Signal, history: TargetHistory, now: date
         raise ValueError("now must be a timezone-aware datetime")
     current = signal.current_capacity
     results = [_propose(policy, signal, now) for policy in target.policies]
-    has_proposing = any(isinstance(p, TargetTrackingPolicy | StepScalingPolicy) for p in target.policies)
+    has_proposing = any(
+        isinstance(p, TargetTrackingPolicy | StepScalingPolicy | PredictivePolicy) for p in target.policies
+    )
     combination = combine(results, current, has_proposing)
     normalization = normalize(target, signal, history, combination, results, now)
     final = normalization.final
@@ -46,12 +54,16 @@ def decide(target: TargetBase, signal: Signal, history: TargetHistory, now: date
 
 
 def _propose(
-    policy: TargetTrackingPolicy | StepScalingPolicy | ScheduledPolicy, signal: Signal, now: datetime
+    policy: TargetTrackingPolicy | StepScalingPolicy | ScheduledPolicy | PredictivePolicy,
+    signal: Signal,
+    now: datetime,
 ) -> PolicyResult:
     if isinstance(policy, TargetTrackingPolicy):
         return target_tracking.propose(policy, signal, now)
     if isinstance(policy, StepScalingPolicy):
         return step_scaling.propose(policy, signal)
+    if isinstance(policy, PredictivePolicy):
+        return predictive.propose(policy, signal, now)
     return scheduled.propose(policy, now)
 
 

@@ -56,6 +56,43 @@ def propose(policy: ScheduledPolicy, now: datetime) -> PolicyResult:
 
 def last_firing(action: ScheduledAction, now: datetime) -> Firing:
     """Most recent firing at or before ``now`` whose local date is not excluded, within LOOKBACK."""
+    key = (action.cron, action.timezone, tuple(action.exclude_dates))
+    known = _FIRINGS.get(key)
+    if known is not None and known.valid_from <= now < known.valid_until:
+        return Firing(action=action, at=known.at, skipped=known.skipped)
+    firing = _search_last_firing(action, now)
+    if len(_FIRINGS) >= _FIRINGS_SIZE:
+        _FIRINGS.clear()
+    _FIRINGS[key] = _KnownFiring(now, _answer_valid_until(action, now, firing), firing.at, firing.skipped)
+    return firing
+
+
+@dataclass(frozen=True)
+class _KnownFiring:
+    valid_from: datetime
+    valid_until: datetime
+    at: datetime | None
+    skipped: datetime | None
+
+
+# Evaluations of one action minute after minute (every tick, every backtest) get the same answer
+# until the cron fires again, so the answer is remembered for that stretch: a memo of a pure
+# function, keyed on everything it reads, bounded in size.
+_FIRINGS: dict[tuple[str, str, tuple[date, ...]], _KnownFiring] = {}
+_FIRINGS_SIZE = 4096
+
+
+def _answer_valid_until(action: ScheduledAction, now: datetime, firing: Firing) -> datetime:
+    """Until when ``firing`` stays the answer: the next firing, or a firing leaving LOOKBACK."""
+    zone = ZoneInfo(action.timezone)
+    following: datetime | None = next(CronSim(action.cron, now.astimezone(zone)), None)
+    ends = [moment + LOOKBACK for moment in (firing.at, firing.skipped) if moment is not None]
+    if following is not None:
+        ends.append(following.astimezone(UTC))
+    return min(ends, default=now + LOOKBACK)
+
+
+def _search_last_firing(action: ScheduledAction, now: datetime) -> Firing:
     zone = ZoneInfo(action.timezone)
     horizon = now - LOOKBACK
     excluded = set(action.exclude_dates)

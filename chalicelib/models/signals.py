@@ -47,6 +47,9 @@ class Signal(Frozen):
     metrics: dict[str, list[Datapoint]] = Field(default_factory=dict)
     alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
     resource_bounds: ResourceBounds = ResourceBounds()
+    # Days of load datapoints per predictive policy name, oldest first (seasonal forecasts).
+    # Left out of dumps: a decision records the forecast it made, not 20,000 datapoints.
+    history: dict[str, list[Datapoint]] = Field(default_factory=dict, exclude=True)
 
 
 class CapacityChange(Frozen):

@@ -200,7 +200,48 @@ class ScheduledPolicy(Frozen):
     actions: list[ScheduledAction] = Field(min_length=1, max_length=50)
 
 
-Policy = Annotated[TargetTrackingPolicy | StepScalingPolicy | ScheduledPolicy, Field(discriminator="type")]
+class PredictivePolicy(Frozen):
+    """Size capacity for the load expected before new units can serve (engine/predictive.py).
+
+    Reads one load metric: the target's *total* load per period (e.g. the ALB's RequestCount,
+    Sum), from up to ``history_days`` of history, and proposes the largest of: the recent mean
+    load at ``target_utilization``, the busiest period of the last ``peak_window_s`` at 100 %,
+    and both grown by the rise that the same time of previous days and weeks showed over the
+    next ``lead_s`` (the provisioning delay).
+    """
+
+    type: Literal["predictive"] = "predictive"
+    name: str = Field(pattern=NAME_PATTERN)
+    metric: CustomMetric
+    unit_capacity: float = Field(gt=0, description="load one unit serves per metric period at 100 % utilization")
+    target_utilization: float = Field(default=70, gt=0, le=100, description="percent, for the mean load")
+    lead_s: int = Field(default=300, ge=0, le=3600, description="provisioning delay: how far ahead to provision")
+    level_window_s: int = Field(default=900, ge=60, le=3600)
+    peak_window_s: int = Field(default=3600, ge=60, le=6 * 3600)
+    history_days: int = Field(default=14, ge=0, le=14)  # CloudWatch keeps 1-minute data 15 days
+    timezone: str = "UTC"  # "the same time on previous days" is local clock time (DST-correct)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _windows_cover_periods(self) -> PredictivePolicy:
+        if self.metric.period_s % 60:
+            raise ValueError("the load metric's period_s must be a multiple of 60")
+        if min(self.level_window_s, self.peak_window_s) < self.metric.period_s:
+            raise ValueError("level_window_s and peak_window_s must cover at least one metric period")
+        return self
+
+
+Policy = Annotated[
+    TargetTrackingPolicy | StepScalingPolicy | ScheduledPolicy | PredictivePolicy, Field(discriminator="type")
+]
 
 
 class TargetBase(Frozen):

@@ -1,0 +1,180 @@
+"""Backtest table: every policy x trace x kind, the bar `marea` must clear, and replay speed.
+
+For each trace the unit capacity is U = mean demand / 7 (the mean needs 10 units at a 70 %
+target). The bar, per trace and kind: `marea` has at most half the under-provisioned minutes of
+`aws-target-tracking`, no more unit-hours, and at most 1.5x its scaling actions.
+
+Traces: bench/data/nasa_jul95.csv and bench/data/nab_aws_elb_requests.csv (sources and terms in
+bench/data/README.md), and pmdarima's `taylor` series, fetched at run time with `pip download`
+into a temporary folder and read with `ast` (nothing from pmdarima is imported or installed).
+`--synthetic` adds the seeded shapes of marea_backtest/synthetic.py (generality, not the bar).
+Replay speed is CPU time of the replay loop (time.process_time), one process per run.
+
+Usage: .venv/bin/python bench/backtest.py [--kinds ec2,fargate,kops] [--policies ...] [--trace PATH ...]
+       [--no-taylor] [--synthetic] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import subprocess
+import sys
+import tempfile
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from marea_backtest import KINDS, POLICY_NAMES, Trace, World, load_trace, run_backtest  # noqa: E402
+from marea_backtest.metrics import Summary  # noqa: E402
+from marea_backtest.synthetic import SHAPES, synthetic_trace  # noqa: E402
+from marea_backtest.trace import spread, trace_from_rates  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+BUNDLED = [DATA / "nasa_jul95.csv", DATA / "nab_aws_elb_requests.csv"]
+TAYLOR_WHEEL = "pmdarima==2.1.1"
+TAYLOR_MEMBER = "pmdarima/datasets/taylor.py"
+TAYLOR_VALUES = 4032  # half-hours from Mon 2000-06-05 to Sun 2000-08-27
+TAYLOR_STEP_MIN = 30
+UNITS_AT_MEAN = 7  # U = mean / 7: the mean needs 10 units at 70 %
+BAR_UNDER, BAR_UNIT_HOURS, BAR_ACTIONS = 0.5, 1.0, 1.5
+SPEED_GOAL_S = 10.0
+SPEED_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Row:
+    trace: str
+    minutes: int
+    kind: str
+    policy: str
+    summary: Summary
+    cpu_seconds: float
+
+
+def taylor_trace() -> Trace:
+    """pmdarima's `taylor` (MW per half-hour, licence MIT), spread over minutes like a CSV trace."""
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(  # noqa: S603 - fixed arguments, the interpreter running this script
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", folder, TAYLOR_WHEEL],
+            check=True,
+        )
+        wheel = next(Path(folder).glob("pmdarima-*.whl"))
+        source = zipfile.ZipFile(wheel).read(TAYLOR_MEMBER).decode()
+    values = _array_literal(source)
+    if len(values) != TAYLOR_VALUES:
+        raise RuntimeError(f"{TAYLOR_MEMBER}: expected {TAYLOR_VALUES} values, found {len(values)}")
+    minutes = [i * TAYLOR_STEP_MIN for i in range(len(values))]
+    return trace_from_rates("pmdarima_taylor", spread(minutes, values))
+
+
+def _array_literal(source: str) -> list[float]:
+    """The longest list of numbers written literally in ``source`` (load_taylor's np.array([...]))."""
+    lists = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.List)]
+    numbers = [
+        [float(e.value) for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, int | float)]
+        for node in lists
+    ]
+    return max(numbers, key=len, default=[])
+
+
+def replay(trace: Trace, kind: str, policy: str) -> Row:
+    world = World(kind=kind, unit_capacity=trace.mean / UNITS_AT_MEAN)  # type: ignore[arg-type]
+    result = run_backtest(trace, policy, world)
+    return Row(trace.name, len(trace), kind, policy, result.summary, result.cpu_seconds)
+
+
+def main() -> int:
+    args = _arguments()
+    traces = [load_trace(path) for path in args.trace or BUNDLED]
+    if not args.trace and not args.no_taylor:
+        traces.append(taylor_trace())
+    if args.synthetic:
+        traces += [synthetic_trace(name) for name in SHAPES]
+    jobs = [(trace, kind, policy) for trace in traces for kind in args.kinds for policy in args.policies]
+    print(f"{len(jobs)} replays ({len(traces)} traces x {len(args.kinds)} kinds x {len(args.policies)} policies)")
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(replay, *zip(*jobs, strict=True)))
+    print_table(rows)
+    failures = print_bar(rows)
+    print_speed(rows, args.policies)
+    return 1 if failures else 0
+
+
+def print_table(rows: list[Row]) -> None:
+    print()
+    header = (
+        f"{'trace':<26} {'kind':<8} {'policy':<20} {'under %':>8} {'unit-h':>10} {'actions':>8} {'cost/ideal':>10}"
+        f" {'θU %':>7} {'θO %':>7} {'τU %':>6} {'τO %':>6} {'jitter/h':>9} {'CPU s':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        s = r.summary
+        print(
+            f"{r.trace:<26} {r.kind:<8} {r.policy:<20} {s.under_provisioned_pct:8.2f} {s.unit_hours:10,.0f}"
+            f" {s.scaling_actions:8,} {s.cost_vs_ideal:10.3f} {s.theta_u:7.2f} {s.theta_o:7.1f} {s.tau_u:6.1f}"
+            f" {s.tau_o:6.1f} {s.jitter_per_hour:9.2f} {r.cpu_seconds:6.1f}"
+        )
+
+
+def print_bar(rows: list[Row]) -> int:
+    """marea against aws-target-tracking, per trace and kind; returns the number of failures."""
+    by_key = {(r.trace, r.kind, r.policy): r.summary for r in rows}
+    print(
+        f"\nThe bar: marea / aws-target-tracking under-provisioned minutes <= {BAR_UNDER},"
+        f" unit-hours <= {BAR_UNIT_HOURS}, scaling actions <= {BAR_ACTIONS}"
+    )
+    print(f"{'trace':<26} {'kind':<8} {'under':>7} {'unit-h':>7} {'actions':>8}  verdict")
+    failures = 0
+    for trace, kind in dict.fromkeys((r.trace, r.kind) for r in rows):
+        marea, aws = by_key.get((trace, kind, "marea")), by_key.get((trace, kind, "aws-target-tracking"))
+        if marea is None or aws is None:
+            continue
+        under = _ratio(marea.under_provisioned_minutes, aws.under_provisioned_minutes)
+        hours = marea.unit_hours / aws.unit_hours
+        actions = _ratio(marea.scaling_actions, aws.scaling_actions)
+        passed = under <= BAR_UNDER and hours <= BAR_UNIT_HOURS and actions <= BAR_ACTIONS
+        failures += not passed
+        print(f"{trace:<26} {kind:<8} {under:7.2f} {hours:7.3f} {actions:8.2f}  {'pass' if passed else 'FAIL'}")
+    return failures
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    if theirs == 0:
+        return 0.0 if ours == 0 else float("inf")
+    return ours / theirs
+
+
+def print_speed(rows: list[Row], policies: list[str]) -> None:
+    """CPU s per 40,000 minutes over the table's runs, and best of 3 alone on the NASA trace.
+
+    The table's runs share the machine with each other (--jobs) and with whatever else runs; the
+    best of three solo runs is the figure least disturbed by neighbours on a shared host.
+    """
+    print(f"\nReplay speed, CPU s per 40,000 minutes (goal < {SPEED_GOAL_S:g} s on one core)")
+    nasa = load_trace(BUNDLED[0])
+    print(f"  {'policy':<20} {'table mean':>10} {'table worst':>11} {'NASA ec2 best of 3':>19}")
+    for policy in policies:
+        rates = [r.cpu_seconds / r.minutes * 40_000 for r in rows if r.policy == policy]
+        solo = min(replay(nasa, "ec2", policy).cpu_seconds for _ in range(SPEED_REPEATS)) / len(nasa) * 40_000
+        print(f"  {policy:<20} {sum(rates) / len(rates):10.1f} {max(rates):11.1f} {solo:19.1f}")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--kinds", type=lambda v: v.split(","), default=list(KINDS))
+    parser.add_argument("--policies", type=lambda v: v.split(","), default=list(POLICY_NAMES))
+    parser.add_argument("--trace", type=Path, action="append", help="a minute,requests CSV (repeatable)")
+    parser.add_argument("--no-taylor", action="store_true", help="skip the trace fetched from PyPI")
+    parser.add_argument("--synthetic", action="store_true", help="add the seeded synthetic shapes")
+    parser.add_argument("--jobs", type=int, default=1, help="replays in parallel (CPU time is per replay)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,318 @@
+"""Predictive scaling: provision for the load expected by the time new units can serve.
+
+A unit ordered now serves only after the provisioning delay (``lead_s``) while a unit removed
+now is gone at once, so the capacity decided at ``now`` must cover the load from now to
+now + lead_s. The policy reads the target's total load (one metric, oldest first, in
+``Signal.history``) and proposes the largest of three needs, in units of ``unit_capacity``:
+
+- level: the mean load of the last ``level_window_s`` at ``target_utilization``. This is target
+  tracking made precise: it reads the load itself, so units still booting are never counted
+  twice, and it needs no run of datapoints above target before it moves;
+- recent peak: the busiest period of the last ``peak_window_s`` at 100 %. Spikes seen within the
+  window are expected to recur, so noise is provisioned for instead of chased; a surge counts
+  from its first period (spike handling);
+- forecast: both grown by the rise that the same local time of earlier days showed over the next
+  ``lead_s`` (daily and weekly seasonality learnt from the history given, nothing stored).
+
+Confidence is asymmetric, as in AWS predictive scaling, which never scales in on its forecast:
+pre-scaling out needs every reference day to show the rise; scaling in needs no reference day to
+show one, and half a peak window of data at least. Missing or stale data never scales in.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from operator import attrgetter
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from chalicelib.engine.target_tracking import STALE_AFTER_PERIODS, ceil_capacity
+from chalicelib.errors import ReasonCode
+from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.signals import Datapoint, Signal
+from chalicelib.models.targets import PredictivePolicy
+
+DAY = timedelta(days=1)
+# Reference days: the same weekday one and two weeks ago when both are in the history (weekly
+# seasonality); otherwise the median of the last 5 days (daily seasonality: a weekday's median
+# is a weekday), with the same weekday of last week when there is one, which settles weekends.
+# 14 days is what CloudWatch keeps at 1-minute resolution.
+WEEKLY_DAYS = (7, 14)
+RECENT_DAYS = 5
+# Scale-in needs at least this share of the peak window's periods: a gap is not a quiet hour.
+MIN_PEAK_COVERAGE = 0.5
+# A reference day whose load was near zero says nothing about growth; cap what it can claim.
+MAX_GROWTH = 100.0
+
+
+class Need(NamedTuple):
+    """What one stretch of load asks of capacity: the load that must be served at 100 %."""
+
+    level: float  # mean load per period
+    peak: float  # busiest period
+
+    def load_at_full(self, utilization: float) -> float:
+        return max(self.peak, self.level / utilization)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Growth of the need from now to now + lead_s, by what the reference days showed."""
+
+    growth_out: float  # the rise every reference day agrees on (< 1: none)
+    growth_in: float  # the largest rise any reference day showed
+    references: str  # which days, for the explanation
+
+
+NO_FORECAST = Forecast(growth_out=1.0, growth_in=1.0, references="no reference days yet")
+
+
+class SeriesView:
+    """Complete periods of a sorted series before ``now``, found by time without copying it.
+
+    The series is oldest first (the collector sorts it; the backtest appends in order) and
+    usually one point per period, so an index is first guessed from the spacing, then checked;
+    gaps fall back to a binary search.
+    """
+
+    def __init__(self, points: Sequence[Datapoint], now: datetime, period_s: int) -> None:
+        self._points = points
+        # A series that keeps its values as floats too (a replay's, see marea_backtest) is read
+        # without touching every Datapoint: the hot path of a 40,000-minute replay.
+        known: list[float] | None = getattr(points, "float_values", None)
+        self._values = known if known is not None and len(known) == len(points) else None
+        self._period = timedelta(seconds=period_s)
+        # Only periods that have ended by now: a partial period under-counts its load.
+        self.stop = self._index(now - self._period + timedelta(microseconds=1), 0, len(points))
+
+    @property
+    def latest(self) -> Datapoint | None:
+        return self._points[self.stop - 1] if self.stop else None
+
+    def values(self, start: datetime, end: datetime) -> list[float]:
+        """Finite values of the periods starting in [start, end)."""
+        return self.spans(start, end)[0]
+
+    def spans(self, *edges: datetime) -> list[list[float]]:
+        """Finite values between consecutive ``edges`` (ascending): [edges[0], edges[1]), ..."""
+        cuts = [self._index(edges[0], 0, self.stop)]
+        for edge in edges[1:]:
+            cuts.append(self._index_after(edge, cuts[-1]))
+        base = cuts[0]
+        if self._values is not None:
+            values = self._values[base : cuts[-1]]
+        else:
+            values = list(map(_value, self._points[base : cuts[-1]]))
+        spans = [values[low - base : high - base] for low, high in pairwise(cuts)]
+        if math.isfinite(sum(values)):
+            return spans
+        return [[v for v in span if math.isfinite(v)] for span in spans]
+
+    def _index(self, at: datetime, low: int, high: int) -> int:
+        """The first index in [low, high) whose timestamp is >= at (``high`` if none)."""
+        points = self._points
+        if low >= high or points[low].timestamp >= at:
+            return low
+        last = points[high - 1].timestamp
+        if at > last:
+            return high
+        return self._checked(high - 1 - int((last - at) / self._period), at, low, high)
+
+    def _index_after(self, at: datetime, low: int) -> int:
+        """Like ``_index`` from ``low`` on, guessing forwards: the next edge is usually near."""
+        points, high = self._points, self.stop
+        if low >= high or points[low].timestamp >= at:
+            return low
+        if points[high - 1].timestamp < at:
+            return high
+        return self._checked(low + math.ceil((at - points[low].timestamp) / self._period), at, low, high)
+
+    def _checked(self, guess: int, at: datetime, low: int, high: int) -> int:
+        """``guess`` if it is the first index at or after ``at``; otherwise a binary search."""
+        points = self._points
+        if low < guess < high and points[guess].timestamp >= at > points[guess - 1].timestamp:
+            return guess
+        return bisect_left(points, at, low, high, key=_timestamp)
+
+
+_timestamp = attrgetter("timestamp")
+_value = attrgetter("value")
+
+
+def propose(policy: PredictivePolicy, signal: Signal, now: datetime) -> PolicyResult:
+    """What this policy asks for at ``now``, from the load history in ``signal.history``."""
+    period_s = policy.metric.period_s
+    view = SeriesView(signal.history.get(policy.name, []), now, period_s)
+    latest = view.latest
+    label = policy.metric.metric_name
+    if latest is None:
+        return _hold(policy, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints", None, None)
+    if latest.timestamp < now - timedelta(seconds=(STALE_AFTER_PERIODS + 1) * period_s):
+        detail = f"stale {label} data (newest datapoint at {latest.timestamp.isoformat()})"
+        return _hold(policy, ReasonCode.STALE_DATA, detail, latest.value, None)
+    windows = _Windows.of(policy)
+    need, coverage = _need_of(windows, *view.spans(now - windows.before, now - windows.inner, now))
+    if need is None:
+        return _hold(policy, ReasonCode.INSUFFICIENT_DATA, f"no recent {label} datapoints", latest.value, None)
+    forecast = seasonal_forecast(policy, windows, view, now)
+    return _vote(policy, signal.current_capacity, need, forecast, coverage)
+
+
+class _Windows(NamedTuple):
+    """A policy's windows as timedeltas, computed once per evaluation (the hot path of replays)."""
+
+    before: timedelta  # the longer of the level and peak windows
+    inner: timedelta  # the shorter one
+    ahead: timedelta  # lead time plus the period that starts at its end
+    level_is_inner: bool
+    period_s: int
+    peak_window_s: int
+    utilization: float
+
+    @classmethod
+    def of(cls, policy: PredictivePolicy) -> _Windows:
+        return cls(
+            timedelta(seconds=max(policy.level_window_s, policy.peak_window_s)),
+            timedelta(seconds=min(policy.level_window_s, policy.peak_window_s)),
+            timedelta(seconds=policy.lead_s + policy.metric.period_s),
+            policy.level_window_s <= policy.peak_window_s,
+            policy.metric.period_s,
+            policy.peak_window_s,
+            policy.target_utilization / 100,
+        )
+
+
+def seasonal_forecast(policy: PredictivePolicy, windows: _Windows, view: SeriesView, now: datetime) -> Forecast:
+    """The growth the reference days showed over the next ``lead_s`` (1.0 when unknown)."""
+    if policy.history_days <= 0:
+        return NO_FORECAST
+    zone = None if policy.timezone == "UTC" else ZoneInfo(policy.timezone)
+    known: dict[int, float | None] = {}
+
+    def growth(days_ago: int) -> float | None:
+        if days_ago not in known:
+            known[days_ago] = _growth_on(windows, view, _same_local_time(now, days_ago, zone))
+        return known[days_ago]
+
+    weekly = [growth(k) for k in WEEKLY_DAYS if k <= policy.history_days]
+    if len(weekly) == len(WEEKLY_DAYS) and all(g is not None for g in weekly):
+        both = [g for g in weekly if g is not None]
+        return Forecast(min(both), max(both), "same weekday 1 and 2 weeks ago")
+    recent = [g for g in (growth(k) for k in range(1, min(RECENT_DAYS, policy.history_days) + 1)) if g is not None]
+    if not recent:
+        return NO_FORECAST
+    references = [statistics.median(recent)]
+    names = f"median of {len(recent)} previous day{'s' if len(recent) > 1 else ''}"
+    last_week = weekly[0] if weekly else None
+    if last_week is not None:
+        references.append(last_week)
+        names += " and the same weekday last week"
+    return Forecast(min(references), max(references), names)
+
+
+def _same_local_time(now: datetime, days_ago: int, zone: ZoneInfo | None) -> datetime:
+    if zone is None:
+        return now - days_ago * DAY
+    # Wall-clock arithmetic in the policy's zone: 09:00 yesterday is 09:00 across a DST change.
+    return (now.astimezone(zone) - days_ago * DAY).astimezone(UTC)
+
+
+def _need_of(windows: _Windows, early: list[float], late: list[float]) -> tuple[Need | None, float]:
+    """Mean and peak of the windows before an instant, and the share of the peak window with data.
+
+    ``late`` holds the values of the shorter window, ``early`` those of the longer one before it.
+    """
+    if not late:
+        return None, 0.0
+    # The shorter window is the end of the longer one: "late" is in both, "early" only in the longer.
+    late_max = max(late)
+    if windows.level_is_inner:
+        level, peak_count = sum(late) / len(late), len(early) + len(late)
+        peak = max(max(early), late_max) if early else late_max
+    else:
+        level, peak, peak_count = (sum(early) + sum(late)) / (len(early) + len(late)), late_max, len(late)
+    return Need(level=level, peak=peak), peak_count * windows.period_s / windows.peak_window_s
+
+
+def _growth_on(windows: _Windows, view: SeriesView, then: datetime) -> float | None:
+    """need(then .. then + lead) / need(window before then), on one reference day."""
+    early, late, ahead = view.spans(then - windows.before, then - windows.inner, then, then + windows.ahead)
+    before, coverage = _need_of(windows, early, late)
+    if before is None or coverage < MIN_PEAK_COVERAGE or not ahead:
+        return None
+    base = before.load_at_full(windows.utilization)
+    if base <= 0:
+        return None
+    coming = max(max(ahead), sum(ahead) / len(ahead) / windows.utilization)
+    return min(coming / base, MAX_GROWTH)
+
+
+def _vote(policy: PredictivePolicy, current: int, need: Need, forecast: Forecast, coverage: float) -> PolicyResult:
+    utilization = policy.target_utilization / 100
+    load = need.load_at_full(utilization)
+    units_now = _units(policy, load)
+    units_out = _units(policy, load * max(1.0, forecast.growth_out))
+    units_in = _units(policy, load * max(1.0, forecast.growth_in))
+    detail = _describe(policy, need, forecast)
+    if units_out > current:
+        reason = ReasonCode.ABOVE_TARGET if units_now > current else ReasonCode.FORECAST_RISE
+        return _result(policy, Vote.OUT, units_out, reason, f"{detail}: needs {units_out}", need.level)
+    if units_in < current and coverage < MIN_PEAK_COVERAGE:
+        detail = f"{detail}; only {coverage:.0%} of the {policy.peak_window_s} s peak window has data"
+        return _hold(policy, ReasonCode.INSUFFICIENT_DATA, detail, need.level, current)
+    if units_in < current:
+        return _result(policy, Vote.IN, units_in, ReasonCode.BELOW_TARGET, f"{detail}: needs {units_in}", need.level)
+    if units_now < current:
+        detail = f"{detail}: {units_now} would do now, but a reference day rose to {units_in} within {policy.lead_s} s"
+        return _result(policy, Vote.HOLD, current, ReasonCode.FORECAST_RISE, detail, need.level)
+    return _result(policy, Vote.HOLD, current, ReasonCode.WITHIN_TOLERANCE, f"{detail}: {current} fits", need.level)
+
+
+def _units(policy: PredictivePolicy, load: float) -> int:
+    return ceil_capacity(load / policy.unit_capacity)
+
+
+def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast) -> str:
+    label = policy.metric.metric_name
+    growth = max(1.0, forecast.growth_out)
+    rise = f"x{growth:.2f}" if growth > 1 else "no rise"
+    return (
+        f"{label} mean {need.level:.1f} over {policy.level_window_s} s (at {policy.target_utilization:g} %),"
+        f" peak {need.peak:.1f} over {policy.peak_window_s} s (at 100 %), {rise} forecast within"
+        f" {policy.lead_s} s from {forecast.references}, {policy.unit_capacity:g} per unit"
+    )
+
+
+def _result(
+    policy: PredictivePolicy, vote: Vote, proposed: int, reason: ReasonCode, detail: str, observed: float
+) -> PolicyResult:
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=vote,
+        proposed=proposed,
+        reasons=[reason],
+        detail=detail,
+        observed=observed,
+    )
+
+
+def _hold(
+    policy: PredictivePolicy, reason: ReasonCode, detail: str, observed: float | None, proposed: int | None
+) -> PolicyResult:
+    """A HOLD vetoes every other policy's scale-in; ``proposed`` None = no opinion on the size."""
+    return PolicyResult(
+        policy=policy.name,
+        policy_type=policy.type,
+        vote=Vote.HOLD,
+        proposed=proposed,
+        reasons=[reason],
+        detail=detail,
+        observed=observed,
+    )

@@ -1,0 +1,93 @@
+"""Demand and capacity over time, and a zoom on the busiest day, as one PNG (matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display here, and none needed
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from marea_backtest.replay import Result
+
+MINUTES_PER_DAY = 1440
+DEMAND_COLOR = "#7f7f7f"
+READY_COLOR = "#1f77b4"
+DESIRED_COLOR = "#ff7f0e"
+UNDER_COLOR = "#d62728"
+
+
+def draw_chart(result: Result, path: str | Path) -> None:
+    """Two panels: the whole run, and the calendar day with the most requests."""
+    start = result.world.start
+    first, last = busiest_day(result.demand, start)
+    day_start = start + timedelta(minutes=first)
+    midnight = day_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    clock_offset_h = (day_start - midnight).total_seconds() / 3600
+    figure, (whole, zoom) = plt.subplots(2, 1, figsize=(14, 8.5), layout="constrained")
+    s = result.summary
+    figure.suptitle(
+        f"{result.trace}: policy {result.policy} on {result.world.kind}"
+        f" (delay {result.world.delay_min} min, {result.world.unit_capacity:g} req/min per unit)\n"
+        f"under-provisioned {s.under_provisioned_pct:.2f} % of minutes, {s.unit_hours:,.0f} unit-hours"
+        f" ({s.cost_vs_ideal:.2f}x ideal), {s.scaling_actions:,} scaling actions",
+        fontsize=12,
+    )
+    _panel(whole, result, 0, len(result.demand), lambda m: m / MINUTES_PER_DAY)
+    whole.set_title("whole run", loc="left", fontsize=10)
+    whole.set_xlabel(f"days since {start:%a %Y-%m-%d %H:%M %z}")
+    _panel(zoom, result, first, last, lambda m: clock_offset_h + (m - first) / 60)
+    zoom.set_title(f"busiest day: {day_start:%a %Y-%m-%d}", loc="left", fontsize=10)
+    zoom.set_xlabel(f"hour of the day (UTC{start:%z})")
+    zoom.set_xticks(range(0, 25, 2))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def busiest_day(demand: Sequence[float], start: datetime) -> tuple[int, int]:
+    """[first, last) minutes of the wall-clock day (of ``start``'s zone) with the most requests."""
+    offset = start.hour * 60 + start.minute  # minutes of the first day already gone at minute 0
+    best, best_total = (0, min(len(demand), MINUTES_PER_DAY - offset)), -1.0
+    day_start = 0
+    while day_start < len(demand):
+        day_end = min(len(demand), day_start + (MINUTES_PER_DAY - offset if day_start == 0 else MINUTES_PER_DAY))
+        total = sum(demand[day_start:day_end])
+        if total > best_total:
+            best, best_total = (day_start, day_end), total
+        day_start = day_end
+    return best
+
+
+def _panel(axes: Axes, result: Result, first: int, last: int, x_of: Callable[[int], float]) -> None:
+    capacity = result.world.unit_capacity
+    minutes = range(first, last)
+    x = [x_of(m) for m in minutes]
+    axes.plot(
+        x,
+        [result.demand[m] / capacity for m in minutes],
+        color=DEMAND_COLOR,
+        linewidth=0.6,
+        label="demand (units needed at 100 %)",
+    )
+    axes.step(x, result.ready[first:last], where="post", color=READY_COLOR, linewidth=1.1, label="ready units")
+    axes.step(
+        x,
+        result.desired[first:last],
+        where="post",
+        color=DESIRED_COLOR,
+        linewidth=0.9,
+        linestyle="--",
+        label="desired units",
+    )
+    under = [x_of(m) for m in minutes if result.demand[m] > result.ready[m] * capacity]
+    if under:
+        axes.plot(under, [0] * len(under), "|", color=UNDER_COLOR, markersize=9, label="under-provisioned minute")
+    axes.set_ylabel("units")
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper right", fontsize=8)

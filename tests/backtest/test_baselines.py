@@ -1,0 +1,86 @@
+"""The models of AWS target tracking and the Kubernetes HPA follow their documented defaults."""
+
+from __future__ import annotations
+
+from marea_backtest.policies.aws_target_tracking import AwsTargetTracking
+from marea_backtest.policies.base import Observation
+from marea_backtest.policies.hpa import Hpa, scale_up_limit
+from marea_backtest.world import World
+
+WORLD = World(kind="ec2", unit_capacity=10, target_utilization=70)
+
+
+def seen(minute: int, utilization: float, ready: int = 10, desired: int | None = None) -> Observation:
+    demand = utilization * ready * WORLD.unit_capacity / 100
+    return Observation(minute, demand, ready, ready if desired is None else desired, utilization)
+
+
+def feed(policy: AwsTargetTracking | Hpa, utilizations: list[float], ready: int = 10, desired: int = 10) -> list[int]:
+    decided = []
+    for minute, utilization in enumerate(utilizations, start=1):
+        decision = policy.decide(minute, seen(minute - 1, utilization, ready, desired), ready, desired)
+        decided.append(decision.desired)
+    return decided
+
+
+def test_given_two_minutes_above_target_then_target_tracking_waits_for_the_third() -> None:
+    assert feed(AwsTargetTracking(WORLD), [91, 91]) == [10, 10]
+    assert feed(AwsTargetTracking(WORLD), [91, 91, 91]) == [10, 10, 13]
+
+
+def test_given_units_still_booting_then_only_what_exceeds_desired_is_added() -> None:
+    # ceil(10 ready x 91 / 70) = 13 units needed; 14 are already desired (4 booting): nothing to add.
+    assert feed(AwsTargetTracking(WORLD), [91, 91, 91], ready=10, desired=14) == [14, 14, 14]
+
+
+def test_given_15_minutes_below_90pct_of_target_then_target_tracking_scales_in_proportionally() -> None:
+    decided = feed(AwsTargetTracking(WORLD), [35.0] * 15)
+
+    assert decided == [10] * 14 + [5]
+
+
+def test_given_units_warming_up_then_target_tracking_does_not_scale_in() -> None:
+    assert feed(AwsTargetTracking(WORLD), [35.0] * 15, ready=10, desired=12)[-1] == 12
+
+
+def test_given_a_scale_in_then_the_next_waits_for_the_300s_cooldown() -> None:
+    policy = AwsTargetTracking(WORLD)
+    desired = 10
+    changes = []
+    for minute in range(1, 25):
+        decision = policy.decide(minute, seen(minute - 1, 20.0, desired, desired), desired, desired)
+        if decision.desired != desired:
+            changes.append(minute)
+        desired = decision.desired
+
+    assert changes[:2] == [15, 20]
+
+
+def test_given_a_missing_datapoint_then_target_tracking_never_scales_in() -> None:
+    policy = AwsTargetTracking(WORLD)
+    for minute in range(1, 16):
+        last = Observation(minute - 1, 0.0, 0, 3, None)
+        assert policy.decide(minute, last, 0, 3).desired == 3
+
+
+def test_given_utilization_within_10pct_then_hpa_does_nothing() -> None:
+    assert feed(Hpa(WORLD), [76.0, 64.0, 70.0]) == [10, 10, 10]
+
+
+def test_given_high_utilization_then_hpa_scales_at_once_within_its_rate_limit() -> None:
+    assert feed(Hpa(WORLD), [140.0]) == [20]
+    assert feed(Hpa(WORLD), [140.0], ready=1, desired=1) == [2]
+    assert scale_up_limit(1) == 40  # 1 -> 5 -> 10 -> 20 -> 40 in four 15 s syncs
+
+
+def test_given_low_utilization_then_hpa_scales_down_to_the_highest_of_the_last_300s() -> None:
+    policy = Hpa(WORLD)
+    desired = 10
+    decided = []
+    for minute, utilization in enumerate([100.0, 35.0, 35.0, 35.0, 35.0, 35.0, 35.0, 35.0], start=1):
+        decision = policy.decide(minute, seen(minute - 1, utilization, 10, desired), 10, desired)
+        desired = decision.desired
+        decided.append(desired)
+
+    # 100 % asks for 15 (capped at the limit), then 5 is recommended; the window keeps 15 for 300 s.
+    assert decided == [15, 15, 15, 15, 15, 15, 5, 5]

@@ -1,0 +1,90 @@
+"""The predictive policy's history comes from CloudWatch in one extra GetMetricData call, and
+targets without a predictive policy make no extra call (the embedded AWS is moto on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.actuators.base import CapacityReading
+from chalicelib.engine import decide
+from chalicelib.models.decisions import Action
+from chalicelib.models.signals import TargetHistory
+from chalicelib.models.targets import AsgTarget, CustomMetric, PredictivePolicy, Statistic, TargetTrackingPolicy
+from chalicelib.signal_collector import SignalCollector
+from marea_local.embedded_aws import EmbeddedAws
+from tests.integration.world import minute_floor
+
+REQUESTS = CustomMetric(
+    namespace="App/Web", metric_name="RequestCount", dimensions={"Service": "web"}, statistic=Statistic.SUM
+)
+
+
+def publish_requests(cloudwatch: Any, values: list[float], end: datetime) -> None:
+    """One datapoint a minute, the last in the minute before ``end``."""
+    start = end - timedelta(minutes=len(values))
+    for first in range(0, len(values), 500):
+        cloudwatch.put_metric_data(
+            Namespace=REQUESTS.namespace,
+            MetricData=[
+                {
+                    "MetricName": REQUESTS.metric_name,
+                    "Dimensions": [{"Name": "Service", "Value": "web"}],
+                    "Timestamp": start + timedelta(minutes=i),
+                    "Value": value,
+                    "Unit": "Count",
+                }
+                for i, value in enumerate(values[first : first + 500], start=first)
+            ],
+        )
+
+
+def counting(cloudwatch: Any) -> Counter[str]:
+    calls: Counter[str] = Counter()
+    cloudwatch.meta.events.register("before-call.cloudwatch.*", lambda model, **_: calls.update([model.name]))
+    return calls
+
+
+def target(*policies: Any) -> AsgTarget:
+    return AsgTarget(id="web", asg_name="web", min=1, max=100, policies=list(policies))
+
+
+def test_given_a_predictive_target_when_collecting_then_its_history_is_read_in_one_call(
+    embedded_aws: EmbeddedAws, clients: dict[str, Any]
+) -> None:
+    embedded_aws.reset()
+    cloudwatch = clients["cloudwatch"]
+    now = minute_floor(datetime.now(UTC))
+    publish_requests(cloudwatch, [40.0] * 90 + [400.0] * 30, now)
+    calls = counting(cloudwatch)
+    predictive = PredictivePolicy(name="requests", metric=REQUESTS, unit_capacity=10, lead_s=240)
+
+    signal = SignalCollector(cloudwatch, lookback_minutes=20).collect(
+        target(predictive), CapacityReading(current=6), now, {}
+    )
+
+    points = signal.history["requests"]
+    assert len(points) == 120
+    assert [p.timestamp for p in points] == sorted(p.timestamp for p in points)
+    assert points[-1].value == 400.0
+    assert calls == Counter({"GetMetricData": 1})
+    assert "history" not in signal.model_dump(mode="json")
+    result = decide(target(predictive), signal, TargetHistory(), now)
+    assert (result.action, result.final) == (Action.OUT, 58)  # 400 a minute at 70 % of 10 per unit
+
+
+def test_given_no_predictive_policy_when_collecting_then_no_history_call_is_made(
+    embedded_aws: EmbeddedAws, clients: dict[str, Any]
+) -> None:
+    embedded_aws.reset()
+    cloudwatch = clients["cloudwatch"]
+    calls = counting(cloudwatch)
+    tracking = TargetTrackingPolicy(name="rps", metric=REQUESTS, target_value=100)
+
+    signal = SignalCollector(cloudwatch, lookback_minutes=20).collect(
+        target(tracking), CapacityReading(current=2), datetime.now(UTC), {}
+    )
+
+    assert signal.history == {}
+    assert calls == Counter({"GetMetricData": 1})
