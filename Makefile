@@ -87,3 +87,23 @@ STAGE ?= dev
 
 package: venv
 	$(BIN)/python infra/package.py --stage $(STAGE)
+
+# Reliability (RELIABILITY.md): `make test` runs tests/reliability short; this runs the fuzzers 10x longer and the
+# scenarios at full size (bench/reliability.py prints the table), then one tick over 1,000 targets. Bounded: ~15 min.
+.PHONY: reliability lock secrets-baseline
+LAMBDA_PYTHON = $(shell $(BIN)/python -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+
+reliability: venv
+	MAREA_RELIABILITY=full $(BIN)/python -m pytest -q tests/reliability
+	$(BIN)/python bench/reliability.py
+	$(BIN)/python bench/tick_fanout.py --targets 1000
+
+# requirements.lock.txt: requirements.txt and all it pulls in, pinned with hashes, for the Lambda platform.
+lock: venv
+	$(BIN)/uv pip compile requirements.txt --generate-hashes --python-version $(LAMBDA_PYTHON) \
+	  --python-platform x86_64-manylinux_2_17 --custom-compile-command "make lock" --quiet -o requirements.lock.txt
+
+# .secrets.baseline: what detect-secrets finds today; audit it after (`.venv/bin/detect-secrets audit .secrets.baseline`).
+secrets-baseline: venv
+	git ls-files --cached --others --exclude-standard | grep -v -E '^bench/data/.*\.csv$$|^\.secrets\.baseline$$' \
+	  | xargs $(BIN)/detect-secrets scan --baseline .secrets.baseline

@@ -18,8 +18,20 @@ _RANDOM_BYTES = 10
 _ID_TIME_CHARS = 10
 
 
+_MAX_MS = 2 ** (8 * _TIME_BYTES) - 1  # a ULID's time: 48 bits of milliseconds since 1970 (until the year 10889)
+
+
 def _time_bytes(at: datetime) -> bytes:
-    return int(at.timestamp() * 1000).to_bytes(_TIME_BYTES, "big")
+    """Raises ValueError for a time a ULID cannot hold (before 1970)."""
+    ms = int(at.timestamp() * 1000)
+    if not 0 <= ms <= _MAX_MS:
+        raise ValueError(f"{at.isoformat()} is outside the time a decision id can hold (1970 onwards)")
+    return ms.to_bytes(_TIME_BYTES, "big")
+
+
+def _clamped_time_bytes(at: datetime) -> bytes:
+    ms: int = min(max(int(at.timestamp() * 1000), 0), _MAX_MS)
+    return ms.to_bytes(_TIME_BYTES, "big")
 
 
 def decision_id(at: datetime, *, event_id: str | None, target_id: str) -> str:
@@ -31,13 +43,13 @@ def decision_id(at: datetime, *, event_id: str | None, target_id: str) -> str:
 
 
 def id_lower_bound(at: datetime) -> str:
-    """Smallest id that a decision made at or after ``at`` can have."""
-    return str(ULID.from_bytes(_time_bytes(at) + bytes(_RANDOM_BYTES)))
+    """Smallest id that a decision made at or after ``at`` can have (any time: a query bound, clamped)."""
+    return str(ULID.from_bytes(_clamped_time_bytes(at) + bytes(_RANDOM_BYTES)))
 
 
 def id_upper_bound(at: datetime) -> str:
-    """Largest id that a decision made at or before ``at`` can have."""
-    return str(ULID.from_bytes(_time_bytes(at) + b"\xff" * _RANDOM_BYTES))
+    """Largest id that a decision made at or before ``at`` can have (any time: a query bound, clamped)."""
+    return str(ULID.from_bytes(_clamped_time_bytes(at) + b"\xff" * _RANDOM_BYTES))
 
 
 def id_time(decision_id: str) -> datetime:

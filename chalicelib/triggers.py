@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +43,26 @@ def handle_alarm_event(raw: dict[str, Any]) -> list[Decision]:
         logger().warning("alarm is linked to no target", extra={"alarm_name": event.alarm_name, "event_id": event.id})
     known = {observation.name: observation}
     metrics = breaching_datapoints(event)
-    return [wiring.evaluator().evaluate(stored, trigger, known, metrics) for stored in targets]
+    return evaluate_each(targets, lambda stored: wiring.evaluator().evaluate(stored, trigger, known, metrics))
+
+
+def evaluate_each(targets: Iterable[StoredTarget], evaluate: Callable[[StoredTarget], Decision]) -> list[Decision]:
+    """Evaluate every target even when one fails, then fail the invocation so that it is retried.
+
+    One target whose evaluation cannot be recorded must not starve the others; on the retry the
+    targets already decided are duplicates (their decision ids are derived from the event id).
+    """
+    decisions: list[Decision] = []
+    failures: list[Exception] = []
+    for stored in targets:
+        try:
+            decisions.append(evaluate(stored))
+        except Exception as exc:  # the boundary of one target's evaluation: logged with the stack, re-raised below
+            logger().exception("evaluation not recorded", extra={"target_id": stored.target.id})
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+    return decisions
 
 
 def breaching_datapoints(event: AlarmStateChangeEvent) -> dict[MetricKey, list[Datapoint]]:
@@ -86,7 +105,7 @@ def _dispatch_tick(tick: dict[str, Any]) -> dict[str, Any]:
     trigger = Trigger(type=TriggerType.SCHEDULE, event_id=tick["event_id"], at=tick["at"])
     targets = [t for t in wiring.registry().iter_all() if not t.target.paused]
     if len(targets) <= settings.inline_evaluation_limit or not settings.fanout_queue_url:
-        decisions = [wiring.evaluator().evaluate(stored, trigger) for stored in targets]
+        decisions = evaluate_each(targets, lambda stored: wiring.evaluator().evaluate(stored, trigger))
         return {"evaluated": len(decisions), "enqueued": 0, **_summary(decisions)}
     enqueued = _enqueue(settings.fanout_queue_url, trigger, (t.target.id for t in targets))
     count("TargetsEnqueued", value=enqueued)

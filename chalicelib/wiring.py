@@ -34,6 +34,7 @@ def evaluator() -> Evaluator:
         collector=SignalCollector(aws.cloudwatch(), settings.metric_lookback_minutes),
         actuator_for=actuator_for,
         decision_ttl=timedelta(days=settings.decision_ttl_days),
+        pending_timeout=timedelta(seconds=settings.pending_timeout_s),
     )
 
 

@@ -40,7 +40,7 @@ def json_errors(view: View) -> View:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return view(*args, **kwargs)
+            return _typed(view(*args, **kwargs))
         except MareaError as exc:
             if exc.http_status >= 500:
                 logger().exception("request failed", extra={"code": exc.code})
@@ -49,3 +49,12 @@ def json_errors(view: View) -> View:
             return validation_response(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _typed(result: Any) -> Response:
+    """Name the JSON type: API Gateway assumes it when a response names none, `chalice local` sends none."""
+    if not isinstance(result, Response):
+        return Response(body=result, status_code=200, headers={"Content-Type": "application/json"})
+    if result.status_code != 204 and not any(name.lower() == "content-type" for name in result.headers):
+        result.headers["Content-Type"] = "application/json"
+    return result

@@ -41,6 +41,8 @@ def _json_body() -> dict[str, Any]:
         body = json.loads(raw or b"null")
     except ValueError as exc:
         raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # a small body of nested brackets exhausts the parser's stack
+        raise BadRequestError("body nests too deeply") from exc
     if not isinstance(body, dict):
         raise BadRequestError("body must be a JSON object")
     return body

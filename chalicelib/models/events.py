@@ -9,10 +9,11 @@ The alarm event format is the one in the CloudWatch user guide, "Alarm events an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Json, ValidationError
 
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import TriggerType
@@ -26,6 +27,18 @@ SCHEDULE_DETAIL_TYPE = "Scheduled Event"
 
 # How many field errors a MalformedEventError message lists before "and N more".
 _ERRORS_SHOWN = 3
+# Times Marea can turn into decision ids (ULIDs start in 1970) and retention times (+ up to 10 years).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(at: datetime) -> datetime:
+    if not _EARLIEST <= at < _LATEST:
+        raise ValueError("must be between 1970 and 9000")
+    return at
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class AwsPart(BaseModel):
@@ -64,7 +77,7 @@ class AlarmConfiguration(AwsPart):
 
 
 class EvaluatedDatapoint(AwsPart):
-    timestamp: AwareDatetime
+    timestamp: EventTime
     sample_count: float | None = Field(default=None, alias="sampleCount")
     # CloudWatch lists a filled-in missing datapoint with its timestamp and no value.
     value: float | None = None
@@ -113,7 +126,7 @@ class AlarmStateChangeEvent(EventBridgeModel):
     # Powertools types these as plain str / naive-tolerant datetime; Marea needs them exact.
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
-    time: AwareDatetime
+    time: EventTime
     detail: AlarmStateChangeDetail
 
     @property
@@ -158,7 +171,7 @@ class ScheduledTickEvent(EventBridgeModel):
 
     source: Literal["aws.events"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
-    time: AwareDatetime
+    time: EventTime
     detail: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -196,7 +209,7 @@ class TaskStateChangeEvent(EventBridgeModel):
 
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Task State Change"] = Field(alias="detail-type")
-    time: AwareDatetime
+    time: EventTime
     detail: TaskStateDetail
 
 
@@ -212,7 +225,7 @@ class EvaluationMessage(BaseModel):
     target_id: str = Field(pattern=TARGET_ID_PATTERN)
     trigger_type: TriggerType
     event_id: str = Field(min_length=1, max_length=256)
-    at: AwareDatetime
+    at: EventTime
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -55,17 +55,7 @@ class DecisionLog:
 
     def finalize(self, decision: Decision) -> None:
         """Replace a pending decision with its outcome (only a pending one: never rewrite history)."""
-        self._client.update_item(
-            TableName=self._table,
-            Key={"id": {"S": decision.id}},
-            UpdateExpression="SET doc = :doc, outcome = :o",
-            ConditionExpression="outcome = :pending",
-            ExpressionAttributeValues={
-                ":doc": {"S": decision.model_dump_json()},
-                ":o": {"S": decision.outcome.value},
-                ":pending": {"S": Outcome.PENDING.value},
-            },
-        )
+        self._client.update_item(**outcome_update(self._table, decision)["Update"])
 
     def finalize_if_pending(self, decision: Decision) -> bool:
         """``finalize`` that returns False instead of raising when the decision is no longer pending."""
@@ -90,8 +80,10 @@ class DecisionLog:
             runner = {"status": "unreadable", "message": "the runner wrote a result that is not JSON"}
         return decision_from_item(item), runner if isinstance(runner, dict) else None  # type: ignore[arg-type]
 
-    def get(self, decision_id: str) -> Decision | None:
-        response = self._client.get_item(TableName=self._table, Key={"id": {"S": decision_id}})
+    def get(self, decision_id: str, *, consistent: bool = False) -> Decision | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"id": {"S": decision_id}}, ConsistentRead=consistent
+        )
         item = response.get("Item")
         return decision_from_item(item) if item else None  # type: ignore[arg-type]
 
@@ -106,13 +98,17 @@ class DecisionLog:
                 "KeyConditionExpression": "target_id = :p AND id BETWEEN :lo AND :hi",
             }
             values[":p"] = {"S": query.target_id}
+            partition = "target_id"
         else:
             kwargs = {"IndexName": "by_time", "KeyConditionExpression": "log_partition = :p AND id BETWEEN :lo AND :hi"}
             values[":p"] = {"S": DECISION_LOG_PARTITION}
+            partition = "log_partition"
         if query.outcome is not None:
             kwargs["FilterExpression"] = "outcome = :o"
             values[":o"] = {"S": query.outcome.value}
         start_key = decode_cursor(query.cursor) if query.cursor else None
+        if start_key is not None:
+            _check_cursor(start_key, partition, values[":p"]["S"], lower, upper)
         decisions: list[Decision] = []
         for _ in range(_MAX_PAGES_PER_REQUEST):
             remaining = query.limit - len(decisions)
@@ -126,7 +122,12 @@ class DecisionLog:
             }
             if start_key:
                 page_args["ExclusiveStartKey"] = start_key
-            page = self._client.query(**page_args)
+            try:
+                page = self._client.query(**page_args)
+            except ClientError as exc:
+                if query.cursor and exc.response["Error"]["Code"] == "ValidationException":
+                    raise BadRequestError("cursor is not one this API returned for this query") from exc
+                raise
             decisions.extend(decision_from_item(item) for item in page.get("Items", []))  # type: ignore[arg-type]
             start_key = page.get("LastEvaluatedKey")
             if not start_key or len(decisions) >= query.limit:
@@ -137,6 +138,12 @@ class DecisionLog:
 def encode_cursor(key: dict[str, Any]) -> str:
     raw = json.dumps({name: value["S"] for name, value in key.items()}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _check_cursor(key: dict[str, Any], partition: str, value: str, lower: str, upper: str) -> None:
+    """DynamoDB refuses a start key of another index, partition or range: a 400 here, never a 500 there."""
+    if set(key) != {"id", partition} or key[partition]["S"] != value or not lower <= key["id"]["S"] <= upper:
+        raise BadRequestError("cursor is not one this API returned for this query (same target and time range)")
 
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
@@ -154,3 +161,20 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     ):
         raise BadRequestError("cursor is not one this API returned")
     return {name: {"S": value} for name, value in data.items()}
+
+
+def outcome_update(table: str, decision: Decision) -> dict[str, Any]:
+    """A pending decision's outcome, as a transaction item (only a pending one: never rewrite history)."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": {"id": {"S": decision.id}},
+            "UpdateExpression": "SET doc = :doc, outcome = :o",
+            "ConditionExpression": "outcome = :pending",
+            "ExpressionAttributeValues": {
+                ":doc": {"S": decision.model_dump_json()},
+                ":o": {"S": decision.outcome.value},
+                ":pending": {"S": Outcome.PENDING.value},
+            },
+        }
+    }

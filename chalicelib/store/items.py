@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter
 
 from chalicelib.models.decisions import Decision
@@ -15,6 +17,9 @@ TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(Target)
 PRIMARY_SK = "TARGET"
 LISTING = "TARGET"
 DECISION_LOG_PARTITION = "ALL"
+# Top-level attributes of every item of a target while an actuation's outcome is unrecorded (Unsettled).
+UNSETTLED_ID = "unsettled_id"
+UNSETTLED_AT = "unsettled_at"
 
 
 def target_pk(target_id: str) -> str:
@@ -51,6 +56,19 @@ class TargetState(BaseModel):
     queued: RunnerRun | None = None
 
 
+class Unsettled(BaseModel):
+    """A synchronous actuation committed but whose outcome is not recorded yet (top-level item attributes).
+
+    Set by the commit that decides to act, removed by the write that records the outcome. If that
+    write fails, the next evaluation finds the marker and closes the decision (service.py).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    since: AwareDatetime  # wall clock of the commit, not the event's time
+
+
 class StoredTarget(BaseModel):
     """A target as stored: definition, state and the optimistic-concurrency version."""
 
@@ -59,6 +77,7 @@ class StoredTarget(BaseModel):
     target: Target
     state: TargetState
     version: int
+    unsettled: Unsettled | None = None
 
 
 def target_item(stored: StoredTarget, pk: str, sk: str) -> dict[str, dict[str, str]]:
@@ -72,14 +91,28 @@ def target_item(stored: StoredTarget, pk: str, sk: str) -> dict[str, dict[str, s
     }
     if sk == PRIMARY_SK:
         item["listing"] = {"S": LISTING}
+    if stored.unsettled is not None:
+        item.update(unsettled_attributes(stored.unsettled))
     return item
 
 
+def unsettled_attributes(unsettled: Unsettled) -> dict[str, dict[str, str]]:
+    return {
+        UNSETTLED_ID: {"S": unsettled.decision_id},
+        UNSETTLED_AT: {"N": str(int(unsettled.since.timestamp()))},
+    }
+
+
 def stored_target_from_item(item: dict[str, dict[str, str]]) -> StoredTarget:
+    unsettled = None
+    if UNSETTLED_ID in item and UNSETTLED_AT in item:
+        since = datetime.fromtimestamp(int(item[UNSETTLED_AT]["N"]), UTC)
+        unsettled = Unsettled(decision_id=item[UNSETTLED_ID]["S"], since=since)
     return StoredTarget(
         target=TARGET_ADAPTER.validate_json(item["doc"]["S"]),
         state=TargetState.model_validate_json(item["state"]["S"]),
         version=int(item["version"]["N"]),
+        unsettled=unsettled,
     )
 
 

@@ -13,17 +13,22 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models.targets import TargetBase
+from chalicelib.store.decisions import outcome_update
 from chalicelib.store.items import (
     LISTING,
     PRIMARY_SK,
+    UNSETTLED_AT,
+    UNSETTLED_ID,
     StoredTarget,
     TargetState,
+    Unsettled,
     alarm_pk,
     alarm_sk,
     decision_item,
     stored_target_from_item,
     target_item,
     target_pk,
+    unsettled_attributes,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +97,12 @@ class TargetRegistry:
         """Create or replace a target, keeping its state. Returns (stored, created)."""
         existing = self.get(target.id)
         state = existing.state if existing else TargetState()
-        stored = StoredTarget(target=target, state=state, version=(existing.version + 1) if existing else 1)
+        stored = StoredTarget(
+            target=target,
+            state=state,
+            version=(existing.version + 1) if existing else 1,
+            unsettled=existing.unsettled if existing else None,  # an actuation still unrecorded stays findable
+        )
         old_alarms = set(existing.target.alarm_names) if existing else set()
         items: list[Any] = [self._put_primary(stored, existing)]
         items += [
@@ -148,14 +158,24 @@ class TargetRegistry:
 
     # ---- evaluation commit -------------------------------------------------------------------
     def commit_evaluation(
-        self, stored: StoredTarget, state: TargetState, decision: Decision, expires_at: int
+        self,
+        stored: StoredTarget,
+        state: TargetState,
+        decision: Decision,
+        expires_at: int,
+        *,
+        mark: Unsettled | None = None,
+        clear_mark: bool = False,
     ) -> StoredTarget:
         """Record a decision and the target's new state atomically.
 
         Conditions: the decision id is new (a redelivered event is a duplicate) and the target's
         version is the one evaluated (a racing evaluation or API write makes this one lose).
+        ``mark``: this decision acts, so its items carry the Unsettled marker until the outcome is
+        recorded; ``clear_mark``: the previous marker's decision is closed.
         """
-        new = StoredTarget(target=stored.target, state=state, version=stored.version + 1)
+        unsettled = mark if mark is not None else (None if clear_mark else stored.unsettled)
+        new = StoredTarget(target=stored.target, state=state, version=stored.version + 1, unsettled=unsettled)
         items: list[Any] = [
             {
                 "Put": {
@@ -164,7 +184,7 @@ class TargetRegistry:
                     "ConditionExpression": "attribute_not_exists(id)",
                 }
             },
-            *self._state_updates(stored, new),
+            *self._state_updates(stored, new, mark=mark, clear_mark=clear_mark and mark is None),
         ]
         try:
             self._client.transact_write_items(TransactItems=items)
@@ -179,7 +199,7 @@ class TargetRegistry:
 
     def replace_state(self, stored: StoredTarget, state: TargetState) -> StoredTarget:
         """Write a corrected state (e.g. after a failed actuation) if nothing changed since ``stored``."""
-        new = StoredTarget(target=stored.target, state=state, version=stored.version + 1)
+        new = StoredTarget(target=stored.target, state=state, version=stored.version + 1, unsettled=stored.unsettled)
         try:
             self._client.transact_write_items(TransactItems=self._state_updates(stored, new))  # type: ignore[arg-type]
         except ClientError as exc:
@@ -188,24 +208,92 @@ class TargetRegistry:
             raise
         return new
 
-    def _state_updates(self, old: StoredTarget, new: StoredTarget) -> list[dict[str, Any]]:
+    def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
+        """Record the outcome of a pending decision and remove its Unsettled marker, in one transaction.
+
+        ``state``: a corrected state to write as well (a failed actuation is uncounted), only if the
+        target is still at ``committed.version``. Returns False when the decision was no longer
+        pending (another evaluation closed it). When only the target's items refuse (marker gone,
+        state changed, target deleted), the outcome is still recorded on its own.
+        """
+        target: TargetBase = committed.target
+        values: dict[str, Any] = {":id": {"S": decision.id}}
+        update, condition = f"REMOVE {UNSETTLED_ID}, {UNSETTLED_AT}", f"{UNSETTLED_ID} = :id"
+        names: dict[str, str] = {}
+        if state is not None:
+            update = f"SET #s = :s, version = :new {update}"
+            condition += " AND version = :old"
+            names["#s"] = "state"
+            values |= {
+                ":s": {"S": state.model_dump_json()},
+                ":new": {"N": str(committed.version + 1)},
+                ":old": {"N": str(committed.version)},
+            }
+        target_updates: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                    **({"ExpressionAttributeNames": names} if names else {}),
+                }
+            }
+            for pk, sk in self._keys(target)
+        ]
+        items: list[Any] = [outcome_update(self._decisions_table, decision), *target_updates]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            return self._finalize_alone(decision)
+        return True
+
+    def _finalize_alone(self, decision: Decision) -> bool:
+        try:
+            self._client.update_item(**outcome_update(self._decisions_table, decision)["Update"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _keys(target: TargetBase) -> list[tuple[str, str]]:
+        """Keys of every item of a target: the primary and one copy per alarm."""
+        return [(target_pk(target.id), PRIMARY_SK)] + [(alarm_pk(a), alarm_sk(target.id)) for a in target.alarm_names]
+
+    def _state_updates(
+        self, old: StoredTarget, new: StoredTarget, mark: Unsettled | None = None, clear_mark: bool = False
+    ) -> list[dict[str, Any]]:
         """Conditional updates of every item of a target (primary and alarm copies)."""
-        target: TargetBase = old.target
-        keys = [(target_pk(target.id), PRIMARY_SK)] + [(alarm_pk(a), alarm_sk(target.id)) for a in target.alarm_names]
+        update = "SET #s = :s, version = :new"
+        values: dict[str, Any] = {
+            ":s": {"S": new.state.model_dump_json()},
+            ":new": {"N": str(new.version)},
+            ":old": {"N": str(old.version)},
+        }
+        if mark is not None:
+            update += f", {UNSETTLED_ID} = :uid, {UNSETTLED_AT} = :uat"
+            attributes = unsettled_attributes(mark)
+            values |= {":uid": attributes[UNSETTLED_ID], ":uat": attributes[UNSETTLED_AT]}
+        elif clear_mark:
+            update += f" REMOVE {UNSETTLED_ID}, {UNSETTLED_AT}"
         return [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-                    "UpdateExpression": "SET #s = :s, version = :new",
+                    "UpdateExpression": update,
                     "ConditionExpression": "version = :old",
                     "ExpressionAttributeNames": {"#s": "state"},
-                    "ExpressionAttributeValues": {
-                        ":s": {"S": new.state.model_dump_json()},
-                        ":new": {"N": str(new.version)},
-                        ":old": {"N": str(old.version)},
-                    },
+                    "ExpressionAttributeValues": values,
                 }
             }
-            for pk, sk in keys
+            for pk, sk in self._keys(old.target)
         ]

@@ -1,0 +1,192 @@
+"""Read back what happened (the decision log, the resources) and check it against what was delivered.
+
+The figures of RELIABILITY.md come from here: events, deliveries, faults injected, decisions by
+outcome, actuations, double actuations, lost and duplicated decisions, HTTP attempts per call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from chalicelib import aws
+from tests.reliability.delivery import Report
+
+ACTUATION_CALLS = ("autoscaling.SetDesiredCapacity", "ecs.UpdateService", "ecs.RunTask")
+# botocore standard retry mode as chalicelib/aws.py configures it (4).
+MAX_ATTEMPTS = aws.MAX_ATTEMPTS
+
+
+def read_decisions(table: str) -> list[Any]:
+    """Every decision in the log (a Scan: the test's own reader, never Marea's code path)."""
+    from chalicelib.store.items import decision_from_item
+
+    client = boto3.client("dynamodb")
+    decisions: list[Any] = []
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        decisions.extend(decision_from_item(item) for item in page["Items"])  # type: ignore[arg-type]
+    return decisions
+
+
+@dataclass
+class Figures:
+    """One scenario's row of RELIABILITY.md."""
+
+    scenario: str
+    events: int = 0
+    deliveries: int = 0  # handler invocations, redeliveries included
+    faults: Counter[str] = field(default_factory=Counter)
+    decisions: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    actuations: int = 0
+    double_actuations: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    pending: int = 0
+    out_of_bounds: int = 0
+    max_attempts: int = 0
+    attempts: Counter[int] = field(default_factory=Counter)
+    calls: int = 0
+    seconds: float = 0.0
+    anomalies: list[str] = field(default_factory=list)  # broken invariants found by ``audit``
+    info: list[str] = field(default_factory=list)  # figures worth printing that are not invariants
+
+    def summary(self) -> str:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
+        faults = sum(self.faults.values())
+        by_kind = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
+        return (
+            f"{self.scenario}: {self.events} events, {self.deliveries} deliveries, {faults} faults injected"
+            f"{f' ({by_kind})' if by_kind else ''}, {self.calls} AWS calls (max {self.max_attempts} attempts each), "
+            f"{self.decisions} decisions ({outcomes}), {self.actuations} actuations, "
+            f"double actuations {self.double_actuations}, lost {self.lost}, duplicated {self.duplicated}, "
+            f"pending {self.pending}, out of bounds {self.out_of_bounds}, {self.seconds:.1f} s"
+            + "".join(f"; {line}" for line in self.info)
+        )
+
+
+def audit(
+    figures: Figures,
+    report: Report,
+    decisions: list[Any],
+    expected: dict[str, set[str]],
+    bounds: dict[str, tuple[int, int]],
+    synchronous: set[str],
+) -> Figures:
+    """Fill ``figures`` from the log and the probes.
+
+    ``expected``: event id -> the targets that event must have exactly one decision for.
+    ``bounds``: target -> (min, max). ``synchronous``: targets whose decisions must not stay pending.
+    """
+    figures.deliveries = sum(report.invocations.values())
+    figures.faults.update(report.faults)
+    figures.decisions = len(decisions)
+    figures.outcomes.update(d.outcome.value for d in decisions)
+    figures.reasons.update(r.value for d in decisions for r in d.reasons)
+    figures.calls = sum(report.calls.values())
+    figures.attempts.update(report.attempts)
+    figures.max_attempts = max(report.attempts, default=0)
+    per_event = Counter((d.trigger.event_id, d.target_id) for d in decisions if d.trigger.event_id is not None)
+    figures.duplicated = sum(n - 1 for n in per_event.values() if n > 1)
+    figures.lost = sum(1 for event, targets in expected.items() for t in targets if per_event[(event, t)] == 0)
+    figures.pending = sum(1 for d in decisions if d.outcome.value == "pending" and d.target_id in synchronous)
+    per_decision = Counter(a.decision_id for a in report.actuations)
+    figures.actuations = len(report.actuations)
+    figures.double_actuations = sum(n - 1 for n in per_decision.values() if n > 1)
+    figures.out_of_bounds = sum(
+        1
+        for a in report.actuations
+        if a.target_id in bounds and not bounds[a.target_id][0] <= a.capacity <= bounds[a.target_id][1]
+    )
+    notes = Counter(_recovery(d) for d in decisions)
+    recovered = ", ".join(f"{kind} {n}" for kind, n in sorted(notes.items()) if kind)
+    if recovered:
+        figures.info.append(f"recovered: {recovered}")
+    actuation_calls = sum(report.calls[name] for name in ACTUATION_CALLS)
+    if actuation_calls != figures.actuations:
+        figures.anomalies.append(f"{actuation_calls} actuation calls for {figures.actuations} actuations")
+    unexplained = [d.id for d in decisions if d.outcome.value == "failed" and not d.error]
+    if unexplained:
+        figures.anomalies.append(f"failed without an error: {unexplained}")
+    unknown = {a.decision_id for a in report.actuations} - {d.id for d in decisions}
+    if unknown:
+        figures.anomalies.append(f"actuations by decisions not in the log: {sorted(unknown)}")
+    return figures
+
+
+def _recovery(decision: Any) -> str:
+    """How a decision's outcome was established when the straight path failed ('' when it did not)."""
+    note = str(decision.inputs.get("actuation") or "")
+    reasons = {r.value for r in decision.reasons}
+    if note.startswith("confirmed by a later evaluation"):
+        return "outcome recorded by the next evaluation"
+    if note.startswith("the call reported an error"):
+        return "actuation confirmed by re-reading after an error"
+    if "ACTUATION_UNCONFIRMED" in reasons:
+        return "unconfirmed actuation failed after the pending timeout"
+    if "EVALUATION_FAILED" in reasons:
+        return "evaluation failed on AWS errors"
+    return ""
+
+
+def problems(figures: Figures) -> list[str]:
+    """Every broken invariant, in words (empty: all held)."""
+    found = [
+        f"{name} = {value}"
+        for name, value in (
+            ("double actuations", figures.double_actuations),
+            ("lost decisions", figures.lost),
+            ("duplicated decisions", figures.duplicated),
+            ("pending decisions", figures.pending),
+            ("actuations out of bounds", figures.out_of_bounds),
+        )
+        if value
+    ]
+    if figures.max_attempts > MAX_ATTEMPTS:
+        found.append(f"a call made {figures.max_attempts} attempts (> {MAX_ATTEMPTS})")
+    return found + figures.anomalies
+
+
+def combined(name: str, runs: list[Figures]) -> Figures:
+    """The figures of several runs of one scenario, added up (max attempts: the largest)."""
+    total = Figures(name)
+    for run in runs:
+        total.events += run.events
+        total.deliveries += run.deliveries
+        total.faults.update(run.faults)
+        total.decisions += run.decisions
+        total.outcomes.update(run.outcomes)
+        total.reasons.update(run.reasons)
+        total.actuations += run.actuations
+        total.double_actuations += run.double_actuations
+        total.lost += run.lost
+        total.duplicated += run.duplicated
+        total.pending += run.pending
+        total.out_of_bounds += run.out_of_bounds
+        total.attempts.update(run.attempts)
+        total.max_attempts = max(total.max_attempts, run.max_attempts)
+        total.calls += run.calls
+        total.seconds += run.seconds
+        total.anomalies += run.anomalies
+    return total
+
+
+TABLE_HEADER = (
+    "| Scenario | Events | Deliveries | Faults injected | AWS calls (max attempts) | Decisions | Actuations "
+    "| Double actuations | Lost | Duplicated | Pending | Out of bounds | Time |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def table_row(figures: Figures) -> str:
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(figures.outcomes.items()))
+    return (
+        f"| {figures.scenario} | {figures.events} | {figures.deliveries} | {sum(figures.faults.values())} "
+        f"| {figures.calls} ({figures.max_attempts}) | {figures.decisions} ({outcomes}) | {figures.actuations} "
+        f"| {figures.double_actuations} | {figures.lost} | {figures.duplicated} | {figures.pending} "
+        f"| {figures.out_of_bounds} | {figures.seconds:.0f} s |"
+    )

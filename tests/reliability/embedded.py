@@ -1,0 +1,97 @@
+"""The embedded AWS for the reliability suite: moto on 127.0.0.1, one request at a time.
+
+Why not marea_local.embedded_aws as it is: moto's DynamoDB transactions are not isolated. A
+cancelled TransactWriteItems restores a deep copy of every table it touched, taken when it began,
+so under concurrent requests (moto's server handles each in a thread) a losing transaction undoes
+the winner's writes, and two conditional writes can both pass their checks. Real DynamoDB
+serialises conflicting transactions. This test double restores that one guarantee by handling
+requests one at a time; everything else is moto's. Concurrency still happens where it matters to
+Marea: between the handlers' threads and processes, which interleave their requests freely.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+
+from marea_local.data_stack import DataStack, create_data_stack
+from marea_local.embedded_aws import EmbeddedAws, free_port
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+STAGE = "rel"
+# Powertools: no X-Ray, no EMF lines on stdout, only errors in the logs (figures stay readable).
+QUIET_LAMBDA_ENVIRONMENT = {
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "Marea",
+    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+    "POWERTOOLS_DEV": "0",
+}
+
+
+def serialized(app: WsgiApp) -> WsgiApp:
+    """A WSGI app that runs ``app`` for one request at a time, body included."""
+    lock = threading.Lock()
+
+    def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return handle
+
+
+def start_serialized_aws() -> EmbeddedAws:
+    import logging
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = serialized(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return EmbeddedAws(port=port, server=server)
+
+
+@contextmanager
+def reliability_aws() -> Iterator[EmbeddedAws]:
+    """Start the serialized embedded AWS and point this process's environment at it."""
+    aws = start_serialized_aws()
+    saved = dict(os.environ)
+    os.environ.update(aws.environment())
+    os.environ.update(QUIET_LAMBDA_ENVIRONMENT)
+    try:
+        yield aws
+    finally:
+        aws.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def fresh_stack(aws: EmbeddedAws) -> DataStack:
+    """Empty the embedded AWS, create Marea's tables and queue, point settings at them, drop cached clients."""
+    aws.reset()
+    stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage=STAGE)
+    os.environ.update(stack.environment())
+    forget_wiring()
+    return stack
+
+
+def forget_wiring() -> None:
+    from chalicelib import triggers, wiring
+
+    wiring.reset()
+    triggers._dispatch_tick_once.cache_clear()

@@ -1,0 +1,18 @@
+"""One schedule tick over many targets through the SQS fan-out (the full 1,000: `make reliability`)."""
+
+from __future__ import annotations
+
+from marea_local.embedded_aws import EmbeddedAws
+from tests.reliability.delivery import Plan
+from tests.reliability.scenarios import tick_load
+
+TARGETS = 40  # above the inline limit (25): the tick fans out through SQS
+
+
+def test_one_tick_over_forty_targets_decides_each_once(aws: EmbeddedAws) -> None:
+    outcome = tick_load(aws, targets=TARGETS, plan=Plan(threads=3))
+    outcome.check()
+    assert outcome.figures.decisions == TARGETS
+    # each target: read, metrics, commit, act, record (5), and its share of the tick's listing and enqueueing
+    assert outcome.figures.calls / TARGETS <= 6.5
+    print(outcome.figures.summary())
