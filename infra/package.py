@@ -45,12 +45,16 @@ def load_template(path: Path) -> dict[str, Any]:
 
 
 def fetch_wheels(wheelhouse: Path) -> None:
-    """Wheels of requirements.txt for the Lambda platform (an install step: it reaches PyPI)."""
+    """Wheels of requirements.lock.txt (every pin with its sha256) for the Lambda platform.
+
+    An install step: it reaches PyPI. --require-hashes makes pip refuse any file whose hash differs.
+    """
     python_version = f"{sys.version_info.major}{sys.version_info.minor}"
     command = [
         sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
         "--only-binary=:all:", "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
-        "--python-version", python_version, "-r", str(ROOT / "requirements.txt"), "-d", str(wheelhouse),
+        "--python-version", python_version, "--require-hashes", "--no-deps",
+        "-r", str(ROOT / "requirements.lock.txt"), "-d", str(wheelhouse),
     ]  # fmt: skip
     subprocess.run(command, check=True)  # noqa: S603 - our own interpreter, fixed arguments
 
