@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TARGET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,254}$"
@@ -26,6 +26,18 @@ AWS_SCALE_OUT_DATAPOINTS = 3  # scale-out alarm: 3 of 3 one-minute datapoints ab
 AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 datapoints below (1 - 0.1) x target
 AWS_SCALE_IN_MARGIN = 0.10
 AWS_COOLDOWN_S = 300
+
+
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+# A time-zone name that zoneinfo knows (DST rules included).
+IanaZone = Annotated[str, AfterValidator(_iana_zone)]
 
 
 class Frozen(BaseModel):
@@ -159,7 +171,7 @@ class ScheduledAction(Frozen):
 
     name: str = Field(pattern=NAME_PATTERN)
     cron: str = Field(min_length=9, max_length=200, description="5-field cron, e.g. '0 8 * * MON-FRI'")
-    timezone: str = "UTC"
+    timezone: IanaZone = "UTC"
     min_capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY_LIMIT)
     max_capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY_LIMIT)
     duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 31)
@@ -174,15 +186,6 @@ class ScheduledAction(Frozen):
             CronSim(value, _CRON_PROBE_TIME)
         except CronSimError as exc:
             raise ValueError(f"invalid cron expression: {exc}") from exc
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
     @model_validator(mode="after")
@@ -219,16 +222,7 @@ class PredictivePolicy(Frozen):
     level_window_s: int = Field(default=900, ge=60, le=3600)
     peak_window_s: int = Field(default=3600, ge=60, le=6 * 3600)
     history_days: int = Field(default=14, ge=0, le=14)  # CloudWatch keeps 1-minute data 15 days
-    timezone: str = "UTC"  # "the same time on previous days" is local clock time (DST-correct)
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+    timezone: IanaZone = "UTC"  # "the same time on previous days" is local clock time (DST-correct)
 
     @model_validator(mode="after")
     def _windows_cover_periods(self) -> PredictivePolicy:
