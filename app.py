@@ -1,4 +1,8 @@
-"""Marea's Chalice app: wiring only. Each handler hands its input to one chalicelib function."""
+"""Marea's Chalice app: wiring only. Each handler hands its input to one chalicelib function.
+
+Importing this module is the Lambda's cold start (a measured figure: bench/cold_start.py), so it
+loads only Chalice and import-light modules; each handler imports the use cases on first call.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from typing import Any
 
 from chalice.app import Chalice
 
-from chalicelib import observability, triggers
-from chalicelib.actuators.kops import RUNNER_TASK_GROUP
+from chalicelib import observability
 from chalicelib.api.routes import api
+from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.envelopes import lenient
 
 # Deploy-time wiring that Chalice must know when it reads this module (`chalice deploy/package`);
@@ -27,11 +31,15 @@ app.register_blueprint(api)
     {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}, name="on_alarm_state_change"
 )
 def on_alarm_state_change(event: Any) -> dict[str, Any]:
+    from chalicelib import triggers
+
     return triggers.on_alarm_event(event.to_dict())
 
 
 @app.schedule(SCHEDULE_EXPRESSION, name="on_schedule_tick")
 def on_schedule_tick(event: Any) -> dict[str, Any]:
+    from chalicelib import triggers
+
     return triggers.on_schedule_tick(event.to_dict(), event.context)
 
 
@@ -44,11 +52,15 @@ def on_schedule_tick(event: Any) -> dict[str, Any]:
     name="on_runner_task_stopped",
 )
 def on_runner_task_stopped(event: Any) -> dict[str, Any]:
+    from chalicelib import triggers
+
     return triggers.on_task_state_change(event.to_dict())
 
 
 @app.on_sqs_message(queue=FANOUT_QUEUE_NAME, batch_size=10, name="on_evaluation_message")
 def on_evaluation_message(event: Any) -> list[dict[str, Any]]:
+    from chalicelib import triggers
+
     return [triggers.on_evaluation_message(record.body, record.to_dict()["messageId"]) for record in event]
 
 

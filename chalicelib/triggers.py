@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import aws, wiring
-from chalicelib.actuators.kops import RUNNER_TASK_GROUP
+from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import Decision, Trigger, TriggerType
 from chalicelib.models.events import (

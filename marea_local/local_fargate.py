@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.actuators.kops import RUNNER_TASK_GROUP
+from chalicelib.constants import RUNNER_TASK_GROUP
 
 logger = logging.getLogger(__name__)
 

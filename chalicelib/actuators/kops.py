@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.actuators.base import Actuation, CapacityReading
+from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.errors import ActuationError
 from chalicelib.models.targets import KopsSizing, KopsTarget, TargetBase
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_ecs import ECSClient
-
-# RunTask `group` of every runner task: the EventBridge rule for task-state events matches it.
-RUNNER_TASK_GROUP = "marea-kops-runner"
 
 
 def instance_group_sizes(target: KopsTarget, capacity: int) -> tuple[int, int]:

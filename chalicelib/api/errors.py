@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Response
-from pydantic import ValidationError
 
 from chalicelib.errors import MareaError
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:  # pydantic loads on a route's first call, not at cold start
+    from pydantic import ValidationError
 
 View = TypeVar("View", bound=Callable[..., Any])
 _MAX_FIELD_ERRORS = 10
@@ -45,8 +47,12 @@ def json_errors(view: View) -> View:
             if exc.http_status >= 500:
                 logger().exception("request failed", extra={"code": exc.code})
             return error_response(exc.http_status, exc.code, exc.message)
-        except ValidationError as exc:
-            return validation_response(exc)
+        except Exception as exc:
+            from pydantic import ValidationError  # loaded by the view already when it raised one
+
+            if isinstance(exc, ValidationError):
+                return validation_response(exc)
+            raise
 
     return wrapper  # type: ignore[return-value]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from chalicelib.models.api import MAX_PAGE, ULID_PATTERN
+from chalicelib.constants import TARGET_ID_PATTERN, ULID_PATTERN
+from chalicelib.models.api import MAX_PAGE
 from chalicelib.models.decisions import Decision, Outcome
-from chalicelib.models.targets import TARGET_ID_PATTERN
 from chalicelib.store.items import TARGET_ADAPTER
 
 _REF = "#/components/schemas/{model}"

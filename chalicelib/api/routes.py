@@ -1,4 +1,8 @@
-"""REST routes: parse the request into a model, call one function, return a response model."""
+"""REST routes: parse the request into a model, call one function, return a response model.
+
+app.py imports this module at cold start, so only Chalice and import-light modules load here; each
+route imports the models, the store and the use cases it needs when it first runs.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,10 @@ import re
 from typing import Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
-from pydantic import ValidationError
 
-from chalicelib import triggers, wiring
 from chalicelib.api.errors import error_response, json_errors, validation_response
+from chalicelib.constants import TARGET_ID_PATTERN, ULID_PATTERN
 from chalicelib.errors import BadRequestError, NotFoundError, ValidationFailedError
-from chalicelib.metrics import resolve_metric
-from chalicelib.models.api import ULID_PATTERN, DecisionListParams, decision_response, target_response
-from chalicelib.models.targets import TARGET_ID_PATTERN, TargetTrackingPolicy
-from chalicelib.store.decisions import DecisionQuery
-from chalicelib.store.items import TARGET_ADAPTER
 
 api = Blueprint(__name__)
 # Deployed stages sign every request with SigV4; `chalice local` admits requests (local stage).
@@ -59,6 +57,12 @@ def openapi() -> Any:
 @api.route("/decisions", methods=["GET"], authorizer=iam)
 @json_errors
 def list_decisions() -> Any:
+    from pydantic import ValidationError
+
+    from chalicelib import wiring
+    from chalicelib.models.api import DecisionListParams, decision_response
+    from chalicelib.store.decisions import DecisionQuery
+
     try:
         params = DecisionListParams.model_validate(api.current_request.query_params or {})
     except ValidationError as exc:
@@ -80,6 +84,9 @@ def list_decisions() -> Any:
 def get_decision(decision_id: str) -> Any:
     if not _DECISION_ID.match(decision_id):
         raise BadRequestError("decision id must be a 26-character ULID")
+    from chalicelib import wiring
+    from chalicelib.models.api import decision_response
+
     decision = wiring.decision_log().get(decision_id)
     if decision is None:
         raise NotFoundError(f"decision {decision_id!r} not found")
@@ -89,12 +96,18 @@ def get_decision(decision_id: str) -> Any:
 @api.route("/targets", methods=["GET"], authorizer=iam)
 @json_errors
 def list_targets() -> Any:
+    from chalicelib import wiring
+    from chalicelib.models.api import target_response
+
     return {"targets": [target_response(t.target, t.version) for t in wiring.registry().iter_all()]}
 
 
 @api.route("/targets/{target_id}", methods=["GET"], authorizer=iam)
 @json_errors
 def get_target(target_id: str) -> Any:
+    from chalicelib import wiring
+    from chalicelib.models.api import target_response
+
     stored = wiring.registry().require(_target_id(target_id))
     return target_response(stored.target, stored.version)
 
@@ -102,6 +115,14 @@ def get_target(target_id: str) -> Any:
 @api.route("/targets/{target_id}", methods=["PUT"], authorizer=iam, content_types=["application/json"])
 @json_errors
 def put_target(target_id: str) -> Any:
+    from pydantic import ValidationError
+
+    from chalicelib import wiring
+    from chalicelib.metrics import resolve_metric
+    from chalicelib.models.api import target_response
+    from chalicelib.models.targets import TargetTrackingPolicy
+    from chalicelib.store.items import TARGET_ADAPTER
+
     body = _json_body()
     _target_id(target_id)
     if "id" in body and body["id"] != target_id:
@@ -123,6 +144,8 @@ def put_target(target_id: str) -> Any:
 @api.route("/targets/{target_id}", methods=["DELETE"], authorizer=iam)
 @json_errors
 def delete_target(target_id: str) -> Any:
+    from chalicelib import wiring
+
     wiring.registry().delete(_target_id(target_id))
     return Response(body="", status_code=204)
 
@@ -130,4 +153,7 @@ def delete_target(target_id: str) -> Any:
 @api.route("/targets/{target_id}/evaluate", methods=["POST"], authorizer=iam)
 @json_errors
 def evaluate_target(target_id: str) -> Any:
+    from chalicelib import triggers
+    from chalicelib.models.api import decision_response
+
     return decision_response(triggers.evaluate_now(_target_id(target_id)))

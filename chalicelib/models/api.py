@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from chalicelib.constants import TARGET_ID_PATTERN
 from chalicelib.models.decisions import Decision, Outcome
-from chalicelib.models.targets import TARGET_ID_PATTERN, TargetBase
+from chalicelib.models.targets import TargetBase
 
 MAX_PAGE = 500
-ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 
 
 class DecisionListParams(BaseModel):

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Json, ValidationError
 
+from chalicelib.constants import TARGET_ID_PATTERN
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import TriggerType
 from chalicelib.models.signals import AlarmObservation, AlarmState
-from chalicelib.models.targets import TARGET_ID_PATTERN
 
 ALARM_SOURCE = "aws.cloudwatch"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"

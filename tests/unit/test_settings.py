@@ -1,0 +1,47 @@
+"""Settings come from MAREA_* variables only, typed and bounded, with defaults for the rest."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.settings import Settings
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = Settings.from_environment({"PATH": "/usr/bin", "AWS_REGION": "eu-west-1"})
+    assert settings == Settings()
+    assert settings.targets_table == "marea-targets"
+    assert settings.fanout_queue_url is None
+
+
+def test_prefixed_variables_are_read_and_typed() -> None:
+    settings = Settings.from_environment(
+        {
+            "MAREA_TARGETS_TABLE": "t1",
+            "MAREA_INLINE_EVALUATION_LIMIT": "40",
+            "marea_decision_ttl_days": "7",  # the prefix and name match in any case
+            "MAREA_FANOUT_QUEUE_URL": "http://127.0.0.1:4599/123456789012/q",
+            "MAREA_SOMETHING_NEW": "ignored",
+            "TARGETS_TABLE": "not ours",
+        }
+    )
+    assert settings.targets_table == "t1"
+    assert settings.inline_evaluation_limit == 40
+    assert settings.decision_ttl_days == 7
+    assert settings.fanout_queue_url == "http://127.0.0.1:4599/123456789012/q"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MAREA_DECISION_TTL_DAYS", "0"), ("MAREA_PENDING_TIMEOUT_S", "ten"), ("MAREA_METRIC_LOOKBACK_MINUTES", "1441")],
+)
+def test_a_bad_value_fails_naming_the_field(name: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=name.removeprefix("MAREA_").lower()):
+        Settings.from_environment({name: value})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        settings.targets_table = "other"  # type: ignore[misc]
