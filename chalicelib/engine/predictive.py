@@ -152,14 +152,15 @@ def propose(policy: PredictivePolicy, signal: Signal, now: datetime) -> PolicyRe
     latest = view.latest
     label = policy.metric.metric_name
     if latest is None:
-        return _hold(policy, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints", None, None)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints")
     if latest.timestamp < now - timedelta(seconds=(STALE_AFTER_PERIODS + 1) * period_s):
         detail = f"stale {label} data (newest datapoint at {latest.timestamp.isoformat()})"
-        return _hold(policy, ReasonCode.STALE_DATA, detail, latest.value, None)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.STALE_DATA, detail, observed=latest.value)
     windows = _Windows.of(policy)
     need, coverage = _need_of(windows, *view.spans(now - windows.before, now - windows.inner, now))
     if need is None:
-        return _hold(policy, ReasonCode.INSUFFICIENT_DATA, f"no recent {label} datapoints", latest.value, None)
+        detail = f"no recent {label} datapoints"
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest.value)
     forecast = seasonal_forecast(policy, windows, view, now)
     return _vote(policy, signal.current_capacity, need, forecast, coverage)
 
@@ -262,16 +263,36 @@ def _vote(policy: PredictivePolicy, current: int, need: Need, forecast: Forecast
     detail = _describe(policy, need, forecast)
     if units_out > current:
         reason = ReasonCode.ABOVE_TARGET if units_now > current else ReasonCode.FORECAST_RISE
-        return _result(policy, Vote.OUT, units_out, reason, f"{detail}: needs {units_out}", need.level)
+        return PolicyResult.vote_of(
+            policy, Vote.OUT, reason, f"{detail}: needs {units_out}", proposed=units_out, observed=need.level
+        )
     if units_in < current and coverage < MIN_PEAK_COVERAGE:
         detail = f"{detail}; only {coverage:.0%} of the {policy.peak_window_s} s peak window has data"
-        return _hold(policy, ReasonCode.INSUFFICIENT_DATA, detail, need.level, current)
+        return PolicyResult.vote_of(
+            policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, proposed=current, observed=need.level
+        )
     if units_in < current:
-        return _result(policy, Vote.IN, units_in, ReasonCode.BELOW_TARGET, f"{detail}: needs {units_in}", need.level)
+        return PolicyResult.vote_of(
+            policy,
+            Vote.IN,
+            ReasonCode.BELOW_TARGET,
+            f"{detail}: needs {units_in}",
+            proposed=units_in,
+            observed=need.level,
+        )
     if units_now < current:
         detail = f"{detail}: {units_now} would do now, but a reference day rose to {units_in} within {policy.lead_s} s"
-        return _result(policy, Vote.HOLD, current, ReasonCode.FORECAST_RISE, detail, need.level)
-    return _result(policy, Vote.HOLD, current, ReasonCode.WITHIN_TOLERANCE, f"{detail}: {current} fits", need.level)
+        return PolicyResult.vote_of(
+            policy, Vote.HOLD, ReasonCode.FORECAST_RISE, detail, proposed=current, observed=need.level
+        )
+    return PolicyResult.vote_of(
+        policy,
+        Vote.HOLD,
+        ReasonCode.WITHIN_TOLERANCE,
+        f"{detail}: {current} fits",
+        proposed=current,
+        observed=need.level,
+    )
 
 
 def _units(policy: PredictivePolicy, load: float) -> int:
@@ -286,33 +307,4 @@ def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast) -> str:
         f"{label} mean {need.level:.1f} over {policy.level_window_s} s (at {policy.target_utilization:g} %),"
         f" peak {need.peak:.1f} over {policy.peak_window_s} s (at 100 %), {rise} forecast within"
         f" {policy.lead_s} s from {forecast.references}, {policy.unit_capacity:g} per unit"
-    )
-
-
-def _result(
-    policy: PredictivePolicy, vote: Vote, proposed: int, reason: ReasonCode, detail: str, observed: float
-) -> PolicyResult:
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=vote,
-        proposed=proposed,
-        reasons=[reason],
-        detail=detail,
-        observed=observed,
-    )
-
-
-def _hold(
-    policy: PredictivePolicy, reason: ReasonCode, detail: str, observed: float | None, proposed: int | None
-) -> PolicyResult:
-    """A HOLD vetoes every other policy's scale-in; ``proposed`` None = no opinion on the size."""
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=Vote.HOLD,
-        proposed=proposed,
-        reasons=[reason],
-        detail=detail,
-        observed=observed,
     )

@@ -22,22 +22,23 @@ def propose(policy: StepScalingPolicy, signal: Signal) -> PolicyResult:
     if alarm is None or alarm.state is AlarmState.INSUFFICIENT_DATA:
         seen = "no state" if alarm is None else "INSUFFICIENT_DATA"
         detail = f"alarm '{policy.alarm_name}' in {seen}"
-        return _result(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
     if alarm.state is AlarmState.OK:
-        return _result(policy, Vote.ABSTAIN, ReasonCode.ALARM_OK, f"alarm '{policy.alarm_name}' in OK")
+        return PolicyResult.vote_of(policy, Vote.ABSTAIN, ReasonCode.ALARM_OK, f"alarm '{policy.alarm_name}' in OK")
     value, threshold = alarm.value, alarm.threshold
     if value is None or threshold is None or not (math.isfinite(value) and math.isfinite(threshold)):
         detail = f"alarm '{policy.alarm_name}' in ALARM without a usable value and threshold"
-        return _result(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
     breach = f"alarm '{policy.alarm_name}' at {value:.1f} (threshold {threshold:.1f})"
     step = matching_step(policy.steps, value - threshold)
     if step is None:
-        return _result(policy, Vote.ABSTAIN, ReasonCode.NO_MATCHING_STEP, f"{breach} matches no step", value)
+        detail = f"{breach} matches no step"
+        return PolicyResult.vote_of(policy, Vote.ABSTAIN, ReasonCode.NO_MATCHING_STEP, detail, observed=value)
     current = signal.current_capacity
     proposed = min(MAX_CAPACITY_LIMIT, max(0, adjusted_capacity(policy, step.adjustment, current)))
     vote = Vote.OUT if proposed > current else Vote.IN if proposed < current else Vote.HOLD
     detail = f"{breach} matching step {_describe_adjustment(policy.adjustment_type, step.adjustment)}"
-    return _result(policy, vote, ReasonCode.ALARM_BREACHING, detail, value, proposed)
+    return PolicyResult.vote_of(policy, vote, ReasonCode.ALARM_BREACHING, detail, proposed=proposed, observed=value)
 
 
 def matching_step(steps: Sequence[StepAdjustment], delta: float) -> StepAdjustment | None:
@@ -89,22 +90,3 @@ def _describe_adjustment(kind: AdjustmentType, adjustment: int) -> str:
         return f"= {adjustment}"
     unit = " %" if kind is AdjustmentType.PERCENT_CHANGE_IN_CAPACITY else ""
     return f"{adjustment:+d}{unit}"
-
-
-def _result(
-    policy: StepScalingPolicy,
-    vote: Vote,
-    reason: ReasonCode,
-    detail: str,
-    observed: float | None = None,
-    proposed: int | None = None,
-) -> PolicyResult:
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=vote,
-        proposed=proposed,
-        reasons=[reason],
-        detail=detail,
-        observed=observed,
-    )

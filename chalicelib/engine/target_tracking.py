@@ -31,7 +31,7 @@ def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> Poli
     series = usable_datapoints(signal.metrics.get(policy.name, []), now)
     label = metric_label(policy)
     if not series:
-        return _hold_on_data(policy, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints", None)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints")
     latest = series[-1]
     period_s = metric_period_s(policy)
     if latest.timestamp < now - timedelta(seconds=STALE_AFTER_PERIODS * period_s):
@@ -39,7 +39,7 @@ def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> Poli
             f"stale {label} data (newest datapoint at {latest.timestamp.isoformat()},"
             f" older than {STALE_AFTER_PERIODS} periods of {period_s} s)"
         )
-        return _hold_on_data(policy, ReasonCode.STALE_DATA, detail, latest.value)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.STALE_DATA, detail, observed=latest.value)
     return _scale_out(policy, series, signal.current_capacity) or _scale_in_or_hold(
         policy, series, signal.current_capacity
     )
@@ -86,19 +86,13 @@ def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], current: i
         detail = (
             f"{label} {latest:.1f} > target {policy.target_value:.1f} for only {len(window)} of {needed} datapoints"
         )
-        return _hold_on_data(policy, ReasonCode.INSUFFICIENT_DATA, detail, latest)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
     # Scaling from zero: a target at 0 grows as if it had one unit, so it can leave zero at all.
     base = max(current, 1)
     proposed = max(current + 1, ceil_capacity(base * latest / policy.target_value))
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=Vote.OUT,
-        proposed=min(proposed, MAX_CAPACITY_LIMIT),
-        reasons=[ReasonCode.ABOVE_TARGET],
-        detail=f"{label} {latest:.1f} > target {policy.target_value:.1f} for {needed} datapoints",
-        observed=latest,
-    )
+    detail = f"{label} {latest:.1f} > target {policy.target_value:.1f} for {needed} datapoints"
+    proposed = min(proposed, MAX_CAPACITY_LIMIT)
+    return PolicyResult.vote_of(policy, Vote.OUT, ReasonCode.ABOVE_TARGET, detail, proposed=proposed, observed=latest)
 
 
 def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], current: int) -> PolicyResult:
@@ -108,25 +102,23 @@ def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], cur
     latest = series[-1].value
     label = metric_label(policy)
     if policy.disable_scale_in or not all(p.value < threshold for p in window):
-        return _within_tolerance(policy, latest, current, _tolerance_detail(policy, latest))
+        detail = _tolerance_detail(policy, latest)
+        return PolicyResult.vote_of(
+            policy, Vote.HOLD, ReasonCode.WITHIN_TOLERANCE, detail, proposed=current, observed=latest
+        )
     if len(window) < needed:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for only {len(window)} of {needed} datapoints"
-        return _hold_on_data(policy, ReasonCode.INSUFFICIENT_DATA, detail, latest)
+        return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
     # Conservative: size for the busiest point of the window, not the latest one.
     peak = max(p.value for p in window)
     proposed = ceil_capacity(max(current, 1) * peak / policy.target_value)
     if proposed >= current:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for {needed} datapoints, but {current} is still needed"
-        return _within_tolerance(policy, latest, current, detail)
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=Vote.IN,
-        proposed=proposed,
-        reasons=[ReasonCode.BELOW_TARGET],
-        detail=f"{label} {latest:.1f} < {threshold:.1f} (target {policy.target_value:.1f}) for {needed} datapoints",
-        observed=latest,
-    )
+        return PolicyResult.vote_of(
+            policy, Vote.HOLD, ReasonCode.WITHIN_TOLERANCE, detail, proposed=current, observed=latest
+        )
+    detail = f"{label} {latest:.1f} < {threshold:.1f} (target {policy.target_value:.1f}) for {needed} datapoints"
+    return PolicyResult.vote_of(policy, Vote.IN, ReasonCode.BELOW_TARGET, detail, proposed=proposed, observed=latest)
 
 
 def _tolerance_detail(policy: TargetTrackingPolicy, latest: float) -> str:
@@ -140,30 +132,3 @@ def _tolerance_detail(policy: TargetTrackingPolicy, latest: float) -> str:
     if latest < threshold:
         return f"{label} {latest:.1f} < {threshold:.1f} for fewer than {policy.scale_in_datapoints} datapoints"
     return f"{label} {latest:.1f}, within tolerance of target {target:.1f} (scale-in below {threshold:.1f})"
-
-
-def _within_tolerance(policy: TargetTrackingPolicy, latest: float, current: int, detail: str) -> PolicyResult:
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=Vote.HOLD,
-        proposed=current,
-        reasons=[ReasonCode.WITHIN_TOLERANCE],
-        detail=detail,
-        observed=latest,
-    )
-
-
-def _hold_on_data(
-    policy: TargetTrackingPolicy, reason: ReasonCode, detail: str, observed: float | None
-) -> PolicyResult:
-    """No opinion on the size (proposed None), but a HOLD: it vetoes scale-in by any policy."""
-    return PolicyResult(
-        policy=policy.name,
-        policy_type=policy.type,
-        vote=Vote.HOLD,
-        proposed=None,
-        reasons=[reason],
-        detail=detail,
-        observed=observed,
-    )

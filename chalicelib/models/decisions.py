@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -52,6 +52,13 @@ class Trigger(Frozen):
     at: AwareDatetime
 
 
+class NamedPolicy(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+
+
 class PolicyResult(Frozen):
     policy: str
     policy_type: str
@@ -63,6 +70,29 @@ class PolicyResult(Frozen):
     floor: int | None = None
     ceiling: int | None = None
     observed: float | None = None  # metric value the policy used
+
+    @classmethod
+    def vote_of(
+        cls,
+        policy: NamedPolicy,
+        vote: Vote,
+        reason: ReasonCode,
+        detail: str,
+        *,
+        proposed: int | None = None,
+        observed: float | None = None,
+    ) -> PolicyResult:
+        """One policy's vote for one reason. A HOLD with ``proposed`` None has no opinion on the size
+        but still vetoes every other policy's scale-in."""
+        return cls(
+            policy=policy.name,
+            policy_type=policy.type,
+            vote=vote,
+            proposed=proposed,
+            reasons=[reason],
+            detail=detail,
+            observed=observed,
+        )
 
 
 class EngineResult(Frozen):
