@@ -41,6 +41,7 @@ bench: venv
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/decision_latency.py
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/backtest_api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

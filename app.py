@@ -12,6 +12,7 @@ from typing import Any
 from chalice.app import Chalice
 
 from chalicelib import observability
+from chalicelib.api.backtest import backtests
 from chalicelib.api.routes import api
 from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.envelopes import lenient
@@ -25,6 +26,7 @@ FANOUT_QUEUE_NAME = os.environ.get("MAREA_FANOUT_QUEUE_NAME", "marea-dev-evaluat
 app = Chalice(app_name="marea", configure_logs=False)
 app.register_middleware(observability.middleware, "all")
 app.register_blueprint(api)
+app.register_blueprint(backtests)
 
 
 @app.on_cw_event(

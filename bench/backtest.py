@@ -29,10 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from marea_backtest import KINDS, POLICY_NAMES, Trace, World, load_trace, run_backtest  # noqa: E402
-from marea_backtest.metrics import Summary  # noqa: E402
+from chalicelib.backtest import KINDS, POLICY_NAMES, Summary, Trace, World, run_backtest, trace_from_rates  # noqa: E402
 from marea_backtest.synthetic import SHAPES, synthetic_trace  # noqa: E402
-from marea_backtest.trace import spread, trace_from_rates  # noqa: E402
+from marea_backtest.trace import load_trace, spread  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 BUNDLED = [DATA / "nasa_jul95.csv", DATA / "nab_aws_elb_requests.csv"]

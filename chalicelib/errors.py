@@ -85,6 +85,19 @@ class ConflictError(MareaError):
     http_status = 409
 
 
+class UnprocessableError(MareaError):
+    """A valid request Marea cannot carry out with what it found (e.g. a policy a backtest cannot replay)."""
+
+    code = "UNPROCESSABLE"
+    http_status = 422
+
+
+class NoDataError(UnprocessableError):
+    """The metric a request needs has no datapoints in the window asked for."""
+
+    code = "NO_DATA"
+
+
 class MalformedEventError(MareaError):
     """An event that does not match its model: logged with its id and rejected."""
 

@@ -1,12 +1,35 @@
-"""Replay a request trace through Marea's engine and through models of other autoscalers.
+"""``marea backtest``: replay a request trace file, print its summary, write its CSV and chart.
 
-``run_backtest(trace, policy, world) -> Result`` is the one entry point (the CLI, the bench and
-the HTTP API use it). The world model is the contract, written in ``marea_backtest/world.py`` and
-``docs/backtesting.md``. Not shipped to Lambda: ``chalicelib`` never imports this package.
+The replay core (world model, policies, metrics, ``run_backtest``) lives in ``chalicelib.backtest``
+because ``POST /backtest`` runs it in the Lambda; this package is the offline layer around it
+(CLI, trace files, CSV report, chart, progress bar, synthetic traces) and re-exports the core's
+public names so ``from marea_backtest import run_backtest, World, ...`` keeps working.
 """
 
-from marea_backtest.replay import POLICY_NAMES, Result, run_backtest
-from marea_backtest.trace import Trace, load_trace, trace_from_rates
-from marea_backtest.world import KINDS, World
+from chalicelib.backtest import (
+    KINDS,
+    POLICY_NAMES,
+    Result,
+    Summary,
+    Trace,
+    TraceError,
+    UnsupportedPolicyError,
+    World,
+    run_backtest,
+    trace_from_rates,
+)
+from marea_backtest.trace import load_trace
 
-__all__ = ["KINDS", "POLICY_NAMES", "Result", "Trace", "World", "load_trace", "run_backtest", "trace_from_rates"]
+__all__ = [
+    "KINDS",
+    "POLICY_NAMES",
+    "Result",
+    "Summary",
+    "Trace",
+    "TraceError",
+    "UnsupportedPolicyError",
+    "World",
+    "load_trace",
+    "run_backtest",
+    "trace_from_rates",
+]

@@ -1,4 +1,7 @@
-"""Demand and capacity over time, and a zoom on the busiest day, as one PNG (matplotlib)."""
+"""Demand and capacity over time, and a zoom on the busiest day, as one PNG (matplotlib).
+
+``draw_comparison`` draws several policies replayed on the same trace, one panel each, for a short run.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,19 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display here, and none needed
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
-from marea_backtest.replay import Result
+from chalicelib.backtest.replay import Result
 
 MINUTES_PER_DAY = 1440
 DEMAND_COLOR = "#7f7f7f"
 READY_COLOR = "#1f77b4"
 DESIRED_COLOR = "#ff7f0e"
 UNDER_COLOR = "#d62728"
+IDEAL_COLOR = "#2ca02c"
 
 
 def draw_chart(result: Result, path: str | Path) -> None:
@@ -45,6 +51,60 @@ def draw_chart(result: Result, path: str | Path) -> None:
     zoom.set_title(f"busiest day: {day_start:%a %Y-%m-%d}", loc="left", fontsize=10)
     zoom.set_xlabel(f"hour of the day (UTC{start:%z})")
     zoom.set_xticks(range(0, 25, 2))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def draw_comparison(results: Sequence[Result], path: str | Path, title: str) -> None:
+    """One panel per policy replayed on the same trace and world, on shared axes (wall-clock time)."""
+    if not results or any(len(r.demand) != len(results[0].demand) or r.world != results[0].world for r in results):
+        raise ValueError("draw_comparison needs results of one trace in one world")
+    start = results[0].world.start
+    figure, panels = plt.subplots(
+        len(results),
+        1,
+        figsize=(12, 3.2 * len(results) + 1.2),
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+        squeeze=False,
+    )
+    figure.suptitle(title, fontsize=12)
+    # Shared y: room above the highest line for the legend, which sits top left where short runs start low.
+    top = 1.3 * max(max(max(r.desired), max(r.demand) / r.world.unit_capacity) for r in results)
+
+    def x_of(minute: int) -> float:
+        return float(mdates.date2num(start + timedelta(minutes=minute)))  # type: ignore[no-untyped-call]
+
+    for axes, result in zip(panels[:, 0], results, strict=True):
+        _panel(axes, result, 0, len(result.demand), x_of)
+        axes.step(
+            [x_of(m) for m in range(len(result.demand))],
+            [result.world.ideal_units(d) for d in result.demand],
+            where="post",
+            color=IDEAL_COLOR,
+            linewidth=0.7,
+            linestyle=":",
+            alpha=0.8,
+            label=f"units needed at the target ({result.world.target_utilization:g} %)",
+        )
+        axes.set_ylim(0, top)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.legend(loc="upper left", fontsize=8, ncols=5)
+        s = result.summary
+        axes.set_title(
+            f"{result.policy}: under-provisioned {s.under_provisioned_pct:.1f} % of minutes"
+            f" ({s.under_provisioned_minutes}), {s.unit_hours:,.1f} unit-hours ({s.cost_vs_ideal:.2f}x ideal),"
+            f" {s.scaling_actions} scaling actions ({s.scale_outs} out, {s.scale_ins} in)",
+            loc="left",
+            fontsize=10,
+        )
+    bottom = panels[-1, 0]
+    # matplotlib.dates ships without type hints (hence the ignores); it labels clock times in start's zone.
+    locator = mdates.AutoDateLocator(tz=start.tzinfo)  # type: ignore[no-untyped-call]
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=start.tzinfo))  # type: ignore[no-untyped-call]
+    bottom.set_xlabel(f"wall-clock time ({start:%Z}, UTC{start:%z})")
     figure.savefig(path, dpi=110)
     plt.close(figure)
 

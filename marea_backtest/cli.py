@@ -11,14 +11,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from chalicelib.backtest.policies.engine import UnsupportedPolicyError
+from chalicelib.backtest.policies.presets import scheduled_target
+from chalicelib.backtest.replay import POLICY_NAMES, PolicySpec, run_backtest
+from chalicelib.backtest.world import DEFAULT_START, KINDS, World
 from chalicelib.models.targets import ScheduledPolicy
-from marea_backtest.policies.engine import UnsupportedPolicyError
-from marea_backtest.policies.presets import scheduled_target
 from marea_backtest.progress import ProgressBar
-from marea_backtest.replay import POLICY_NAMES, PolicySpec, run_backtest
 from marea_backtest.report import format_summary, write_csv
 from marea_backtest.trace import TraceError, load_trace
-from marea_backtest.world import DEFAULT_START, KINDS, World
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from marea_backtest.replay import Result
+from chalicelib.backtest.replay import Result
 
 CSV_COLUMNS = ["minute", "demand", "desired", "ready", "ideal", "utilization", "under_provisioned", "note"]
 

@@ -1,37 +1,20 @@
-"""Request traces: the ``minute,requests`` CSV format and its per-minute demand."""
+"""Request trace files: the ``minute,requests`` CSV format read into a per-minute Trace.
+
+The Trace itself lives in ``chalicelib.backtest.trace`` (the Lambda replays CloudWatch data
+without files); it is re-exported here for the CLI and older imports.
+"""
 
 from __future__ import annotations
 
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from chalicelib.backtest.trace import Trace, TraceError, trace_from_rates
+
 HEADER = ["minute", "requests"]
-
-
-class TraceError(ValueError):
-    """A trace file that does not follow the ``minute,requests`` format."""
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Demand per minute (requests in that minute), minute 0 first."""
-
-    name: str
-    demand: tuple[float, ...]
-
-    def __len__(self) -> int:
-        return len(self.demand)
-
-    def head(self, minutes: int) -> Trace:
-        """The first ``minutes`` minutes (what a backtest stopped early would have seen)."""
-        return Trace(name=self.name, demand=self.demand[:minutes])
-
-    @property
-    def mean(self) -> float:
-        return math.fsum(self.demand) / len(self.demand) if self.demand else 0.0
+__all__ = ["HEADER", "Trace", "TraceError", "load_trace", "spread", "trace_from_rates"]
 
 
 def load_trace(path: str | Path) -> Trace:
@@ -58,13 +41,6 @@ def load_trace(path: str | Path) -> Trace:
     if not minutes:
         raise TraceError(f"{path}: no rows")
     return Trace(name=path.stem, demand=tuple(spread(minutes, counts)))
-
-
-def trace_from_rates(name: str, demand: Sequence[float]) -> Trace:
-    """A trace from per-minute demand already in memory (e.g. CloudWatch datapoints)."""
-    if any(not math.isfinite(d) or d < 0 for d in demand):
-        raise TraceError(f"{name}: demand must be finite and >= 0")
-    return Trace(name=name, demand=tuple(float(d) for d in demand))
 
 
 def spread(minutes: Sequence[int], counts: Sequence[float]) -> list[float]:

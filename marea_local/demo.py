@@ -8,7 +8,9 @@
    minute the workloads publish their metrics, the local event pump evaluates the alarms and
    delivers alarm events and schedule ticks to the real Lambda handlers, and every decision is
    shown as it happens;
-4. serves the HTTP API with `chalice local --stage local` and keeps the embedded AWS, the pump
+4. backtests the replayed minutes for the web tier under Marea's policy and AWS target tracking,
+   prints both and draws them in a chart (--chart);
+5. serves the HTTP API with `chalice local --stage local` and keeps the embedded AWS, the pump
    and the workloads running in real time until Ctrl-C / SIGTERM (or exits with --once).
 """
 
@@ -33,6 +35,7 @@ from typing import Any
 import boto3
 
 from marea_local.data_stack import create_data_stack
+from marea_local.demo_backtest import Window, report_backtest
 from marea_local.demo_resources import create_fargate_service, create_kops_runner_cluster, create_web_asg, put_alarm
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from marea_local.event_pump import EventPump
@@ -44,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # 1995-07-13 06:00 EDT (trace minute 0 is 1995-07-01 00:00): the STS-70 launch morning.
 REPLAY_START_MINUTE = 12 * 1440 + 6 * 60
 REPLAY_MINUTES = 300
+CHART = ROOT / "demo-output" / "backtest.png"
 WEB_ASG = "demo-web"
 CHAT_CLUSTER, CHAT_SERVICE = "demo", "chat"
 KOPS_CLUSTER, KOPS_IG, KOPS_BUCKET = "demo.k8s.local", "nodes", "marea-demo-kops-state"
@@ -319,6 +323,7 @@ class Demo:
             self.summarize()
             if self.stop.is_set():
                 return 0
+            self.backtest(workloads["web"])
             self.serve_api()
             if self.args.once:
                 return 0 if self.check_api() else 1
@@ -408,6 +413,22 @@ class Demo:
             f"nodes {t.overloaded_minutes['nodes']}"
         )
 
+    def backtest(self, web: Workload) -> None:
+        """What Marea's default policy and AWS target tracking would have done with the replayed minutes."""
+        from chalicelib import wiring
+
+        stored = wiring.registry().get("web")
+        if stored is None:
+            raise SystemExit("the demo's 'web' target is no longer registered")
+        report_backtest(
+            stored.target,
+            requests_per_unit=web.unit_capacity / web.demand_scale,
+            requests=self.trace,
+            window=Window(first=REPLAY_START_MINUTE, minutes=self.tally.minutes),
+            chart=self.args.chart,
+            say=say,
+        )
+
     # ---- the API -------------------------------------------------------------------------------
     def serve_api(self) -> None:
         port = self.args.port
@@ -489,6 +510,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--once", action="store_true", help="exit after the replay and one API check (unattended runs, CI)"
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=CHART,
+        metavar="PATH",
+        help="where the backtest chart of the replayed minutes goes (default demo-output/backtest.png)",
     )
     parser.add_argument("--verbose", action="store_true", help="print every minute and chalice local's log")
     args = parser.parse_args(argv)

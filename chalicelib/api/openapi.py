@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from chalicelib.constants import TARGET_ID_PATTERN, ULID_PATTERN
 from chalicelib.models.api import MAX_PAGE
+from chalicelib.models.backtest import BacktestRequest, BacktestResponse
 from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.store.items import TARGET_ADAPTER
 
@@ -45,7 +46,12 @@ def _target_id_param() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     _, generated = TypeAdapter.json_schemas(
-        [("Target", "validation", TARGET_ADAPTER), ("Decision", "serialization", TypeAdapter(Decision))],
+        [
+            ("Target", "validation", TARGET_ADAPTER),
+            ("Decision", "serialization", TypeAdapter(Decision)),
+            ("BacktestRequest", "validation", TypeAdapter(BacktestRequest)),
+            ("BacktestResponse", "serialization", TypeAdapter(BacktestResponse)),
+        ],
         ref_template=_REF,
     )
     schemas: dict[str, Any] = generated["$defs"]
@@ -142,6 +148,13 @@ def _paths() -> dict[str, Any]:
                 "parameters": target,
                 "responses": _responses("204", None, 400, 404, 409),
             },
+        },
+        "/backtest": {
+            "post": {
+                "summary": "Replay a target's last days under its policies and a proposed one",
+                "requestBody": {"required": True, "content": _json("BacktestRequest")},
+                "responses": _responses("200", "BacktestResponse", 400, 404, 422),
+            }
         },
         "/targets/{target_id}/evaluate": {
             "post": {

@@ -6,13 +6,13 @@ route imports the models, the store and the use cases it needs when it first run
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
 
 from chalicelib.api.errors import error_response, json_errors, validation_response
+from chalicelib.api.request_body import json_body
 from chalicelib.constants import TARGET_ID_PATTERN, ULID_PATTERN
 from chalicelib.errors import BadRequestError, NotFoundError, ValidationFailedError
 
@@ -22,28 +22,12 @@ iam = IAMAuthorizer()
 
 _TARGET_ID = re.compile(TARGET_ID_PATTERN)
 _DECISION_ID = re.compile(ULID_PATTERN)
-_MAX_BODY_BYTES = 64 * 1024
 
 
 def _target_id(value: str) -> str:
     if not _TARGET_ID.match(value):
         raise BadRequestError("target id must be 1-128 characters: letters, digits, '.', '_' or '-'")
     return value
-
-
-def _json_body() -> dict[str, Any]:
-    raw = api.current_request.raw_body or b""
-    if len(raw) > _MAX_BODY_BYTES:
-        raise BadRequestError(f"body is larger than {_MAX_BODY_BYTES} bytes")
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise BadRequestError(f"body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:  # a small body of nested brackets exhausts the parser's stack
-        raise BadRequestError("body nests too deeply") from exc
-    if not isinstance(body, dict):
-        raise BadRequestError("body must be a JSON object")
-    return body
 
 
 @api.route("/openapi.json", methods=["GET"], authorizer=iam)
@@ -123,7 +107,7 @@ def put_target(target_id: str) -> Any:
     from chalicelib.models.targets import TargetTrackingPolicy
     from chalicelib.store.items import TARGET_ADAPTER
 
-    body = _json_body()
+    body = json_body(api.current_request)
     _target_id(target_id)
     if "id" in body and body["id"] != target_id:
         raise ValidationFailedError(f"id in the body ({body['id']!r}) differs from the path ({target_id!r})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from marea_backtest.trace import Trace, trace_from_rates
+from chalicelib.backtest.trace import Trace, trace_from_rates
 
 DAY_MIN = 1440
 

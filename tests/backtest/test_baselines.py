@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from marea_backtest.policies.aws_target_tracking import AwsTargetTracking
-from marea_backtest.policies.base import Observation
-from marea_backtest.policies.hpa import Hpa, scale_up_limit
-from marea_backtest.world import World
+from chalicelib.backtest.policies.aws_target_tracking import AwsTargetTracking
+from chalicelib.backtest.policies.base import Observation
+from chalicelib.backtest.policies.hpa import Hpa, scale_up_limit
+from chalicelib.backtest.world import World
 
 WORLD = World(kind="ec2", unit_capacity=10, target_utilization=70)
 

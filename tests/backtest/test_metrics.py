@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from marea_backtest.metrics import summarize
-from marea_backtest.world import World
+from chalicelib.backtest.metrics import summarize
+from chalicelib.backtest.world import World
 
 WORLD = World(kind="fargate", unit_capacity=10.0, target_utilization=50)
 

@@ -6,6 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.backtest import POLICY_NAMES, World, run_backtest
+from chalicelib.backtest.policies.engine import RequestSeries, UnsupportedPolicyError
+from chalicelib.backtest.policies.presets import schedule_from_history, scheduled_target
+from chalicelib.backtest.trace import trace_from_rates
 from chalicelib.engine.predictive import SeriesView
 from chalicelib.models.signals import Datapoint
 from chalicelib.models.targets import (
@@ -18,10 +22,6 @@ from chalicelib.models.targets import (
     TargetBase,
     TargetTrackingPolicy,
 )
-from marea_backtest import POLICY_NAMES, World, run_backtest
-from marea_backtest.policies.engine import RequestSeries, UnsupportedPolicyError
-from marea_backtest.policies.presets import schedule_from_history, scheduled_target
-from marea_backtest.trace import trace_from_rates
 from tests.backtest.factories import daily_trace, step_trace
 
 WORLD = World(kind="ec2", unit_capacity=10.0)

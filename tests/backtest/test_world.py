@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marea_backtest.world import Fleet, World
+from chalicelib.backtest.world import Fleet, World
 
 
 def test_given_a_scale_out_at_t_then_units_serve_from_t_plus_delay() -> None:

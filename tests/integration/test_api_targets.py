@@ -174,6 +174,7 @@ def test_the_openapi_description_is_served_and_matches_what_the_api_accepts(clie
     document = client.http.get("/openapi.json").json_body
     assert document["openapi"] == "3.1.0"
     assert set(document["paths"]) == {
+        "/backtest",
         "/decisions",
         "/decisions/{decision_id}",
         "/targets",

@@ -1,17 +1,33 @@
-"""`make demo` unattended: the replay scales both workloads, then the API answers over HTTP."""
+"""`make demo` unattended: the replay scales the workloads, the replayed minutes are backtested and
+charted, then the API answers over HTTP."""
 
 from __future__ import annotations
 
+import re
+import struct
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from marea_backtest import World, run_backtest, trace_from_rates
+from marea_local.demo import REPLAY_START_MINUTE
 from marea_local.embedded_aws import free_port
+from marea_local.workload import load_trace
 
 ROOT = Path(__file__).resolve().parents[2]
+REPLAYED_MINUTES = 150
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TABLE_LINE = re.compile(
+    r"^ +(?P<policy>marea|aws-target-tracking) +(?P<pct>[\d.]+) % \((?P<under>\d+) min\) +(?P<unit_hours>[\d.]+)"
+    r" +(?P<actions>\d+) \((?P<outs>\d+) out, (?P<ins>\d+) in\)$",
+    re.MULTILINE,
+)
 
 
-def test_the_demo_replays_the_spike_scales_out_and_serves_the_api() -> None:
+def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(tmp_path: Path) -> None:
+    chart = tmp_path / "charts" / "backtest.png"
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
         [
             sys.executable,
@@ -19,11 +35,13 @@ def test_the_demo_replays_the_spike_scales_out_and_serves_the_api() -> None:
             "marea_local.demo",
             "--once",
             "--minutes",
-            "150",
+            str(REPLAYED_MINUTES),
             "--seconds-per-minute",
             "0",
             "--port",
             str(free_port()),
+            "--chart",
+            str(chart),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -39,3 +57,35 @@ def test_the_demo_replays_the_spike_scales_out_and_serves_the_api() -> None:
     assert "nodes applied: the kops runner finished; instance group nodes size" in output
     assert "API check: GET /decisions?target=web&limit=3 -> 3 decisions" in output
     assert "Traceback" not in output + result.stderr
+    assert_the_backtest_is_printed_and_charted(output, chart)
+
+
+def assert_the_backtest_is_printed_and_charted(output: str, chart: Path) -> None:
+    """The printed table is what a direct backtest of the replayed minutes gives, and the chart is a real PNG."""
+    assert "backtest of 1995-07-13 06:00-08:30 EDT for 'web'" in output
+    assert f"  chart: {chart}" in output
+    assert output.index("backtest of 1995-07-13") < output.index("API check:")  # before the demo serves the API
+    png = chart.read_bytes()
+    assert png[:8] == PNG_SIGNATURE
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk, first after the signature
+    assert width >= 1000
+    assert height >= 600
+    assert 20_000 < len(png) < 2_000_000
+
+    start = datetime(1995, 7, 13, 6, 0, tzinfo=ZoneInfo("America/New_York"))
+    # The registered 'web' target (ASG: ec2; min 2, max 20, CPU target 60 %); an instance serves
+    # 250 demand/min at 100 % CPU and demand is 5x the trace's requests: 50 requests/min.
+    world = World(kind="ec2", unit_capacity=50, target_utilization=60, min_units=2, max_units=20, start=start)
+    requests = load_trace()[REPLAY_START_MINUTE : REPLAY_START_MINUTE + REPLAYED_MINUTES]
+    printed = {match["policy"]: match for match in TABLE_LINE.finditer(output)}
+    assert sorted(printed) == ["aws-target-tracking", "marea"]
+    for policy, line in printed.items():
+        s = run_backtest(trace_from_rates("NASA", requests), policy, world).summary
+        assert float(line["pct"]) == round(s.under_provisioned_pct, 1)
+        assert int(line["under"]) == s.under_provisioned_minutes
+        assert float(line["unit_hours"]) == round(s.unit_hours, 1)
+        assert (int(line["actions"]), int(line["outs"]), int(line["ins"])) == (
+            s.scaling_actions,
+            s.scale_outs,
+            s.scale_ins,
+        )

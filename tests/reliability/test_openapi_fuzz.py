@@ -35,6 +35,7 @@ OPERATIONS = [
     "PUT /targets/{target_id}",
     "DELETE /targets/{target_id}",
     "POST /targets/{target_id}/evaluate",
+    "POST /backtest",
 ]
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from chalicelib.backtest.world import World
 from chalicelib.models.targets import (
     CustomMetric,
     PredictivePolicy,
@@ -15,7 +16,6 @@ from chalicelib.models.targets import (
     Statistic,
     TargetBase,
 )
-from marea_backtest.world import World
 
 BACKTEST_TARGET_ID = "backtest"
 # Scale in to the highest recommendation of the last 20 minutes: the predictive policy already

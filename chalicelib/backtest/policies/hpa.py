@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from marea_backtest.policies.base import Decision, Observation
-from marea_backtest.world import World
+from chalicelib.backtest.policies.base import Decision, Observation
+from chalicelib.backtest.world import World
 
 TOLERANCE = 0.1
 DOWNSCALE_STABILIZATION_MIN = 5  # 300 s

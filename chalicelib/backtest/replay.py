@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib.backtest.metrics import Summary, summarize
+from chalicelib.backtest.policies.aws_target_tracking import AwsTargetTracking
+from chalicelib.backtest.policies.base import Controller, Observation
+from chalicelib.backtest.policies.engine import EngineController
+from chalicelib.backtest.policies.hpa import Hpa
+from chalicelib.backtest.policies.presets import marea_target, schedule_from_history, scheduled_target
+from chalicelib.backtest.trace import Trace
+from chalicelib.backtest.world import Fleet, World
 from chalicelib.models.targets import TargetBase
-from marea_backtest.metrics import Summary, summarize
-from marea_backtest.policies.aws_target_tracking import AwsTargetTracking
-from marea_backtest.policies.base import Controller, Observation
-from marea_backtest.policies.engine import EngineController
-from marea_backtest.policies.hpa import Hpa
-from marea_backtest.policies.presets import marea_target, schedule_from_history, scheduled_target
-from marea_backtest.trace import Trace
-from marea_backtest.world import Fleet, World
 
 POLICY_NAMES = ("marea", "aws-target-tracking", "hpa", "scheduled")
 # A policy by name, or any Marea target (its policies are replayed through the engine as they are).

@@ -16,8 +16,8 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-from marea_backtest.policies.base import Decision, Observation
-from marea_backtest.world import World
+from chalicelib.backtest.policies.base import Decision, Observation
+from chalicelib.backtest.world import World
 
 SCALE_OUT_DATAPOINTS = 3
 SCALE_IN_DATAPOINTS = 15

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from marea_backtest.world import World
+from chalicelib.backtest.world import World
 
 
 @dataclass(frozen=True)
