@@ -24,6 +24,8 @@ class ReasonCode(StrEnum):
     SCHEDULE_ACTIVE = "SCHEDULE_ACTIVE"
     SCHEDULE_EXCLUDED_DATE = "SCHEDULE_EXCLUDED_DATE"
     NO_POLICIES = "NO_POLICIES"
+    # target tracking: units ordered earlier and still starting already cover what the metric asks for
+    SCALE_OUT_IN_PROGRESS = "SCALE_OUT_IN_PROGRESS"
     FORECAST_RISE = "FORECAST_RISE"  # predictive: the same time of previous days rose within the lead time
     # combination and normalisation
     SCALE_IN_VETOED = "SCALE_IN_VETOED"

@@ -58,6 +58,7 @@ class SignalCollector:
         """``known_*``: what the triggering event already carries, so it is not read again."""
         return Signal(
             current_capacity=reading.current,
+            serving_capacity=reading.serving,
             metrics=self._metrics(target, now, known_metrics or {}),
             alarms=self._alarms(target, known_alarms),
             resource_bounds=reading.bounds,

@@ -78,6 +78,9 @@ def create_fargate_service(ec2: Any, ecs: Any, cluster: str, service: str, *, de
         },
         tags=[{"key": MANAGED_TAG["Key"], "value": MANAGED_TAG["Value"]}],
     )
+    # moto reports runningCount 0 for a new service until its first update (then running = desired);
+    # Marea sizes scale-outs from the running tasks, so start the demo with its tasks running.
+    ecs.update_service(cluster=cluster, service=service, desiredCount=desired)
 
 
 def put_alarm(

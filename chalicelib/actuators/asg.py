@@ -35,6 +35,7 @@ class AsgActuator:
         in_service = sum(1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService")
         return CapacityReading(
             current=group["DesiredCapacity"],
+            serving=in_service,
             bounds=ResourceBounds(min=group["MinSize"], max=group["MaxSize"]),
             details={"asg_name": target.asg_name, "in_service": in_service},
         )

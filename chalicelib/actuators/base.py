@@ -14,6 +14,7 @@ class CapacityReading(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     current: int = Field(ge=0)
+    serving: int | None = Field(default=None, ge=0)  # in service / running now; None = not told
     bounds: ResourceBounds = ResourceBounds()
     # What else the resource told us (running count, in-service instances...), recorded as inputs.
     details: dict[str, Any] = Field(default_factory=dict)

@@ -32,6 +32,7 @@ class EcsActuator:
         service = services[0]
         return CapacityReading(
             current=service["desiredCount"],
+            serving=service.get("runningCount", 0),
             details={
                 "cluster": target.cluster,
                 "service": target.service,

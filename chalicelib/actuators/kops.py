@@ -48,14 +48,16 @@ class KopsActuator:
         if not groups["AutoScalingGroups"]:
             raise ActuationError(f"instance group {target.instance_group}: its ASG {target.asg_name!r} does not exist")
         group = groups["AutoScalingGroups"][0]
+        in_service = sum(1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService")
         # No resource bounds: the group's MinSize/MaxSize are what Marea changes (through kops).
         return CapacityReading(
             current=group["DesiredCapacity"],
+            serving=in_service,
             details={
                 "asg_name": target.asg_name,
                 "asg_min": group["MinSize"],
                 "asg_max": group["MaxSize"],
-                "in_service": sum(1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService"),
+                "in_service": in_service,
             },
         )
 

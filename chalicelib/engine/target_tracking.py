@@ -40,9 +40,7 @@ def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> Poli
             f" older than {STALE_AFTER_PERIODS} periods of {period_s} s)"
         )
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.STALE_DATA, detail, observed=latest.value)
-    return _scale_out(policy, series, signal.current_capacity) or _scale_in_or_hold(
-        policy, series, signal.current_capacity
-    )
+    return _scale_out(policy, series, signal) or _scale_in_or_hold(policy, series, signal.current_capacity)
 
 
 def usable_datapoints(points: Sequence[Datapoint], now: datetime) -> list[Datapoint]:
@@ -75,7 +73,7 @@ def ceil_capacity(capacity: float) -> int:
     return max(0, min(MAX_CAPACITY_LIMIT, math.ceil(capacity - CEIL_EPSILON)))
 
 
-def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], current: int) -> PolicyResult | None:
+def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal) -> PolicyResult | None:
     needed = policy.scale_out_datapoints
     window = series[-needed:]
     if not all(p.value > policy.target_value for p in window):
@@ -87,11 +85,19 @@ def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], current: i
             f"{label} {latest:.1f} > target {policy.target_value:.1f} for only {len(window)} of {needed} datapoints"
         )
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
+    current = signal.current_capacity
+    # The metric is measured over the units serving now: units still starting count toward the need
+    # (as AWS counts warming instances), so a scale-out during a boot does not order them twice.
+    serving = current if signal.serving_capacity is None else signal.serving_capacity
     # Scaling from zero: a target at 0 grows as if it had one unit, so it can leave zero at all.
-    base = max(current, 1)
-    proposed = max(current + 1, ceil_capacity(base * latest / policy.target_value))
+    need = ceil_capacity(max(serving, 1) * latest / policy.target_value)
     detail = f"{label} {latest:.1f} > target {policy.target_value:.1f} for {needed} datapoints"
-    proposed = min(proposed, MAX_CAPACITY_LIMIT)
+    if serving < current and need <= current:
+        detail += f": {serving} serving need {need}, {current - serving} more already starting"
+        return PolicyResult.vote_of(
+            policy, Vote.HOLD, ReasonCode.SCALE_OUT_IN_PROGRESS, detail, proposed=current, observed=latest
+        )
+    proposed = min(max(current + 1, need), MAX_CAPACITY_LIMIT)
     return PolicyResult.vote_of(policy, Vote.OUT, ReasonCode.ABOVE_TARGET, detail, proposed=proposed, observed=latest)
 
 

@@ -43,6 +43,9 @@ class Signal(Frozen):
     """Everything observed for one evaluation of one target."""
 
     current_capacity: int = Field(ge=0)
+    # Units serving now (ASG instances in service, ECS tasks running): the units a utilization metric
+    # is measured over. None when the resource does not say; current_capacity stands in for it.
+    serving_capacity: int | None = Field(default=None, ge=0)
     # Datapoints per target-tracking policy name, oldest first, one per period.
     metrics: dict[str, list[Datapoint]] = Field(default_factory=dict)
     alarms: dict[str, AlarmObservation] = Field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -178,3 +179,39 @@ def test_given_a_group_max_below_the_targets_when_scaling_out_then_the_group_bou
     assert {"CLAMPED_TO_RESOURCE_MAX", "RESOURCE_BOUNDS_DIFFER"} <= set(decision["reasons"])
     assert decision["inputs"]["resource_bounds"] == {"min": 1, "max": 3}
     assert asg_desired(clients) == 3
+
+
+def test_given_tasks_still_starting_when_overloaded_then_they_count_toward_the_scale_out(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    """moto reports a new service's tasks as not yet running: 0 of 3 serve, the rest are starting."""
+    make_service(clients, desired=2)  # the cluster and task definition
+    clients["ecs"].create_service(cluster="demo", serviceName="fresh", taskDefinition="chat-task", desiredCount=3)
+    cpu = {"type": "predefined", "predefined": "ECSServiceAverageCPUUtilization"}
+    policy = {"type": "target_tracking", "name": "cpu", "metric": cpu, "target_value": 50, "scale_out_datapoints": 2}
+    register(
+        client,
+        "fresh",
+        {"kind": "ecs", "cluster": "demo", "service": "fresh", "min": 1, "max": 10, "policies": [policy]},
+    )
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    clients["cloudwatch"].put_metric_data(
+        Namespace="AWS/ECS",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "ClusterName", "Value": "demo"}, {"Name": "ServiceName", "Value": "fresh"}],
+                "Timestamp": now - timedelta(minutes=ago),
+                "Value": 90.0,
+                "Unit": "Percent",
+            }
+            for ago in (2, 1, 0)
+        ],
+    )
+
+    held = client.http.post("/targets/fresh/evaluate").json_body
+
+    # sized from what serves (grows as if 1 unit): ceil(1 x 90 / 50) = 2, already covered by the 3 starting
+    assert (held["action"], held["final"]) == ("none", 3), held
+    assert "SCALE_OUT_IN_PROGRESS" in held["reasons"]
+    assert "0 serving need 2, 3 more already starting" in held["explanation"]

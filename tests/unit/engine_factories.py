@@ -91,9 +91,11 @@ def signal(
     metrics: dict[str, list[Datapoint]] | None = None,
     alarms: Sequence[AlarmObservation] = (),
     bounds: ResourceBounds | None = None,
+    serving: int | None = None,
 ) -> Signal:
     return Signal(
         current_capacity=current,
+        serving_capacity=serving,
         metrics=metrics or {},
         alarms={a.name: a for a in alarms},
         resource_bounds=bounds or ResourceBounds(),

@@ -153,3 +153,29 @@ def test_given_absurd_metric_when_proposing_then_capacity_is_capped_not_crashing
 
     assert result.vote is Vote.OUT
     assert result.proposed == MAX_CAPACITY_LIMIT
+
+
+# values, desired, serving, expected vote, proposal, reason: the metric is measured over serving units
+SERVING_CASES = [
+    pytest.param([120] * 3, 4, 2, Vote.HOLD, 4, R.SCALE_OUT_IN_PROGRESS, id="booting-units-already-cover-it"),
+    pytest.param([150] * 3, 4, 2, Vote.OUT, 5, R.ABOVE_TARGET, id="booting-units-cover-part-of-it"),
+    pytest.param([120] * 3, 4, 4, Vote.OUT, 8, R.ABOVE_TARGET, id="all-serving-sizes-as-before"),
+    pytest.param([120] * 3, 2, 4, Vote.OUT, 8, R.ABOVE_TARGET, id="scale-in-under-way-counts-the-load-served"),
+    pytest.param([120] * 3, 1, 0, Vote.OUT, 2, R.ABOVE_TARGET, id="none-serving-grows-as-if-one"),
+    pytest.param([30] * 15, 6, 3, Vote.IN, 3, R.BELOW_TARGET, id="scale-in-still-sized-from-desired"),
+]
+
+
+@pytest.mark.parametrize(("values", "current", "serving", "vote", "proposed", "reason"), SERVING_CASES)
+def test_given_units_still_starting_when_scaling_out_then_they_count_toward_the_need(
+    values: list[float], current: int, serving: int, vote: Vote, proposed: int, reason: ReasonCode
+) -> None:
+    result = target_tracking.propose(tt_policy(), signal(current, {"cpu": series(values)}, serving=serving), NOW)
+
+    assert (result.vote, result.proposed, result.reasons) == (vote, proposed, [reason])
+
+
+def test_given_units_starting_when_holding_then_the_detail_says_how_many() -> None:
+    result = target_tracking.propose(tt_policy(), signal(4, {"cpu": series([120] * 3)}, serving=2), NOW)
+
+    assert "2 serving need 4, 2 more already starting" in result.detail

@@ -146,6 +146,7 @@ class EngineController:
             metrics.update({name: per_unit for name in names})
         signal = Signal.model_construct(
             current_capacity=desired,
+            serving_capacity=ready,
             metrics=metrics,
             alarms={},
             resource_bounds=self._bounds,
