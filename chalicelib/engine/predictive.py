@@ -14,6 +14,10 @@ now + lead_s. The policy reads the target's total load (one metric, oldest first
 - forecast: both grown by the rise that the same local time of earlier days showed over the next
   ``lead_s`` (daily and weekly seasonality learnt from the history given, nothing stored).
 
+A burst that recurred at the same minute of each of the last hours (a cron job) is left out of
+the level and the recent peak, and served only when it comes round again: a floor from the lead
+before it until it has passed (engine/recurring.py), so capacity is not held at burst level all hour.
+
 Confidence is asymmetric, as in AWS predictive scaling, which never scales in on its forecast:
 pre-scaling out needs every reference day to show the rise; scaling in needs no reference day to
 show one, and half a peak window of data at least. Missing or stale data never scales in.
@@ -32,6 +36,7 @@ from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from chalicelib.engine.recurring import RECURRING_HOURS, Bursts, recurring_bursts
 from chalicelib.engine.target_tracking import STALE_AFTER_PERIODS, ceil_capacity
 from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
@@ -161,8 +166,28 @@ def propose(policy: PredictivePolicy, signal: Signal, now: datetime) -> PolicyRe
     if need is None:
         detail = f"no recent {label} datapoints"
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest.value)
+    bursts = None
+    if need.peak > need.level / windows.utilization:  # only a binding peak can hold a recurring burst
+        bursts = _recurring(policy, windows, view, latest.timestamp, need)
+        if bursts is not None:
+            need = Need(level=bursts.level, peak=bursts.peak)
     forecast = seasonal_forecast(policy, windows, view, now)
-    return _vote(policy, signal.current_capacity, need, forecast, coverage)
+    return _vote(policy, signal.current_capacity, need, forecast, coverage, bursts)
+
+
+def _recurring(
+    policy: PredictivePolicy, windows: _Windows, view: SeriesView, latest: datetime, need: Need
+) -> Bursts | None:
+    return recurring_bursts(
+        view.values,
+        latest + timedelta(seconds=windows.period_s),
+        period_s=windows.period_s,
+        peak_window_s=windows.peak_window_s,
+        level_window_s=policy.level_window_s,
+        ahead_s=int(windows.ahead.total_seconds()),
+        level=need.level,
+        utilization=windows.utilization,
+    )
 
 
 class _Windows(NamedTuple):
@@ -254,13 +279,28 @@ def _growth_on(windows: _Windows, view: SeriesView, then: datetime) -> float | N
     return min(coming / base, MAX_GROWTH)
 
 
-def _vote(policy: PredictivePolicy, current: int, need: Need, forecast: Forecast, coverage: float) -> PolicyResult:
+def _vote(
+    policy: PredictivePolicy, current: int, need: Need, forecast: Forecast, coverage: float, bursts: Bursts | None
+) -> PolicyResult:
+    result = _vote_on_need(policy, current, need, forecast, coverage, bursts)
+    if bursts is None or bursts.due <= 0:
+        return result
+    floor = _units(policy, bursts.due)
+    if floor <= (current if result.proposed is None else result.proposed):
+        return result
+    # A floor, not a proposal: the stabilisation window would hold burst capacity long after the burst.
+    return result.model_copy(update={"floor": floor})
+
+
+def _vote_on_need(
+    policy: PredictivePolicy, current: int, need: Need, forecast: Forecast, coverage: float, bursts: Bursts | None
+) -> PolicyResult:
     utilization = policy.target_utilization / 100
     load = need.load_at_full(utilization)
     units_now = _units(policy, load)
     units_out = _units(policy, load * max(1.0, forecast.growth_out))
     units_in = _units(policy, load * max(1.0, forecast.growth_in))
-    detail = _describe(policy, need, forecast)
+    detail = _describe(policy, need, forecast, bursts)
     if units_out > current:
         reason = ReasonCode.ABOVE_TARGET if units_now > current else ReasonCode.FORECAST_RISE
         return PolicyResult.vote_of(
@@ -299,12 +339,21 @@ def _units(policy: PredictivePolicy, load: float) -> int:
     return ceil_capacity(load / policy.unit_capacity)
 
 
-def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast) -> str:
+def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast, bursts: Bursts | None) -> str:
     label = policy.metric.metric_name
     growth = max(1.0, forecast.growth_out)
     rise = f"x{growth:.2f}" if growth > 1 else "no rise"
-    return (
+    text = (
         f"{label} mean {need.level:.1f} over {policy.level_window_s} s (at {policy.target_utilization:g} %),"
         f" peak {need.peak:.1f} over {policy.peak_window_s} s (at 100 %), {rise} forecast within"
         f" {policy.lead_s} s from {forecast.references}, {policy.unit_capacity:g} per unit"
     )
+    if bursts is None:
+        return text
+    minutes = ", ".join(f":{m:02d}" for m in bursts.minutes_of_hour())
+    text += f"; bursts at {minutes} of each of the last {RECURRING_HOURS} hours left out of mean and peak"
+    if bursts.due > 0:
+        text += (
+            f", {bursts.due:.1f} due within {policy.lead_s} s: floor {_units(policy, bursts.due)} until it has passed"
+        )
+    return text
