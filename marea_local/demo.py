@@ -7,7 +7,10 @@
 3. replays the morning of 1995-07-13 from the NASA trace in simulated time: each simulated
    minute the workloads publish their metrics, the local event pump evaluates the alarms and
    delivers alarm events and schedule ticks to the real Lambda handlers, and every decision is
-   shown as it happens;
+   shown as it happens. The chat tier is real when redis-server is installed: `python -m chat`
+   processes as many as the service's desiredCount (capped), real socket.io clients, and the
+   chat's own EMF metric lines turned into CloudWatch metric data (marea_local/chat_tier.py);
+   otherwise it is simulated, and the demo says why;
 4. backtests the replayed minutes for the web tier under Marea's policy and AWS target tracking,
    prints both and draws them in a chart (--chart);
 5. serves the HTTP API with `chalice local --stage local` and keeps the embedded AWS, the pump
@@ -34,6 +37,8 @@ from typing import Any
 
 import boto3
 
+from marea_local.chat_processes import ChatProcessError
+from marea_local.chat_tier import DEFAULT_MAX_INSTANCES, EMF_INTERVAL_S, USERS_PER_CLIENT, RealChat, unavailable_reason
 from marea_local.data_stack import create_data_stack
 from marea_local.demo_backtest import Window, report_backtest
 from marea_local.demo_resources import create_fargate_service, create_kops_runner_cluster, create_web_asg, put_alarm
@@ -54,6 +59,7 @@ KOPS_CLUSTER, KOPS_IG, KOPS_BUCKET = "demo.k8s.local", "nodes", "marea-demo-kops
 KOPS_ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
 WEB_ALARM = "demo-web-cpu-high"
 CHAT_ALARM = "demo-chat-connections-high"
+MAX_CHAT_INSTANCES = 12
 
 
 def local_stage_moto_port() -> int:
@@ -187,6 +193,7 @@ class Demo:
         self.tally = Tally()
         self.trace = load_trace()
         self.lines: list[str] = []
+        self.chat: RealChat | None = None  # the real chat tier, when it runs
 
     # ---- set-up ------------------------------------------------------------------------------
     def start_aws(self) -> None:
@@ -281,6 +288,41 @@ class Demo:
             ),
         }
 
+    def start_chat(self, workloads: dict[str, Workload]) -> None:
+        """Run the chat tier for real when this machine can (--chat auto), else keep it simulated and say why."""
+        reason = "--chat simulated" if self.args.chat == "simulated" else unavailable_reason()
+        if reason is None:
+            simulated = workloads["chat"]
+            self.chat = RealChat(
+                read_desired=simulated.read_desired,
+                cloudwatch=boto3.client("cloudwatch"),
+                cluster=CHAT_CLUSTER,
+                service=CHAT_SERVICE,
+                unit_capacity=simulated.unit_capacity,
+                demand_scale=simulated.demand_scale,
+                max_instances=self.args.chat_max_instances,
+                stop=self.stop,
+            )
+            try:
+                started = self.chat.start()
+            except (ChatProcessError, OSError) as exc:
+                self.chat.close()
+                self.chat = None
+                reason = f"the real chat did not start ({exc})"
+            else:
+                del workloads["chat"]
+                say(
+                    f"chat tier: REAL. {started}; they follow the service's desiredCount (at most "
+                    f"{self.args.chat_max_instances} processes), real socket.io clients follow the trace's chat users "
+                    f"(1 real client = {USERS_PER_CLIENT} users), and an awslogs stand-in turns each instance's EMF "
+                    f"line (every {EMF_INTERVAL_S:g} s, the replay's minutes being short) into Marea/Chat "
+                    f"ConnectedClients x {USERS_PER_CLIENT} in the demo minute it was printed in"
+                )
+                return
+        if self.args.chat == "real":
+            raise SystemExit(f"--chat real: {reason}")
+        say(f"chat tier: SIMULATED, because {reason}: connections per task are computed from the trace")
+
     # ---- the replay ----------------------------------------------------------------------------
     def run(self) -> int:
         from chalice.test import Client
@@ -289,6 +331,7 @@ class Demo:
 
         self.start_aws()
         workloads = self.create_workloads()
+        self.start_chat(workloads)
         replay_minutes = self.args.minutes
         sim_start = (datetime.now(UTC) - timedelta(minutes=replay_minutes)).replace(second=0, microsecond=0)
         clock = {"now": sim_start}
@@ -308,10 +351,20 @@ class Demo:
                 f"replaying {replay_minutes} minutes of the NASA trace (1995-07-13 from 06:00 EDT, STS-70 launch) "
                 f"at {self.args.seconds_per_minute:g} s per simulated minute"
             )
+            chat_header = (
+                f"{'chat run/desired':>16} {'clients':>7} {'conn/task':>9}"
+                if self.chat
+                else f"{'chat ready/desired':>18} {'conn/task':>9}"
+            )
             say(
                 f"{'':>11} {'time':>5} {'req/min':>7} | {'web ready/desired':>17} {'CPU':>4} | "
-                f"{'chat ready/desired':>18} {'conn/task':>9} | {'nodes ready/desired':>19} {'CPU':>4}"
+                f"{chat_header} | {'nodes ready/desired':>19} {'CPU':>4}"
             )
+            if self.chat:
+                say(
+                    f"{'':>12}chat: run = healthy chat processes, clients = real socket.io clients connected, "
+                    f"conn/task = the ConnectedClients per task put from their EMF lines this minute (users)"
+                )
             say(f"{'':>12}-> a decision that changed capacity, answered an alarm or closed a kops runner")
             for offset in range(replay_minutes):
                 if self.stop.is_set():
@@ -350,23 +403,34 @@ class Demo:
     ) -> None:
         """One minute of the world: workloads publish, CloudWatch/EventBridge deliver, runners run."""
         requests = self.trace[trace_minute]
-        states = {name: workload.step(minute, requests) for name, workload in workloads.items()}
         self.lines = []
+        if self.chat:
+            # The chat's clients settle first; its EMF lines arrive while the other tiers publish.
+            self.chat.begin(minute, requests)
+        states = {name: workload.step(minute, requests) for name, workload in workloads.items()}
+        if self.chat:
+            states["chat"] = self.chat.finish()
+            self.lines.extend(states["chat"]["notes"])
         # The pump looks 30 s into the minute: CloudWatch evaluates shortly after a period closes.
         pump.step()
         fargate.step(minute + timedelta(seconds=45))
         self.tally.minutes += 1
         for name, state in states.items():
+            capacity = self.chat.unit_capacity if self.chat and name == "chat" else workloads[name].unit_capacity
             self.tally.peak[name] = max(self.tally.peak[name], state["desired"])
-            self.tally.overloaded_minutes[name] += state["demand"] > state["ready"] * workloads[name].unit_capacity
+            self.tally.overloaded_minutes[name] += state["demand"] > state["ready"] * capacity
         w, c, n = states["web"], states["chat"], states["nodes"]
         label = (datetime(1995, 7, 1, 0, 0) + timedelta(minutes=trace_minute)).strftime("%H:%M")
         done = self.tally.minutes
         progress = f"[{done:>4}/{self.args.minutes}]" if done <= self.args.minutes else "[  live  ]"
+        chat = (
+            f"{c['ready']:>8}/{c['desired']:<7} {c['clients']:>7} {c['metric']:>9.0f}"
+            if self.chat
+            else f"{c['ready']:>9}/{c['desired']:<8} {c['metric']:>9.0f}"
+        )
         status = (
             f"{progress} {label:>5} {requests:>7} | {w['ready']:>8}/{w['desired']:<8} {w['metric']:>3.0f}% | "
-            f"{c['ready']:>9}/{c['desired']:<8} {c['metric']:>9.0f} | {n['ready']:>10}/{n['desired']:<8} "
-            f"{n['metric']:>3.0f}%"
+            f"{chat} | {n['ready']:>10}/{n['desired']:<8} {n['metric']:>3.0f}%"
         )
         if self.lines or self.args.verbose or trace_minute % 15 == 0:
             say(status)
@@ -412,6 +476,8 @@ class Demo:
             f"under-provisioned minutes: web {t.overloaded_minutes['web']}, chat {t.overloaded_minutes['chat']}, "
             f"nodes {t.overloaded_minutes['nodes']}"
         )
+        if self.chat:
+            say(self.chat.summary())
 
     def backtest(self, web: Workload) -> None:
         """What Marea's default policy and AWS target tracking would have done with the replayed minutes."""
@@ -477,7 +543,28 @@ class Demo:
             f"API check: GET /decisions?target=web&limit=3 -> {len(body['decisions'])} decisions; latest: "
             f"{latest['explanation'] if latest else 'none'}"
         )
-        return bool(body["decisions"])
+        return bool(body["decisions"]) and (self.chat is None or self.check_chat_metric(self.chat))
+
+    def check_chat_metric(self, chat: RealChat) -> bool:
+        """The latest chat decision that read ConnectedClients read what the real chat's EMF lines put."""
+        url = f"http://127.0.0.1:{self.args.port}/decisions?target=chat&limit=100"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            decisions = json.loads(response.read())["decisions"]
+        for decision in decisions:
+            points = decision["inputs"].get("metrics", {}).get("connections-per-task", [])
+            if not points:
+                continue
+            matched = [p for p in points if chat.published_matches(datetime.fromisoformat(p["timestamp"]), p["value"])]
+            values = ", ".join(f"{p['value']:g}" for p in points[-5:])
+            say(
+                f"API check: GET /decisions?target=chat -> the latest decision on the chat's metric read "
+                f"{len(points)} ConnectedClients per task datapoints (last: {values}); {len(matched)} of them "
+                f"are what the awslogs stand-in put from the real chat instances' EMF lines; it says: "
+                f"{decision['explanation']}"
+            )
+            return len(matched) == len(points)
+        say("API check: GET /decisions?target=chat -> no decision read ConnectedClients")
+        return False
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -487,8 +574,12 @@ class Demo:
                 self.api.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.api.kill()
-        if self.aws is not None:
-            self.aws.stop()
+        try:
+            if self.chat is not None:
+                self.chat.close()
+        finally:
+            if self.aws is not None:
+                self.aws.stop()
 
 
 def say(line: str) -> None:
@@ -518,10 +609,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PATH",
         help="where the backtest chart of the replayed minutes goes (default demo-output/backtest.png)",
     )
+    parser.add_argument(
+        "--chat",
+        choices=["auto", "real", "simulated"],
+        default="auto",
+        help="the chat tier: real chat processes and clients when redis-server is installed (auto, the default), "
+        "always (real: fail without it) or never (simulated)",
+    )
+    parser.add_argument(
+        "--chat-max-instances",
+        type=int,
+        default=DEFAULT_MAX_INSTANCES,
+        metavar="N",
+        help=f"at most N real chat processes at once (default %(default)s, at most {MAX_CHAT_INSTANCES}); above "
+        "it the running ones hold their share of the users",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every minute and chalice local's log")
     args = parser.parse_args(argv)
     if not 1 <= args.minutes <= 1440:
         parser.error("--minutes must be between 1 and 1440")
+    if not 1 <= args.chat_max_instances <= MAX_CHAT_INSTANCES:
+        parser.error(f"--chat-max-instances must be between 1 and {MAX_CHAT_INSTANCES}")
     return args
 
 

@@ -1,9 +1,11 @@
-"""`make demo` unattended: the replay scales the workloads, the replayed minutes are backtested and
-charted, then the API answers over HTTP."""
+"""`make demo` unattended: the replay scales the workloads (the chat tier for real: chat processes,
+socket.io clients and the chat's own EMF metric), the replayed minutes are backtested and charted,
+then the API answers over HTTP."""
 
 from __future__ import annotations
 
 import re
+import socket
 import struct
 import subprocess
 import sys
@@ -42,6 +44,8 @@ def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(tmp_
             str(free_port()),
             "--chart",
             str(chart),
+            "--chat",
+            "real",  # fail, rather than fall back to the simulation, if redis-server is missing
         ],
         cwd=ROOT,
         capture_output=True,
@@ -57,7 +61,48 @@ def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(tmp_
     assert "nodes applied: the kops runner finished; instance group nodes size" in output
     assert "API check: GET /decisions?target=web&limit=3 -> 3 decisions" in output
     assert "Traceback" not in output + result.stderr
+    assert_the_chat_tier_was_real_and_scaled_from_its_own_metric(output)
     assert_the_backtest_is_printed_and_charted(output, chart)
+
+
+CHAT_CHECK = re.compile(
+    r"^API check: GET /decisions\?target=chat -> the latest decision on the chat's metric read (?P<read>\d+) "
+    r"ConnectedClients per task datapoints \(last: (?P<values>[\d., ]+)\); (?P<matched>\d+) of them are what the "
+    r"awslogs stand-in put from the real chat instances' EMF lines",
+    re.MULTILINE,
+)
+
+
+CHAT_PORT = re.compile(r"redis-server on 127\.0\.0\.1:(\d+)|chat-\d+ :(\d+)|started chat-\d+ on 127\.0\.0\.1:(\d+)")
+
+
+def assert_the_chat_tier_was_real_and_scaled_from_its_own_metric(output: str) -> None:
+    """Real chat processes followed Marea's desiredCount, real clients connected, and the chat decision
+    the API serves read exactly the datapoints the awslogs stand-in made from the chat's EMF lines."""
+    assert "chat tier: REAL." in output
+    assert "(1 real client = 20 users)" in output
+    assert re.search(r"chat: desiredCount \d+: started chat-3 on 127\.0\.0\.1:\d+", output)
+    assert re.search(
+        r"chat: desiredCount \d+: deregistered chat-\d+ \(\d+ clients reconnect to the others\), SIGTERM", output
+    )
+    assert re.search(r"chat: chat-\d+ drained and exited 0 after its SIGTERM", output)
+    summary = re.search(
+        r"^chat tier \(real\): (\d+) chat processes started .* at most (\d+) real clients", output, re.M
+    )
+    assert summary, output[-3000:]
+    assert int(summary[1]) >= 3
+    assert 0 < int(summary[2]) <= 400
+    check = CHAT_CHECK.search(output)
+    assert check, output[-3000:]
+    assert int(check["read"]) >= 10  # the scale-in window of 'connections-per-task'
+    assert int(check["matched"]) == int(check["read"])
+    assert all(float(value) > 0 for value in check["values"].split(", "))
+    # Every process the demo started is gone: nothing answers on redis-server's or any chat instance's port.
+    ports = [int(next(port for port in found if port)) for found in CHAT_PORT.findall(output)]
+    assert len(ports) >= 4  # redis-server, chat-1, chat-2, chat-3
+    for port in ports:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
 
 
 def assert_the_backtest_is_printed_and_charted(output: str, chart: Path) -> None:
