@@ -16,6 +16,7 @@ from typing import Any
 import socketio
 from redis.exceptions import RedisError
 
+from chat.manager import ChatManager
 from chat.protocol import (
     ChatMessage,
     ErrorCode,
@@ -52,11 +53,17 @@ class Session:
 
 class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python-socketio ships no type hints
     def __init__(
-        self, settings: ChatSettings, store: ChatStore, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: ChatSettings,
+        store: ChatStore,
+        manager: ChatManager,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__("/")
         self.settings = settings
         self.store = store
+        self.manager = manager
         self.clock = clock
         self.limits = Limits(
             rooms=frozenset(settings.rooms),
@@ -194,9 +201,11 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python-so
             "text": request.text,
             "ts": int(time.time() * 1000),
         }
-        # History first: if Redis refuses, the sender hears `unavailable` and nobody saw a half-sent message.
-        await self.store.append_history(message)
-        await self.emit("message", message, room=request.room)
+        # Stored and published to the other instances in one Redis round trip, then delivered here: if Redis
+        # refuses, the sender hears `unavailable` and nobody saw a half-sent message.
+        emit = self.manager.room_emit("message", message, room=request.room)
+        await self.store.append_history(message, publish=(emit.channel, emit.payload))
+        await self.manager.deliver_locally(emit)
 
     async def handle_typing(self, sid: str, data: Any) -> None:
         session = self._session(sid)

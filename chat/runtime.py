@@ -25,7 +25,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from chat import json_codec
 from chat.guard import FrameGuard
+from chat.manager import ChatManager
 from chat.metrics import connected_clients_emf
 from chat.namespace import ChatNamespace
 from chat.settings import ChatSettings
@@ -84,14 +86,16 @@ class ChatRuntime:
             presence_ttl_s=settings.presence_ttl_s,
             clock=time.time,
         )
-        manager = socketio.AsyncRedisManager(
+        self.manager = ChatManager(
             settings.redis_url,
             channel=settings.redis_channel,
             redis_options={"socket_connect_timeout": 2, "password": password},
         )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            client_manager=manager,
+            client_manager=self.manager,
+            # orjson: every message is encoded into a packet, into a pub/sub payload, and decoded by every instance.
+            json=json_codec,
             cors_allowed_origins=list(settings.cors_allowed_origins) or None,
             # One client's events run in order (a chat must not reorder a person's messages), and a flooding
             # client waits for its own events instead of piling up tasks.
@@ -100,7 +104,7 @@ class ChatRuntime:
             logger=False,
             engineio_logger=False,
         )
-        self.namespace = ChatNamespace(settings, self.store)
+        self.namespace = ChatNamespace(settings, self.store, self.manager)
         self.sio.register_namespace(self.namespace)
         self.web = WebApp(load_assets(settings.static_dir, settings.node_modules_dir), self.health)
         self.asgi: ASGIApp = FrameGuard(socketio.ASGIApp(self.sio, other_asgi_app=self.web))

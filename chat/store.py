@@ -13,12 +13,12 @@ itself after Redis restarts empty.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import cast
 
 from redis.asyncio import Redis
 
+from chat import json_codec
 from chat.protocol import ChatMessage
 
 FIELD_SEPARATOR = "|"
@@ -58,21 +58,26 @@ class ChatStore:
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
-    async def append_history(self, message: ChatMessage) -> None:
-        if self.history_size == 0:
-            return
-        key = self._history_key(message["room"])
+    async def append_history(self, message: ChatMessage, *, publish: tuple[str, str] | None = None) -> None:
+        """Append `message` to its room's history and, in the same round trip, PUBLISH `publish` = (channel, payload).
+
+        Either both reach Redis or the caller gets the RedisError (nothing half-done that it was not told of).
+        """
         # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, json.dumps(message, separators=(",", ":")))
-            pipe.ltrim(key, -self.history_size, -1)
-            await pipe.execute()
+            if self.history_size > 0:
+                key = self._history_key(message["room"])
+                pipe.rpush(key, json_codec.dumps(message))
+                pipe.ltrim(key, -self.history_size, -1)
+            if publish is not None:
+                pipe.publish(*publish)
+            await pipe.execute()  # an empty pipeline returns at once, without a round trip
 
     async def history(self, room: str) -> list[ChatMessage]:
         if self.history_size == 0:
             return []
         raw = cast(list[str], await self.redis.lrange(self._history_key(room), 0, -1))
-        return [cast(ChatMessage, json.loads(item)) for item in raw]
+        return [cast(ChatMessage, json_codec.loads(item)) for item in raw]
 
     async def set_presence(self, room: str, sid: str, nick: str) -> None:
         await self.redis.hset(self._presence_key(room), self._field(sid), nick)

@@ -114,6 +114,7 @@ class StepResult:
     latencies_s: list[float]
     servers_cpu_ms_per_msg: float = 0.0  # CPU the chat instances spent, per message sent (filled by the caller)
     driver_cpu_ms_per_msg: float = 0.0
+    machine_busy_cores: float = 0.0  # every process on the machine, ours and anyone else's (filled by the caller)
 
     @property
     def delivered_per_s(self) -> float:
@@ -141,6 +142,7 @@ class StepResult:
             "refused": self.refused,
             "servers_cpu_ms_per_msg": round(self.servers_cpu_ms_per_msg, 3),
             "load_generator_cpu_ms_per_msg": round(self.driver_cpu_ms_per_msg, 3),
+            "machine_busy_cores": round(self.machine_busy_cores, 2),
         }
 
 

@@ -44,6 +44,23 @@ class Deployment:
         return total / os.sysconf("SC_CLK_TCK")
 
 
+CORES = os.cpu_count() or 1
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every process counted (Linux /proc/stat)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    clock = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / clock, sum(ticks) / clock
+
+
+def busy_cores(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """How many cores were busy on average between two `machine_cpu_seconds` readings."""
+    total = after[1] - before[1]
+    return CORES * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

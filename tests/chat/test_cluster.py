@@ -7,6 +7,7 @@ then messages, presence, history and typing cross the instance boundary.
 from __future__ import annotations
 
 import asyncio
+import html
 
 from tests.chat.client import ChatClient
 from tests.chat.harness import ChatInstance
@@ -157,6 +158,39 @@ def test_long_polling_clients_talk_with_websocket_clients(pair: Pair) -> None:
             await ana.wait_for("message", lambda m: m["text"] == "to the poller")
             await ana.say("room-8", "from the poller")
             await bob.wait_for("message", lambda m: m["text"] == "from the poller")
+        finally:
+            await ana.close()
+            await bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_every_character_arrives_as_sent_on_both_instances_and_in_the_history(pair: Pair) -> None:
+    """The packets are encoded by orjson (chat/json_codec.py): what each client decodes must be what was sent."""
+    text = (
+        'caf\u00e9 \u4e2d\u6587 \U0001f469\u200d\U0001f469\u200d\U0001f467 "q" \\ / \u2028\u2029\nline\ttab \u00a0end'
+    )
+
+    async def scenario() -> None:
+        a, b = pair
+        ana, bob = ChatClient(a.url), ChatClient(b.url)
+        try:
+            for client in (ana, bob):
+                await client.connect()
+            await ana.join("room-16", "\u00e0na \U0001f600")
+            await bob.join("room-16", "bob")
+
+            await ana.say("room-16", f"  {text}  ")
+
+            here = await ana.wait_for("message", lambda m: m["room"] == "room-16")
+            there = await bob.wait_for("message", lambda m: m["room"] == "room-16")
+            assert here == there  # the sender's own instance and the other one deliver the same message
+            assert here["text"] == html.escape(text, quote=True)
+            assert here["nick"] == "\u00e0na \U0001f600"
+            zoe = await ChatClient(b.url).connect()
+            history = await zoe.join("room-16", "zoe")
+            await zoe.close()
+            assert history["messages"] == [here]
         finally:
             await ana.close()
             await bob.close()

@@ -58,6 +58,8 @@ def test_healthz_reports_redis_and_the_chat_recovers_from_a_redis_restart(
             assert (status, body["status"]) == (503, "unavailable")
             await ana.say("general", "while redis is down")
             await ana.wait_for_error("unavailable")
+            # Refused as a whole: neither stored nor delivered, not even on the sender's own instance.
+            assert "while redis is down" not in [m["text"] for c in (ana, bob) for m in c.events("message")]
 
             own_redis.start()  # same port, empty: like an ElastiCache node replaced without persistence
             received = await keep_saying_until_heard(ana, bob, "general", timeout_s=20)

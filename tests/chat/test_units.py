@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import unicodedata
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ from pydantic import ValidationError
 
 from chat.guard import is_engineio_text_frame
 from chat.metrics import connected_clients_emf
-from chat.protocol import ErrorCode, Limits, Refusal, parse_join, parse_message, parse_typing
+from chat.protocol import (
+    CONTROL_CHARACTERS,
+    CONTROL_CHARACTERS_IN_TEXT,
+    ErrorCode,
+    Limits,
+    Refusal,
+    parse_join,
+    parse_message,
+    parse_typing,
+)
 from chat.ratelimit import TokenBucket
 from chat.settings import ChatSettings
 from chat.web import WebApp, load_assets
@@ -47,6 +57,20 @@ def test_newlines_and_tabs_are_allowed_in_text_but_not_in_nicks() -> None:
     with pytest.raises(Refusal) as refused:
         parse_join({"nick": "a\nb"}, LIMITS)
     assert refused.value.code is ErrorCode.BAD_NICK
+
+
+def test_the_control_character_patterns_are_exactly_the_unicode_categories_they_name() -> None:
+    """Cc, Cs and the bidi controls, newline and tab excepted in text: checked over every code point."""
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    basic_plane = [chr(code) for code in range(0x10000)]
+    refused = {ch for ch in basic_plane if unicodedata.category(ch) in ("Cc", "Cs") or ch in bidi}
+    assert {ch for ch in basic_plane if CONTROL_CHARACTERS.match(ch)} == refused
+    assert {ch for ch in basic_plane if CONTROL_CHARACTERS_IN_TEXT.match(ch)} == refused - {"\n", "\t"}
+    # Beyond the basic plane there is no Cc, Cs or bidi control, and the patterns find none.
+    astral = "".join(chr(code) for code in range(0x10000, 0x110000))
+    assert not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in astral[::97])
+    assert CONTROL_CHARACTERS.search(astral) is None
+    assert CONTROL_CHARACTERS_IN_TEXT.search(astral) is None
 
 
 def test_typing_defaults_to_true_and_must_be_a_boolean() -> None:
