@@ -32,6 +32,7 @@ from chat.metrics import connected_clients_emf
 from chat.namespace import ChatNamespace
 from chat.settings import ChatSettings
 from chat.store import ChatStore
+from chat.transport import DirectWriteServer
 from chat.web import ASGIApp, WebApp, load_assets
 
 logger = logging.getLogger("chat.runtime")
@@ -91,7 +92,7 @@ class ChatRuntime:
             channel=settings.redis_channel,
             redis_options={"socket_connect_timeout": 2, "password": password},
         )
-        self.sio = socketio.AsyncServer(
+        self.sio = DirectWriteServer(
             async_mode="asgi",
             client_manager=self.manager,
             # orjson: every message is encoded into a packet, into a pub/sub payload, and decoded by every instance.

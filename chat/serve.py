@@ -45,9 +45,9 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-async def serve(settings: ChatSettings) -> None:
-    runtime = ChatRuntime(settings)
-    config = uvicorn.Config(
+def server_config(runtime: ChatRuntime, settings: ChatSettings) -> uvicorn.Config:
+    """How uvicorn serves a chat instance (the tests serve in-process with the same configuration)."""
+    return uvicorn.Config(
         runtime.asgi,
         host=settings.host,
         port=settings.port,
@@ -59,7 +59,11 @@ async def serve(settings: ChatSettings) -> None:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    server = DrainingServer(config, runtime)
+
+
+async def serve(settings: ChatSettings) -> None:
+    runtime = ChatRuntime(settings)
+    server = DrainingServer(server_config(runtime, settings), runtime)
     await runtime.start()
     try:
         await server.serve()

@@ -1,0 +1,98 @@
+"""Engine.io sockets that write websocket frames at once instead of through a writer task.
+
+python-engineio hands every outgoing packet to a per-socket queue; a writer task per connection takes it out
+(`poll`, which in Python 3.11 wraps each wait in `asyncio.wait_for`: a new task per packet) and writes it to
+the websocket. A room message to ten members is ten queue hand-offs, ten writer wake-ups and ten extra
+tasks. Profiled under the chat benchmark, that hand-off was a quarter of the server's CPU per message.
+
+`DirectWriteSocket.send` writes the frame itself when nothing can overtake it: the connection is an upgraded
+websocket, nothing is queued, and the writer task is not holding packets it took out of the queue but has not
+written yet. Anything else (long-polling, the upgrade hand-over, a writer busy with a batch) takes engine.io's
+own queue, so packets leave in the order they were sent. Writing a frame does not wait unless the transport
+is paused for backpressure; then the waiting writes resume in the order they started waiting.
+
+Pings skip the queue too, so the writer task's own wait must not time out on an empty queue (engine.io takes
+that for a dead client); the reader's timeout still ends a silent connection, writer included.
+
+engine.io builds its sockets with a hard-coded class, so `promote` turns a freshly created one into this
+subclass (same state, more behaviour) while its connect event runs, before it carries any client packet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+from engineio.exceptions import QueueEmpty
+
+
+class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no type hints
+    # The websocket of an upgraded connection (engine.io's ASGI wrapper), None while polling or upgrading.
+    _websocket: Any = None
+    # True from the moment the writer task takes packets out of the queue until it asks for more: those
+    # packets are not written yet, and a direct write would overtake them. Starts True: there is no writer yet.
+    _writer_holding: bool = True
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        self._websocket = ws
+        try:
+            await super()._websocket_handler(ws)
+        finally:
+            self._websocket = None
+
+    async def poll(self) -> list[eio_packet.Packet]:
+        # Asking for more means the caller wrote what it took last time (or has given up on the connection).
+        self._writer_holding = False
+        while True:
+            try:
+                packets: list[eio_packet.Packet] = await super().poll()
+                break
+            except QueueEmpty:
+                # engine.io's writer gives up after a ping interval and timeout without a queued packet, taking
+                # silence for a dead client; here the pings themselves skip the queue. The reader still times out
+                # a silent client, and ends the writer (a None in the queue) when it does.
+                current = asyncio.current_task()
+                cancelled = current is not None and current.cancelling() > 0  # engine.io turns cancels into this too
+                if cancelled or self._websocket is None or not self.upgraded or self.closed:
+                    raise
+        self._writer_holding = True
+        return packets
+
+    async def send(self, pkt: eio_packet.Packet) -> None:
+        websocket = self._websocket
+        if (
+            websocket is None
+            or self._writer_holding
+            or not self.upgraded
+            or self.upgrading
+            or self.closed
+            or not self.queue.empty()
+        ):
+            await super().send(pkt)
+            return
+        if not await self.check_ping_timeout():
+            return
+        try:
+            await websocket.send(pkt.encode())
+        except Exception:  # the websocket is gone: engine.io's writer sees it too and closes the socket
+            await super().send(pkt)
+
+
+def promote(socket: AsyncSocket) -> None:
+    """Give a socket engine.io just created the direct write path (a no-op for any other socket class)."""
+    if type(socket) is AsyncSocket:
+        socket.__class__ = DirectWriteSocket
+
+
+class DirectWriteServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socketio ships no type hints
+    """python-socketio's `AsyncServer` whose engine.io sockets write websocket frames directly."""
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        # engine.io calls this right after registering the socket; only its OPEN packet is queued so far.
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            promote(socket)
+        await super()._handle_eio_connect(eio_sid, environ)

@@ -1,0 +1,223 @@
+"""The direct websocket write path (chat/transport.py), on a chat instance served in-process by uvicorn.
+
+Given a real chat instance (uvicorn, the production configuration, a real redis-server) and real clients,
+when packets go out to a websocket connection, then they are written without engine.io's queue and arrive in
+the order they were sent, also when many are sent at once to a client that is not reading (the transport
+pauses for backpressure); a long-polling connection keeps engine.io's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+
+from chat.runtime import ChatRuntime
+from chat.serve import server_config
+from chat.settings import ChatSettings
+from chat.transport import DirectWriteSocket
+from tests.chat.client import ChatClient
+from tests.chat.harness import RedisServer, free_port
+
+ROOM = "general"
+
+
+@contextlib.asynccontextmanager
+async def serving(redis_url: str) -> AsyncIterator[ChatRuntime]:
+    settings = ChatSettings(
+        host="127.0.0.1",
+        port=free_port(),
+        redis_url=redis_url,
+        message_rate_per_s=10_000,
+        message_burst=10_000,
+        key_prefix=f"transport-{free_port()}",
+    )
+    runtime = ChatRuntime(settings, stdout=io.StringIO())
+    server = uvicorn.Server(server_config(runtime, settings))
+    await runtime.start()
+    serving_task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving_task.done():
+                serving_task.result()
+            await asyncio.sleep(0.01)
+        yield runtime
+    finally:
+        server.should_exit = True
+        await serving_task
+        await runtime.stop()
+
+
+def url_of(runtime: ChatRuntime) -> str:
+    return f"http://127.0.0.1:{runtime.settings.port}"
+
+
+def only_socket(runtime: ChatRuntime) -> AsyncSocket:
+    (socket,) = runtime.sio.eio.sockets.values()
+    return socket
+
+
+def count_queue_puts(socket: AsyncSocket) -> Callable[[], int]:
+    """Count what goes through engine.io's queue from now on (the queue object itself stays: its writer waits on it)."""
+    puts = 0
+    original_put = socket.queue.put
+
+    async def counting_put(item: Any) -> None:
+        nonlocal puts
+        puts += 1
+        await original_put(item)
+
+    socket.queue.put = counting_put
+    return lambda: puts
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.mark.parametrize(("transport", "direct"), [("websocket", True), ("polling", False)])
+def test_room_messages_arrive_in_order_and_skip_the_queue_only_on_websockets(
+    redis_url: str, transport: str, direct: bool
+) -> None:
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            ana = await ChatClient(url_of(runtime)).connect(transport=transport)
+            try:
+                await ana.join(ROOM, "ana")
+                socket = only_socket(runtime)
+                assert isinstance(socket, DirectWriteSocket)
+                queue_puts = count_queue_puts(socket)
+                texts = [f"message {n}" for n in range(60)]
+                # In chunks: a long-polling client sends what piled up in one POST, and engine.io caps its packets.
+                for chunk in range(0, len(texts), 10):
+                    for text in texts[chunk : chunk + 10]:
+                        await ana.say(ROOM, text)
+                    last = texts[chunk + 9]
+                    await ana.wait_for("message", lambda message, last=last: message["text"] == last)
+                assert [message["text"] for message in ana.events("message")] == texts
+                if direct:
+                    assert queue_puts() == 0
+                else:
+                    assert queue_puts() >= len(texts)
+            finally:
+                await ana.close()
+
+    asyncio.run(scenario())
+
+
+async def engineio_websocket(url: str, *, max_queue: int) -> websockets.ClientConnection:
+    """A raw socket.io connection over websocket; it stops reading once `max_queue` frames wait unread."""
+    ws = await websockets.connect(
+        url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+        compression=None,
+        max_queue=max_queue,
+        ping_interval=None,
+    )
+    opening = await ws.recv()
+    assert isinstance(opening, str)
+    assert opening.startswith("0")
+    await ws.send("40")
+    return ws
+
+
+@pytest.mark.parametrize("writer", ["yet to take the queued packets", "stuck in the batch it took"])
+def test_a_burst_to_a_client_that_stops_reading_arrives_complete_and_in_order(redis_url: str, writer: str) -> None:
+    """Thousands of concurrent sends to a stalled reader behind queued packets: none overtakes another."""
+    burst, padding = 3000, "x" * 10_000  # 30 MB, the first 10 MB alone more than loopback's socket buffers hold
+
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            ws = await engineio_websocket(url_of(runtime), max_queue=1)
+            try:
+                socket = only_socket(runtime)
+                assert isinstance(socket, DirectWriteSocket)
+                await asyncio.sleep(0.2)  # the namespace connect and the welcome are out
+
+                def packet(seq: int) -> eio_packet.Packet:
+                    event = json.dumps(["burst", {"seq": seq, "padding": padding}])
+                    return eio_packet.Packet(eio_packet.MESSAGE, "2" + event)  # socket.io EVENT
+
+                # The first third goes through engine.io's queue, as packets queued during an upgrade do.
+                for seq in range(burst // 3):
+                    await AsyncSocket.send(socket, packet(seq))
+                if writer == "yet to take the queued packets":
+                    assert socket.queue.qsize() == burst // 3
+                else:
+                    await asyncio.sleep(0.3)
+                    assert socket.queue.empty()
+                    assert socket._writer_holding, "the writer is not stuck in a batch: the burst is too small"
+                sends = [asyncio.create_task(socket.send(packet(seq))) for seq in range(burst // 3, burst)]
+                await asyncio.sleep(0.3)
+
+                # Read slowly, so the transport keeps pausing while the writer works through its batch.
+                received: list[int] = []
+                while len(received) < burst:
+                    frame = await asyncio.wait_for(ws.recv(), 10)
+                    if isinstance(frame, str) and frame.startswith('42["burst"'):
+                        received.append(json.loads(frame[2:])[1]["seq"])
+                        if len(received) % 20 == 0:
+                            await asyncio.sleep(0.002)
+                await asyncio.gather(*sends)
+                assert received == list(range(burst))
+            finally:
+                await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_connection_upgraded_from_long_polling_writes_directly_after_the_upgrade(redis_url: str) -> None:
+    """Browsers start on long-polling and upgrade; once upgraded, their packets skip the queue too."""
+
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            client = ChatClient(url_of(runtime))
+            # python-socketio's client starts on long-polling and upgrades, as the browser client does.
+            await client.sio.connect(url_of(runtime), transports=["polling", "websocket"], wait_timeout=5)
+            try:
+                await client.wait_for("welcome")
+                socket = only_socket(runtime)
+                deadline = asyncio.get_running_loop().time() + 5
+                while not socket.upgraded and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.05)
+                assert socket.upgraded
+                await client.join(ROOM, "bob")
+                queue_puts = count_queue_puts(socket)
+                for n in range(20):
+                    await client.say(ROOM, f"after upgrade {n}")
+                await client.wait_for("message", lambda message: message["text"] == "after upgrade 19")
+                assert [m["text"] for m in client.events("message")] == [f"after upgrade {n}" for n in range(20)]
+                assert queue_puts() == 0
+            finally:
+                await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_quiet_websocket_outlives_engineio_s_writer_timeout(redis_url: str) -> None:
+    """engine.io's writer quits after a ping interval + timeout without a queued packet; pings skip the queue here."""
+
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            runtime.sio.eio.ping_interval = 0.2  # the client learns these in the handshake
+            runtime.sio.eio.ping_timeout = 0.3
+            ana = await ChatClient(url_of(runtime)).connect()
+            try:
+                await ana.join(ROOM, "ana")
+                await asyncio.sleep(2.0)  # four writer timeouts, eight pings answered
+                assert ana.events("disconnect") == []
+                await ana.say(ROOM, "still here")
+                await ana.wait_for("message", lambda message: message["text"] == "still here")
+            finally:
+                await ana.close()
+
+    asyncio.run(scenario())
