@@ -80,6 +80,10 @@ def count_queue_puts(socket: AsyncSocket) -> Callable[[], int]:
     return lambda: puts
 
 
+def text_is(text: str) -> Callable[[Any], bool]:
+    return lambda message: bool(message["text"] == text)
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
@@ -102,8 +106,7 @@ def test_room_messages_arrive_in_order_and_skip_the_queue_only_on_websockets(
                 for chunk in range(0, len(texts), 10):
                     for text in texts[chunk : chunk + 10]:
                         await ana.say(ROOM, text)
-                    last = texts[chunk + 9]
-                    await ana.wait_for("message", lambda message, last=last: message["text"] == last)
+                    await ana.wait_for("message", text_is(texts[chunk + 9]))
                 assert [message["text"] for message in ana.events("message")] == texts
                 if direct:
                     assert queue_puts() == 0
