@@ -13,10 +13,12 @@ itself after Redis restarts empty.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from chat import json_codec
 from chat.protocol import ChatMessage
@@ -41,6 +43,9 @@ class ChatStore:
         self.history_size = history_size
         self.presence_ttl_s = presence_ttl_s
         self.clock = clock
+        # This turn's appends while their leader waits for the turn to end, and the outcome they share.
+        self._batch: list[tuple[ChatMessage, tuple[str, str] | None]] | None = None
+        self._batch_done: asyncio.Future[None] | None = None
 
     def _history_key(self, room: str) -> str:
         return f"{self.prefix}:history:{room}"
@@ -62,16 +67,46 @@ class ChatStore:
         """Append `message` to its room's history and, in the same round trip, PUBLISH `publish` = (channel, payload).
 
         Either both reach Redis or the caller gets the RedisError (nothing half-done that it was not told of).
+        Appends that arrive in the same turn of the event loop share one pipeline (node-redis pipelines commands
+        of one tick the same way): under load, one write and one read for many messages instead of one each. The
+        first caller of a turn sends the batch; the others wait for it and get its outcome.
         """
+        if self.history_size == 0 and publish is None:
+            return
+        entry = (message, publish)
+        if self._batch is not None:  # a leader is collecting this turn's appends
+            self._batch.append(entry)
+            waiter = self._batch_done
+            assert waiter is not None
+            await asyncio.shield(waiter)  # a cancelled follower must not cancel the others' outcome
+            return
+        loop = asyncio.get_running_loop()
+        batch = self._batch = [entry]
+        done = self._batch_done = loop.create_future()
+        try:
+            try:
+                await asyncio.sleep(0)  # one turn: appends issued meanwhile join this pipeline
+            finally:
+                self._batch = self._batch_done = None
+            await self._append_batch(batch)
+        except BaseException as exc:
+            # A cancelled leader (its connection torn down) sent nothing for sure: the others hear so as an error.
+            done.set_exception(exc if isinstance(exc, Exception) else RedisError("message batch cancelled"))
+            done.exception()  # retrieved: followers re-raise it, and with none there is nothing to report
+            raise
+        done.set_result(None)
+
+    async def _append_batch(self, batch: list[tuple[ChatMessage, tuple[str, str] | None]]) -> None:
         # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
         async with self.redis.pipeline(transaction=False) as pipe:
-            if self.history_size > 0:
-                key = self._history_key(message["room"])
-                pipe.rpush(key, json_codec.dumps(message))
-                pipe.ltrim(key, -self.history_size, -1)
-            if publish is not None:
-                pipe.publish(*publish)
-            await pipe.execute()  # an empty pipeline returns at once, without a round trip
+            for message, publish in batch:
+                if self.history_size > 0:
+                    key = self._history_key(message["room"])
+                    pipe.rpush(key, json_codec.dumps(message))
+                    pipe.ltrim(key, -self.history_size, -1)
+                if publish is not None:
+                    pipe.publish(*publish)
+            await pipe.execute()
 
     async def history(self, room: str) -> list[ChatMessage]:
         if self.history_size == 0:

@@ -17,6 +17,7 @@ import pytest
 import socketio
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from chat import json_codec
 from chat.manager import ChatManager
@@ -162,6 +163,65 @@ def test_without_history_a_message_is_still_published(redis_server: RedisServer)
         assert [payload async for payload in published(pubsub, 1)] == ["payload"]
         assert await redis.exists("fanout:history:r-2") == 0
         assert await store.history("r-2") == []
+
+    run_with_redis(redis_server, body)
+
+
+async def connected_clients(redis: Redis) -> int:
+    return int((await redis.info("clients"))["connected_clients"])
+
+
+def test_appends_of_one_event_loop_turn_share_one_pipeline_and_keep_their_order(redis_server: RedisServer) -> None:
+    """Twenty messages arriving together: one connection, one round trip, history and channel in arrival order."""
+
+    async def body(redis: Redis, pubsub: PubSub) -> None:
+        writer = Redis.from_url(redis_server.url, decode_responses=True)  # a pool of its own, empty so far
+        try:
+            store = a_store(writer, history_size=50)
+            before = await connected_clients(redis)
+            await asyncio.gather(
+                *(store.append_history(a_message(n, "r-3"), publish=("fanout-test", f"p{n}")) for n in range(20))
+            )
+            # One pipeline took one connection; twenty separate pipelines would have opened twenty at once.
+            assert await connected_clients(redis) == before + 1
+            assert [payload async for payload in published(pubsub, 20)] == [f"p{n}" for n in range(20)]
+            assert await store.history("r-3") == [a_message(n, "r-3") for n in range(20)]
+        finally:
+            await writer.aclose()
+
+    run_with_redis(redis_server, body)
+
+
+def test_when_redis_is_unreachable_every_message_of_the_batch_hears_it(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        unreachable = Redis.from_url(UNREACHABLE_REDIS, socket_connect_timeout=1)
+        try:
+            store = a_store(unreachable, history_size=5)
+            outcomes = await asyncio.gather(
+                *(store.append_history(a_message(n, "r-4"), publish=("fanout-test", "p")) for n in range(3)),
+                return_exceptions=True,
+            )
+            assert all(isinstance(outcome, RedisError) for outcome in outcomes), outcomes
+        finally:
+            await unreachable.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_first_sender_fails_the_batch_instead_of_stranding_it(redis_server: RedisServer) -> None:
+    async def body(redis: Redis, pubsub: PubSub) -> None:
+        store = a_store(redis, history_size=5)
+        first = asyncio.create_task(store.append_history(a_message(1, "r-5"), publish=("fanout-test", "p1")))
+        second = asyncio.create_task(store.append_history(a_message(2, "r-5"), publish=("fanout-test", "p2")))
+        await asyncio.sleep(0)  # both wait for the turn to end: the first to send the batch, the second in it
+        first.cancel()
+        with pytest.raises(RedisError, match="cancelled"):
+            await asyncio.wait_for(second, 5)
+        assert first.cancelled()
+        assert await store.history("r-5") == []  # nothing half-sent
+        # The store is usable again afterwards.
+        await store.append_history(a_message(3, "r-5"), publish=("fanout-test", "p3"))
+        assert [payload async for payload in published(pubsub, 1)] == ["p3"]
 
     run_with_redis(redis_server, body)
 
