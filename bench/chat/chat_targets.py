@@ -138,10 +138,31 @@ def flush_redis(redis_url: str) -> None:
         sock.recv(16)
 
 
+def _launch(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start one server with its stderr in `log` (the child keeps the file open; our handle closes here)."""
+    with log.open("wb") as stderr:
+        return subprocess.Popen(  # noqa: S603  (fixed argument lists built by this module)
+            argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+
+
 @contextlib.contextmanager
+def _deployment(what: str, launch: Callable[[int], subprocess.Popen[bytes]], instances: int) -> Iterator[Deployment]:
+    """`instances` servers on free ports, healthy before the load starts, stopped afterwards."""
+    ports = [free_port() for _ in range(instances)]
+    processes = [launch(port) for port in ports]
+    try:
+        for port, process in zip(ports, processes, strict=True):
+            _wait_until(_healthy(port), what, process)
+        yield Deployment([f"http://127.0.0.1:{port}" for port in ports], [process.pid for process in processes])
+    finally:
+        for process in processes:
+            _stop(process)
+
+
 def python_chat(
     redis_url: str, rooms: list[str], workdir: Path, python: str = sys.executable, instances: int = 2
-) -> Iterator[Deployment]:
+) -> contextlib.AbstractContextManager[Deployment]:
     """Marea's chat: `python -m chat`, with the flood limit lifted (the load is many messages from few people).
 
     `python` may be another interpreter (say the container's Python version) with chat/requirements.txt installed.
@@ -154,24 +175,12 @@ def python_chat(
         "CHAT_LOG_LEVEL": "warning",
         "CHAT_DRAIN_TIMEOUT_S": "1",
     }
-    ports = [free_port() for _ in range(instances)]
-    processes = [
-        subprocess.Popen(  # noqa: S603  (fixed argument list)
-            [python, "-m", "chat", "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=(workdir / f"python-chat-{port}.log").open("wb"),
-        )
-        for port in ports
-    ]
-    try:
-        for port, process in zip(ports, processes, strict=True):
-            _wait_until(_healthy(port), "python chat", process)
-        yield Deployment([f"http://127.0.0.1:{port}" for port in ports], [process.pid for process in processes])
-    finally:
-        for process in processes:
-            _stop(process)
+
+    def launch(port: int) -> subprocess.Popen[bytes]:
+        argv = [python, "-m", "chat", "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url]
+        return _launch(argv, cwd=ROOT, env=env, log=workdir / f"python-chat-{port}.log")
+
+    return _deployment("python chat", launch, instances)
 
 
 def install_reference(workdir: Path) -> Path:
@@ -187,24 +196,13 @@ def install_reference(workdir: Path) -> Path:
     return server
 
 
-@contextlib.contextmanager
-def node_chat(redis_url: str, rooms: list[str], server: Path, instances: int = 2) -> Iterator[Deployment]:
+def node_chat(
+    redis_url: str, rooms: list[str], server: Path, instances: int = 2
+) -> contextlib.AbstractContextManager[Deployment]:
     node = _binary("node")
-    ports = [free_port() for _ in range(instances)]
-    processes = [
-        subprocess.Popen(  # noqa: S603  (fixed argument list)
-            [node, str(server)],
-            cwd=server.parent,
-            env={**os.environ, "PORT": str(port), "REDIS_URL": redis_url, "CHAT_ROOMS": json.dumps(rooms)},
-            stdout=subprocess.DEVNULL,
-            stderr=(server.parent / f"node-chat-{port}.log").open("wb"),
-        )
-        for port in ports
-    ]
-    try:
-        for port, process in zip(ports, processes, strict=True):
-            _wait_until(_healthy(port), "node chat", process)
-        yield Deployment([f"http://127.0.0.1:{port}" for port in ports], [process.pid for process in processes])
-    finally:
-        for process in processes:
-            _stop(process)
+
+    def launch(port: int) -> subprocess.Popen[bytes]:
+        env = {"PORT": str(port), "REDIS_URL": redis_url, "CHAT_ROOMS": json.dumps(rooms)}
+        return _launch([node, str(server)], cwd=server.parent, env=env, log=server.parent / f"node-chat-{port}.log")
+
+    return _deployment("node chat", launch, instances)

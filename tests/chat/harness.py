@@ -56,12 +56,12 @@ class RedisServer:
     def start(self) -> None:
         binary = require_binary("redis-server", "redis-server")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = (self.workdir / "redis.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603  (fixed argument list, no shell)
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), *self._options],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.workdir / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (fixed argument list, no shell)
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), *self._options],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.ping():
@@ -126,13 +126,15 @@ class ChatInstance:
     def launch(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "CHAT_ROOMS": json.dumps(TEST_ROOMS), **self.env}
-        self.process = subprocess.Popen(  # noqa: S603  (fixed argument list, no shell)
-            [sys.executable, "-m", "chat", "--host", "127.0.0.1", "--port", str(self.port), *self._redis_args],
-            cwd=ROOT,
-            env=env,
-            stdout=self.stdout_path.open("ab"),
-            stderr=self.stderr_path.open("ab"),
-        )
+        # The child keeps its own copies of the log files' descriptors; ours close when it has them.
+        with self.stdout_path.open("ab") as stdout, self.stderr_path.open("ab") as stderr:
+            self.process = subprocess.Popen(  # noqa: S603  (fixed argument list, no shell)
+                [sys.executable, "-m", "chat", "--host", "127.0.0.1", "--port", str(self.port), *self._redis_args],
+                cwd=ROOT,
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
 
     def wait_healthy(self) -> None:
         assert self.process is not None
