@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import socketio
@@ -74,3 +75,17 @@ class ChatClient:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+@contextlib.asynccontextmanager
+async def chat_clients(*urls: str, connect: bool = True) -> AsyncIterator[tuple[ChatClient, ...]]:
+    """One client per url (connected over websocket unless `connect=False`), all closed afterwards, pass or fail."""
+    clients = tuple(ChatClient(url) for url in urls)
+    try:
+        if connect:
+            for client in clients:
+                await client.connect()
+        yield clients
+    finally:
+        for client in clients:
+            await client.close()

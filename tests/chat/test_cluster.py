@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 
-from tests.chat.client import ChatClient
+from tests.chat.client import chat_clients
 from tests.chat.harness import ChatInstance
 
 Pair = tuple[ChatInstance, ChatInstance]
@@ -18,10 +18,7 @@ Pair = tuple[ChatInstance, ChatInstance]
 def test_a_message_sent_on_one_instance_reaches_the_room_on_both(pair: Pair) -> None:
     async def scenario() -> None:
         a, b = pair
-        ana, bob, eve = ChatClient(a.url), ChatClient(b.url), ChatClient(b.url)
-        try:
-            for client in (ana, bob, eve):
-                await client.connect()
+        async with chat_clients(a.url, b.url, b.url) as (ana, bob, eve):
             await ana.join("room-1", "ana")
             await bob.join("room-1", "bob")
             await eve.join("room-2", "eve")
@@ -36,9 +33,6 @@ def test_a_message_sent_on_one_instance_reaches_the_room_on_both(pair: Pair) -> 
                 assert len(message["id"]) == 16
             await asyncio.sleep(0.3)
             assert eve.events("message") == []  # another room hears nothing
-        finally:
-            for client in (ana, bob, eve):
-                await client.close()
 
     asyncio.run(scenario())
 
@@ -46,10 +40,7 @@ def test_a_message_sent_on_one_instance_reaches_the_room_on_both(pair: Pair) -> 
 def test_presence_is_the_same_on_both_instances_and_follows_leaves_and_disconnects(pair: Pair) -> None:
     async def scenario() -> None:
         a, b = pair
-        ana, bob, cid = ChatClient(a.url), ChatClient(b.url), ChatClient(a.url)
-        try:
-            for client in (ana, bob, cid):
-                await client.connect()
+        async with chat_clients(a.url, b.url, a.url) as (ana, bob, cid):
             await ana.join("room-3", "ana")
             await bob.join("room-3", "Bob")
             await cid.join("room-3", "cid")
@@ -61,9 +52,6 @@ def test_presence_is_the_same_on_both_instances_and_follows_leaves_and_disconnec
 
             await cid.close()
             await ana.wait_for_presence("room-3", ["ana"])
-        finally:
-            for client in (ana, bob, cid):
-                await client.close()
 
     asyncio.run(scenario())
 
@@ -71,10 +59,7 @@ def test_presence_is_the_same_on_both_instances_and_follows_leaves_and_disconnec
 def test_switching_rooms_moves_presence_and_history(pair: Pair) -> None:
     async def scenario() -> None:
         a, b = pair
-        ana, bob = ChatClient(a.url), ChatClient(b.url)
-        try:
-            await ana.connect()
-            await bob.connect()
+        async with chat_clients(a.url, b.url) as (ana, bob):
             await ana.join("room-4", "ana")
             await bob.join("room-4", "bob")
             await ana.say("room-4", "before the switch")
@@ -89,9 +74,6 @@ def test_switching_rooms_moves_presence_and_history(pair: Pair) -> None:
             await bob.wait_for("message", lambda m: m["text"] == "after the switch")
             await asyncio.sleep(0.2)
             assert "after the switch" not in [m["text"] for m in ana.events("message")]
-        finally:
-            await ana.close()
-            await bob.close()
 
     asyncio.run(scenario())
 
@@ -99,8 +81,7 @@ def test_switching_rooms_moves_presence_and_history(pair: Pair) -> None:
 def test_a_newcomer_on_the_other_instance_gets_the_last_messages_in_order(pair: Pair) -> None:
     async def scenario() -> None:
         a, b = pair
-        ana, zoe = ChatClient(a.url), ChatClient(b.url)
-        try:
+        async with chat_clients(a.url, b.url, connect=False) as (ana, zoe):
             await ana.connect()
             await ana.join("room-6", "ana")
             for n in range(7):  # the pair keeps CHAT_HISTORY_SIZE=5
@@ -112,9 +93,6 @@ def test_a_newcomer_on_the_other_instance_gets_the_last_messages_in_order(pair: 
 
             assert [m["text"] for m in history["messages"]] == [f"line {n}" for n in range(2, 7)]
             assert {m["nick"] for m in history["messages"]} == {"ana"}
-        finally:
-            await ana.close()
-            await zoe.close()
 
     asyncio.run(scenario())
 
@@ -122,10 +100,7 @@ def test_a_newcomer_on_the_other_instance_gets_the_last_messages_in_order(pair: 
 def test_typing_reaches_the_others_in_the_room_but_not_the_typist(pair: Pair) -> None:
     async def scenario() -> None:
         a, b = pair
-        ana, bob = ChatClient(a.url), ChatClient(b.url)
-        try:
-            await ana.connect()
-            await bob.connect()
+        async with chat_clients(a.url, b.url) as (ana, bob):
             await ana.join("room-7", "ana")
             await bob.join("room-7", "bob")
 
@@ -135,9 +110,6 @@ def test_typing_reaches_the_others_in_the_room_but_not_the_typist(pair: Pair) ->
             await bob.wait_for("typing", lambda t: t["typing"] is False)
 
             assert ana.events("typing") == []
-        finally:
-            await ana.close()
-            await bob.close()
 
     asyncio.run(scenario())
 
@@ -147,8 +119,7 @@ def test_long_polling_clients_talk_with_websocket_clients(pair: Pair) -> None:
 
     async def scenario() -> None:
         a, b = pair
-        ana, bob = ChatClient(a.url), ChatClient(b.url)
-        try:
+        async with chat_clients(a.url, b.url, connect=False) as (ana, bob):
             await ana.connect(transport="polling")
             await bob.connect()
             await ana.join("room-8", "ana")
@@ -158,9 +129,6 @@ def test_long_polling_clients_talk_with_websocket_clients(pair: Pair) -> None:
             await ana.wait_for("message", lambda m: m["text"] == "to the poller")
             await ana.say("room-8", "from the poller")
             await bob.wait_for("message", lambda m: m["text"] == "from the poller")
-        finally:
-            await ana.close()
-            await bob.close()
 
     asyncio.run(scenario())
 
@@ -173,10 +141,7 @@ def test_every_character_arrives_as_sent_on_both_instances_and_in_the_history(pa
 
     async def scenario() -> None:
         a, b = pair
-        ana, bob = ChatClient(a.url), ChatClient(b.url)
-        try:
-            for client in (ana, bob):
-                await client.connect()
+        async with chat_clients(a.url, b.url) as (ana, bob):
             await ana.join("room-16", "\u00e0na \U0001f600")
             await bob.join("room-16", "bob")
 
@@ -187,12 +152,8 @@ def test_every_character_arrives_as_sent_on_both_instances_and_in_the_history(pa
             assert here == there  # the sender's own instance and the other one deliver the same message
             assert here["text"] == html.escape(text, quote=True)
             assert here["nick"] == "\u00e0na \U0001f600"
-            zoe = await ChatClient(b.url).connect()
-            history = await zoe.join("room-16", "zoe")
-            await zoe.close()
+            async with chat_clients(b.url) as (zoe,):
+                history = await zoe.join("room-16", "zoe")
             assert history["messages"] == [here]
-        finally:
-            await ana.close()
-            await bob.close()
 
     asyncio.run(scenario())
