@@ -24,6 +24,8 @@ from chat import json_codec
 from chat.protocol import ChatMessage
 
 FIELD_SEPARATOR = "|"
+# A message for a room's history and, optionally, (channel, payload) to PUBLISH with it.
+HistoryAppend = tuple[ChatMessage, tuple[str, str] | None]
 
 
 class ChatStore:
@@ -44,8 +46,7 @@ class ChatStore:
         self.presence_ttl_s = presence_ttl_s
         self.clock = clock
         # This turn's appends while their leader waits for the turn to end, and the outcome they share.
-        self._batch: list[tuple[ChatMessage, tuple[str, str] | None]] | None = None
-        self._batch_done: asyncio.Future[None] | None = None
+        self._open_batch: tuple[list[HistoryAppend], asyncio.Future[None]] | None = None
 
     def _history_key(self, room: str) -> str:
         return f"{self.prefix}:history:{room}"
@@ -74,20 +75,18 @@ class ChatStore:
         if self.history_size == 0 and publish is None:
             return
         entry = (message, publish)
-        if self._batch is not None:  # a leader is collecting this turn's appends
-            self._batch.append(entry)
-            waiter = self._batch_done
-            assert waiter is not None
-            await asyncio.shield(waiter)  # a cancelled follower must not cancel the others' outcome
+        if self._open_batch is not None:  # a leader is collecting this turn's appends
+            batch, done = self._open_batch
+            batch.append(entry)
+            await asyncio.shield(done)  # a cancelled follower must not cancel the others' outcome
             return
-        loop = asyncio.get_running_loop()
-        batch = self._batch = [entry]
-        done = self._batch_done = loop.create_future()
+        batch, done = [entry], asyncio.get_running_loop().create_future()
+        self._open_batch = (batch, done)
         try:
             try:
                 await asyncio.sleep(0)  # one turn: appends issued meanwhile join this pipeline
             finally:
-                self._batch = self._batch_done = None
+                self._open_batch = None
             await self._append_batch(batch)
         except BaseException as exc:
             # A cancelled leader (its connection torn down) sent nothing for sure: the others hear so as an error.
@@ -96,7 +95,7 @@ class ChatStore:
             raise
         done.set_result(None)
 
-    async def _append_batch(self, batch: list[tuple[ChatMessage, tuple[str, str] | None]]) -> None:
+    async def _append_batch(self, batch: list[HistoryAppend]) -> None:
         # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
         async with self.redis.pipeline(transaction=False) as pipe:
             for message, publish in batch:
