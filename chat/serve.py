@@ -21,6 +21,8 @@ logger = logging.getLogger("chat.serve")
 
 # Long-polling requests still open after the drain get this long before uvicorn cancels them.
 GRACEFUL_SHUTDOWN_S = 2
+# Cleaning up after uvicorn (background tasks, presence in Redis, the pub/sub listener) gets this long.
+STOP_TIMEOUT_S = 3
 
 
 class DrainingServer(uvicorn.Server):
@@ -68,4 +70,10 @@ async def serve(settings: ChatSettings) -> None:
     try:
         await server.serve()
     finally:
-        await runtime.stop()
+        # Bounded: a connection or background task that does not let go must not keep a stopping task alive
+        # until ECS kills it; the drain already told every client to reconnect elsewhere.
+        try:
+            await asyncio.wait_for(runtime.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("stop did not finish in time; exiting anyway", extra={"timeout_s": STOP_TIMEOUT_S})
+        logger.info("stopped")
