@@ -36,6 +36,8 @@ class ReasonCode(StrEnum):
     CLAMPED_TO_MIN = "CLAMPED_TO_MIN"
     CLAMPED_TO_MAX = "CLAMPED_TO_MAX"
     SCHEDULED_FLOOR = "SCHEDULED_FLOOR"
+    # predictive: raised to serve a burst that recurred at this minute of each recent period (engine/recurring.py)
+    PREDICTED_BURST_FLOOR = "PREDICTED_BURST_FLOOR"
     SCHEDULED_CEILING = "SCHEDULED_CEILING"
     CLAMPED_TO_RESOURCE_MIN = "CLAMPED_TO_RESOURCE_MIN"
     CLAMPED_TO_RESOURCE_MAX = "CLAMPED_TO_RESOURCE_MAX"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from chalicelib.engine.combine import Combination
-from chalicelib.engine.normalize import Normalization
+from chalicelib.engine.normalize import BoundSource, Normalization, floor_source
 from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, PolicyResult, Vote
 from chalicelib.models.targets import TargetBase
@@ -91,12 +91,15 @@ def _notes(
 
 def _clamp_note(reason: ReasonCode, normalization: Normalization, results: Sequence[PolicyResult]) -> str:
     low, high = normalization.bounds.low, normalization.bounds.high
-    schedules = "; ".join(r.detail for r in results if r.floor is not None or r.ceiling is not None)
+    bounded = [r for r in results if r.floor is not None or r.ceiling is not None]
+    schedules = "; ".join(r.detail for r in bounded if floor_source(r) is BoundSource.SCHEDULE)
+    bursts = "; ".join(r.detail for r in bounded if floor_source(r) is BoundSource.FORECAST)
     phrases = {
         ReasonCode.CLAMPED_TO_MIN: f"raised to the target's min {low}",
         ReasonCode.CLAMPED_TO_MAX: f"capped at the target's max {high}",
         ReasonCode.SCHEDULED_FLOOR: f"raised to the scheduled floor {low}: {schedules}",
         ReasonCode.SCHEDULED_CEILING: f"lowered to the scheduled ceiling {high}: {schedules}",
+        ReasonCode.PREDICTED_BURST_FLOOR: f"raised to {low} for a recurring burst: {bursts}",
         ReasonCode.CLAMPED_TO_RESOURCE_MIN: f"raised to the resource's own min {low}",
         ReasonCode.CLAMPED_TO_RESOURCE_MAX: f"capped at the resource's own max {high}",
     }

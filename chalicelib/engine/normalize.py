@@ -23,12 +23,14 @@ class BoundSource(StrEnum):
 
     TARGET = "target"
     SCHEDULE = "schedule"
+    FORECAST = "forecast"  # a predictive policy's floor for a recurring burst (never a ceiling)
     RESOURCE = "resource"
 
 
 _LOW_REASON = {
     BoundSource.TARGET: ReasonCode.CLAMPED_TO_MIN,
     BoundSource.SCHEDULE: ReasonCode.SCHEDULED_FLOOR,
+    BoundSource.FORECAST: ReasonCode.PREDICTED_BURST_FLOOR,
     BoundSource.RESOURCE: ReasonCode.CLAMPED_TO_RESOURCE_MIN,
 }
 _HIGH_REASON = {
@@ -140,23 +142,32 @@ def effective_bounds(target: TargetBase, policy_results: Sequence[PolicyResult],
     wins (availability over cost).
     """
     bounds = Bounds(low=target.min, high=target.max)
-    floors = [r.floor for r in policy_results if r.floor is not None]
+    # Schedules and predicted bursts share the rank; the higher floor binds, a schedule on a tie.
+    floors = [(r.floor, floor_source(r)) for r in policy_results if r.floor is not None]
+    floor, source = max(floors, key=lambda item: (item[0], item[1] is BoundSource.SCHEDULE), default=(None, None))
     ceilings = [r.ceiling for r in policy_results if r.ceiling is not None]
-    bounds = _narrow(bounds, max(floors, default=None), min(ceilings, default=None), BoundSource.SCHEDULE)
+    bounds = _narrow(bounds, floor, min(ceilings, default=None), BoundSource.SCHEDULE, source)
     return _narrow(bounds, resource.min, resource.max, BoundSource.RESOURCE)
 
 
-def _narrow(bounds: Bounds, low: int | None, high: int | None, source: BoundSource) -> Bounds:
-    new_low, low_source = bounds.low, bounds.low_source
+def floor_source(result: PolicyResult) -> BoundSource:
+    return BoundSource.FORECAST if result.policy_type == "predictive" else BoundSource.SCHEDULE
+
+
+def _narrow(
+    bounds: Bounds, low: int | None, high: int | None, source: BoundSource, low_source: BoundSource | None = None
+) -> Bounds:
+    """`bounds` narrowed by [low, high] set by `source` (`low_source` when the floor came from elsewhere)."""
+    new_low, new_low_source = bounds.low, bounds.low_source
     if low is not None and _within(low, bounds) > bounds.low:
-        new_low, low_source = _within(low, bounds), source
+        new_low, new_low_source = _within(low, bounds), low_source or source
     new_high, high_source = bounds.high, bounds.high_source
     if high is not None:
         # Clamped against the new floor too, so a crossing floor wins over the ceiling.
         candidate = min(max(high, new_low), bounds.high)
         if candidate < bounds.high:
             new_high, high_source = candidate, source
-    return Bounds(low=new_low, high=new_high, low_source=low_source, high_source=high_source)
+    return Bounds(low=new_low, high=new_high, low_source=new_low_source, high_source=high_source)
 
 
 def _within(value: int, bounds: Bounds) -> int:

@@ -127,7 +127,12 @@ def bounds_from(floor: int | None = None, ceiling: int | None = None) -> PolicyR
     return PolicyResult(policy="s", policy_type="scheduled", vote=Vote.ABSTAIN, floor=floor, ceiling=ceiling)
 
 
-T, S, RES = BoundSource.TARGET, BoundSource.SCHEDULE, BoundSource.RESOURCE
+def burst_floor(floor: int) -> PolicyResult:
+    """A predictive policy's vote with the floor it raises for a recurring burst."""
+    return PolicyResult(policy="p", policy_type="predictive", vote=Vote.HOLD, floor=floor, detail="bursts at :00")
+
+
+T, S, F, RES = BoundSource.TARGET, BoundSource.SCHEDULE, BoundSource.FORECAST, BoundSource.RESOURCE
 
 
 @pytest.mark.parametrize(
@@ -145,6 +150,11 @@ T, S, RES = BoundSource.TARGET, BoundSource.SCHEDULE, BoundSource.RESOURCE
         pytest.param([], ResourceBounds(min=12, max=15), (10, 10, RES, T), id="target-max-beats-resource-min"),
         pytest.param([], ResourceBounds(max=0), (1, 1, T, RES), id="target-min-beats-resource-max"),
         pytest.param([bounds_from(floor=6)], ResourceBounds(max=4), (6, 6, S, RES), id="schedule-beats-resource"),
+        pytest.param([burst_floor(5)], ResourceBounds(), (5, 10, F, T), id="burst-floor"),
+        pytest.param([bounds_from(floor=4), burst_floor(5)], ResourceBounds(), (5, 10, F, T), id="burst-over-schedule"),
+        pytest.param([bounds_from(floor=6), burst_floor(5)], ResourceBounds(), (6, 10, S, T), id="schedule-over-burst"),
+        pytest.param([burst_floor(5), bounds_from(floor=5)], ResourceBounds(), (5, 10, S, T), id="tie-is-the-schedule"),
+        pytest.param([burst_floor(5), bounds_from(ceiling=3)], ResourceBounds(), (5, 5, F, S), id="burst-over-ceiling"),
     ],
 )
 def test_given_bounds_from_three_sources_when_combined_then_target_then_schedule_then_resource(

@@ -158,7 +158,8 @@ def test_given_a_target_when_replaying_an_hour_then_it_scales_out_before_the_bur
     assert [path[m] for m in (55, 56, 57, 60, 62)] == [3, 20, 20, 20, 20]  # from 4 minutes ahead of 13:00
     assert path[63] == 3  # 13:00-13:02 have passed
     assert notes[56].action is Action.OUT
-    assert R.SCHEDULED_FLOOR in notes[56].reasons
+    assert R.PREDICTED_BURST_FLOOR in notes[56].reasons
+    assert "raised to 20 for a recurring burst" in notes[56].explanation
     assert "floor 20 until it has passed" in notes[56].explanation
     assert notes[63].action is Action.IN
     assert R.STABILIZATION not in notes[63].reasons
