@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.errors import ReasonCode
-from chalicelib.store.items import RunnerRun, TargetState
+from chalicelib.models.reasons import ReasonCode
+from chalicelib.models.state import RunnerRun, TargetState
 
 
 @dataclass(frozen=True)

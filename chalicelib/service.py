@@ -22,18 +22,20 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import Actuator, CapacityReading
+from chalicelib.actuators.base import Actuator
 from chalicelib.engine import decide, remember
-from chalicelib.errors import ActuationError, ReasonCode
+from chalicelib.errors import ActuationError
 from chalicelib.ids import decision_id
+from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome, Trigger
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmObservation, Datapoint
+from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import Mode
 from chalicelib.observability import count, logger
 from chalicelib.runner_lease import LeasePlan, after_runner_stopped, plan_lease
 from chalicelib.signal_collector import MetricKey, SignalCollector
 from chalicelib.store.decisions import DecisionLog
-from chalicelib.store.items import StoredTarget, TargetState, Unsettled
 from chalicelib.store.targets import DuplicateDecisionError, TargetRegistry, VersionConflictError
 
 Clock = Callable[[], datetime]

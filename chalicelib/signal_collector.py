@@ -12,8 +12,8 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.actuators.base import CapacityReading
 from chalicelib.metrics import resolve_metric
+from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.signals import AlarmObservation, AlarmState, Datapoint, Signal
 from chalicelib.models.targets import (
     CustomMetric,

@@ -18,11 +18,11 @@ from chalicelib.models.events import (
     parse_event,
 )
 from chalicelib.models.signals import Datapoint
+from chalicelib.models.state import StoredTarget
 from chalicelib.observability import count, logger
 from chalicelib.service import utc_now
 from chalicelib.settings import get_settings
 from chalicelib.signal_collector import MetricKey
-from chalicelib.store.items import StoredTarget
 
 _SQS_BATCH = 10  # SendMessageBatch limit
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from chalicelib.models.signals import ResourceBounds
+from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.targets import TargetBase
-
-
-class CapacityReading(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    current: int = Field(ge=0)
-    serving: int | None = Field(default=None, ge=0)  # in service / running now; None = not told
-    bounds: ResourceBounds = ResourceBounds()
-    # What else the resource told us (running count, in-service instances...), recorded as inputs.
-    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class Actuation(BaseModel):

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import Actuation, CapacityReading
+from chalicelib.actuators.base import Actuation
 from chalicelib.errors import ActuationError
+from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.targets import EcsTarget, TargetBase
 
 if TYPE_CHECKING:

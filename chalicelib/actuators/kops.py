@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import Actuation, CapacityReading
+from chalicelib.actuators.base import Actuation
 from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.errors import ActuationError
+from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.targets import KopsSizing, KopsTarget, TargetBase
 
 if TYPE_CHECKING:

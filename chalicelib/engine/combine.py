@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 
 # Holds for these reasons mean "could not see the load", not "the load is fine".
 MISSING_DATA_REASONS = frozenset({ReasonCode.INSUFFICIENT_DATA, ReasonCode.STALE_DATA})

@@ -9,8 +9,8 @@ from chalicelib.engine import predictive, scheduled, step_scaling, target_tracki
 from chalicelib.engine.combine import Combination, combine
 from chalicelib.engine.explain import explain
 from chalicelib.engine.normalize import Normalization, normalize
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, EngineResult, PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Signal, TargetHistory
 from chalicelib.models.targets import (
     PredictivePolicy,

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from chalicelib.engine.combine import Combination
 from chalicelib.engine.normalize import BoundSource, Normalization, floor_source
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.targets import TargetBase
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from chalicelib.engine.combine import Combination
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import ResourceBounds, Signal, TargetHistory
 from chalicelib.models.targets import StepScalingPolicy, TargetBase, TargetTrackingPolicy
 

@@ -38,8 +38,8 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.engine.recurring import RECURRING_HOURS, Bursts, recurring_bursts
 from chalicelib.engine.target_tracking import STALE_AFTER_PERIODS, ceil_capacity
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
 from chalicelib.models.targets import PredictivePolicy
 

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.targets import ScheduledAction, ScheduledPolicy
 
 # How far back a firing is looked for. Monthly crons ("0 0 1 * *") always fire within 31 days;

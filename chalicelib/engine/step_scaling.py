@@ -10,8 +10,8 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmState, Signal
 from chalicelib.models.targets import MAX_CAPACITY_LIMIT, AdjustmentType, StepAdjustment, StepScalingPolicy
 

@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
 from chalicelib.models.targets import MAX_CAPACITY_LIMIT, CustomMetric, TargetTrackingPolicy
 

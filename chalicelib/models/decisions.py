@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from chalicelib.errors import ReasonCode
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.targets import Mode
 
 

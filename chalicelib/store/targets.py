@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import TargetBase
 from chalicelib.store.decisions import outcome_update
 from chalicelib.store.items import (
@@ -19,9 +20,6 @@ from chalicelib.store.items import (
     PRIMARY_SK,
     UNSETTLED_AT,
     UNSETTLED_ID,
-    StoredTarget,
-    TargetState,
-    Unsettled,
     alarm_pk,
     alarm_sk,
     decision_item,

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.actuators.base import CapacityReading
 from chalicelib.engine import decide
+from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.decisions import Action
 from chalicelib.models.signals import TargetHistory
 from chalicelib.models.targets import AsgTarget, CustomMetric, PredictivePolicy, Statistic, TargetTrackingPolicy

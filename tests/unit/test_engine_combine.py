@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.engine.combine import combine
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 
 R = ReasonCode
 CURRENT = 4

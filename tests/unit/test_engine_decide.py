@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.engine import decide, remember
 from chalicelib.engine.history import MAX_RECOMMENDATIONS
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, EngineResult
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmState, CapacityChange, Recommendation, TargetHistory
 from chalicelib.models.targets import TargetTrackingPolicy
 from tests.unit.engine_factories import (

@@ -6,8 +6,8 @@ import pytest
 
 from chalicelib.engine import decide
 from chalicelib.engine.normalize import BoundSource, effective_bounds
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, PolicyResult, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmState, Datapoint, ResourceBounds, TargetHistory
 from tests.unit.engine_factories import (
     NOW,

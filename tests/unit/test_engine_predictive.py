@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.engine import decide, predictive
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal, TargetHistory
 from chalicelib.models.targets import AsgTarget, CustomMetric, PredictivePolicy, Statistic
 from tests.unit.engine_factories import NOW

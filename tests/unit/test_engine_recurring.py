@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.engine import decide, predictive, remember
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Action, Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal, TargetHistory
 from chalicelib.models.targets import AsgTarget, CustomMetric, PredictivePolicy, Statistic
 

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chalicelib.engine import scheduled
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Vote
+from chalicelib.models.reasons import ReasonCode
 from tests.unit.engine_factories import action, scheduled_policy
 
 R = ReasonCode

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.engine import step_scaling
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmObservation, AlarmState
 from chalicelib.models.targets import AdjustmentType
 from tests.unit.engine_factories import alarm, signal, step_policy

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.engine import target_tracking
-from chalicelib.errors import ReasonCode
 from chalicelib.models.decisions import Vote
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint
 from chalicelib.models.targets import MAX_CAPACITY_LIMIT
 from tests.unit.engine_factories import NOW, custom_metric, series, signal, tt_policy

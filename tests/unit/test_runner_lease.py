@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.errors import ReasonCode
+from chalicelib.models.reasons import ReasonCode
+from chalicelib.models.state import RunnerRun, TargetState
 from chalicelib.runner_lease import after_runner_stopped, plan_lease
-from chalicelib.store.items import RunnerRun, TargetState
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TIMEOUT = 900
