@@ -28,6 +28,7 @@ from chalicelib.store.items import (
     target_pk,
     unsettled_attributes,
 )
+from chalicelib.store.transactions import TransactionCancelled, write_transaction
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -148,11 +149,9 @@ class TargetRegistry:
 
     def _transact(self, items: list[Any], conflict: str) -> None:
         try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise ConflictError(conflict) from exc
-            raise
+            write_transaction(self._client, items)
+        except TransactionCancelled as exc:
+            raise ConflictError(conflict) from exc
 
     # ---- evaluation commit -------------------------------------------------------------------
     def commit_evaluation(
@@ -185,12 +184,9 @@ class TargetRegistry:
             *self._state_updates(stored, new, mark=mark, clear_mark=clear_mark and mark is None),
         ]
         try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            write_transaction(self._client, items)
+        except TransactionCancelled as exc:
+            if exc.condition_failed(0):
                 raise DuplicateDecisionError(decision.id) from exc
             raise VersionConflictError(stored.target.id) from exc
         return new
@@ -199,11 +195,9 @@ class TargetRegistry:
         """Write a corrected state (e.g. after a failed actuation) if nothing changed since ``stored``."""
         new = StoredTarget(target=stored.target, state=state, version=stored.version + 1, unsettled=stored.unsettled)
         try:
-            self._client.transact_write_items(TransactItems=self._state_updates(stored, new))  # type: ignore[arg-type]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise VersionConflictError(stored.target.id) from exc
-            raise
+            write_transaction(self._client, self._state_updates(stored, new))
+        except TransactionCancelled as exc:
+            raise VersionConflictError(stored.target.id) from exc
         return new
 
     def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
@@ -242,12 +236,9 @@ class TargetRegistry:
         ]
         items: list[Any] = [outcome_update(self._decisions_table, decision), *target_updates]
         try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            write_transaction(self._client, items)
+        except TransactionCancelled as exc:
+            if exc.condition_failed(0):
                 return False
             return self._finalize_alone(decision)
         return True
