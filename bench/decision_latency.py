@@ -135,7 +135,7 @@ def fill_decision_log(dynamodb: Any, table: str, count: int, now: datetime) -> N
     for index in range(count):
         at = now - timedelta(seconds=count - index)
         decision = Decision(
-            id=decision_id(at, event_id=f"fill-{index}", target_id="web"),
+            id=decision_id(at),
             target_id="web" if index % 2 else "other",
             target_kind="asg",
             trigger=Trigger(type=TriggerType.SCHEDULE, event_id=f"fill-{index}", at=at),

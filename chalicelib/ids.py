@@ -1,8 +1,10 @@
-"""Decision ids: ULIDs, so that sorting by id is sorting by time.
+"""Decision ids and the keys that make a redelivered event a duplicate.
 
-An evaluation caused by an event gets a *deterministic* id (time of the event + a hash of the
-event id and target id): a redelivered event yields the same id, and the conditional write of the
-decision turns the duplicate into a no-op.
+A decision id is a ULID of the instant the evaluation read its inputs, so that sorting by id is
+sorting by evaluation (a tick evaluated after an alarm sorts after it, whatever the events' times).
+An evaluation caused by an event also writes a *dedup key* derived from the event id and the
+target id: a redelivered event yields the same key, and the conditional write of that key turns
+the duplicate into a no-op.
 """
 
 from __future__ import annotations
@@ -34,12 +36,16 @@ def _clamped_time_bytes(at: datetime) -> bytes:
     return ms.to_bytes(_TIME_BYTES, "big")
 
 
-def decision_id(at: datetime, *, event_id: str | None, target_id: str) -> str:
+def decision_id(at: datetime) -> str:
+    """A new decision id at ``at`` (millisecond precision, random within the millisecond)."""
+    return str(ULID.from_bytes(_time_bytes(at) + secrets.token_bytes(_RANDOM_BYTES)))
+
+
+def dedup_key(event_id: str | None, target_id: str) -> str | None:
+    """The key that one event's evaluation of one target writes once; None for a manual evaluation."""
     if event_id is None:
-        randomness = secrets.token_bytes(_RANDOM_BYTES)
-    else:
-        randomness = hashlib.sha256(f"{event_id}\x1f{target_id}".encode()).digest()[:_RANDOM_BYTES]
-    return str(ULID.from_bytes(_time_bytes(at) + randomness))
+        return None
+    return "E#" + hashlib.sha256(f"{event_id}\x1f{target_id}".encode()).hexdigest()[:40]
 
 
 def id_lower_bound(at: datetime) -> str:

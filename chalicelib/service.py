@@ -1,16 +1,10 @@
-"""Orchestration: target → signal → decide → record → act. The only place these meet.
+"""Orchestration of one evaluation: read → decide → commit → act. The only place these meet.
 
 Order of effects (why): the decision and the target's new state are committed *before* the
-cloud is called, with a condition on the decision id (duplicate events) and on the target's
-version (racing evaluations). Only the winner of that commit acts, so no event acts twice and
-no change is ever made without a decision recorded first.
-
-A synchronous actuation (ASG, ECS) is *unsettled* from its commit until its outcome is recorded:
-the commit marks the target's items with the decision id, the outcome write removes the mark in
-the same transaction. If that write fails (the Lambda dies, DynamoDB throttles past the retries),
-the next evaluation finds the mark and closes the decision: applied when the capacity reads the
-decision's final, failed once ``pending_timeout`` has passed without that, so that no decision
-stays pending and no change goes unexplained.
+cloud is called, with a condition on the event's dedup key (duplicate events) and on the target's
+version (racing evaluations). Only the winner of that commit acts, so no event acts twice and no
+change is ever made without a decision recorded first. What happens to a committed change whose
+outcome is not recorded is unsettled.py's; the kops runner's lease is runner_leases.py's.
 """
 
 from __future__ import annotations
@@ -18,46 +12,85 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import Actuator
+from chalicelib import decision_records
+from chalicelib.actuation import Actuations
+from chalicelib.actuators.base import Actuator, AnyActuator, RunnerActuator
 from chalicelib.engine import decide, remember
 from chalicelib.errors import ActuationError
-from chalicelib.ids import decision_id
+from chalicelib.evaluation import Evaluation, evaluation_instant
+from chalicelib.ids import decision_id, dedup_key
 from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome, Trigger
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import AlarmObservation, Datapoint
+from chalicelib.models.signals import AlarmObservation, Datapoint, Signal
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
-from chalicelib.models.targets import Mode
+from chalicelib.models.targets import Mode, TargetBase
 from chalicelib.observability import count, logger
-from chalicelib.runner_lease import LeasePlan, after_runner_stopped, plan_lease
-from chalicelib.signal_collector import MetricKey, SignalCollector
-from chalicelib.store.decisions import DecisionLog
-from chalicelib.store.targets import DuplicateDecisionError, TargetRegistry, VersionConflictError
+from chalicelib.runner_lease import LeasePlan, plan_lease
+from chalicelib.runner_leases import RunnerLeases, runner_timeout_s
+from chalicelib.signal_collector import MetricKey
+from chalicelib.store.protocols import DecisionStore, TargetStore
+from chalicelib.store.targets import DuplicateDecisionError, VersionConflictError
+from chalicelib.unsettled import DEFAULT_PENDING_TIMEOUT, Settlement, UnsettledRecovery
 
 Clock = Callable[[], datetime]
-DEFAULT_RUNNER_TIMEOUT_S = 900
-# How long an unsettled actuation may still be in flight: at least the Lambda timeout (.chalice/config.json).
-DEFAULT_PENDING_TIMEOUT = timedelta(seconds=300)
-_LEASE_RETRIES = 3
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class SignalSource(Protocol):
+    """What reads the engine's inputs: CloudWatch in Marea (signal_collector.py), fixed series in unit tests."""
+
+    def collect(
+        self,
+        target: TargetBase,
+        reading: CapacityReading,
+        now: datetime,
+        known_alarms: dict[str, AlarmObservation],
+        known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
+    ) -> Signal: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An evaluation's decision and the writes that record it, before the commit."""
+
+    decision: Decision
+    result: EngineResult
+    state: TargetState
+    mark: Unsettled | None
+    clear_mark: bool
+    lease: LeasePlan | None
+
+
 @dataclass
 class Evaluator:
-    registry: TargetRegistry
-    log: DecisionLog
-    collector: SignalCollector
-    actuator_for: Callable[[Any], Actuator]
+    registry: TargetStore
+    log: DecisionStore
+    collector: SignalSource
+    actuator_for: Callable[[Any], AnyActuator]
     decision_ttl: timedelta
-    clock: Clock = utc_now  # wall clock: ages of unsettled actuations, updated_at
+    clock: Clock = utc_now  # wall clock: when evaluations read their inputs, ages of unsettled actuations
     pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
+
+    # Built on use: tests swap ``clock`` and ``pending_timeout`` on a live evaluator.
+    @property
+    def actuations(self) -> Actuations:
+        return Actuations(self.registry, self.log, self.clock)
+
+    @property
+    def leases(self) -> RunnerLeases:
+        return RunnerLeases(self.registry, self.log, self.actuations, self.actuator_for, self.clock)
+
+    @property
+    def unsettled(self) -> UnsettledRecovery:
+        return UnsettledRecovery(self.registry, self.log, self.actuations, self.clock, self.pending_timeout)
 
     def evaluate(
         self,
@@ -66,406 +99,238 @@ class Evaluator:
         known_alarms: dict[str, AlarmObservation] | None = None,
         known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
     ) -> Decision:
-        """Evaluate one target at ``trigger.at`` and return the recorded decision."""
+        """Evaluate one target now (never before ``trigger.at``) and return the recorded decision."""
+        at = evaluation_instant(trigger.at, self.clock())
         target = stored.target
         actuator = self.actuator_for(target)
-        new_id = decision_id(trigger.at, event_id=trigger.event_id, target_id=target.id)
+        new_id, dedup = decision_id(at), dedup_key(trigger.event_id, target.id)
         try:
             reading = actuator.read(target)
         except ActuationError as exc:
-            return self._record_unreadable(stored, trigger, new_id, exc)
+            explanation = f"Could not read the current capacity, so nothing was decided: {exc.message}"
+            failed = decision_records.failure(
+                new_id, trigger, target, at, ReasonCode.RESOURCE_UNREADABLE, explanation, exc.message
+            )
+            return self._record_failure(failed, dedup)
+        evaluation = Evaluation(stored, trigger, new_id, dedup, at, actuator, reading)
         try:
-            return self._evaluate_read(stored, trigger, new_id, actuator, reading, known_alarms or {}, known_metrics)
+            prepared, evaluation = self._prepare(evaluation, known_alarms or {}, known_metrics)
         except (ClientError, BotoCoreError) as exc:
-            # An AWS call failed past its retries before the decision was committed (or the commit's
-            # answer was lost): the event still gets its decision, failed with the error.
-            return self._record_failed_evaluation(stored, trigger, new_id, exc)
+            return self._record_failed_evaluation(evaluation, exc)
+        return self._commit(evaluation, prepared)
 
-    def _evaluate_read(
+    # ---- before the commit --------------------------------------------------------------------
+    def _prepare(
         self,
-        stored: StoredTarget,
-        trigger: Trigger,
-        new_id: str,
-        actuator: Actuator,
-        reading: CapacityReading,
+        evaluation: Evaluation,
         known_alarms: dict[str, AlarmObservation],
         known_metrics: dict[MetricKey, list[Datapoint]] | None,
-    ) -> Decision:
-        target = stored.target
-        now = trigger.at
-        clear_mark, busy_with = False, None
-        if stored.unsettled is not None and not actuator.asynchronous:
-            clear_mark, busy_with = self._settle_unsettled(stored, reading, new_id)
-        signal = self.collector.collect(target, reading, now, known_alarms, known_metrics)
-        result = decide(target, signal, stored.state.history, now)
-        acting = target.mode is Mode.ACT and result.action is not Action.NONE and busy_with is None
+    ) -> tuple[Prepared, Evaluation]:
+        actuator = evaluation.actuator
+        settlement = Settlement()
+        marker = evaluation.stored.unsettled
+        own_mark = marker is not None and marker.dedup is not None and marker.dedup == evaluation.dedup
+        if marker is not None and not own_mark and not isinstance(actuator, RunnerActuator):
+            settlement = self.unsettled.settle(evaluation.stored, actuator, evaluation.reading, evaluation.decision_id)
+            if settlement.resumed is not None:
+                evaluation = self._reread(evaluation, actuator)
+        stored, target, at = evaluation.stored, evaluation.target, evaluation.at
+        signal = self.collector.collect(target, evaluation.reading, at, known_alarms, known_metrics)
+        result = decide(target, signal, stored.state.history, at)
+        acting = target.mode is Mode.ACT and result.action is not Action.NONE and settlement.busy_with is None
+        outcome, extra = decision_records.initial_outcome(target.mode, acting)
         lease = None
-        timeout_s: int = getattr(target, "runner_timeout_s", DEFAULT_RUNNER_TIMEOUT_S)
-        if actuator.asynchronous:
-            lease = plan_lease(stored.state, new_id, result.final, acting, now, timeout_s)
-        decision = self._decision(
-            stored, trigger, new_id, result, reading, signal.model_dump(mode="json"), acting, lease
-        )
-        if busy_with is not None and target.mode is Mode.ACT and result.action is not Action.NONE:
-            decision = self._waiting(decision, busy_with)
+        if isinstance(actuator, RunnerActuator):
+            lease, outcome, extra = self._plan_lease(evaluation, actuator, result, acting, outcome, extra)
+        decision = decision_records.evaluated(evaluation, result, signal.model_dump(mode="json"), outcome, extra)
+        if settlement.busy_with is not None and target.mode is Mode.ACT and result.action is not Action.NONE:
+            count("ActuationsInProgress")
+            decision = decision_records.waiting(decision, settlement.busy_with)
         counted = acting if lease is None else lease.takes_new_decision
         state = TargetState(
-            history=remember(stored.state.history, target, result, applied=counted, now=now),
-            last_decision_id=new_id,
+            history=remember(stored.state.history, target, result, applied=counted, now=at),
+            last_decision_id=evaluation.decision_id,
             in_flight=lease.in_flight if lease else None,
             queued=lease.queued if lease else None,
         )
-        mark = Unsettled(decision_id=new_id, since=self.clock()) if acting and lease is None else None
+        mark = None
+        if acting and lease is None:
+            mark = Unsettled(decision_id=evaluation.decision_id, since=self.clock(), dedup=evaluation.dedup)
+        return Prepared(decision, result, state, mark, settlement.clear_mark, lease), evaluation
+
+    def _reread(self, evaluation: Evaluation, actuator: Actuator) -> Evaluation:
+        """After carrying out an earlier decision: the target and its capacity as they are now."""
+        stored = self.registry.require(evaluation.target.id)
+        reading = actuator.read(stored.target)
+        return Evaluation(
+            stored, evaluation.trigger, evaluation.decision_id, evaluation.dedup, evaluation.at, actuator, reading
+        )
+
+    def _plan_lease(
+        self,
+        evaluation: Evaluation,
+        actuator: RunnerActuator,
+        result: EngineResult,
+        acting: bool,
+        outcome: Outcome,
+        extra: list[ReasonCode],
+    ) -> tuple[LeasePlan, Outcome, list[ReasonCode]]:
+        stored = evaluation.stored
+        not_stopped = self.leases.stop_expired(stored, actuator, evaluation.at)
+        lease = plan_lease(
+            stored.state,
+            evaluation.decision_id,
+            result.final,
+            acting,
+            evaluation.at,
+            runner_timeout_s(stored.target),
+            expired_stopped=not_stopped is None,
+            blind=evaluation.target.mode is Mode.ACT and ReasonCode.HOLD_ON_MISSING_DATA in result.reasons,
+        )
+        if not_stopped is not None:
+            extra = [*extra, ReasonCode.RUNNER_NOT_STOPPED]
+        if acting:
+            outcome = Outcome.PENDING if lease.takes_new_decision else Outcome.SKIPPED
+            extra = [*extra, *(r for r in (lease.reason,) if r is not None)]
+        return lease, outcome, extra
+
+    # ---- the commit and after -------------------------------------------------------------------
+    def _commit(self, evaluation: Evaluation, prepared: Prepared) -> Decision:
+        decision = prepared.decision
         try:
             committed = self.registry.commit_evaluation(
-                stored, state, decision, self._expires_at(now), mark=mark, clear_mark=clear_mark
+                evaluation.stored,
+                prepared.state,
+                decision,
+                self._expires_at(evaluation.at),
+                mark=prepared.mark,
+                clear_mark=prepared.clear_mark,
+                dedup=evaluation.dedup,
             )
         except DuplicateDecisionError:
-            logger().info(
-                "duplicate event: decision already recorded", extra={"decision_id": new_id, "target_id": target.id}
-            )
-            count("DuplicateEvents")
-            existing = self.log.get(new_id, consistent=True)
-            return existing if existing is not None else decision
+            return self._duplicate(evaluation)
         except VersionConflictError:
-            return self._record_superseded(decision)
-        count("Evaluations", target.kind)
+            return self._record_raced(decision, evaluation.dedup)
+        except (ClientError, BotoCoreError) as exc:
+            return self._after_lost_commit(evaluation, prepared, exc)
+        count("Evaluations", evaluation.target.kind)
+        return self._carry_out(evaluation, prepared, committed)
+
+    def _carry_out(self, evaluation: Evaluation, prepared: Prepared, committed: StoredTarget) -> Decision:
+        """Act on a decision this evaluation committed (it has not acted yet)."""
+        decision, lease, actuator = prepared.decision, prepared.lease, evaluation.actuator
         if lease is not None:
-            self._settle(lease, timeout_s)
+            self.leases.retire(lease, runner_timeout_s(evaluation.target))
         if decision.outcome is not Outcome.PENDING or (lease is not None and lease.launch is None):
             return decision
-        # If the actuation fails, the committed history counted this change as made (and an
-        # asynchronous actuator's lease as taken); without the correction the retry would wait for a cooldown.
+        # If the actuation fails, the committed history counted this change as made (and the lease as
+        # taken); without the correction the retry would wait for a cooldown.
+        stored = evaluation.stored
         unapplied = TargetState(
-            history=remember(stored.state.history, target, result, applied=False, now=now), last_decision_id=new_id
+            history=remember(stored.state.history, stored.target, prepared.result, applied=False, now=evaluation.at),
+            last_decision_id=decision.id,
         )
-        return self._actuate(actuator, decision, committed, unapplied)
+        if isinstance(actuator, RunnerActuator):
+            return self.leases.launch(actuator, decision, committed, unapplied)
+        if not self.registry.claim_actuation(committed, decision.id):
+            # A later evaluation found this decision unacted and carried it out (unsettled.py).
+            logger().warning("decision carried out by another evaluation", extra={"decision_id": decision.id})
+            return self.log.get(decision.id, consistent=True) or decision
+        return self.actuations.act(actuator, decision, committed, unapplied)
 
-    def _settle_unsettled(self, stored: StoredTarget, reading: CapacityReading, new_id: str) -> tuple[bool, str | None]:
-        """Close the decision an earlier evaluation left unsettled, if its fate is known.
+    def _duplicate(self, evaluation: Evaluation) -> Decision:
+        """The event's evaluation of this target was recorded before: return it, acting on it if it never acted."""
+        logger().info(
+            "duplicate event: decision already recorded",
+            extra={"decision_id": evaluation.decision_id, "target_id": evaluation.target.id},
+        )
+        count("DuplicateEvents")
+        existing = self.log.get_by_dedup(evaluation.dedup) if evaluation.dedup else None
+        if existing is None:
+            existing = self.log.get(evaluation.decision_id, consistent=True)
+        if existing is None:
+            raise RuntimeError(f"duplicate of a decision that cannot be read ({evaluation.decision_id})")
+        return self._resume_if_unacted(evaluation, existing)
 
-        Returns (the mark can be cleared, the id of a decision that may still be acting). A decision
-        is applied when the capacity reads its final; failed when ``pending_timeout`` passed without
-        that (its Lambda cannot be acting any more); otherwise it may still be in flight, and this
-        evaluation must not act over it.
-        """
+    def _after_lost_commit(self, evaluation: Evaluation, prepared: Prepared, error: Exception) -> Decision:
+        """The commit's answer was lost: if it went through, this evaluation has not acted yet and acts now."""
+        try:
+            committed = self.log.get(evaluation.decision_id, consistent=True)
+        except (ClientError, BotoCoreError):
+            raise error from None  # the invocation fails and is retried: the redelivery finds what was committed
+        if committed is None:
+            return self._record_failed_evaluation(evaluation, error)
+        logger().warning("commit answer lost, but the commit went through", extra={"decision_id": committed.id})
+        return self._resume_if_unacted(evaluation, committed)
+
+    def _resume_if_unacted(self, evaluation: Evaluation, existing: Decision) -> Decision:
+        """A committed decision that is still pending and whose mark nobody claimed never acted: act on it."""
+        if existing.outcome is not Outcome.PENDING:
+            return existing
+        stored = self.registry.get(existing.target_id)
+        actuator = evaluation.actuator
+        if stored is None:
+            return existing
+        if isinstance(actuator, RunnerActuator):
+            return self._launch_if_unstarted(evaluation, actuator, existing, stored)
         marker = stored.unsettled
-        if marker is None or marker.decision_id == new_id:
-            return False, None  # a redelivery of the event still acting: its commit will be a duplicate
-        previous = self.log.get(marker.decision_id, consistent=True)
-        if previous is None or previous.outcome is not Outcome.PENDING:
-            return True, None
-        if reading.current == previous.final:
-            note = f"confirmed by a later evaluation ({new_id}): the capacity reads {reading.current}"
-            self._close(previous, Outcome.APPLIED, None, None, None, note=note)
-            return True, None
-        age = self.clock() - marker.since
-        if age >= self.pending_timeout:
-            error = (
-                f"actuation not confirmed: the capacity reads {reading.current}, not {previous.final}, "
-                f"{int(age.total_seconds())} s after the decision, and its outcome was never recorded"
-            )
-            self._close(previous, Outcome.FAILED, ReasonCode.ACTUATION_UNCONFIRMED, error, None)
-            return True, None
-        return False, previous.id
+        if marker is None or marker.decision_id != existing.id or marker.claimed:
+            return existing  # another evaluation acts (or acted) on it
+        if not self.registry.claim_actuation(stored, existing.id):
+            return existing
+        return self.unsettled.resume(stored, actuator, existing, evaluation.decision_id)
 
-    def _waiting(self, decision: Decision, busy_with: str) -> Decision:
-        """This decision would act while an earlier one may still be acting: recorded, never acted on."""
-        count("ActuationsInProgress")
-        return decision.model_copy(
-            update={
-                "outcome": Outcome.SKIPPED,
-                "final": decision.current,
-                "action": Action.NONE,
-                "reasons": [*decision.reasons, ReasonCode.ACTUATION_IN_PROGRESS],
-                "explanation": f"Waiting: decision {busy_with} may still be changing {decision.target_id}, so this "
-                f"one did not act (it would have chosen {decision.final}).",
-            }
+    def _launch_if_unstarted(
+        self, evaluation: Evaluation, actuator: RunnerActuator, existing: Decision, stored: StoredTarget
+    ) -> Decision:
+        """This evaluation's own kops decision took the lease but its runner was never started: start it.
+
+        Only its own (the same invocation): a redelivered event's first delivery may still be starting it.
+        """
+        run = stored.state.in_flight
+        own = existing.id == evaluation.decision_id
+        if not own or run is None or run.decision_id != existing.id or "actuation_reference" in existing.inputs:
+            return existing
+        return self.leases.launch(actuator, existing, stored, None)
+
+    # ---- decisions that do not act -------------------------------------------------------------
+    def _record_failed_evaluation(self, evaluation: Evaluation, exc: Exception) -> Decision:
+        logger().error(
+            "evaluation failed", extra={"decision_id": evaluation.decision_id, "target_id": evaluation.target.id}
         )
+        error = f"{type(exc).__name__}: {exc}"
+        explanation = f"An AWS call failed, so nothing was decided or changed: {error}"
+        failed = decision_records.failure(
+            evaluation.decision_id,
+            evaluation.trigger,
+            evaluation.target,
+            evaluation.at,
+            ReasonCode.EVALUATION_FAILED,
+            explanation,
+            error,
+        )
+        return self._record_failure(failed, evaluation.dedup)
+
+    def _record_failure(self, decision: Decision, dedup: str | None) -> Decision:
+        count("EvaluationFailures", decision.target_kind)
+        return self._record_new(decision, dedup)
+
+    def _record_raced(self, decision: Decision, dedup: str | None) -> Decision:
+        """A racing evaluation or API write changed the target first: record, never act."""
+        count("ConcurrentEvaluations")
+        return self._record_new(decision_records.raced(decision), dedup)
+
+    def _record_new(self, decision: Decision, dedup: str | None) -> Decision:
+        if self.log.put_new(decision, self._expires_at(decision.created_at), dedup):
+            return decision
+        existing = self.log.get_by_dedup(dedup) if dedup else None
+        return existing or self.log.get(decision.id, consistent=True) or decision
 
     def complete_runner(
         self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime
     ) -> Decision | None:
-        """A runner task stopped: its decision becomes applied or failed, the lease passes on.
-
-        Returns None for a task Marea does not know or a decision already closed (a duplicate event).
-        """
-        found = self.log.get_with_runner_result(decision_id)
-        if found is None:
-            return None
-        if found[0].outcome is not Outcome.PENDING:
-            # A redelivered event. If the first delivery closed the decision but died before passing
-            # the lease on, this one passes it (a no-op when the lease has moved on already).
-            self._pass_lease(found[0].target_id, decision_id, at)
-            return None
-        decision, runner = found
-        status = (runner or {}).get("status")
-        if exit_code == 0 and status == "applied":
-            closed = self._close(decision, Outcome.APPLIED, None, None, runner)
-        else:
-            message = (runner or {}).get("message") or stopped_reason or f"exit code {exit_code}"
-            error = f"kops runner {status or 'stopped'} (exit code {exit_code}): {message}"
-            closed = self._close(decision, Outcome.FAILED, ReasonCode.RUNNER_FAILED, error, runner)
-        count("RunnerCompletions", "kops")
-        self._pass_lease(decision.target_id, decision_id, at)
-        return closed
-
-    def _pass_lease(self, target_id: str, decision_id: str, at: datetime) -> None:
-        """Free the lease held by ``decision_id`` and start the queued decision, if any.
-
-        A queued decision whose runner cannot start fails and frees the lease in turn.
-        """
-        holder = decision_id
-        for _ in range(_LEASE_RETRIES):
-            stored = self.registry.get(target_id)
-            if stored is None:
-                return
-            state, nxt = after_runner_stopped(stored.state, holder, at)
-            if state is stored.state:
-                return
-            try:
-                committed = self.registry.replace_state(stored, state)
-            except VersionConflictError:
-                continue  # re-read and try again
-            queued = self.log.get(nxt.decision_id) if nxt is not None else None
-            if (
-                queued is None
-                or self._actuate(self.actuator_for(stored.target), queued, committed).outcome is not Outcome.FAILED
-            ):
-                return
-            holder = queued.id
-
-    def _settle(self, lease: LeasePlan, timeout_s: int) -> None:
-        """Close the decisions the lease plan retired: a timed-out runner, a superseded queued one."""
-        try:
-            if lease.expired is not None:
-                expired = self.log.get(lease.expired.decision_id)
-                if expired is not None:
-                    message = f"the kops runner did not report within {timeout_s} s"
-                    self._close(expired, Outcome.FAILED, ReasonCode.RUNNER_TIMEOUT, message, None)
-            if lease.superseded is not None:
-                superseded = self.log.get(lease.superseded.decision_id)
-                if superseded is not None:
-                    self._close(superseded, Outcome.SKIPPED, ReasonCode.SUPERSEDED, None, None)
-        except (ClientError, BotoCoreError) as exc:
-            # The new decision is committed and must still start its runner; the retired one stays pending.
-            logger().error("a retired runner decision could not be closed", extra={"error": str(exc)})
-
-    def _close(
-        self,
-        decision: Decision,
-        outcome: Outcome,
-        reason: ReasonCode | None,
-        error: str | None,
-        runner: Any,
-        note: str | None = None,
-    ) -> Decision:
-        reasons = [*decision.reasons, reason] if reason else decision.reasons
-        inputs = {**decision.inputs, "runner_result": runner} if runner is not None else decision.inputs
-        if note is not None:
-            inputs = {**inputs, "actuation": note}
-        closed = decision.model_copy(
-            update={
-                "outcome": outcome,
-                "reasons": reasons,
-                "error": error,
-                "inputs": inputs,
-                "updated_at": self.clock(),
-            }
-        )
-        if not self.log.finalize_if_pending(closed):
-            return self.log.get(decision.id) or decision
-        logger().info("decision closed", extra={"decision_id": decision.id, "outcome": outcome})
-        return closed
-
-    def _actuate(
-        self, actuator: Actuator, decision: Decision, stored: StoredTarget, unapplied: TargetState | None = None
-    ) -> Decision:
-        """Apply a committed decision and record its outcome (``unapplied``: the state to write if it fails)."""
-        final = self._apply(actuator, decision, stored)
-        self._record_outcome(final, stored, unapplied if final.outcome is Outcome.FAILED else None)
-        logger().info("decision", extra={"decision_id": final.id, "outcome": final.outcome, "final": final.final})
-        return final
-
-    def _apply(self, actuator: Actuator, decision: Decision, stored: StoredTarget) -> Decision:
-        try:
-            actuation = actuator.apply(stored.target, decision.final, decision.id)
-        except ActuationError as exc:
-            confirmed = self._reads_final(actuator, stored, decision)
-            if confirmed is not None:
-                # The call failed as seen from here (a timeout, a lost answer) but the change was made.
-                count("Actuations", stored.target.kind)
-                note = f"the call reported an error ({exc.message}), but the capacity reads {confirmed}"
-                return decision.model_copy(
-                    update={
-                        "outcome": Outcome.APPLIED,
-                        "inputs": {**decision.inputs, "actuation": note},
-                        "updated_at": self.clock(),
-                    }
-                )
-            logger().error("actuation failed", extra={"decision_id": decision.id, "error": exc.message})
-            count("ActuationFailures", stored.target.kind)
-            return decision.model_copy(
-                update={
-                    "outcome": Outcome.FAILED,
-                    "error": exc.message,
-                    "reasons": [*decision.reasons, ReasonCode.ACTUATION_FAILED],
-                    "updated_at": self.clock(),
-                }
-            )
-        count("Actuations", stored.target.kind)
-        return decision.model_copy(
-            update={
-                "outcome": Outcome.PENDING if actuation.pending else Outcome.APPLIED,
-                "inputs": {
-                    **decision.inputs,
-                    "actuation": actuation.note,
-                    "actuation_reference": actuation.reference,
-                },
-                "updated_at": self.clock(),
-            }
-        )
-
-    def _reads_final(self, actuator: Actuator, stored: StoredTarget, decision: Decision) -> int | None:
-        """After a failed synchronous change: the capacity if it reads the decision's final, else None."""
-        if actuator.asynchronous:
-            return None
-        try:
-            current = actuator.read(stored.target).current
-        except ActuationError:
-            return None
-        return current if current == decision.final else None
-
-    def _record_outcome(self, final: Decision, stored: StoredTarget, unapplied: TargetState | None) -> None:
-        """Write the outcome; a write that fails leaves the decision for the next evaluation to settle."""
-        try:
-            if stored.unsettled is not None and stored.unsettled.decision_id == final.id:
-                recorded = self.registry.settle_actuation(stored, final, unapplied)
-            else:
-                recorded = self.log.finalize_if_pending(final)
-                if recorded and unapplied is not None:
-                    self._replace_state(stored, unapplied)
-        except (ClientError, BotoCoreError) as exc:
-            count("UnrecordedOutcomes")
-            logger().error(
-                "outcome not recorded: the next evaluation settles the decision",
-                extra={"decision_id": final.id, "outcome": final.outcome, "error": str(exc)},
-            )
-            return
-        if not recorded:
-            logger().warning("decision was closed by another evaluation first", extra={"decision_id": final.id})
-
-    def _replace_state(self, stored: StoredTarget, state: TargetState) -> None:
-        try:
-            self.registry.replace_state(stored, state)
-        except VersionConflictError:
-            logger().warning(
-                "state changed before a failed actuation was uncounted", extra={"decision_id": state.last_decision_id}
-            )
-
-    def _decision(
-        self,
-        stored: StoredTarget,
-        trigger: Trigger,
-        new_id: str,
-        result: EngineResult,
-        reading: CapacityReading,
-        signal: dict[str, Any],
-        acting: bool,
-        lease: LeasePlan | None,
-    ) -> Decision:
-        target = stored.target
-        reasons = list(result.reasons)
-        if target.mode is Mode.ADVISE:
-            outcome = Outcome.RECOMMENDED
-            reasons.append(ReasonCode.ADVISE_MODE)
-        elif acting and lease is not None:
-            outcome = Outcome.PENDING if lease.takes_new_decision else Outcome.SKIPPED
-            reasons.extend(r for r in (lease.reason,) if r is not None)
-        else:
-            outcome = Outcome.PENDING if acting else Outcome.SKIPPED
-        return Decision(
-            id=new_id,
-            target_id=target.id,
-            target_kind=target.kind,
-            trigger=trigger,
-            mode=target.mode,
-            current=result.current,
-            proposed=result.proposed,
-            final=result.final,
-            action=result.action,
-            policy=result.policy,
-            outcome=outcome,
-            reasons=reasons,
-            explanation=result.explanation,
-            policy_results=result.policy_results,
-            inputs={
-                "capacity": reading.details | {"current": reading.current},
-                "resource_bounds": signal["resource_bounds"],
-                "metrics": signal["metrics"],
-                "alarms": signal["alarms"],
-                "effective_min": result.effective_min,
-                "effective_max": result.effective_max,
-                "target_min": target.min,
-                "target_max": target.max,
-            },
-            created_at=trigger.at,
-        )
-
-    def _record_unreadable(self, stored: StoredTarget, trigger: Trigger, new_id: str, exc: ActuationError) -> Decision:
-        explanation = f"Could not read the current capacity, so nothing was decided: {exc.message}"
-        return self._record_failure(stored, trigger, new_id, ReasonCode.RESOURCE_UNREADABLE, explanation, exc.message)
-
-    def _record_failed_evaluation(
-        self, stored: StoredTarget, trigger: Trigger, new_id: str, exc: ClientError | BotoCoreError
-    ) -> Decision:
-        logger().error("evaluation failed", extra={"decision_id": new_id, "target_id": stored.target.id})
-        error = f"{type(exc).__name__}: {exc}"
-        explanation = f"An AWS call failed, so nothing was decided or changed: {error}"
-        return self._record_failure(stored, trigger, new_id, ReasonCode.EVALUATION_FAILED, explanation, error)
-
-    def _record_failure(
-        self, stored: StoredTarget, trigger: Trigger, new_id: str, reason: ReasonCode, explanation: str, error: str
-    ) -> Decision:
-        count("EvaluationFailures", stored.target.kind)
-        decision = Decision(
-            id=new_id,
-            target_id=stored.target.id,
-            target_kind=stored.target.kind,
-            trigger=trigger,
-            mode=stored.target.mode,
-            current=0,
-            proposed=0,
-            final=0,
-            action=Action.NONE,
-            policy=None,
-            outcome=Outcome.FAILED,
-            reasons=[reason],
-            explanation=explanation,
-            policy_results=[],
-            error=error,
-            created_at=trigger.at,
-        )
-        if not self.log.put_new(decision, self._expires_at(trigger.at)):
-            return self.log.get(new_id, consistent=True) or decision
-        return decision
-
-    def _record_superseded(self, decision: Decision) -> Decision:
-        """A racing evaluation or API write changed the target first: record, never act."""
-        count("ConcurrentEvaluations")
-        skipped = decision.model_copy(
-            update={
-                "outcome": Outcome.SKIPPED,
-                "final": decision.current,
-                "action": Action.NONE,
-                "reasons": [*decision.reasons, ReasonCode.CONCURRENT_EVALUATION],
-                "explanation": f"Superseded: another evaluation of {decision.target_id} committed first, so this one "
-                f"did not act (it would have chosen {decision.final}).",
-            }
-        )
-        if not self.log.put_new(skipped, self._expires_at(decision.created_at)):
-            return self.log.get(decision.id, consistent=True) or skipped
-        return skipped
+        """A runner task stopped (runner_leases.RunnerLeases.complete)."""
+        return self.leases.complete(decision_id, exit_code, stopped_reason, at)
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self.decision_ttl).timestamp())

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from chalicelib import aws
 from chalicelib.actuators.registry import actuator_for
-from chalicelib.service import Evaluator
+from chalicelib.service import Evaluator, utc_now
 from chalicelib.settings import get_settings
 from chalicelib.signal_collector import SignalCollector
 from chalicelib.store.decisions import DecisionLog
 from chalicelib.store.targets import TargetRegistry
+
+# The wall clock evaluations read; the local demo replays past minutes and sets its simulated clock.
+_clock: Callable[[], datetime] = utc_now
+
+
+def use_clock(clock: Callable[[], datetime]) -> None:
+    """Evaluate on ``clock`` instead of the wall clock (marea_local's simulated time)."""
+    global _clock
+    _clock = clock
+    evaluator.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -35,11 +46,14 @@ def evaluator() -> Evaluator:
         actuator_for=actuator_for,
         decision_ttl=timedelta(days=settings.decision_ttl_days),
         pending_timeout=timedelta(seconds=settings.pending_timeout_s),
+        clock=_clock,
     )
 
 
 def reset() -> None:
-    """Forget every cached object (tests and the demo repoint the environment)."""
+    """Forget every cached object and the clock set by use_clock (tests and the demo repoint the environment)."""
+    global _clock
+    _clock = utc_now
     from chalicelib.settings import get_settings as settings_factory
 
     for factory in (registry, decision_log, evaluator, settings_factory):

@@ -1,5 +1,5 @@
 """`python -m kops_runner`: the task's entrypoint. Exit code 0 applied or dry run, 2 bad request,
-3 kops failed, 4 verification failed, 1 unexpected error; one JSON outcome line on stdout."""
+3 kops failed, 4 verification failed, 5 deadline passed, 1 unexpected error; one JSON outcome line on stdout."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import traceback
 from pydantic import ValidationError
 
 from kops_runner import aws, log
+from kops_runner.deadline import Deadline
 from kops_runner.errors import RunnerError
 from kops_runner.kops_cli import KopsCli
 from kops_runner.outcome import Outcome, Status, record, write_stdout
@@ -26,6 +27,7 @@ def main() -> int:
         cluster=request.cluster,
         state_store=request.state_store,
         timeout_s=request.kops_timeout_s,
+        deadline=Deadline.until(request.deadline),
     )
     resize = Resize(request, kops, aws.autoscaling)
     log.event("request", **request.model_dump(include={"decision_id", "cluster", "instance_group", "apply"}))

@@ -25,3 +25,9 @@ class VerificationFailed(RunnerError):
     """kops reported success but the state store or the Auto Scaling group does not show the new sizes."""
 
     status = Status.VERIFICATION_FAILED
+
+
+class DeadlinePassed(RunnerError):
+    """The run reached its deadline (MAREA_DEADLINE): Marea's lease ends soon after, so it stops."""
+
+    status = Status.DEADLINE_PASSED

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kops_runner import log
-from kops_runner.errors import BadRequest, KopsFailed
+from kops_runner.deadline import Deadline
+from kops_runner.errors import BadRequest, DeadlinePassed, KopsFailed
 from kops_runner.instance_group import (
     InstanceGroup,
     KopsVersion,
@@ -39,6 +40,7 @@ class KopsCli:
     timeout_s: float
     # Injected so tests can record the exact argument lists; production uses subprocess.run.
     run_process: ProcessRunner = field(default=subprocess.run)
+    deadline: Deadline = field(default_factory=lambda: Deadline(at=None))
 
     def version(self) -> KopsVersion:
         output = self._call(["version"])
@@ -74,6 +76,7 @@ class KopsCli:
     def _call(self, args: Sequence[str]) -> str:
         argv = [self.binary, *args]
         command = " ".join(["kops", *args[:2]])  # what the message names, whatever the binary's path
+        timeout_s = self.deadline.bound(self.timeout_s, command)
         started = time.monotonic()
         try:
             result = self.run_process(
@@ -81,12 +84,14 @@ class KopsCli:
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
-                timeout=self.timeout_s,
+                timeout=timeout_s,
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            log.event("kops_call", argv=argv, timed_out=True, timeout_s=self.timeout_s)
-            raise KopsFailed(f"{command} timed out after {self.timeout_s:g} s") from error
+            log.event("kops_call", argv=argv, timed_out=True, timeout_s=timeout_s)
+            if timeout_s < self.timeout_s:
+                raise DeadlinePassed(f"{command} was stopped at the runner's deadline ({timeout_s:g} s)") from error
+            raise KopsFailed(f"{command} timed out after {timeout_s:g} s") from error
         except OSError as error:
             log.event("kops_call", argv=argv, error=str(error))
             raise KopsFailed(f"{command} could not start: {error}") from error

@@ -28,6 +28,7 @@ class Status(StrEnum):
     KOPS_FAILED = "kops_failed"
     VERIFICATION_FAILED = "verification_failed"
     ERROR = "error"  # unexpected failure in the runner itself (exit code 1)
+    DEADLINE_PASSED = "deadline_passed"  # MAREA_DEADLINE came before the run could finish (or start its change)
 
 
 class ExitCode(IntEnum):
@@ -36,6 +37,7 @@ class ExitCode(IntEnum):
     BAD_REQUEST = 2
     KOPS_FAILED = 3
     VERIFICATION_FAILED = 4
+    DEADLINE_PASSED = 5
 
 
 EXIT_CODES: dict[Status, ExitCode] = {
@@ -45,6 +47,7 @@ EXIT_CODES: dict[Status, ExitCode] = {
     Status.KOPS_FAILED: ExitCode.KOPS_FAILED,
     Status.VERIFICATION_FAILED: ExitCode.VERIFICATION_FAILED,
     Status.ERROR: ExitCode.UNEXPECTED,
+    Status.DEADLINE_PASSED: ExitCode.DEADLINE_PASSED,
 }
 
 # DynamoDB items are capped at 400 KB; kops output quoted in a message must not come near it.

@@ -59,6 +59,7 @@ class Resize:
                 f"kops update cluster without --yes, on the state store as it is, reports: "
                 f"{' '.join(preview.split()) or 'nothing'}"
             )
+        self.kops.deadline.require_for_change("kops edit ig")
         self.kops.set_sizes(request.instance_group, request.min_size, request.max_size)
         try:
             self.kops.update_cluster(yes=True, instance_group=scope)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Kubernetes object names (DNS-1123 subdomain, lowercase): what kops accepts for clusters and
@@ -55,6 +55,8 @@ class RunRequest(BaseSettings):
     # The ASG is read right after `kops update cluster --yes` returns; a short retry absorbs AWS read lag.
     verify_attempts: int = Field(default=3, validation_alias="MAREA_VERIFY_ATTEMPTS", ge=1, le=20)
     verify_interval_s: float = Field(default=5.0, validation_alias="MAREA_VERIFY_INTERVAL_S", ge=0)
+    # Marea's lease on the instance group ends soon after this instant: the runner never works past it.
+    deadline: AwareDatetime | None = Field(default=None, validation_alias="MAREA_DEADLINE")
 
     @model_validator(mode="after")
     def _sizes_in_range(self) -> Self:

@@ -36,6 +36,9 @@ def verify(
     seen = "no such group"
     for attempt in range(request.verify_attempts):
         if attempt:
+            left = kops.deadline.left_s()
+            if left is not None and left < request.verify_interval_s:
+                break  # no time for another read before the deadline
             sleep(request.verify_interval_s)
         sizes = _asg_sizes(autoscaling, request.asg_name)
         if sizes == wanted:

@@ -46,6 +46,7 @@ from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from marea_local.event_pump import EventPump
 from marea_local.kops_local import run_runner_locally, seed_kops_cluster
 from marea_local.local_fargate import LocalFargate
+from marea_local.simulated_clock import SimulatedClock
 from marea_local.workload import Fleet, Workload, connections_publisher, cpu_publisher, load_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,6 +329,7 @@ class Demo:
         from chalice.test import Client
 
         from app import app
+        from chalicelib import wiring
 
         self.start_aws()
         workloads = self.create_workloads()
@@ -335,6 +337,8 @@ class Demo:
         replay_minutes = self.args.minutes
         sim_start = (datetime.now(UTC) - timedelta(minutes=replay_minutes)).replace(second=0, microsecond=0)
         clock = {"now": sim_start}
+        sim_clock = SimulatedClock(sim_start, self.args.seconds_per_minute)
+        wiring.use_clock(sim_clock.now)  # evaluations read the replay's time, not the wall clock
         with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
             pump = EventPump(
                 boto3.client("cloudwatch"),
@@ -371,6 +375,7 @@ class Demo:
                     break
                 minute = sim_start + timedelta(minutes=offset)
                 clock["now"] = minute + timedelta(seconds=30)
+                sim_clock.mark(clock["now"])
                 self.simulate_minute(pump, fargate, minute, REPLAY_START_MINUTE + offset, workloads)
                 self.stop.wait(self.args.seconds_per_minute)
             self.summarize()
@@ -388,6 +393,7 @@ class Demo:
                 now = datetime.now(UTC).replace(second=0, microsecond=0)
                 if now + timedelta(seconds=30) > clock["now"]:
                     clock["now"] = now + timedelta(seconds=30)
+                    sim_clock.mark(clock["now"], seconds_per_minute=60)
                     self.simulate_minute(pump, fargate, now, live_minute % len(self.trace), workloads)
                     live_minute += 1
                 self.stop.wait(5)

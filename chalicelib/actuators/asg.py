@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 
 class AsgActuator:
-    asynchronous = False
-
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,13 +22,32 @@ class Actuation(BaseModel):
 
 
 class Actuator(Protocol):
-    # True when apply() only starts the change (its completion arrives as a later event).
-    asynchronous: bool
+    """A kind whose capacity changes when the call returns (ASG, ECS)."""
 
     def read(self, target: TargetBase) -> CapacityReading:
         """Current capacity and the resource's own bounds; raises ActuationError if unreadable."""
         ...
 
     def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
-        """Set (or start setting) the capacity; raises ActuationError if the cloud refuses."""
+        """Set the capacity; raises ActuationError if the cloud refuses."""
         ...
+
+
+@runtime_checkable
+class RunnerActuator(Protocol):
+    """A kind changed by a runner task that reports when it stops (kops): one runner at a time (the lease)."""
+
+    def read(self, target: TargetBase) -> CapacityReading:
+        """Current capacity; raises ActuationError if unreadable."""
+        ...
+
+    def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
+        """Start a runner that sets the capacity and gives up at ``deadline``; ActuationError if none started."""
+        ...
+
+    def stop(self, target: TargetBase, reference: str, reason: str) -> None:
+        """Stop the runner task ``reference`` (its ARN) if it still runs; ActuationError if that fails."""
+        ...
+
+
+AnyActuator = Actuator | RunnerActuator

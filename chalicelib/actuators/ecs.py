@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 
 class EcsActuator:
-    asynchronous = False
-
     def __init__(self, client: ECSClient) -> None:
         self._client = client
 

@@ -8,6 +8,7 @@ and the change completes when the runner's task stops (an ECS Task State Change 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,8 +32,6 @@ def instance_group_sizes(target: KopsTarget, capacity: int) -> tuple[int, int]:
 
 
 class KopsActuator:
-    asynchronous = True
-
     def __init__(self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str) -> None:
         self._autoscaling = autoscaling
         self._ecs = ecs
@@ -62,7 +61,7 @@ class KopsActuator:
             },
         )
 
-    def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
+    def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
         assert isinstance(target, KopsTarget)
         min_size, max_size = instance_group_sizes(target, capacity)
         environment = {
@@ -74,6 +73,9 @@ class KopsActuator:
             "MAREA_DECISION_ID": decision_id,
             "MAREA_DECISIONS_TABLE": self._decisions_table,
             "MAREA_APPLY": "true",
+            # The runner gives up before its lease expires, so a runner Marea stopped waiting for never
+            # changes the instance group after another has started (docs/aws-semantics.md, kops).
+            "MAREA_DEADLINE": deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         runner = target.runner
         kwargs: Any = {
@@ -81,6 +83,7 @@ class KopsActuator:
             "taskDefinition": runner.task_definition,
             "launchType": "FARGATE",
             "count": 1,
+            "clientToken": decision_id,  # a retried RunTask whose first answer was lost starts no second runner
             "group": RUNNER_TASK_GROUP,
             "startedBy": decision_id,  # the task-state event carries it back to the decision
             "networkConfiguration": {
@@ -114,3 +117,14 @@ class KopsActuator:
             pending=True,
             reference=task_arn,
         )
+
+    def stop(self, target: TargetBase, reference: str, reason: str) -> None:
+        assert isinstance(target, KopsTarget)
+        try:
+            self._ecs.stop_task(cluster=target.runner.ecs_cluster, task=reference, reason=reason[:255])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidParameterException" and "not found" in str(exc).lower():
+                return  # gone already: it stopped on its own and ECS no longer knows it
+            raise ActuationError(f"StopTask of the kops runner {reference} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise ActuationError(f"StopTask of the kops runner {reference} failed: {exc}") from exc

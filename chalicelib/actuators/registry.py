@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from chalicelib import aws
 from chalicelib.actuators.asg import AsgActuator
-from chalicelib.actuators.base import Actuator
+from chalicelib.actuators.base import AnyActuator
 from chalicelib.actuators.ecs import EcsActuator
 from chalicelib.actuators.kops import KopsActuator
 from chalicelib.models.targets import TargetBase
 from chalicelib.settings import get_settings
 
 
-def actuator_for(target: TargetBase) -> Actuator:
+def actuator_for(target: TargetBase) -> AnyActuator:
     kind = getattr(target, "kind", None)
     if kind == "asg":
         return AsgActuator(aws.autoscaling())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.targets import Mode
@@ -13,6 +14,24 @@ from chalicelib.models.targets import Mode
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _to_milliseconds(at: datetime) -> datetime:
+    utc = at.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def _iso_milliseconds(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+# A decision's times: UTC at the log's precision (milliseconds, as its id), always written with
+# three decimals, so that ``trigger.at``, ``created_at`` and ``updated_at`` read alike and compare as text.
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_milliseconds),
+    PlainSerializer(_iso_milliseconds, return_type=str, when_used="json"),
+]
 
 
 class Action(StrEnum):
@@ -49,7 +68,7 @@ class Trigger(Frozen):
     event_id: str | None = None
     alarm_name: str | None = None
     alarm_state: str | None = None
-    at: AwareDatetime
+    at: Instant  # when the trigger happened (the event's time)
 
 
 class NamedPolicy(Protocol):
@@ -129,5 +148,5 @@ class Decision(Frozen):
     policy_results: list[PolicyResult]
     inputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
-    created_at: AwareDatetime
-    updated_at: AwareDatetime | None = None
+    created_at: Instant  # when the evaluation read its inputs: the engine's now, the id's time
+    updated_at: Instant | None = None  # when the outcome was recorded

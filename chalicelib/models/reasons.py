@@ -49,8 +49,10 @@ class ReasonCode(StrEnum):
     # asynchronous actuation (kops runner)
     RUNNER_STARTED = "RUNNER_STARTED"
     RUNNER_BUSY = "RUNNER_BUSY"  # queued behind the runner in flight; applied when it finishes
-    # the runner in flight already sets this capacity, or an earlier change may still be in flight (service.py)
+    # the runner in flight already sets this capacity, or an earlier change may still be in flight (unsettled.py)
     ACTUATION_IN_PROGRESS = "ACTUATION_IN_PROGRESS"
     SUPERSEDED = "SUPERSEDED"  # a newer decision replaced this queued one
     RUNNER_TIMEOUT = "RUNNER_TIMEOUT"
+    # a runner whose lease expired could not be stopped: it keeps the lease, nothing new starts until it is
+    RUNNER_NOT_STOPPED = "RUNNER_NOT_STOPPED"
     RUNNER_FAILED = "RUNNER_FAILED"

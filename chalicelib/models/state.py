@@ -18,7 +18,9 @@ class RunnerRun(BaseModel):
 
     decision_id: str
     capacity: int
+    # The lease's start: when RunTask returned for a running one (when it was queued, for a queued one).
     since: AwareDatetime
+    task_arn: str | None = None  # the runner's task, once RunTask answered: what StopTask stops
 
 
 class TargetState(BaseModel):
@@ -36,14 +38,19 @@ class TargetState(BaseModel):
 class Unsettled(BaseModel):
     """A synchronous actuation committed but whose outcome is not recorded yet (top-level item attributes).
 
-    Set by the commit that decides to act, removed by the write that records the outcome. If that
-    write fails, the next evaluation finds the marker and closes the decision.
+    Set by the commit that decides to act, *claimed* (one conditional write) by whoever calls the
+    cloud for it, removed by the write that records the outcome. So the marker says whether the
+    decision may have acted: an unclaimed one never did, and the next evaluation that finds it claims
+    it and acts on it; a claimed one is confirmed from the capacity it reads, or failed once
+    ``pending_timeout`` has passed (docs/aws-semantics.md, "Exactly once").
     """
 
     model_config = ConfigDict(frozen=True)
 
     decision_id: str
     since: AwareDatetime  # wall clock of the commit, not the event's time
+    claimed: bool = False
+    dedup: str | None = None  # the event's dedup key: its redelivery knows the mark for its own
 
 
 class StoredTarget(BaseModel):

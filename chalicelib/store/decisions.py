@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import BadRequestError
 from chalicelib.ids import id_lower_bound, id_upper_bound
 from chalicelib.models.decisions import Decision, Outcome
-from chalicelib.store.items import DECISION_LOG_PARTITION, decision_from_item, decision_item
+from chalicelib.store.items import DECISION_LOG_PARTITION, decision_from_item, decision_item, dedup_item
+from chalicelib.store.transactions import TransactionCancelled, write_transaction
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,13 +40,46 @@ class DecisionLog:
         self._client = client
         self._table = table
 
-    def put_new(self, decision: Decision, expires_at: int) -> bool:
-        """Record a decision unless its id exists already. Returns False for a duplicate."""
+    def put_new(self, decision: Decision, expires_at: int, dedup: str | None = None) -> bool:
+        """Record a decision unless it exists already (its id, or ``dedup`` for an event's evaluation).
+
+        Returns False for a duplicate.
+        """
+        items = new_decision_puts(self._table, decision, expires_at, dedup)
         try:
-            self._client.put_item(
+            write_transaction(self._client, items)
+        except TransactionCancelled as exc:
+            if any(exc.condition_failed(index) for index in range(len(items))):
+                return False
+            raise
+        return True
+
+    def get_by_dedup(self, dedup: str) -> Decision | None:
+        """The decision an event's evaluation recorded under ``dedup`` (ids.dedup_key), if any."""
+        response = self._client.get_item(TableName=self._table, Key={"id": {"S": dedup}}, ConsistentRead=True)
+        item = response.get("Item")
+        if not item or "decision_id" not in item:
+            return None
+        return self.get(item["decision_id"]["S"], consistent=True)
+
+    def annotate_closed(self, decision: Decision, key: str, note: str) -> bool:
+        """Add a note under ``inputs[key]`` to a decision already closed, keeping its outcome.
+
+        For what arrives after a decision closed (a runner's completion after its lease passed).
+        Returns False when the decision is gone or pending, or its outcome changed since it was read.
+        """
+        noted = decision.model_copy(update={"inputs": {**decision.inputs, key: note}})
+        try:
+            self._client.update_item(
                 TableName=self._table,
-                Item=decision_item(decision, expires_at),
-                ConditionExpression="attribute_not_exists(id)",
+                Key={"id": {"S": decision.id}},
+                UpdateExpression="SET doc = :doc",
+                ConditionExpression="outcome = :o AND outcome <> :pending",
+                ExpressionAttributeValues={
+                    ":doc": {"S": noted.model_dump_json()},
+                    ":o": {"S": decision.outcome.value},
+                    ":pending": {"S": Outcome.PENDING.value},
+                },
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -108,7 +142,7 @@ class DecisionLog:
             values[":o"] = {"S": query.outcome.value}
         start_key = decode_cursor(query.cursor) if query.cursor else None
         if start_key is not None:
-            _check_cursor(start_key, partition, values[":p"]["S"], lower, upper)
+            check_cursor(start_key, partition, values[":p"]["S"], lower, upper)
         decisions: list[Decision] = []
         for _ in range(_MAX_PAGES_PER_REQUEST):
             remaining = query.limit - len(decisions)
@@ -140,7 +174,7 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _check_cursor(key: dict[str, Any], partition: str, value: str, lower: str, upper: str) -> None:
+def check_cursor(key: dict[str, Any], partition: str, value: str, lower: str, upper: str) -> None:
     """DynamoDB refuses a start key of another index, partition or range: a 400 here, never a 500 there."""
     if set(key) != {"id", partition} or key[partition]["S"] != value or not lower <= key["id"]["S"] <= upper:
         raise BadRequestError("cursor is not one this API returned for this query (same target and time range)")
@@ -161,6 +195,31 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     ):
         raise BadRequestError("cursor is not one this API returned")
     return {name: {"S": value} for name, value in data.items()}
+
+
+def new_decision_puts(table: str, decision: Decision, expires_at: int, dedup: str | None) -> list[dict[str, Any]]:
+    """Transaction items recording a new decision: its dedup key first (when an event caused it), then itself."""
+    puts: list[dict[str, Any]] = []
+    if dedup is not None:
+        puts.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": dedup_item(dedup, decision.id, expires_at),
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            }
+        )
+    puts.append(
+        {
+            "Put": {
+                "TableName": table,
+                "Item": decision_item(decision, expires_at),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+    )
+    return puts
 
 
 def outcome_update(table: str, decision: Decision) -> dict[str, Any]:

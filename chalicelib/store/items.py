@@ -20,6 +20,9 @@ DECISION_LOG_PARTITION = "ALL"
 # Top-level attributes of every item of a target while an actuation's outcome is unrecorded (Unsettled).
 UNSETTLED_ID = "unsettled_id"
 UNSETTLED_AT = "unsettled_at"
+# Only on the primary item: set by the one evaluation that calls the cloud for the unsettled decision.
+UNSETTLED_CLAIMED = "unsettled_claimed"
+UNSETTLED_DEDUP = "unsettled_dedup"
 
 
 def target_pk(target_id: str) -> str:
@@ -51,17 +54,26 @@ def target_item(stored: StoredTarget, pk: str, sk: str) -> dict[str, dict[str, s
 
 
 def unsettled_attributes(unsettled: Unsettled) -> dict[str, dict[str, str]]:
-    return {
+    attributes = {
         UNSETTLED_ID: {"S": unsettled.decision_id},
         UNSETTLED_AT: {"N": str(int(unsettled.since.timestamp()))},
+        UNSETTLED_DEDUP: {"S": unsettled.dedup or ""},
     }
+    if unsettled.claimed:
+        attributes[UNSETTLED_CLAIMED] = {"N": str(int(unsettled.since.timestamp()))}
+    return attributes
 
 
 def stored_target_from_item(item: dict[str, dict[str, str]]) -> StoredTarget:
     unsettled = None
     if UNSETTLED_ID in item and UNSETTLED_AT in item:
         since = datetime.fromtimestamp(int(item[UNSETTLED_AT]["N"]), UTC)
-        unsettled = Unsettled(decision_id=item[UNSETTLED_ID]["S"], since=since)
+        unsettled = Unsettled(
+            decision_id=item[UNSETTLED_ID]["S"],
+            since=since,
+            claimed=UNSETTLED_CLAIMED in item,
+            dedup=item.get(UNSETTLED_DEDUP, {}).get("S") or None,
+        )
     return StoredTarget(
         target=TARGET_ADAPTER.validate_json(item["doc"]["S"]),
         state=TargetState.model_validate_json(item["state"]["S"]),
@@ -79,6 +91,15 @@ def decision_item(decision: Decision, expires_at_epoch_s: int) -> dict[str, dict
         "doc": {"S": decision.model_dump_json()},
         "expires_at": {"N": str(expires_at_epoch_s)},
     }
+
+
+def dedup_item(key: str, decision_id: str, expires_at_epoch_s: int) -> dict[str, dict[str, str]]:
+    """The item that makes an event's second evaluation of a target a duplicate (ids.dedup_key).
+
+    It lives in the decisions table under its own key and carries none of the indexes' attributes,
+    so no listing ever shows it; it expires with the decision it points at.
+    """
+    return {"id": {"S": key}, "decision_id": {"S": decision_id}, "expires_at": {"N": str(expires_at_epoch_s)}}
 
 
 def decision_from_item(item: dict[str, dict[str, str]]) -> Decision:

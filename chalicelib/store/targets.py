@@ -6,6 +6,7 @@ transaction, conditioned on the version read, so copies never drift and two writ
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,15 +15,16 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import TargetBase
-from chalicelib.store.decisions import outcome_update
+from chalicelib.store.decisions import new_decision_puts, outcome_update
 from chalicelib.store.items import (
     LISTING,
     PRIMARY_SK,
     UNSETTLED_AT,
+    UNSETTLED_CLAIMED,
+    UNSETTLED_DEDUP,
     UNSETTLED_ID,
     alarm_pk,
     alarm_sk,
-    decision_item,
     stored_target_from_item,
     target_item,
     target_pk,
@@ -163,30 +165,24 @@ class TargetRegistry:
         *,
         mark: Unsettled | None = None,
         clear_mark: bool = False,
+        dedup: str | None = None,
     ) -> StoredTarget:
         """Record a decision and the target's new state atomically.
 
-        Conditions: the decision id is new (a redelivered event is a duplicate) and the target's
-        version is the one evaluated (a racing evaluation or API write makes this one lose).
-        ``mark``: this decision acts, so its items carry the Unsettled marker until the outcome is
-        recorded; ``clear_mark``: the previous marker's decision is closed.
+        Conditions: the decision is new (``dedup``: an event's evaluation of this target was not
+        recorded before, so a redelivered event is a duplicate) and the target's version is the one
+        evaluated (a racing evaluation or API write makes this one lose). ``mark``: this decision
+        acts, so its items carry the Unsettled marker until the outcome is recorded; ``clear_mark``:
+        the previous marker's decision is closed.
         """
         unsettled = mark if mark is not None else (None if clear_mark else stored.unsettled)
         new = StoredTarget(target=stored.target, state=state, version=stored.version + 1, unsettled=unsettled)
-        items: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self._decisions_table,
-                    "Item": decision_item(decision, expires_at),
-                    "ConditionExpression": "attribute_not_exists(id)",
-                }
-            },
-            *self._state_updates(stored, new, mark=mark, clear_mark=clear_mark and mark is None),
-        ]
+        puts = new_decision_puts(self._decisions_table, decision, expires_at, dedup)
+        items = [*puts, *self._state_updates(stored, new, mark=mark, clear_mark=clear_mark and mark is None)]
         try:
             write_transaction(self._client, items)
         except TransactionCancelled as exc:
-            if exc.condition_failed(0):
+            if any(exc.condition_failed(index) for index in range(len(puts))):
                 raise DuplicateDecisionError(decision.id) from exc
             raise VersionConflictError(stored.target.id) from exc
         return new
@@ -210,7 +206,8 @@ class TargetRegistry:
         """
         target: TargetBase = committed.target
         values: dict[str, Any] = {":id": {"S": decision.id}}
-        update, condition = f"REMOVE {UNSETTLED_ID}, {UNSETTLED_AT}", f"{UNSETTLED_ID} = :id"
+        update = f"REMOVE {UNSETTLED_ID}, {UNSETTLED_AT}, {UNSETTLED_CLAIMED}, {UNSETTLED_DEDUP}"
+        condition = f"{UNSETTLED_ID} = :id"
         names: dict[str, str] = {}
         if state is not None:
             update = f"SET #s = :s, version = :new {update}"
@@ -243,6 +240,23 @@ class TargetRegistry:
             return self._finalize_alone(decision)
         return True
 
+    def claim_actuation(self, stored: StoredTarget, decision_id: str) -> bool:
+        """Claim the right to call the cloud for the unsettled ``decision_id``; False if it is not
+        unsettled (any more) or someone claimed it first. One conditional write on the primary item."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": target_pk(stored.target.id)}, "sk": {"S": PRIMARY_SK}},
+                UpdateExpression=f"SET {UNSETTLED_CLAIMED} = :now",
+                ConditionExpression=f"{UNSETTLED_ID} = :id AND attribute_not_exists({UNSETTLED_CLAIMED})",
+                ExpressionAttributeValues={":id": {"S": decision_id}, ":now": {"N": str(int(time.time()))}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def _finalize_alone(self, decision: Decision) -> bool:
         try:
             self._client.update_item(**outcome_update(self._decisions_table, decision)["Update"])
@@ -268,11 +282,16 @@ class TargetRegistry:
             ":old": {"N": str(old.version)},
         }
         if mark is not None:
-            update += f", {UNSETTLED_ID} = :uid, {UNSETTLED_AT} = :uat"
+            update += f", {UNSETTLED_ID} = :uid, {UNSETTLED_AT} = :uat, {UNSETTLED_DEDUP} = :ude"
+            update += f" REMOVE {UNSETTLED_CLAIMED}"
             attributes = unsettled_attributes(mark)
-            values |= {":uid": attributes[UNSETTLED_ID], ":uat": attributes[UNSETTLED_AT]}
+            values |= {
+                ":uid": attributes[UNSETTLED_ID],
+                ":uat": attributes[UNSETTLED_AT],
+                ":ude": attributes[UNSETTLED_DEDUP],
+            }
         elif clear_mark:
-            update += f" REMOVE {UNSETTLED_ID}, {UNSETTLED_AT}"
+            update += f" REMOVE {UNSETTLED_ID}, {UNSETTLED_AT}, {UNSETTLED_CLAIMED}, {UNSETTLED_DEDUP}"
         return [
             {
                 "Update": {

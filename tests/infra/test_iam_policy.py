@@ -227,6 +227,16 @@ TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
             ),
             False,
         ),
+        # A runner whose lease expired is stopped; no other task of any cluster can be.
+        (Request("ecs:StopTask", f"arn:aws:ecs:{R}:{ACCOUNT}:task/marea-prod-kops-runner/abc", RUNNER_CLUSTER), True),
+        (
+            Request(
+                "ecs:StopTask",
+                f"arn:aws:ecs:{R}:{ACCOUNT}:task/production/abc",
+                {"ecs:cluster": f"arn:aws:ecs:{R}:{ACCOUNT}:cluster/production"},
+            ),
+            False,
+        ),
         (Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/marea-prod-kops-runner-task", TO_ECS), True),
         (Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", TO_ECS), False),
         (
@@ -299,6 +309,14 @@ NEEDED: list[tuple[Request, str]] = [
             {"ecs:cluster": f"{ECS}:cluster/marea-{{stage}}-kops-runner"},
         ),
         "tests: kops actuator",
+    ),
+    (
+        Request(
+            "ecs:StopTask",
+            f"{ECS}:task/marea-{{stage}}-kops-runner/0f3c",
+            {"ecs:cluster": f"{ECS}:cluster/marea-{{stage}}-kops-runner"},
+        ),
+        "tests: a runner whose lease expired is stopped before another starts",
     ),
     (
         Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/marea-{{stage}}-kops-runner-task", TO_ECS),

@@ -75,7 +75,12 @@ def test_a_scale_out_starts_the_runner_with_the_new_sizes_and_stays_pending(
         "MAREA_DECISION_ID": decision["id"],
         "MAREA_DECISIONS_TABLE": env["MAREA_DECISIONS_TABLE"],
         "MAREA_APPLY": "true",
+        "MAREA_DEADLINE": env["MAREA_DEADLINE"],
     }
+    # The runner gives up 60 s before its 900 s lease expires, so it never acts after another may start.
+    deadline = datetime.fromisoformat(env["MAREA_DEADLINE"].replace("Z", "+00:00"))
+    started_at = datetime.fromisoformat(decision["created_at"])
+    assert timedelta(seconds=835) <= deadline - started_at <= timedelta(seconds=845)
     assert decision["inputs"]["actuation_reference"] == task["taskArn"]
     # never through the ASG: kops would undo it
     group = clients["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])["AutoScalingGroups"][0]

@@ -7,6 +7,8 @@ the double); the happy path runs `python -m kops_runner` exactly as the Fargate 
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -170,6 +172,46 @@ def test_a_kops_call_that_hangs_is_killed_at_the_timeout(
     assert (code, outcome["status"]) == (3, "kops_failed")
     assert outcome["message"] == "kops version timed out after 2 s"
     assert world.ig_sizes() == (2, 2)
+
+
+def _in(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_run_whose_deadline_has_passed_changes_nothing(
+    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a runner that starts after Marea's lease on the group has (nearly) run out
+    env = world.runner_env(3, 5, apply=True, MAREA_DEADLINE=_in(-1))
+
+    code, outcome = run_main(monkeypatch, capsys, env)
+
+    assert (code, outcome["status"], outcome["applied"]) == (5, "deadline_passed", False)
+    assert "deadline passed before kops version" in outcome["message"]
+    assert world.ig_sizes() == (2, 2)
+    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+
+
+def test_a_kops_call_that_hangs_is_cut_short_at_the_deadline_not_at_its_own_timeout(
+    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each kops call may take 600 s; the whole run may not outlast its deadline, 3 s away.
+    env = world.runner_env(3, 5, apply=True, KOPS_DOUBLE_FAIL="version-hangs", MAREA_DEADLINE=_in(3))
+    started = time.monotonic()
+
+    code, outcome = run_main(monkeypatch, capsys, env)
+
+    assert (code, outcome["status"]) == (5, "deadline_passed")
+    assert outcome["message"].startswith("kops version was stopped at the runner's deadline")
+    assert time.monotonic() - started < 30  # not the 600 s of one kops call
+    assert world.ig_sizes() == (2, 2)
+
+
+def test_a_run_within_its_deadline_applies_as_without_one(world: KopsWorld) -> None:
+    env = world.runner_env(3, 5, apply=True, MAREA_DEADLINE=_in(840))
+    code, outcome = run_runner_locally(env)
+    assert (code, outcome["status"]) == (0, "applied")
+    assert world.ig_sizes() == (3, 5)
 
 
 def test_an_asg_that_does_not_follow_is_a_verification_failure(

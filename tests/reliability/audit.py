@@ -21,13 +21,14 @@ MAX_ATTEMPTS = aws.MAX_ATTEMPTS
 
 
 def read_decisions(table: str) -> list[Any]:
-    """Every decision in the log (a Scan: the test's own reader, never Marea's code path)."""
+    """Every decision in the log (a Scan: the test's own reader, never Marea's code path); the
+    events' dedup keys beside them are not decisions."""
     from chalicelib.store.items import decision_from_item
 
     client = boto3.client("dynamodb")
     decisions: list[Any] = []
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        decisions.extend(decision_from_item(item) for item in page["Items"])  # type: ignore[arg-type]
+        decisions.extend(decision_from_item(item) for item in page["Items"] if "doc" in item)  # type: ignore[arg-type]
     return decisions
 
 

@@ -95,8 +95,8 @@ class Probe:
             for event, handler in handlers.items():
                 client.meta.events.register(event, handler, unique_id=f"{_HOOK}-{event}")
         with ExitStack() as stack:
-            for actuator in (AsgActuator, EcsActuator, KopsActuator):
-                stack.enter_context(patch.object(actuator, "apply", self._spy(actuator.apply)))
+            for actuator, method in ((AsgActuator, "apply"), (EcsActuator, "apply"), (KopsActuator, "start")):
+                stack.enter_context(patch.object(actuator, method, self._spy(getattr(actuator, method))))
             try:
                 yield self
             finally:
@@ -105,10 +105,10 @@ class Probe:
                         client.meta.events.unregister(event, unique_id=f"{_HOOK}-{event}")
 
     def _spy(self, apply: Any) -> Any:
-        def spied(actuator: Any, target: Any, capacity: int, decision_id: str) -> Any:
+        def spied(actuator: Any, target: Any, capacity: int, decision_id: str, *more: Any) -> Any:
             with self._lock:
                 self.report.actuations.append(Actuation(decision_id, target.id, capacity))
-            return apply(actuator, target, capacity, decision_id)
+            return apply(actuator, target, capacity, decision_id, *more)
 
         return spied
 

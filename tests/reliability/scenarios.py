@@ -94,7 +94,12 @@ def kops_world(clients: dict[str, Any], stack: DataStack, at: datetime) -> KopsW
     def evaluate(when: datetime) -> str:
         stored = wiring.registry().require("nodes")
         trigger = Trigger(type=TriggerType.MANUAL, event_id=str(uuid.uuid4()), at=when)
-        return wiring.evaluator().evaluate(stored, trigger).id
+        evaluator = wiring.evaluator()
+        wall_clock, evaluator.clock = evaluator.clock, lambda: when  # decided at ``when``, not now
+        try:
+            return evaluator.evaluate(stored, trigger).id
+        finally:
+            evaluator.clock = wall_clock
 
     cpu(90)
     running = evaluate(at)  # 2 -> 4: the runner starts

@@ -43,7 +43,7 @@ def test_a_redelivered_task_state_event_passes_the_lease_the_first_delivery_did_
     kops = kops_world(aws_clients(), stack, datetime.now(UTC) - timedelta(minutes=10))
     running = wiring.decision_log().get(kops.running, consistent=True)
     assert running is not None
-    wiring.evaluator()._close(running, Outcome.APPLIED, None, None, None)  # ...and the invocation died here
+    wiring.evaluator().actuations.close(running, Outcome.APPLIED)  # ...and the invocation died here
 
     report = run_threads([Delivery("redelivered", TASK, kops.stopped_event)], Plan(threads=1))
 

@@ -1,0 +1,232 @@
+"""The kops runner's lease, with I/O: stop an expired runner, start one, complete it, pass the lease.
+
+Planning is pure (runner_lease.py); this module carries the plans out. Order of effects (why):
+an expired runner's task is stopped *before* the evaluation that retires it commits, so that a new
+runner never starts while the old one may still apply its stale size; a runner is started only
+after the decision that takes the lease is committed; its lease runs from when RunTask returned,
+and the runner gets a deadline short of it (runner_lease.runner_budget_s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import runner_lease
+from chalicelib.actuation import Actuations
+from chalicelib.actuators.base import AnyActuator, RunnerActuator
+from chalicelib.errors import ActuationError
+from chalicelib.models.decisions import Decision, Outcome
+from chalicelib.models.reasons import ReasonCode
+from chalicelib.models.state import RunnerRun, StoredTarget, TargetState
+from chalicelib.models.targets import TargetBase
+from chalicelib.observability import count, logger
+from chalicelib.runner_lease import LeasePlan
+from chalicelib.store.protocols import DecisionStore, TargetStore
+from chalicelib.store.targets import VersionConflictError
+
+DEFAULT_RUNNER_TIMEOUT_S = 900
+_LEASE_RETRIES = 3
+LATE_COMPLETION = "late_completion"  # inputs key of the note a completion after the lease passed leaves
+
+
+def runner_timeout_s(target: TargetBase) -> int:
+    timeout: int = getattr(target, "runner_timeout_s", DEFAULT_RUNNER_TIMEOUT_S)
+    return timeout
+
+
+@dataclass
+class RunnerLeases:
+    registry: TargetStore
+    log: DecisionStore
+    actuations: Actuations
+    actuator_for: Callable[[Any], AnyActuator]
+    clock: Callable[[], datetime]
+
+    # ---- during an evaluation -----------------------------------------------------------------
+    def stop_expired(self, stored: StoredTarget, actuator: RunnerActuator, now: datetime) -> str | None:
+        """Stop the runner whose lease expired at ``now``, if any. Returns None when the lease may pass
+        (no expired runner, or its task is stopped or unknown), else why it may not."""
+        run = runner_lease.expired_run(stored.state, now, runner_timeout_s(stored.target))
+        if run is None:
+            return None
+        reference = run.task_arn or self._task_of(run.decision_id)
+        if reference is None:
+            # RunTask never answered: no task is known to stop; its own deadline has passed (runner_budget_s).
+            logger().warning("expired runner has no known task", extra={"decision_id": run.decision_id})
+            return None
+        try:
+            actuator.stop(stored.target, reference, f"Marea: the lease of decision {run.decision_id} expired")
+        except ActuationError as exc:
+            logger().error("expired runner not stopped", extra={"decision_id": run.decision_id, "error": exc.message})
+            count("RunnerStopFailures", "kops")
+            return f"the runner of decision {run.decision_id}, whose lease expired, could not be stopped: {exc.message}"
+        count("RunnersStopped", "kops")
+        return None
+
+    def _task_of(self, decision_id: str) -> str | None:
+        decision = self.log.get(decision_id, consistent=True)
+        reference = decision.inputs.get("actuation_reference") if decision is not None else None
+        return reference if isinstance(reference, str) else None
+
+    def retire(self, plan: LeasePlan, timeout_s: int) -> None:
+        """Close the decisions a committed plan retired: an expired runner's, a superseded queued one."""
+        try:
+            if plan.expired is not None:
+                self._close(
+                    plan.expired.decision_id,
+                    Outcome.FAILED,
+                    ReasonCode.RUNNER_TIMEOUT,
+                    error=(f"the kops runner did not report within {timeout_s} s; its task was stopped"),
+                )
+            if plan.superseded is not None:
+                self._close(
+                    plan.superseded.decision_id,
+                    Outcome.SKIPPED,
+                    ReasonCode.SUPERSEDED,
+                    because=("Superseded before its runner started: a newer evaluation decided differently."),
+                )
+        except (ClientError, BotoCoreError) as exc:
+            # The new decision is committed and must still start its runner; the retired one stays pending.
+            logger().error("a retired runner decision could not be closed", extra={"error": str(exc)})
+
+    def _close(self, decision_id: str, outcome: Outcome, reason: ReasonCode, **details: Any) -> None:
+        decision = self.log.get(decision_id, consistent=True)
+        if decision is not None:
+            self.actuations.close(decision, outcome, reason, **details)
+
+    def launch(
+        self, actuator: RunnerActuator, decision: Decision, committed: StoredTarget, unapplied: TargetState | None
+    ) -> Decision:
+        """Start the runner of a committed decision that holds the lease, with a deadline short of the lease."""
+        target = committed.target
+        budget = runner_lease.runner_budget_s(runner_timeout_s(target))
+        deadline = self.clock() + timedelta(seconds=budget)
+        try:
+            actuation = actuator.start(target, decision.final, decision.id, deadline)
+        except ActuationError as exc:
+            failed = self.actuations.failed(decision, exc, target.kind)
+            self.actuations.record_outcome(failed, committed, unapplied)
+            return failed
+        started = self.actuations.started(decision, actuation, target.kind)
+        started = started.model_copy(update={"inputs": {**started.inputs, "runner_deadline": deadline.isoformat()}})
+        self._record_start(target.id, decision.id, actuation.reference)
+        self.actuations.record_outcome(started, committed, None)
+        logger().info("runner started", extra={"decision_id": decision.id, "task": actuation.reference})
+        return started
+
+    def _record_start(self, target_id: str, decision_id: str, task_arn: str | None) -> None:
+        """The lease runs from now, when RunTask returned; best effort (else it runs from the commit)."""
+        at = self.clock()
+        try:
+            for _ in range(_LEASE_RETRIES):
+                stored = self.registry.get(target_id)
+                state = runner_lease.started(stored.state, decision_id, task_arn, at) if stored else None
+                if stored is None or state is None:
+                    return
+                try:
+                    self.registry.replace_state(stored, state)
+                    return
+                except VersionConflictError:
+                    continue
+        except (ClientError, BotoCoreError) as exc:
+            logger().error(
+                "runner start not recorded in the lease", extra={"decision_id": decision_id, "error": str(exc)}
+            )
+
+    # ---- when a runner stops ------------------------------------------------------------------
+    def complete(self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime) -> Decision | None:
+        """A runner task stopped: its decision becomes applied or failed, the lease passes on.
+
+        Returns None for a task Marea does not know, a decision already closed (a duplicate event),
+        or a runner whose lease had passed (noted on its decision).
+        """
+        found = self.log.get_with_runner_result(decision_id)
+        if found is None:
+            return None
+        decision, runner = found
+        stored = self.registry.get(decision.target_id)
+        holds = stored is not None and stored.state.in_flight is not None
+        holds = holds and stored.state.in_flight.decision_id == decision_id  # type: ignore[union-attr]
+        if decision.outcome is not Outcome.PENDING or not holds:
+            self._late(decision, runner, exit_code, holds, at)
+            return None
+        status = (runner or {}).get("status")
+        if exit_code == 0 and status == "applied":
+            closed = self.actuations.close(decision, Outcome.APPLIED, runner=runner)
+        else:
+            message = (runner or {}).get("message") or stopped_reason or f"exit code {exit_code}"
+            error = f"kops runner {status or 'stopped'} (exit code {exit_code}): {message}"
+            closed = self.actuations.close(
+                decision, Outcome.FAILED, ReasonCode.RUNNER_FAILED, error=error, runner=runner
+            )
+        count("RunnerCompletions", "kops")
+        self.pass_lease(decision.target_id, decision_id, at)
+        return closed
+
+    def _late(
+        self, decision: Decision, runner: dict[str, Any] | None, exit_code: int | None, holds: bool, at: datetime
+    ) -> None:
+        if holds:
+            # A redelivered event. If the first delivery closed the decision but died before passing
+            # the lease on, this one passes it.
+            self.pass_lease(decision.target_id, decision.id, at)
+            return
+        status = (runner or {}).get("status", "no result")
+        note = (
+            f"the runner's task stopped at {at.isoformat()} (exit code {exit_code}, runner status {status}) after "
+            "its lease had passed; Marea ignored it"
+        )
+        logger().warning(
+            "completion of a superseded runner ignored", extra={"decision_id": decision.id, "status": status}
+        )
+        count("LateRunnerCompletions", "kops")
+        if decision.outcome is Outcome.PENDING:
+            # Its lease expired but the evaluation that retired it could not close it: close it now.
+            error = f"the kops runner did not report within its lease; {note}"
+            self.actuations.close(decision, Outcome.FAILED, ReasonCode.RUNNER_TIMEOUT, error=error, runner=runner)
+        elif LATE_COMPLETION not in decision.inputs:
+            self.log.annotate_closed(decision, LATE_COMPLETION, note)
+
+    def pass_lease(self, target_id: str, decision_id: str, at: datetime) -> None:
+        """Free the lease held by ``decision_id`` and start the queued decision, if it still holds.
+
+        The queued decision is checked against the target as it is now (paused, mode, [min, max]);
+        a stale one is skipped as SUPERSEDED. One whose runner cannot start fails and frees the lease.
+        """
+        holder = decision_id
+        for _ in range(_LEASE_RETRIES):
+            stored = self.registry.get(target_id)
+            if stored is None:
+                return
+            state, nxt = runner_lease.after_runner_stopped(stored.state, holder, at)
+            if state is stored.state:
+                return
+            stale = runner_lease.stale_queued_reason(stored.target, nxt) if nxt is not None else None
+            if stale is not None:
+                state = state.model_copy(update={"in_flight": None})
+            try:
+                committed = self.registry.replace_state(stored, state)
+            except VersionConflictError:
+                continue  # re-read and try again
+            if nxt is None or not self._start_queued(stored, committed, nxt, stale):
+                return
+            holder = nxt.decision_id
+
+    def _start_queued(self, stored: StoredTarget, committed: StoredTarget, nxt: RunnerRun, stale: str | None) -> bool:
+        """Start (or retire) the queued decision; True when it failed to start and the lease must pass again."""
+        queued = self.log.get(nxt.decision_id, consistent=True)
+        if queued is None:
+            return False
+        if stale is not None:
+            because = f"Superseded before its runner started: {stale}."
+            self.actuations.close(queued, Outcome.SKIPPED, ReasonCode.SUPERSEDED, because=because)
+            return False
+        actuator = self.actuator_for(stored.target)
+        if not isinstance(actuator, RunnerActuator):
+            return False
+        return self.launch(actuator, queued, committed, None).outcome is Outcome.FAILED

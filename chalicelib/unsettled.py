@@ -1,0 +1,93 @@
+"""Recovering a synchronous actuation whose outcome was never recorded (the Unsettled marker).
+
+The commit that decides to act marks the target; whoever calls the cloud first claims the mark;
+the outcome write removes it. An evaluation that finds the mark closes or carries out the decision:
+- the capacity reads the decision's final: applied (its call went through, its record did not);
+- the mark was never claimed: the decision never acted (its answer was lost, or its Lambda died
+  between commit and act), so this evaluation claims it and acts on it now, exactly once;
+- claimed, not confirmed, ``pending_timeout`` passed: failed (its Lambda cannot be acting any more);
+- otherwise it may still be in flight, and nothing may act over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.actuation import Actuations
+from chalicelib.actuators.base import Actuator
+from chalicelib.models.capacity import CapacityReading
+from chalicelib.models.decisions import Action, Decision, Outcome
+from chalicelib.models.reasons import ReasonCode
+from chalicelib.models.signals import TargetHistory
+from chalicelib.models.state import StoredTarget
+from chalicelib.store.protocols import DecisionStore, TargetStore
+
+# How long an unsettled actuation may still be in flight: at least the Lambda timeout (.chalice/config.json).
+DEFAULT_PENDING_TIMEOUT = timedelta(seconds=300)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    clear_mark: bool = False  # the marked decision is closed: this evaluation's commit removes the mark
+    busy_with: str | None = None  # a decision that may still be acting: this evaluation must not act
+    resumed: Decision | None = None  # the marked decision, carried out now by this evaluation
+
+
+@dataclass
+class UnsettledRecovery:
+    registry: TargetStore
+    log: DecisionStore
+    actuations: Actuations
+    clock: Callable[[], datetime]
+    pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
+
+    def settle(self, stored: StoredTarget, actuator: Actuator, reading: CapacityReading, by: str) -> Settlement:
+        """Close or carry out the decision an earlier evaluation left unsettled; ``by``: this evaluation's id."""
+        marker = stored.unsettled
+        if marker is None:
+            return Settlement()
+        previous = self.log.get(marker.decision_id, consistent=True)
+        if previous is None or previous.outcome is not Outcome.PENDING:
+            return Settlement(clear_mark=True)
+        if reading.current == previous.final:
+            note = f"confirmed by a later evaluation ({by}): the capacity reads {reading.current}"
+            self.actuations.close(previous, Outcome.APPLIED, note=note)
+            return Settlement(clear_mark=True)
+        if not marker.claimed and self.registry.claim_actuation(stored, marker.decision_id):
+            return Settlement(resumed=self.resume(stored, actuator, previous, by))
+        age = self.clock() - marker.since
+        if age >= self.pending_timeout:
+            error = (
+                f"actuation not confirmed: the capacity reads {reading.current}, not {previous.final}, "
+                f"{int(age.total_seconds())} s after the decision, and its outcome was never recorded"
+            )
+            self.actuations.close(previous, Outcome.FAILED, ReasonCode.ACTUATION_UNCONFIRMED, error=error)
+            return Settlement(clear_mark=True)
+        return Settlement(busy_with=previous.id)
+
+    def resume(self, stored: StoredTarget, actuator: Actuator, decision: Decision, by: str) -> Decision:
+        """Act on a committed decision that never acted (its mark is claimed by the caller)."""
+        note = f"carried out by {'its own evaluation' if by == decision.id else f'a later evaluation ({by})'}"
+        resumed = decision.model_copy(update={"inputs": {**decision.inputs, "resumed": note}})
+        uncounted = stored.state.model_copy(update={"history": uncount(stored.state.history, decision)})
+        return self.actuations.act(actuator, resumed, stored, uncounted)
+
+
+def uncount(history: TargetHistory, decision: Decision) -> TargetHistory:
+    """The history without the change ``decision`` was counted as making (it failed after all).
+
+    The commit counted the change (its cooldown started); the history before it is gone, so the
+    change is dropped, not replaced by what came before: at worst a cooldown ends early.
+    """
+    update: dict[str, object] = {}
+    field = "last_scale_out" if decision.action is Action.OUT else "last_scale_in"
+    change = getattr(history, field)
+    if change is not None and change.capacity == decision.final:
+        update[field] = None
+    if decision.policy is not None and decision.policy in history.last_action_by_policy:
+        update["last_action_by_policy"] = {
+            k: v for k, v in history.last_action_by_policy.items() if k != decision.policy
+        }
+    return history.model_copy(update=update)
