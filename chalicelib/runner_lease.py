@@ -98,7 +98,7 @@ def stale_queued_reason(target: TargetBase, run: RunnerRun) -> str | None:
     if target.paused:
         return "the target was paused while it waited"
     if target.mode is not Mode.ACT:
-        return f"the target was switched to {target.mode.value} while it waited"
+        return f"the target was switched to {target.mode} mode while it waited"
     if not target.min <= run.capacity <= target.max:
         return f"its size {run.capacity} is outside the target's [{target.min}, {target.max}] now"
     return None

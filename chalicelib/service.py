@@ -250,7 +250,9 @@ class Evaluator:
             existing = self.log.get(evaluation.decision_id, consistent=True)
         if existing is None:
             raise RuntimeError(f"duplicate of a decision that cannot be read ({evaluation.decision_id})")
-        return self._resume_if_unacted(evaluation, existing)
+        if existing.id == evaluation.decision_id:
+            return self._resume_if_unacted(evaluation, existing, "carried out after its commit's answer was lost")
+        return self._resume_if_unacted(evaluation, existing, "carried out by the redelivery of its event")
 
     def _after_lost_commit(self, evaluation: Evaluation, prepared: Prepared, error: Exception) -> Decision:
         """The commit's answer was lost: if it went through, this evaluation has not acted yet and acts now."""
@@ -261,9 +263,9 @@ class Evaluator:
         if committed is None:
             return self._record_failed_evaluation(evaluation, error)
         logger().warning("commit answer lost, but the commit went through", extra={"decision_id": committed.id})
-        return self._resume_if_unacted(evaluation, committed)
+        return self._resume_if_unacted(evaluation, committed, "carried out after its commit's answer was lost")
 
-    def _resume_if_unacted(self, evaluation: Evaluation, existing: Decision) -> Decision:
+    def _resume_if_unacted(self, evaluation: Evaluation, existing: Decision, note: str) -> Decision:
         """A committed decision that is still pending and whose mark nobody claimed never acted: act on it."""
         if existing.outcome is not Outcome.PENDING:
             return existing
@@ -278,7 +280,7 @@ class Evaluator:
             return existing  # another evaluation acts (or acted) on it
         if not self.registry.claim_actuation(stored, existing.id):
             return existing
-        return self.unsettled.resume(stored, actuator, existing, evaluation.decision_id)
+        return self.unsettled.resume(stored, actuator, existing, note)
 
     def _launch_if_unstarted(
         self, evaluation: Evaluation, actuator: RunnerActuator, existing: Decision, stored: StoredTarget

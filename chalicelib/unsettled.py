@@ -56,7 +56,8 @@ class UnsettledRecovery:
             self.actuations.close(previous, Outcome.APPLIED, note=note)
             return Settlement(clear_mark=True)
         if not marker.claimed and self.registry.claim_actuation(stored, marker.decision_id):
-            return Settlement(resumed=self.resume(stored, actuator, previous, by))
+            note = f"carried out by a later evaluation ({by}): its own never acted"
+            return Settlement(resumed=self.resume(stored, actuator, previous, note))
         age = self.clock() - marker.since
         if age >= self.pending_timeout:
             error = (
@@ -67,9 +68,8 @@ class UnsettledRecovery:
             return Settlement(clear_mark=True)
         return Settlement(busy_with=previous.id)
 
-    def resume(self, stored: StoredTarget, actuator: Actuator, decision: Decision, by: str) -> Decision:
-        """Act on a committed decision that never acted (its mark is claimed by the caller)."""
-        note = f"carried out by {'its own evaluation' if by == decision.id else f'a later evaluation ({by})'}"
+    def resume(self, stored: StoredTarget, actuator: Actuator, decision: Decision, note: str) -> Decision:
+        """Act on a committed decision that never acted (its mark is claimed by the caller); ``note``: by whom."""
         resumed = decision.model_copy(update={"inputs": {**decision.inputs, "resumed": note}})
         uncounted = stored.state.model_copy(update={"history": uncount(stored.state.history, decision)})
         return self.actuations.act(actuator, resumed, stored, uncounted)

@@ -148,7 +148,7 @@ def test_a_runner_that_never_reports_is_failed_by_the_next_evaluation_after_its_
     publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
     start = datetime.now(UTC)
     lost = evaluate(at=start)
-    later_at = start + timedelta(seconds=901)
+    later_at = start + timedelta(seconds=960)  # the lease runs 900 s from when RunTask returned
     publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90], end=later_at)  # still overloaded then
     later = evaluate(at=later_at, event_id="later")
     closed = wiring.decision_log().get(lost.id)
@@ -174,3 +174,81 @@ def test_task_events_of_other_tasks_are_ignored(client: Any, clients: dict[str, 
         "startedBy": "ecs-svc",
     }
     assert "ignored" in stop(client, clients, task, exit_code=0)
+
+
+def runner_and_queued(clients: dict[str, Any]) -> tuple[Any, Any]:
+    """A runner in flight for 4, and a decision for 6 queued behind it."""
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    running = evaluate()
+    clients["autoscaling"].set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=3)
+    publish_cpu(clients["cloudwatch"], ASG, [99, 99, 99])
+    queued = evaluate()
+    assert (running.final, queued.final, queued.reasons[-1]) == (4, 6, "RUNNER_BUSY")
+    return running, queued
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"paused": True}, "the target was paused while it waited"),
+        ({"mode": "advise"}, "the target was switched to advise mode while it waited"),
+        ({"max": 5}, "its size 6 is outside the target's [1, 5] now"),
+    ],
+    ids=["paused", "advise", "max-lowered"],
+)
+def test_a_queued_decision_is_checked_against_the_target_when_the_runner_stops(
+    client: Any, clients: dict[str, Any], kops: Any, change: dict[str, Any], why: str
+) -> None:
+    running, queued = runner_and_queued(clients)
+    register(client, "nodes", kops_target(kops, **change))
+    [task] = runner_tasks(clients)
+
+    stop(client, clients, task, exit_code=0)
+
+    assert [t["startedBy"] for t in runner_tasks(clients)] == [running.id]  # no runner for the stale 6
+    skipped = wiring.decision_log().get(queued.id)
+    assert skipped is not None
+    assert (skipped.outcome, skipped.reasons[-1]) == ("skipped", "SUPERSEDED")
+    assert skipped.explanation.endswith(f"Superseded before its runner started: {why}.")
+
+
+def test_a_newer_evaluation_that_wants_no_change_supersedes_the_queued_decision(
+    client: Any, clients: dict[str, Any], kops: Any
+) -> None:
+    running, queued = runner_and_queued(clients)
+    later = datetime.now(UTC) + timedelta(minutes=4)
+    publish_cpu(clients["cloudwatch"], ASG, [45, 45, 45], end=later)  # 3 at 45 % of 50: within tolerance
+    assert evaluate(at=later).action == "none"
+    [task] = runner_tasks(clients)
+
+    stop(client, clients, task, exit_code=0)
+
+    assert [t["startedBy"] for t in runner_tasks(clients)] == [running.id]
+    superseded = wiring.decision_log().get(queued.id)
+    assert superseded is not None
+    assert superseded.reasons[-1] == "SUPERSEDED"
+
+
+def test_a_runner_whose_lease_expired_is_stopped_before_another_starts_and_its_late_completion_is_ignored(
+    client: Any, clients: dict[str, Any], kops: Any
+) -> None:
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    start = datetime.now(UTC)
+    lost = evaluate(at=start)
+    [old_task] = runner_tasks(clients)
+    later_at = start + timedelta(seconds=960)  # the lease runs 900 s from when RunTask returned
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90], end=later_at)
+
+    later = evaluate(at=later_at, event_id="later")
+
+    tasks = {t["startedBy"]: t for t in runner_tasks(clients)}
+    assert tasks[lost.id]["desiredStatus"] == "STOPPED"  # StopTask, before the new RunTask
+    assert tasks[lost.id]["stoppedReason"] == f"Marea: the lease of decision {lost.id} expired"
+    assert tasks[later.id]["desiredStatus"] == "RUNNING"
+    # the old task's STOPPED event arrives: it closes nothing and passes no lease
+    assert "ignored" in stop(client, clients, old_task, exit_code=0)
+    old = wiring.decision_log().get(lost.id)
+    assert old is not None
+    assert (old.outcome, old.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
+    assert "after its lease had passed" in old.inputs["late_completion"]
+    assert wiring.registry().require("nodes").state.in_flight.decision_id == later.id  # type: ignore[union-attr]

@@ -162,3 +162,46 @@ def test_one_target_that_cannot_be_evaluated_does_not_stop_the_others(aws: Embed
 
     invoke(Delivery("tick, retried", TICK, tick))  # the retry decides the rest; svc-0's is a duplicate
     assert sorted(d.target_id for d in read_decisions(wiring.decision_log()._table)) == ["asg-0", "svc-0"]
+
+
+def test_a_commit_whose_answer_was_lost_is_carried_out_by_the_same_invocation(one_group: Any) -> None:
+    """Regression: the decision stayed pending and the target held on COOLDOWN for the pending timeout."""
+    plan = FaultPlan(rate=1.0, kinds=("reply_lost",), operations=("dynamodb.TransactWriteItems",))
+    injector = FaultInjector(plan)
+    injector.install()
+    disarm = lambda **_: setattr(injector, "enabled", False)  # noqa: E731 - after the commit's own attempts
+    for outcome in ("after-call", "after-call-error"):
+        marea_aws.dynamodb().meta.events.register(f"{outcome}.dynamodb.TransactWriteItems", disarm, unique_id=outcome)
+    event = alarm(95)
+
+    invoke(Delivery("spike", ALARM, event))
+
+    injector.uninstall()
+    assert injector.injected["reply_lost"] == 4  # the commit went through; none of its answers arrived
+    decision = decision_of(event)
+    assert (decision.outcome, decision.final) == ("applied", 4)
+    assert capacity(one_group, "asg-0") == 4
+    assert wiring.registry().require("asg-0").unsettled is None
+
+
+class LambdaDied(BaseException):
+    """The invocation ends here (timeout, out of memory): no handler code runs after it."""
+
+
+def test_an_event_whose_lambda_died_between_commit_and_act_is_carried_out_by_its_redelivery(one_group: Any) -> None:
+    def die(**_: Any) -> None:
+        marea_aws.dynamodb().meta.events.unregister("before-call.dynamodb.UpdateItem", unique_id="die")
+        raise LambdaDied  # at the claim, the last write before the cloud is called
+
+    marea_aws.dynamodb().meta.events.register("before-call.dynamodb.UpdateItem", die, unique_id="die")
+    event = alarm(95)
+    with pytest.raises(LambdaDied):
+        invoke(Delivery("spike", ALARM, event))
+    assert (capacity(one_group, "asg-0"), decision_of(event).outcome) == (2, "pending")
+
+    report = run_threads([Delivery("redelivered", ALARM, event)], Plan(threads=1))  # Lambda retries the event
+
+    assert [(a.decision_id, a.capacity) for a in report.actuations] == [(decision_of(event).id, 4)]
+    assert decision_of(event).outcome == "applied"
+    assert decision_of(event).inputs["resumed"] == "carried out by the redelivery of its event"
+    assert capacity(one_group, "asg-0") == 4

@@ -1,0 +1,179 @@
+"""The kops runner's lease, in memory: queued decisions re-checked when the lease passes, expired
+runners stopped before another starts, the lease timed from RunTask, late completions ignored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.models.decisions import Decision
+from tests.unit.evaluator_world import Clock, MemoryRunners, World, kops_body
+
+
+def kops_world() -> World:
+    clock = Clock()
+    world = World(MemoryRunners(current=2, clock=clock), clock)
+    world.register(kops_body())
+    return world
+
+
+def runners(world: World) -> MemoryRunners:
+    assert isinstance(world.resource, MemoryRunners)
+    return world.resource
+
+
+def runner_and_queued(world: World) -> tuple[Decision, Decision]:
+    """A runner in flight for 4 (2 at 90 %), and a decision for 6 (3 at 99 %) queued behind it."""
+    world.signals.cpu = 90
+    running = world.evaluate("nodes", event_id="e1")
+    runners(world).current = 3
+    world.signals.cpu = 99
+    world.clock.advance(30)
+    queued = world.evaluate("nodes", event_id="e2")
+    assert (running.outcome, running.final, queued.outcome, queued.final) == ("pending", 4, "pending", 6)
+    assert runners(world).started == [running.id]
+    return running, queued
+
+
+def stop(world: World, decision: Decision) -> None:
+    world.log.record_runner_result(decision.id, {"status": "applied", "message": "sizes verified"})
+    world.evaluator.complete_runner(decision.id, 0, "Essential container in task exited", world.clock.advance(60))
+
+
+def test_a_queued_decision_starts_when_the_runner_stops() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    stop(world, running)
+    assert runners(world).started == [running.id, queued.id]
+    assert world.decision(running.id).outcome == "applied"
+
+
+def test_a_queued_decision_of_a_target_paused_meanwhile_never_starts() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    world.patch("nodes", paused=True)
+
+    stop(world, running)
+
+    assert runners(world).started == [running.id]
+    skipped = world.decision(queued.id)
+    assert (skipped.outcome, skipped.reasons[-1]) == ("skipped", "SUPERSEDED")
+    assert skipped.explanation.endswith("Superseded before its runner started: the target was paused while it waited.")
+    assert world.registry.require("nodes").state.in_flight is None
+
+
+def test_a_queued_decision_of_a_target_switched_to_advise_never_starts() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    world.patch("nodes", mode="advise")
+
+    stop(world, running)
+
+    assert runners(world).started == [running.id]
+    assert "switched to advise" in world.decision(queued.id).explanation
+    assert world.decision(queued.id).outcome == "skipped"
+
+
+def test_a_queued_size_above_a_max_lowered_meanwhile_is_never_applied() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    world.patch("nodes", max=5)
+
+    stop(world, running)
+
+    assert runners(world).started == [running.id]
+    assert "its size 6 is outside the target's [1, 5] now" in world.decision(queued.id).explanation
+
+
+def test_a_newer_evaluation_that_wants_no_change_supersedes_the_queued_decision() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    world.signals.cpu = 40  # 3 at 40 % of 50: no change wanted (within tolerance)
+    holding = world.evaluate("nodes", event_id="e3")
+    assert holding.action == "none"
+    assert world.decision(queued.id).reasons[-1] == "SUPERSEDED"
+
+    stop(world, running)
+
+    assert runners(world).started == [running.id]  # the stale 6 never starts
+
+
+def test_an_evaluation_that_cannot_see_the_load_leaves_the_queued_decision_alone() -> None:
+    world = kops_world()
+    _running, queued = runner_and_queued(world)
+    world.signals.cpu = float("nan")  # no usable datapoint: a hold that says nothing about the load
+    blind = world.evaluate("nodes", event_id="e3")
+    assert "HOLD_ON_MISSING_DATA" in blind.reasons
+    assert world.decision(queued.id).outcome == "pending"
+
+
+def test_an_expired_runner_is_stopped_before_another_starts_and_its_decision_fails() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    lost = world.evaluate("nodes", event_id="e1")
+    world.clock.advance(901)
+
+    later = world.evaluate("nodes", event_id="e2")
+
+    assert runners(world).calls == [("start", lost.id), ("stop", f"task/{lost.id}"), ("start", later.id)]
+    expired = world.decision(lost.id)
+    assert (expired.outcome, expired.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
+    assert later.outcome == "pending"
+
+
+def test_a_runner_that_cannot_be_stopped_keeps_the_lease_and_nothing_new_starts() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    lost = world.evaluate("nodes", event_id="e1")
+    world.clock.advance(901)
+    runners(world).refuse_stop = True
+    runners(world).current = 3  # the next decision wants 6, not the 4 in flight
+
+    later = world.evaluate("nodes", event_id="e2")
+
+    assert runners(world).started == [lost.id]
+    assert world.decision(lost.id).outcome == "pending"
+    assert "RUNNER_NOT_STOPPED" in later.reasons
+    assert (later.outcome, later.reasons[-1]) == ("pending", "RUNNER_BUSY")  # queued until it is stopped
+    assert world.registry.require("nodes").state.in_flight.decision_id == lost.id  # type: ignore[union-attr]
+
+
+def test_the_lease_runs_from_when_runtask_returned_not_from_the_event() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    late_event = world.clock() - timedelta(minutes=10)  # delivered ten minutes late
+    started = world.evaluate("nodes", event_id="e1", at=late_event)
+    run = world.registry.require("nodes").state.in_flight
+    assert run is not None
+    assert (run.decision_id, run.since, run.task_arn) == (started.id, world.clock(), f"task/{started.id}")
+
+    world.clock.advance(600)  # 16 minutes after the event, 10 after RunTask: the lease still holds
+    runners(world).current = 3
+    world.signals.cpu = 99
+    assert world.evaluate("nodes", event_id="e2").reasons[-1] == "RUNNER_BUSY"
+
+
+def test_the_runner_must_finish_before_its_lease_expires() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    started = world.evaluate("nodes", event_id="e1")
+    deadline = runners(world).deadlines[started.id]
+    assert deadline == world.clock() + timedelta(seconds=900 - 60)
+    assert started.inputs["runner_deadline"] == deadline.isoformat()
+
+
+def test_a_completion_after_the_lease_passed_is_ignored_and_noted_on_its_decision() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    lost = world.evaluate("nodes", event_id="e1")
+    world.clock.advance(901)
+    newer = world.evaluate("nodes", event_id="e2")
+
+    world.log.record_runner_result(lost.id, {"status": "applied", "message": "late"})
+    result = world.evaluator.complete_runner(lost.id, 0, "Task stopped by user", world.clock.advance(5))
+
+    assert result is None
+    old = world.decision(lost.id)
+    assert old.outcome == "failed"  # it stays what the lease made it
+    assert "after its lease had passed" in old.inputs["late_completion"]
+    assert world.registry.require("nodes").state.in_flight.decision_id == newer.id  # type: ignore[union-attr]
+    assert world.decision(newer.id).outcome == "pending"

@@ -1,0 +1,139 @@
+"""A committed change whose outcome is not recorded, in memory: it is carried out exactly once, at once,
+whether the commit's answer was lost, the Lambda died before acting, or it died after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib.models.state import StoredTarget
+from chalicelib.store.targets import DuplicateDecisionError
+from tests.unit.evaluator_world import MemoryGroup, World, asg_body
+
+
+class Died(BaseException):
+    """The Lambda's process ends here (a timeout, an out-of-memory kill): nothing after it runs."""
+
+
+def group_world() -> World:
+    world = World(MemoryGroup(current=2))
+    world.register(asg_body())
+    world.signals.cpu = 90  # 2 at 90 % of 50: 4 wanted
+    return world
+
+
+def group(world: World) -> MemoryGroup:
+    assert isinstance(world.resource, MemoryGroup)
+    return world.resource
+
+
+def lost_answer(world: World, error: Exception) -> None:
+    """The commit goes through, and then its caller sees ``error`` instead of the answer."""
+    commit = world.registry.commit_evaluation
+
+    def committing_then_failing(*args: Any, **kwargs: Any) -> StoredTarget:
+        commit(*args, **kwargs)
+        world.registry.commit_evaluation = commit  # type: ignore[method-assign]
+        raise error
+
+    world.registry.commit_evaluation = committing_then_failing  # type: ignore[method-assign]
+
+
+def dies_before_acting(world: World) -> None:
+    claim = world.registry.claim_actuation
+
+    def dying(*args: Any) -> bool:
+        world.registry.claim_actuation = claim  # type: ignore[method-assign]
+        raise Died
+
+    world.registry.claim_actuation = dying  # type: ignore[method-assign]
+
+
+THROTTLED = ClientError({"Error": {"Code": "ThrottlingException", "Message": "rate exceeded"}}, "TransactWriteItems")
+
+
+@pytest.mark.parametrize("error", [THROTTLED, DuplicateDecisionError("its own retry")], ids=["error", "own-duplicate"])
+def test_a_commit_whose_answer_was_lost_is_acted_on_by_the_same_evaluation(error: Exception) -> None:
+    # The retry of a commit whose answer was lost fails (AWS: throttled past the retries; moto, which
+    # ignores ClientRequestToken: a duplicate of itself). Before: pending for 5 minutes, nothing acted.
+    world = group_world()
+    lost_answer(world, error)
+
+    decision = world.evaluate("web", event_id="alarm-1")
+
+    assert (decision.outcome, decision.final) == ("applied", 4)
+    assert group(world).applied == [(decision.id, 4)]
+    assert decision.inputs["resumed"] == "carried out after its commit's answer was lost"
+    assert world.registry.require("web").unsettled is None
+
+
+def test_a_redelivery_after_the_lambda_died_between_commit_and_act_acts_once() -> None:
+    world = group_world()
+    dies_before_acting(world)
+    with pytest.raises(Died):
+        world.evaluate("web", event_id="alarm-1")
+    assert group(world).applied == []
+    world.clock.advance(60)  # Lambda retries the event a minute later
+
+    again = world.evaluate("web", event_id="alarm-1")
+
+    assert (again.outcome, again.final) == ("applied", 4)
+    assert [capacity for _, capacity in group(world).applied] == [4]
+    assert again.inputs["resumed"] == "carried out by the redelivery of its event"
+
+
+def test_a_later_evaluation_carries_out_a_change_whose_evaluation_died_and_then_decides_afresh() -> None:
+    world = group_world()
+    dies_before_acting(world)
+    with pytest.raises(Died):
+        world.evaluate("web", event_id="alarm-1")
+    [unacted] = world.tables.decisions.values()
+    world.clock.advance(60)
+    world.signals.cpu = 45  # 4 units would be enough now
+
+    tick = world.evaluate("web", event_id="tick-1")
+
+    assert group(world).applied == [(unacted.id, 4)]  # once, the committed decision's size
+    assert world.decision(unacted.id).outcome == "applied"
+    assert "carried out by a later evaluation" in world.decision(unacted.id).inputs["resumed"]
+    assert (tick.current, tick.action, tick.outcome) == (4, "none", "skipped")  # decided on the capacity after it
+    assert world.registry.require("web").unsettled is None
+
+
+def test_a_change_that_may_have_been_made_is_never_repeated() -> None:
+    """Claimed but unrecorded (it died during the call): confirmed from the capacity, or waited for."""
+    world = group_world()
+    apply = group(world).apply
+
+    def dying_after_the_call(*args: Any) -> Any:
+        apply(*args)
+        raise Died
+
+    group(world).apply = dying_after_the_call  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        world.evaluate("web", event_id="alarm-1")
+    group(world).apply = apply  # type: ignore[method-assign]
+    [made] = world.tables.decisions.values()
+
+    again = world.evaluate("web", event_id="alarm-1")  # the redelivery: a duplicate, it does not act
+
+    assert again.id == made.id
+    assert [capacity for _, capacity in group(world).applied] == [4]
+    world.clock.advance(60)
+    world.signals.cpu = 45
+    world.evaluate("web", event_id="tick-1")  # the next evaluation reads 4 = its final: applied
+    assert world.decision(made.id).outcome == "applied"
+    assert len(group(world).applied) == 1
+
+
+def test_two_evaluations_finding_an_unacted_change_carry_it_out_once() -> None:
+    world = group_world()
+    dies_before_acting(world)
+    with pytest.raises(Died):
+        world.evaluate("web", event_id="alarm-1")
+    stored = world.registry.require("web")
+    assert stored.unsettled is not None
+    claims = [world.registry.claim_actuation(stored, stored.unsettled.decision_id) for _ in range(2)]
+    assert claims == [True, False]
