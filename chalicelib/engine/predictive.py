@@ -37,11 +37,11 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from chalicelib.engine.recurring import RECURRING_HOURS, Bursts, recurring_bursts
-from chalicelib.engine.target_tracking import STALE_AFTER_PERIODS, ceil_capacity
+from chalicelib.engine.target_tracking import ceil_capacity
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
-from chalicelib.models.targets import PredictivePolicy
+from chalicelib.models.targets import STALE_AFTER_PERIODS, PredictivePolicy
 
 DAY = timedelta(days=1)
 # Reference days: the same weekday one and two weeks ago when both are in the history (weekly

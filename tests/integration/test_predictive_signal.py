@@ -60,9 +60,7 @@ def test_given_a_predictive_target_when_collecting_then_its_history_is_read_in_o
     calls = counting(cloudwatch)
     predictive = PredictivePolicy(name="requests", metric=REQUESTS, unit_capacity=10, lead_s=240)
 
-    signal = SignalCollector(cloudwatch, lookback_minutes=20).collect(
-        target(predictive), CapacityReading(current=6), now, {}
-    )
+    signal = SignalCollector(cloudwatch).collect(target(predictive), CapacityReading(current=6), now, {})
 
     points = signal.history["requests"]
     assert len(points) == 120
@@ -82,9 +80,7 @@ def test_given_no_predictive_policy_when_collecting_then_no_history_call_is_made
     calls = counting(cloudwatch)
     tracking = TargetTrackingPolicy(name="rps", metric=REQUESTS, target_value=100)
 
-    signal = SignalCollector(cloudwatch, lookback_minutes=20).collect(
-        target(tracking), CapacityReading(current=2), datetime.now(UTC), {}
-    )
+    signal = SignalCollector(cloudwatch).collect(target(tracking), CapacityReading(current=2), datetime.now(UTC), {})
 
     assert signal.history == {}
     assert calls == Counter({"GetMetricData": 1})
