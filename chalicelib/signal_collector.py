@@ -2,8 +2,9 @@
 
 One GetMetricData call for all target-tracking policies together, each read as far back as its
 longest window needs (docs/aws-semantics.md, "Alarm windows and how far back Marea reads"),
-skipped when an ALARM event carries the metric's datapoints. One DescribeAlarms call, only for
-step-policy alarms the event did not describe. A target with predictive policies adds one GetMetricData call for their
+skipped for a policy whose windows the triggering ALARM event's datapoints already decide ("The
+datapoints an alarm event carries"). One DescribeAlarms call, only for step-policy alarms the
+event did not describe. A target with predictive policies adds one GetMetricData call for their
 days of load history (one page holds 14 days of 1-minute data for up to 4 policies); targets
 without them make no extra call.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.engine.target_tracking import decided_by_newest
 from chalicelib.metric_retention import oldest_readable
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.capacity import CapacityReading
@@ -117,7 +119,7 @@ class SignalCollector:
             if isinstance(policy, TargetTrackingPolicy):
                 metric = resolve_metric(target, policy.metric)
                 given = known.get(metric_key(metric))
-                if given is not None:
+                if given is not None and decided_by_newest(policy, given, now):
                     series[policy.name] = list(given)
                 else:
                     unread.append((policy, metric))

@@ -43,6 +43,28 @@ def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> Poli
     return _scale_out(policy, series, signal) or _scale_in_or_hold(policy, series, signal.current_capacity)
 
 
+def decided_by_newest(policy: TargetTrackingPolicy, newest: Sequence[Datapoint], now: datetime) -> bool:
+    """Whether the newest datapoints alone (all an alarm event carries) give the vote the whole
+    series would, so that reading CloudWatch cannot change it (docs/aws-semantics.md, "The
+    datapoints an alarm event carries").
+
+    They must decide every window ``propose`` evaluates. The scale-out window is always evaluated:
+    it must be covered. The scale-in window is evaluated only when scale-out does not fire, and its
+    older datapoints cannot change the vote when scale-in is disabled or one of the newest datapoints
+    is already at or above the scale-in threshold; otherwise it must be covered too.
+    """
+    points = usable_datapoints(newest, now)
+    out_window = points[-policy.scale_out_datapoints :]
+    if len(out_window) < policy.scale_out_datapoints or _is_stale(points[-1], policy.period_s, now):
+        return False
+    if all(p.value > policy.target_value for p in out_window):
+        return True
+    if policy.disable_scale_in or len(points) >= policy.scale_in_datapoints:
+        return True
+    threshold = scale_in_threshold(policy)
+    return any(p.value >= threshold for p in points)
+
+
 def _is_stale(latest: Datapoint, period_s: int, now: datetime) -> bool:
     return latest.timestamp < now - timedelta(seconds=STALE_AFTER_PERIODS * period_s)
 

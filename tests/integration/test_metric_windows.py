@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib import aws, wiring
+from marea_local.demo_resources import put_alarm
 from marea_local.event_pump import EventPump
-from tests.integration.world import HEADERS, asg_target, make_asg, publish_cpu, register
+from tests.integration.world import HEADERS, asg_target, make_asg, minute_floor, publish_cpu, register
 
 LOW_ALARM = "web-cpu-low"
 HIGH_ALARM = "web-cpu-high"
@@ -158,3 +159,123 @@ def test_given_a_window_cloudwatch_does_not_keep_when_put_then_400_names_the_fie
     assert error["field"] == f"asg.policies.0.target_tracking.{field}"
     assert f"keeps datapoints of {policy['metric']['period_s']} s for {kept}" in error["message"], error
     assert client.http.get("/targets/web").status_code == 404
+
+
+# ---- item 4: an alarm event and a manual run decide alike on the same data -----------------------
+
+
+def test_given_a_low_cpu_alarm_whose_event_carries_2_datapoints_then_it_decides_as_a_manual_run_does(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=8)
+    register(client, "web", asg_target(mode="advise", policies=[cpu_policy(), step_on(LOW_ALARM)]))
+    put_alarm(
+        clients["cloudwatch"],
+        LOW_ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": "web"},
+        threshold=30,
+        comparison="LessThanThreshold",
+    )
+    end = publish_cpu(clients["cloudwatch"], "web", [20.0] * 20)
+    event = alarm_event(clients, end + timedelta(minutes=1, seconds=30))
+    assert len(json.loads(event["detail"]["state"]["reasonData"])["evaluatedDatapoints"]) == 2
+    wiring.evaluator()
+    calls = cloudwatch_calls()
+
+    [summary] = client.lambda_.invoke("on_alarm_state_change", event).payload["decisions"]
+    by_alarm = client.http.get(f"/decisions/{summary['id']}").json_body
+
+    # Two datapoints below target cannot show a 15-datapoint scale-in window: CloudWatch is read.
+    assert calls == Counter({"GetMetricData": 1})
+    assert (vote_of(by_alarm, "cpu")["vote"], vote_of(by_alarm, "cpu")["proposed"]) == ("in", 4)
+    assert "only" not in by_alarm["explanation"]
+    assert "INSUFFICIENT_DATA" not in by_alarm["reasons"]
+    manual = client.http.post("/targets/web/evaluate").json_body
+    assert (by_alarm["action"], by_alarm["final"]) == (manual["action"], manual["final"]) == ("in", 7)
+    assert vote_of(by_alarm, "cpu") == vote_of(manual, "cpu")
+
+
+def test_given_a_spike_alarm_whose_datapoints_decide_the_scale_out_then_no_metric_read_is_made(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=2)
+    register(client, "web", asg_target(mode="advise", policies=[cpu_policy(), step_on(HIGH_ALARM)]))
+    put_alarm(
+        clients["cloudwatch"],
+        HIGH_ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": "web"},
+        threshold=80,
+    )
+    end = publish_cpu(clients["cloudwatch"], "web", [20.0] * 16 + [95.0] * 4)
+    event = alarm_event(clients, end + timedelta(minutes=1, seconds=30))
+    wiring.evaluator()
+    calls = cloudwatch_calls()
+
+    [summary] = client.lambda_.invoke("on_alarm_state_change", event).payload["decisions"]
+    by_alarm = client.http.get(f"/decisions/{summary['id']}").json_body
+
+    assert calls == Counter()  # the event described the alarm and decided the policy's windows
+    assert (vote_of(by_alarm, "cpu")["vote"], vote_of(by_alarm, "cpu")["proposed"]) == ("out", 4)
+    manual = client.http.post("/targets/web/evaluate").json_body
+    assert vote_of(by_alarm, "cpu") == vote_of(manual, "cpu")
+
+
+def test_given_an_alarm_datapoint_at_target_then_the_event_rules_out_scale_in_without_a_read(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=8)
+    register(client, "web", asg_target(mode="advise", policies=[cpu_policy(), step_on(LOW_ALARM)]))
+    put_alarm(
+        clients["cloudwatch"],
+        LOW_ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": "web"},
+        threshold=48,
+        comparison="LessThanThreshold",
+    )
+    # 46 and 47 are below the alarm's 48 but not below the policy's scale-in threshold (0.9 x 50 = 45).
+    end = publish_cpu(clients["cloudwatch"], "web", [46.0, 47.0])
+    event = alarm_event(clients, end + timedelta(minutes=1, seconds=30))
+    wiring.evaluator()
+    calls = cloudwatch_calls()
+
+    [summary] = client.lambda_.invoke("on_alarm_state_change", event).payload["decisions"]
+    by_alarm = client.http.get(f"/decisions/{summary['id']}").json_body
+
+    assert calls == Counter()
+    cpu = vote_of(by_alarm, "cpu")
+    assert (cpu["vote"], cpu["reasons"]) == ("hold", ["WITHIN_TOLERANCE"]), cpu
+    assert by_alarm["final"] == 8
+
+
+def test_given_an_event_older_than_the_stale_limit_then_cloudwatch_is_read(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    make_asg(clients, desired=2)
+    register(client, "web", asg_target(mode="advise", policies=[cpu_policy(), step_on(HIGH_ALARM)]))
+    put_alarm(
+        clients["cloudwatch"],
+        HIGH_ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": "web"},
+        threshold=80,
+    )
+    end = publish_cpu(
+        clients["cloudwatch"], "web", [95.0] * 4, end=minute_floor(datetime.now(UTC)) - timedelta(hours=1)
+    )
+    event = alarm_event(clients, end + timedelta(minutes=1, seconds=30))
+    event["time"] = (end + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")  # delivered late
+    wiring.evaluator()
+    calls = cloudwatch_calls()
+
+    [summary] = client.lambda_.invoke("on_alarm_state_change", event).payload["decisions"]
+    by_alarm = client.http.get(f"/decisions/{summary['id']}").json_body
+
+    assert calls == Counter({"GetMetricData": 1})
+    assert vote_of(by_alarm, "cpu")["reasons"] == ["STALE_DATA"]
