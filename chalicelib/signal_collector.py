@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.engine.predictive import history_start
 from chalicelib.engine.target_tracking import decided_by_newest
 from chalicelib.metric_retention import oldest_readable
 from chalicelib.metrics import resolve_metric
@@ -137,9 +138,9 @@ class SignalCollector:
         policies = [p for p in target.policies if isinstance(p, PredictivePolicy)]
         if not policies:
             return {}
-        # Reference days look back whole days, then one window more before that instant.
-        window_s = max(max(p.peak_window_s, p.level_window_s) for p in policies)
-        start = now - timedelta(days=max(p.history_days for p in policies), seconds=window_s)
+        # As far back as the policies read (local reference days, recurring bursts), aligned to
+        # the minute that every load period (a multiple of 60 s) divides.
+        start = min(history_start(p, now) for p in policies).replace(second=0, microsecond=0)
         read = self._read([p.metric for p in policies[:_MAX_QUERIES_PER_CALL]], start, now)
         return {policy.name: points for policy, points in zip(policies, read, strict=False)}
 
