@@ -27,6 +27,7 @@ from chalicelib.engine.target_tracking import metric_period_s
 from chalicelib.models.decisions import Action
 from chalicelib.models.signals import Datapoint, ResourceBounds, Signal, TargetHistory
 from chalicelib.models.targets import (
+    STALE_AFTER_PERIODS,
     PredefinedMetric,
     PredefinedMetricType,
     PredictivePolicy,
@@ -35,9 +36,6 @@ from chalicelib.models.targets import (
     TargetTrackingPolicy,
 )
 
-# What a target-tracking policy is shown: its longest window and a little more, as the Lambda's
-# MAREA_METRIC_LOOKBACK_MINUTES (20) does.
-TARGET_TRACKING_LOOKBACK_MIN = 20
 MINUTE = timedelta(minutes=1)
 # Metrics that count the requests each registered target (unit) served: AWS publishes
 # RequestCountPerTarget as RequestCount / healthy targets, with the Sum statistic only.
@@ -126,8 +124,10 @@ class EngineController:
             if reads_requests_per_unit(policy):
                 self._per_unit_policies.setdefault(metric_period_s(policy), []).append(policy.name)
         self._predictive = [p for p in target.policies if isinstance(p, PredictivePolicy)]
+        # What a target-tracking policy is shown, in datapoints: its longest window and the stale
+        # allowance, as the signal collector reads it (TargetTrackingPolicy.lookback).
         self._lookback = max(
-            [TARGET_TRACKING_LOOKBACK_MIN] + [p.scale_in_datapoints + 1 for p in tracking],
+            [max(p.scale_out_datapoints, p.scale_in_datapoints) + STALE_AFTER_PERIODS for p in tracking], default=0
         )
         self._utilization: list[Datapoint] = []
         self._per_unit = {period: PeriodSums(period, world.start) for period in self._per_unit_policies}
