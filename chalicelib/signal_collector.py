@@ -82,8 +82,8 @@ def plan_reads(periods_and_lookbacks: Sequence[tuple[int, timedelta]], now: date
 def _planned(requests: Sequence[tuple[int, timedelta]], indexes: tuple[int, ...], now: datetime) -> PlannedRead:
     periods = [requests[i][0] for i in indexes]
     earliest = min(now - requests[i][1] for i in indexes)
-    # Align to the longest period when every other one divides it; otherwise to the minute, which
-    # every CloudWatch period (10, 30 or a multiple of 60 s) divides.
+    # Align to the longest period when every other one divides it; otherwise to the minute, as
+    # CloudWatch itself rounds a StartTime (10 and 30 s periods divide the minute too).
     alignment = math.lcm(*periods) if math.lcm(*periods) == max(periods) else 60
     epoch_s = int(earliest.timestamp())
     return PlannedRead(datetime.fromtimestamp(epoch_s - epoch_s % alignment, tz=UTC), indexes)

@@ -1,9 +1,9 @@
 """Target tracking: propose the capacity that brings a metric back to its target value.
 
-AWS semantics (docs/aws-semantics.md, "Target tracking") with the windows AWS hides made visible on the policy:
-scale out proportionally once ``scale_out_datapoints`` are above target, scale in conservatively
-once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing or stale data
-never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
+AWS semantics (docs/aws-semantics.md, "Target tracking") with the windows AWS hides made visible
+on the policy: scale out proportionally once ``scale_out_datapoints`` are above target, scale in
+conservatively once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing
+or stale data never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
 """
 
 from __future__ import annotations
