@@ -34,6 +34,9 @@ PREDEFINED_METRIC_PERIOD_S = 60
 # A series whose newest point is older than this many periods has stopped reporting; treating
 # the silence as low load is the classic missing-metrics bug (kedacore/keda#886, #1850).
 STALE_AFTER_PERIODS = 3
+# A policy is read back at least this many periods, so that a metric that stopped reporting within
+# them is reported as STALE_DATA with its last datapoint, not as missing altogether.
+MIN_LOOKBACK_PERIODS = 20
 # The longest window, in datapoints: a day of 1-minute data. 20 policies of this many datapoints
 # (and the slack of the read) stay within one GetMetricData answer of 100,800 datapoints.
 MAX_WINDOW_DATAPOINTS = 1440
@@ -155,9 +158,10 @@ class TargetTrackingPolicy(Frozen):
     @property
     def lookback(self) -> timedelta:
         """How far back the policy is read: its longest window, plus the periods by which the newest
-        datapoint may lag before it counts as stale (so a late metric still fills the window)."""
-        periods = max(self.scale_out_datapoints, self.scale_in_datapoints) + STALE_AFTER_PERIODS
-        return timedelta(seconds=periods * self.period_s)
+        datapoint may lag before it counts as stale (so a late metric still fills the window), and
+        never fewer than MIN_LOOKBACK_PERIODS."""
+        window = max(self.scale_out_datapoints, self.scale_in_datapoints) + STALE_AFTER_PERIODS
+        return timedelta(seconds=max(window, MIN_LOOKBACK_PERIODS) * self.period_s)
 
 
 class AdjustmentType(StrEnum):

@@ -45,3 +45,11 @@ def test_a_policy_is_read_back_over_its_longest_window_and_the_stale_allowance()
     metric = CustomMetric(namespace="App", metric_name="Queue", period_s=300)
     policy = TargetTrackingPolicy(name="q", metric=metric, target_value=5, scale_out_datapoints=20)
     assert policy.lookback == timedelta(minutes=5 * (20 + 3))
+
+
+def test_a_short_window_is_still_read_back_20_periods_so_that_a_stopped_metric_is_seen_as_stale() -> None:
+    metric = CustomMetric(namespace="App", metric_name="Queue", period_s=60)
+    policy = TargetTrackingPolicy(
+        name="q", metric=metric, target_value=5, scale_out_datapoints=2, scale_in_datapoints=3
+    )
+    assert policy.lookback == timedelta(minutes=20)

@@ -27,7 +27,6 @@ from chalicelib.engine.target_tracking import metric_period_s
 from chalicelib.models.decisions import Action
 from chalicelib.models.signals import Datapoint, ResourceBounds, Signal, TargetHistory
 from chalicelib.models.targets import (
-    STALE_AFTER_PERIODS,
     PredefinedMetric,
     PredefinedMetricType,
     PredictivePolicy,
@@ -124,11 +123,9 @@ class EngineController:
             if reads_requests_per_unit(policy):
                 self._per_unit_policies.setdefault(metric_period_s(policy), []).append(policy.name)
         self._predictive = [p for p in target.policies if isinstance(p, PredictivePolicy)]
-        # What a target-tracking policy is shown, in datapoints: its longest window and the stale
-        # allowance, as the signal collector reads it (TargetTrackingPolicy.lookback).
-        self._lookback = max(
-            [max(p.scale_out_datapoints, p.scale_in_datapoints) + STALE_AFTER_PERIODS for p in tracking], default=0
-        )
+        # What a target-tracking policy is shown, in datapoints: as far back as the signal collector
+        # reads it (TargetTrackingPolicy.lookback: its longest window and the stale allowance).
+        self._lookback = max([p.lookback // timedelta(seconds=p.period_s) for p in tracking], default=1)
         self._utilization: list[Datapoint] = []
         self._per_unit = {period: PeriodSums(period, world.start) for period in self._per_unit_policies}
         self._requests = {p.metric.period_s: PeriodSums(p.metric.period_s, world.start) for p in self._predictive}
