@@ -27,8 +27,6 @@ class Settings(BaseModel):
     # Evaluate inline up to this many targets per tick; above it, fan out through SQS.
     inline_evaluation_limit: int = Field(default=25, ge=0, le=10_000)
     decision_ttl_days: int = Field(default=90, ge=1, le=3650)
-    # Datapoints fetched per target-tracking policy: enough for the longest evaluation window.
-    metric_lookback_minutes: int = Field(default=20, ge=1, le=1440)
     # How long a claimed actuation may stay pending before the next evaluation re-checks it.
     pending_timeout_s: int = Field(default=300, ge=30, le=3600)
 

@@ -1,17 +1,26 @@
 """Gather what the engine needs for one target: metric datapoints and alarm states.
 
-At most one GetMetricData call (all target-tracking policies together) and one DescribeAlarms
-call (only for step-policy alarms the triggering event did not already describe). A target with
-predictive policies adds one GetMetricData call for their days of load history (one page holds
-14 days of 1-minute data for up to 4 policies); targets without them make no extra call.
+One GetMetricData call for all target-tracking policies together, each read as far back as its
+longest window needs (docs/aws-semantics.md, "Alarm windows and how far back Marea reads"),
+skipped for a policy whose windows the triggering ALARM event's datapoints already decide ("The
+datapoints an alarm event carries"). One DescribeAlarms call, only for step-policy alarms the
+event did not describe. A target with predictive policies adds one GetMetricData call for their
+days of load history (one page holds 14 days of 1-minute data for up to 4 policies); targets
+without them make no extra call.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.engine.predictive import history_start
+from chalicelib.engine.target_tracking import decided_by_newest
+from chalicelib.metric_retention import oldest_readable
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.signals import AlarmObservation, AlarmState, Datapoint, Signal
@@ -42,10 +51,47 @@ def metric_key(metric: CustomMetric) -> MetricKey:
     )
 
 
+@dataclass(frozen=True)
+class PlannedRead:
+    """One GetMetricData call (before pagination): its StartTime and the queries it holds."""
+
+    start: datetime
+    indexes: tuple[int, ...]
+
+
+def plan_reads(periods_and_lookbacks: Sequence[tuple[int, timedelta]], now: datetime) -> list[PlannedRead]:
+    """The calls that read each (period_s, lookback) query back to ``now - lookback``.
+
+    One call when its StartTime is within what CloudWatch keeps of every query's period; a query
+    whose period is not kept that long would return nothing at all (a 10 s metric beside a day-long
+    window), so then one call per period. Each call's StartTime is aligned to its periods, so the
+    datapoints fall on period boundaries as an alarm's do.
+    """
+    if not periods_and_lookbacks:
+        return []
+    every = tuple(range(len(periods_and_lookbacks)))
+    shared = _planned(periods_and_lookbacks, every, now)
+    if all(now - shared.start <= oldest_readable(periods_and_lookbacks[i][0]) for i in every):
+        return [shared]
+    by_period: dict[int, list[int]] = {}
+    for index, (period_s, _) in enumerate(periods_and_lookbacks):
+        by_period.setdefault(period_s, []).append(index)
+    return [_planned(periods_and_lookbacks, tuple(indexes), now) for indexes in by_period.values()]
+
+
+def _planned(requests: Sequence[tuple[int, timedelta]], indexes: tuple[int, ...], now: datetime) -> PlannedRead:
+    periods = [requests[i][0] for i in indexes]
+    earliest = min(now - requests[i][1] for i in indexes)
+    # Align to the longest period when every other one divides it; otherwise to the minute, as
+    # CloudWatch itself rounds a StartTime (10 and 30 s periods divide the minute too).
+    alignment = math.lcm(*periods) if math.lcm(*periods) == max(periods) else 60
+    epoch_s = int(earliest.timestamp())
+    return PlannedRead(datetime.fromtimestamp(epoch_s - epoch_s % alignment, tz=UTC), indexes)
+
+
 class SignalCollector:
-    def __init__(self, cloudwatch: CloudWatchClient, lookback_minutes: int) -> None:
+    def __init__(self, cloudwatch: CloudWatchClient) -> None:
         self._cloudwatch = cloudwatch
-        self._lookback = timedelta(minutes=lookback_minutes)
 
     def collect(
         self,
@@ -69,19 +115,22 @@ class SignalCollector:
         self, target: TargetBase, now: datetime, known: dict[MetricKey, list[Datapoint]]
     ) -> dict[str, list[Datapoint]]:
         series: dict[str, list[Datapoint]] = {}
-        policies: list[TargetTrackingPolicy] = []
+        unread: list[tuple[TargetTrackingPolicy, CustomMetric]] = []
         for policy in target.policies:
             if isinstance(policy, TargetTrackingPolicy):
-                key = metric_key(resolve_metric(target, policy.metric))
-                if key in known:
-                    series[policy.name] = list(known[key])
+                metric = resolve_metric(target, policy.metric)
+                given = known.get(metric_key(metric))
+                if given is not None and decided_by_newest(policy, given, now):
+                    series[policy.name] = list(given)
                 else:
-                    policies.append(policy)
-        if not policies:
-            return series
-        metrics = [resolve_metric(target, p.metric) for p in policies[:_MAX_QUERIES_PER_CALL]]
-        read = self._read(metrics, now - self._lookback, now)
-        series.update({policy.name: points for policy, points in zip(policies, read, strict=False)})
+                    unread.append((policy, metric))
+        unread = unread[:_MAX_QUERIES_PER_CALL]
+        read: list[list[Datapoint]] = [[] for _ in unread]
+        for planned in plan_reads([(metric.period_s, policy.lookback) for policy, metric in unread], now):
+            points = self._read([unread[i][1] for i in planned.indexes], planned.start, now)
+            for index, found in zip(planned.indexes, points, strict=True):
+                read[index] = found
+        series.update({policy.name: points for (policy, _), points in zip(unread, read, strict=True)})
         return series
 
     def _history(self, target: TargetBase, now: datetime) -> dict[str, list[Datapoint]]:
@@ -89,9 +138,9 @@ class SignalCollector:
         policies = [p for p in target.policies if isinstance(p, PredictivePolicy)]
         if not policies:
             return {}
-        # Reference days look back whole days, then one window more before that instant.
-        window_s = max(max(p.peak_window_s, p.level_window_s) for p in policies)
-        start = now - timedelta(days=max(p.history_days for p in policies), seconds=window_s)
+        # As far back as the policies read (local reference days, recurring bursts), aligned to
+        # the minute that every load period (a multiple of 60 s) divides.
+        start = min(history_start(p, now) for p in policies).replace(second=0, microsecond=0)
         read = self._read([p.metric for p in policies[:_MAX_QUERIES_PER_CALL]], start, now)
         return {policy.name: points for policy, points in zip(policies, read, strict=False)}
 

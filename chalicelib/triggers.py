@@ -68,9 +68,11 @@ def evaluate_each(targets: Iterable[StoredTarget], evaluate: Callable[[StoredTar
 def breaching_datapoints(event: AlarmStateChangeEvent) -> dict[MetricKey, list[Datapoint]]:
     """The datapoints an ALARM event carries, keyed by the metric they measure.
 
-    A target-tracking policy on the alarm's own metric uses them instead of re-reading CloudWatch
-    (one call less on the path that meets a spike). Only for ALARM: a recovery (OK) is judged on
-    the full scale-in window, which the event does not carry.
+    They are the alarm's few evaluated periods, not a policy's series: the signal collector uses
+    them for a target-tracking policy on the alarm's own metric only when they decide every window
+    the policy evaluates (one call less on the path that meets a spike), and reads CloudWatch
+    otherwise (docs/aws-semantics.md, "The datapoints an alarm event carries"). Only for ALARM: a
+    recovery (OK) is judged on the full scale-in window, read from CloudWatch.
     """
     reason = event.reason_data
     queries = event.detail.configuration.metrics

@@ -42,7 +42,7 @@ def evaluator() -> Evaluator:
     return Evaluator(
         registry=registry(),
         log=decision_log(),
-        collector=SignalCollector(aws.cloudwatch(), settings.metric_lookback_minutes),
+        collector=SignalCollector(aws.cloudwatch()),
         actuator_for=actuator_for,
         decision_ttl=timedelta(days=settings.decision_ttl_days),
         pending_timeout=timedelta(seconds=settings.pending_timeout_s),

@@ -1,8 +1,9 @@
 """Read the datapoints of many alarms with as few GetMetricData calls as possible.
 
 One query per alarm (its metric, period, statistic and unit), up to 500 queries a call, one time
-window covering the longest evaluation range. StartTime sits on a multiple of every period so
-each returned timestamp is a period boundary, which is what the evaluator expects.
+window covering the longest evaluation range (one per period when a shared window would start
+earlier than CloudWatch keeps some alarm's period). StartTime sits on a multiple of every period
+so each returned timestamp is a period boundary, which is what the evaluator expects.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
+from chalicelib.metric_retention import oldest_readable
 from marea_local.alarm_evaluator import AlarmDefinition, evaluation_range
 
 if TYPE_CHECKING:
@@ -43,19 +45,30 @@ def plan_windows(definitions: Sequence[AlarmDefinition], now: datetime) -> list[
     if not definitions:
         return []
     periods = sorted({definition.period_s for definition in definitions})
-    if math.lcm(*periods) <= MAX_SHARED_ALIGNMENT_S:
-        groups = [list(definitions)]
+    per_period = [[d for d in definitions if d.period_s == period] for period in periods]
+    shared = list(definitions)
+    if math.lcm(*periods) <= MAX_SHARED_ALIGNMENT_S and _readable(shared, _start(shared, now), now):
+        groups = [shared]
     else:
-        groups = [[d for d in definitions if d.period_s == period] for period in periods]
+        groups = per_period
     # moto ignores sub-second parts; whole seconds keep StartTime < EndTime everywhere.
     end = now.replace(microsecond=0)
     windows: list[FetchWindow] = []
     for group in groups:
-        alignment = math.lcm(*{definition.period_s for definition in group})
-        earliest = min(evaluation_range(definition, now)[0] for definition in group)
-        start = _floor(earliest, alignment)
+        start = _start(group, now)
         windows.extend(FetchWindow(start, end, tuple(chunk)) for chunk in _chunks(group, MAX_QUERIES_PER_CALL))
     return windows
+
+
+def _start(group: Sequence[AlarmDefinition], now: datetime) -> datetime:
+    alignment = math.lcm(*{definition.period_s for definition in group})
+    return _floor(min(evaluation_range(definition, now)[0] for definition in group), alignment)
+
+
+def _readable(group: Sequence[AlarmDefinition], start: datetime, now: datetime) -> bool:
+    """Whether CloudWatch returns every query of ``group`` from ``start``: a query whose period is not
+    kept that long returns nothing at all (MetricStat.Period, CloudWatch API reference)."""
+    return all(now - start <= oldest_readable(definition.period_s) for definition in group)
 
 
 def metric_query(query_id: str, definition: AlarmDefinition) -> MetricDataQueryTypeDef:

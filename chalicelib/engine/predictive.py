@@ -36,12 +36,12 @@ from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from chalicelib.engine.recurring import RECURRING_HOURS, Bursts, recurring_bursts
-from chalicelib.engine.target_tracking import STALE_AFTER_PERIODS, ceil_capacity
+from chalicelib.engine.recurring import HOUR_S, RECURRING_HOURS, Bursts, recurring_bursts
+from chalicelib.engine.target_tracking import ceil_capacity
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
-from chalicelib.models.targets import PredictivePolicy
+from chalicelib.models.targets import STALE_AFTER_PERIODS, PredictivePolicy
 
 DAY = timedelta(days=1)
 # Reference days: the same weekday one and two weeks ago when both are in the history (weekly
@@ -240,6 +240,25 @@ def seasonal_forecast(policy: PredictivePolicy, windows: _Windows, view: SeriesV
         references.append(last_week)
         names += " and the same weekday last week"
     return Forecast(min(references), max(references), names)
+
+
+def history_start(policy: PredictivePolicy, now: datetime) -> datetime:
+    """The oldest instant ``propose`` reads at ``now``: the signal collector reads from there.
+
+    The windows before now (at least the hours in which recurring bursts are learnt) and before the
+    same local time of each reference day, which a DST change moves by up to its shift in UTC.
+    """
+    windows = _Windows.of(policy)
+    zone = None if policy.timezone == "UTC" else ZoneInfo(policy.timezone)
+    recent = now - max(windows.before, timedelta(seconds=RECURRING_HOURS * HOUR_S))
+    days = _reference_days(policy)
+    return min([recent, *(_same_local_time(now, days_ago, zone) - windows.before for days_ago in days)])
+
+
+def _reference_days(policy: PredictivePolicy) -> set[int]:
+    """Every day ``seasonal_forecast`` may compare with, in days before now."""
+    weekly = {k for k in WEEKLY_DAYS if k <= policy.history_days}
+    return weekly | set(range(1, min(RECENT_DAYS, policy.history_days) + 1))
 
 
 def _same_local_time(now: datetime, days_ago: int, zone: ZoneInfo | None) -> datetime:

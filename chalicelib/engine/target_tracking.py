@@ -1,9 +1,9 @@
 """Target tracking: propose the capacity that brings a metric back to its target value.
 
-AWS semantics (aws-scaling-facts.md) with the windows AWS hides made visible on the policy:
-scale out proportionally once ``scale_out_datapoints`` are above target, scale in conservatively
-once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing or stale data
-never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
+AWS semantics (docs/aws-semantics.md, "Target tracking") with the windows AWS hides made visible
+on the policy: scale out proportionally once ``scale_out_datapoints`` are above target, scale in
+conservatively once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing
+or stale data never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
-from chalicelib.models.targets import MAX_CAPACITY_LIMIT, CustomMetric, TargetTrackingPolicy
+from chalicelib.models.targets import (
+    MAX_CAPACITY_LIMIT,
+    STALE_AFTER_PERIODS,
+    CustomMetric,
+    TargetTrackingPolicy,
+)
 
-# AWS predefined target-tracking metrics (ASGAverageCPUUtilization, ECSService*, ALB) are 1-minute.
-PREDEFINED_METRIC_PERIOD_S = 60
-# A series whose newest point is older than this many periods has stopped reporting; treating
-# the silence as low load is the classic missing-metrics bug (kedacore/keda#886, #1850).
-STALE_AFTER_PERIODS = 3
 # ceil(current x metric / target) on floats: 1 x 2.1 / 0.7 = 3.0000000000000004 must stay 3.
 CEIL_EPSILON = 1e-9
 
@@ -33,14 +33,40 @@ def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> Poli
     if not series:
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, f"no {label} datapoints")
     latest = series[-1]
-    period_s = metric_period_s(policy)
-    if latest.timestamp < now - timedelta(seconds=STALE_AFTER_PERIODS * period_s):
+    period_s = policy.period_s
+    if _is_stale(latest, period_s, now):
         detail = (
             f"stale {label} data (newest datapoint at {latest.timestamp.isoformat()},"
             f" older than {STALE_AFTER_PERIODS} periods of {period_s} s)"
         )
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.STALE_DATA, detail, observed=latest.value)
     return _scale_out(policy, series, signal) or _scale_in_or_hold(policy, series, signal.current_capacity)
+
+
+def decided_by_newest(policy: TargetTrackingPolicy, newest: Sequence[Datapoint], now: datetime) -> bool:
+    """Whether the newest datapoints alone (all an alarm event carries) give the vote the whole
+    series would, so that reading CloudWatch cannot change it (docs/aws-semantics.md, "The
+    datapoints an alarm event carries").
+
+    They must decide every window ``propose`` evaluates. The scale-out window is always evaluated:
+    it must be covered. The scale-in window is evaluated only when scale-out does not fire, and its
+    older datapoints cannot change the vote when scale-in is disabled or one of the newest datapoints
+    is already at or above the scale-in threshold; otherwise it must be covered too.
+    """
+    points = usable_datapoints(newest, now)
+    out_window = points[-policy.scale_out_datapoints :]
+    if len(out_window) < policy.scale_out_datapoints or _is_stale(points[-1], policy.period_s, now):
+        return False
+    if all(p.value > policy.target_value for p in out_window):
+        return True
+    if policy.disable_scale_in or len(points) >= policy.scale_in_datapoints:
+        return True
+    threshold = scale_in_threshold(policy)
+    return any(p.value >= threshold for p in points)
+
+
+def _is_stale(latest: Datapoint, period_s: int, now: datetime) -> bool:
+    return latest.timestamp < now - timedelta(seconds=STALE_AFTER_PERIODS * period_s)
 
 
 def usable_datapoints(points: Sequence[Datapoint], now: datetime) -> list[Datapoint]:
@@ -56,9 +82,7 @@ def metric_label(policy: TargetTrackingPolicy) -> str:
 
 
 def metric_period_s(policy: TargetTrackingPolicy) -> int:
-    if isinstance(policy.metric, CustomMetric):
-        return policy.metric.period_s
-    return PREDEFINED_METRIC_PERIOD_S
+    return policy.period_s
 
 
 def scale_in_threshold(policy: TargetTrackingPolicy) -> float:

@@ -6,27 +6,40 @@ the ``Target`` union). Its policies only *propose*; the engine's normaliser enfo
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib.constants import TARGET_ID_PATTERN
+from chalicelib.metric_retention import describe_age, oldest_readable
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,254}$"
 # AWS hard limit for an ASG / ECS service is far below this; it only guards against typos.
 MAX_CAPACITY_LIMIT = 100_000
 _CRON_PROBE_TIME = datetime(2000, 1, 1)  # any start time: only the expression's syntax is checked
 
-# Defaults that AWS target tracking uses but does not let users change (aws-scaling-facts.md).
+# Defaults that AWS target tracking uses but does not let users change (docs/aws-semantics.md,
+# "Alarm windows and how far back Marea reads").
 AWS_SCALE_OUT_DATAPOINTS = 3  # scale-out alarm: 3 of 3 one-minute datapoints above target
 AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 datapoints below (1 - 0.1) x target
 AWS_SCALE_IN_MARGIN = 0.10
 AWS_COOLDOWN_S = 300
+# AWS predefined target-tracking metrics (ASGAverageCPUUtilization, ECSService*, ALB) are 1-minute.
+PREDEFINED_METRIC_PERIOD_S = 60
+# A series whose newest point is older than this many periods has stopped reporting; treating
+# the silence as low load is the classic missing-metrics bug (kedacore/keda#886, #1850).
+STALE_AFTER_PERIODS = 3
+# A policy is read back at least this many periods, so that a metric that stopped reporting within
+# them is reported as STALE_DATA with its last datapoint, not as missing altogether.
+MIN_LOOKBACK_PERIODS = 20
+# The longest window, in datapoints: a day of 1-minute data. 20 policies of this many datapoints
+# (and the slack of the read) stay within one GetMetricData answer of 100,800 datapoints.
+MAX_WINDOW_DATAPOINTS = 1440
 
 
 def _iana_zone(value: str) -> str:
@@ -97,6 +110,10 @@ class PredefinedMetric(Frozen):
             raise ValueError("resource_label is required for ALBRequestCountPerTarget")
         return self
 
+    @property
+    def period_s(self) -> int:
+        return PREDEFINED_METRIC_PERIOD_S
+
 
 MetricSpec = Annotated[CustomMetric | PredefinedMetric, Field(discriminator="type")]
 
@@ -112,9 +129,39 @@ class TargetTrackingPolicy(Frozen):
     scale_in_cooldown_s: int = Field(default=AWS_COOLDOWN_S, ge=0, le=86_400)
     # Scale in only when every datapoint of the scale-in window is below (1 - margin) x target.
     scale_in_margin: float = Field(default=AWS_SCALE_IN_MARGIN, ge=0, lt=1)
-    scale_out_datapoints: int = Field(default=AWS_SCALE_OUT_DATAPOINTS, ge=1, le=60)
-    scale_in_datapoints: int = Field(default=AWS_SCALE_IN_DATAPOINTS, ge=1, le=120)
+    scale_out_datapoints: int = Field(default=AWS_SCALE_OUT_DATAPOINTS, ge=1, le=MAX_WINDOW_DATAPOINTS)
+    scale_in_datapoints: int = Field(default=AWS_SCALE_IN_DATAPOINTS, ge=1, le=MAX_WINDOW_DATAPOINTS)
     disable_scale_in: bool = False
+
+    @field_validator("scale_out_datapoints", "scale_in_datapoints")
+    @classmethod
+    def _window_readable(cls, value: int, info: ValidationInfo) -> int:
+        """A window reaching back further than CloudWatch keeps the metric's period could never fill."""
+        metric = info.data.get("metric")
+        if metric is None:  # the metric itself was invalid; its own error says so
+            return value
+        period_s = metric.period_s
+        kept = oldest_readable(period_s)
+        # The read adds the stale allowance and one period for aligning its start (lookback, below).
+        most = int(kept.total_seconds()) // period_s - STALE_AFTER_PERIODS - 1
+        if value > most:
+            raise ValueError(
+                f"{value} datapoints of {period_s} s reach further back than CloudWatch keeps datapoints of"
+                f" {period_s} s for {describe_age(kept)} (GetMetricData); at most {most} with this period"
+            )
+        return value
+
+    @property
+    def period_s(self) -> int:
+        return self.metric.period_s
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far back the policy is read: its longest window, plus the periods by which the newest
+        datapoint may lag before it counts as stale (so a late metric still fills the window), and
+        never fewer than MIN_LOOKBACK_PERIODS."""
+        window = max(self.scale_out_datapoints, self.scale_in_datapoints) + STALE_AFTER_PERIODS
+        return timedelta(seconds=max(window, MIN_LOOKBACK_PERIODS) * self.period_s)
 
 
 class AdjustmentType(StrEnum):

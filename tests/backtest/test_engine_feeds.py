@@ -94,3 +94,15 @@ def test_given_a_period_without_any_value_then_it_has_no_datapoint() -> None:
         sums.add(minute, value)
 
     assert [(p.timestamp, p.value) for p in sums.series] == [(T0 + 2 * MINUTE, 8.0)]
+
+
+def test_given_a_scale_out_window_longer_than_20_datapoints_when_replaying_then_it_is_shown_in_full() -> None:
+    """The replay shows each policy its longest window, as the Lambda reads it (issue #12, item 3)."""
+    cpu = PredefinedMetric(predefined=PredefinedMetricType.ASG_AVERAGE_CPU)
+    policy = TargetTrackingPolicy(name="tt", metric=cpu, target_value=60, scale_out_datapoints=30)
+    target = TargetBase(id="web", min=1, max=100, policies=[policy])
+    trace = step_trace(low=10, high=30, step_at=10, minutes=60)
+
+    result = run_backtest(trace, target, WORLD)
+
+    assert result.desired[-1] > result.desired[0]  # 30 minutes above target: it scales out

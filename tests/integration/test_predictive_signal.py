@@ -60,9 +60,7 @@ def test_given_a_predictive_target_when_collecting_then_its_history_is_read_in_o
     calls = counting(cloudwatch)
     predictive = PredictivePolicy(name="requests", metric=REQUESTS, unit_capacity=10, lead_s=240)
 
-    signal = SignalCollector(cloudwatch, lookback_minutes=20).collect(
-        target(predictive), CapacityReading(current=6), now, {}
-    )
+    signal = SignalCollector(cloudwatch).collect(target(predictive), CapacityReading(current=6), now, {})
 
     points = signal.history["requests"]
     assert len(points) == 120
@@ -82,9 +80,54 @@ def test_given_no_predictive_policy_when_collecting_then_no_history_call_is_made
     calls = counting(cloudwatch)
     tracking = TargetTrackingPolicy(name="rps", metric=REQUESTS, target_value=100)
 
-    signal = SignalCollector(cloudwatch, lookback_minutes=20).collect(
-        target(tracking), CapacityReading(current=2), datetime.now(UTC), {}
-    )
+    signal = SignalCollector(cloudwatch).collect(target(tracking), CapacityReading(current=2), datetime.now(UTC), {})
 
     assert signal.history == {}
     assert calls == Counter({"GetMetricData": 1})
+
+
+def publish_at(cloudwatch: Any, at: datetime, value: float) -> None:
+    cloudwatch.put_metric_data(
+        Namespace=REQUESTS.namespace,
+        MetricData=[
+            {
+                "MetricName": REQUESTS.metric_name,
+                "Dimensions": [{"Name": "Service", "Value": "web"}],
+                "Timestamp": at,
+                "Value": value,
+                "Unit": "Count",
+            }
+        ],
+    )
+
+
+def test_given_a_dst_change_within_two_weeks_when_collecting_then_the_reference_days_windows_are_read(
+    embedded_aws: EmbeddedAws, clients: dict[str, Any]
+) -> None:
+    """08:00 in Madrid two weeks before 6 November 2025 (CET) was CEST: 06:00 UTC, an hour further
+    back than now - 14 days. The hour before it is the reference day's peak window."""
+    embedded_aws.reset()
+    cloudwatch = clients["cloudwatch"]
+    now = datetime(2025, 11, 6, 7, 0, tzinfo=UTC)  # 08:00 CET
+    reference = datetime(2025, 10, 23, 6, 0, tzinfo=UTC)  # 08:00 CEST, 14 local days before
+    publish_at(cloudwatch, reference - timedelta(minutes=50), 123.0)
+    predictive = PredictivePolicy(name="requests", metric=REQUESTS, unit_capacity=10, timezone="Europe/Madrid")
+
+    signal = SignalCollector(cloudwatch).collect(target(predictive), CapacityReading(current=6), now, {})
+
+    assert [p.value for p in signal.history["requests"]] == [123.0]
+
+
+def test_given_no_history_days_when_collecting_then_the_last_hours_for_recurring_bursts_are_read(
+    embedded_aws: EmbeddedAws, clients: dict[str, Any]
+) -> None:
+    """Recurring bursts are learnt from the last 4 hours, even when no reference day is read."""
+    embedded_aws.reset()
+    cloudwatch = clients["cloudwatch"]
+    now = minute_floor(datetime.now(UTC))
+    publish_at(cloudwatch, now - timedelta(hours=3, minutes=50), 77.0)
+    predictive = PredictivePolicy(name="requests", metric=REQUESTS, unit_capacity=10, history_days=0)
+
+    signal = SignalCollector(cloudwatch).collect(target(predictive), CapacityReading(current=6), now, {})
+
+    assert [p.value for p in signal.history["requests"]] == [77.0]

@@ -117,3 +117,14 @@ def test_pages_are_followed_and_series_mapped_back_to_alarm_names() -> None:
     assert "NextToken" not in client.requests[0]
     assert client.requests[1]["NextToken"] == "page-2"
     assert [q["Id"] for q in client.requests[0]["MetricDataQueries"]] == ["q0", "q1"]
+
+
+def test_a_high_resolution_alarm_beside_a_day_long_one_gets_a_window_within_3_hours() -> None:
+    """CloudWatch returns nothing for a 10 s query whose StartTime is more than 3 hours ago
+    (MetricStat.Period, CloudWatch API reference): a shared 26-hour window would blind it."""
+    windows = plan_windows([alarm("fast", period_s=10), alarm("daily", period_s=3600, evaluation_periods=24)], NOW)
+
+    by_alarm = {w.definitions[0].name: w for w in windows}
+    assert [len(w.definitions) for w in windows] == [1, 1]
+    assert NOW - by_alarm["fast"].start <= timedelta(hours=3)
+    assert by_alarm["daily"].start == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

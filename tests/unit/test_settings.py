@@ -34,7 +34,7 @@ def test_prefixed_variables_are_read_and_typed() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("MAREA_DECISION_TTL_DAYS", "0"), ("MAREA_PENDING_TIMEOUT_S", "ten"), ("MAREA_METRIC_LOOKBACK_MINUTES", "1441")],
+    [("MAREA_DECISION_TTL_DAYS", "0"), ("MAREA_PENDING_TIMEOUT_S", "ten"), ("MAREA_INLINE_EVALUATION_LIMIT", "10001")],
 )
 def test_a_bad_value_fails_naming_the_field(name: str, value: str) -> None:
     with pytest.raises(ValidationError, match=name.removeprefix("MAREA_").lower()):

@@ -35,9 +35,6 @@ from chalicelib.models.targets import (
     TargetTrackingPolicy,
 )
 
-# What a target-tracking policy is shown: its longest window and a little more, as the Lambda's
-# MAREA_METRIC_LOOKBACK_MINUTES (20) does.
-TARGET_TRACKING_LOOKBACK_MIN = 20
 MINUTE = timedelta(minutes=1)
 # Metrics that count the requests each registered target (unit) served: AWS publishes
 # RequestCountPerTarget as RequestCount / healthy targets, with the Sum statistic only.
@@ -126,9 +123,9 @@ class EngineController:
             if reads_requests_per_unit(policy):
                 self._per_unit_policies.setdefault(metric_period_s(policy), []).append(policy.name)
         self._predictive = [p for p in target.policies if isinstance(p, PredictivePolicy)]
-        self._lookback = max(
-            [TARGET_TRACKING_LOOKBACK_MIN] + [p.scale_in_datapoints + 1 for p in tracking],
-        )
+        # What a target-tracking policy is shown, in datapoints: as far back as the signal collector
+        # reads it (TargetTrackingPolicy.lookback: its longest window and the stale allowance).
+        self._lookback = max([p.lookback // timedelta(seconds=p.period_s) for p in tracking], default=1)
         self._utilization: list[Datapoint] = []
         self._per_unit = {period: PeriodSums(period, world.start) for period in self._per_unit_policies}
         self._requests = {p.metric.period_s: PeriodSums(p.metric.period_s, world.start) for p in self._predictive}
