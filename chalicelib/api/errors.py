@@ -36,6 +36,12 @@ def validation_response(exc: ValidationError, prefix: str = "") -> Response:
     return error_response(400, "VALIDATION_FAILED", message, errors=fields)
 
 
+def field_errors_response(message: str, fields: list[tuple[str, str]]) -> Response:
+    """400 with a message and one entry per field, as ``validation_response`` answers."""
+    errors = [{"field": field, "message": text} for field, text in fields]
+    return error_response(400, "VALIDATION_FAILED", message, errors=errors)
+
+
 def json_errors(view: View) -> View:
     """Chalice catches view exceptions before middleware sees them, so each view is wrapped."""
 

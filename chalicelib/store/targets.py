@@ -95,25 +95,35 @@ class TargetRegistry:
     def put(self, target: Target) -> tuple[StoredTarget, bool]:
         """Create or replace a target, keeping its state. Returns (stored, created)."""
         existing = self.get(target.id)
-        state = existing.state if existing else TargetState()
+        return self.write(target, over=existing), existing is None
+
+    def write(self, target: Target, over: StoredTarget | None) -> StoredTarget:
+        """Create ``target`` (``over`` None) or replace exactly the version ``over`` holds, keeping its state.
+
+        ConflictError: the target changed since ``over`` was read.
+        """
         stored = StoredTarget(
             target=target,
-            state=state,
-            version=(existing.version + 1) if existing else 1,
-            unsettled=existing.unsettled if existing else None,  # an actuation still unrecorded stays findable
+            state=over.state if over else TargetState(),
+            version=(over.version + 1) if over else 1,
+            unsettled=over.unsettled if over else None,  # an actuation still unrecorded stays findable
         )
-        old_alarms = set(existing.target.alarm_names) if existing else set()
-        items: list[Any] = [self._put_primary(stored, existing)]
+        old_alarms = set(over.target.alarm_names) if over else set()
+        items: list[Any] = [self._put_primary(stored, over)]
         items += [
             {"Put": {"TableName": self._table, "Item": target_item(stored, alarm_pk(a), alarm_sk(target.id))}}
             for a in target.alarm_names
         ]
         items += [self._delete_copy(a, target.id) for a in sorted(old_alarms - set(target.alarm_names))]
         self._transact(items, conflict=f"target {target.id!r} changed while it was being written; retry")
-        return stored, existing is None
+        return stored
 
     def delete(self, target_id: str) -> None:
-        existing = self.require(target_id)
+        self.remove(self.require(target_id))
+
+    def remove(self, existing: StoredTarget) -> None:
+        """Delete exactly the version ``existing`` holds, with all its items."""
+        target_id = existing.target.id
         items: list[Any] = [
             {
                 "Delete": {
