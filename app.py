@@ -13,6 +13,7 @@ from chalice.app import Chalice
 
 from chalicelib import observability
 from chalicelib.api.backtest import backtests
+from chalicelib.api.errors import chalice_errors_in_marea_shape
 from chalicelib.api.routes import api
 from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.envelopes import lenient
@@ -25,6 +26,7 @@ FANOUT_QUEUE_NAME = os.environ.get("MAREA_FANOUT_QUEUE_NAME", "marea-dev-evaluat
 # configure_logs=False: Powertools' Logger owns logging (otherwise every line prints twice).
 app = Chalice(app_name="marea", configure_logs=False)
 app.register_middleware(observability.middleware, "all")
+app.register_middleware(chalice_errors_in_marea_shape, "http")
 app.register_blueprint(api)
 app.register_blueprint(backtests)
 

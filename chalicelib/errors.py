@@ -36,6 +36,13 @@ class ConflictError(MareaError):
     http_status = 409
 
 
+class PreconditionFailedError(MareaError):
+    """The request's If-Match names a version the target no longer has (or a target that does not exist)."""
+
+    code = "PRECONDITION_FAILED"
+    http_status = 412
+
+
 class UnprocessableError(MareaError):
     """A valid request Marea cannot carry out with what it found (e.g. a policy a backtest cannot replay)."""
 

@@ -70,6 +70,26 @@ def project_copy(destination: Path) -> Path:
     return destination
 
 
+# API Gateway answers some requests itself (a route that does not exist or an unsigned request: 403
+# MISSING_AUTHENTICATION_TOKEN, a bad signature, throttling, ...) with {"message": ...}. These gateway
+# responses give those answers the API's error shape, {"code", "message"}; $context.error.messageString
+# is the message already quoted as a JSON string. `chalice deploy` cannot add them (README, "HTTP API").
+GATEWAY_ERROR_TEMPLATE = '{"code": "$context.error.responseType", "message": $context.error.messageString}'
+GATEWAY_RESPONSES = {
+    response_type: {"responseTemplates": {"application/json": GATEWAY_ERROR_TEMPLATE}}
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX")
+}
+
+
+def gateway_responses_merge_template() -> dict[str, Any]:
+    """Merged into Chalice's template (`--merge-template`): the REST API's definition gains the responses."""
+    return {
+        "Resources": {
+            "RestAPI": {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": GATEWAY_RESPONSES}}}
+        }
+    }
+
+
 def chalice_package(project: Path, stage: str, out: Path, wheelhouse: Path | None) -> Path:
     """Run `chalice package` offline; returns the SAM template path."""
     env = {
@@ -84,8 +104,12 @@ def chalice_package(project: Path, stage: str, out: Path, wheelhouse: Path | Non
     if wheelhouse is not None:
         env["PIP_FIND_LINKS"] = str(wheelhouse)
     chalice = Path(sys.executable).parent / "chalice"
-    command = [str(chalice), "package", "--stage", stage, "--template-format", "yaml", str(out)]
-    subprocess.run(command, cwd=project, env=env, check=True)  # noqa: S603 - fixed arguments
+    with tempfile.TemporaryDirectory(prefix="marea-merge-") as scratch:
+        merge = Path(scratch) / "gateway-responses.json"
+        merge.write_text(json.dumps(gateway_responses_merge_template()), encoding="utf-8")
+        command = [str(chalice), "package", "--stage", stage, "--template-format", "yaml"]
+        command += ["--merge-template", str(merge), str(out)]
+        subprocess.run(command, cwd=project, env=env, check=True)  # noqa: S603 - fixed arguments
     return out / "sam.yaml"
 
 

@@ -176,6 +176,22 @@ def nodes_target(runner: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def api_examples(base: str, aws_url: str) -> list[str]:
+    """The commands the demo suggests once the API serves. Switching the web tier to advise mode is a
+    PATCH: a PUT of a partial body would replace the whole target (and is refused, naming what it drops)."""
+    return [
+        f"curl -s '{base}/decisions?target=web&limit=5'",
+        f"curl -s '{base}/decisions?outcome=applied&limit=20'",
+        f"curl -s {base}/targets/chat",
+        f"curl -s -X POST {base}/targets/web/evaluate",
+        f"curl -s -X PATCH {base}/targets/web -H 'Content-Type: application/merge-patch+json' "
+        """-d '{"mode": "advise"}'""",
+        f"AWS_ENDPOINT_URL={aws_url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"aws --region us-east-1 cloudwatch put-metric-data --namespace AWS/EC2 --metric-name CPUUtilization "
+        f"--dimensions AutoScalingGroupName={WEB_ASG} --value 95",
+    ]
+
+
 @dataclass
 class Tally:
     decisions: Counter[str] = field(default_factory=Counter)
@@ -526,18 +542,7 @@ class Demo:
                 time.sleep(0.3)
         say("")
         say(f"HTTP API (chalice local --stage local) on {base}. Try:")
-        for line in (
-            f"curl -s '{base}/decisions?target=web&limit=5'",
-            f"curl -s '{base}/decisions?outcome=applied&limit=20'",
-            f"curl -s {base}/targets/chat",
-            f"curl -s -X POST {base}/targets/web/evaluate",
-            f"curl -s -X PUT {base}/targets/web -H 'Content-Type: application/json' "
-            f'-d \'{{"kind": "asg", "asg_name": "{WEB_ASG}", "min": 2, "max": 20, "mode": "advise"}}\'',
-            f"AWS_ENDPOINT_URL={self.aws.url if self.aws else ''} "
-            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-            f"aws --region us-east-1 cloudwatch put-metric-data --namespace AWS/EC2 --metric-name CPUUtilization "
-            f"--dimensions AutoScalingGroupName={WEB_ASG} --value 95",
-        ):
+        for line in api_examples(base, self.aws.url if self.aws else ""):
             say(f"  {line}")
 
     def check_api(self) -> bool:

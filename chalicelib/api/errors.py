@@ -36,6 +36,12 @@ def validation_response(exc: ValidationError, prefix: str = "") -> Response:
     return error_response(400, "VALIDATION_FAILED", message, errors=fields)
 
 
+def field_errors_response(message: str, fields: list[tuple[str, str]]) -> Response:
+    """400 with a message and one entry per field, as ``validation_response`` answers."""
+    errors = [{"field": field, "message": text} for field, text in fields]
+    return error_response(400, "VALIDATION_FAILED", message, errors=errors)
+
+
 def json_errors(view: View) -> View:
     """Chalice catches view exceptions before middleware sees them, so each view is wrapped."""
 
@@ -55,6 +61,36 @@ def json_errors(view: View) -> View:
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+# Chalice's own error codes (chalice.app: error_response, ChaliceViewError subclasses) in Marea's words.
+_CHALICE_CODES = {
+    "BadRequest": "BAD_REQUEST",
+    "BadRequestError": "BAD_REQUEST",
+    "UnauthorizedError": "UNAUTHORIZED",
+    "ForbiddenError": "FORBIDDEN",
+    "NotFoundError": "NOT_FOUND",
+    "MethodNotAllowedError": "METHOD_NOT_ALLOWED",
+    "RequestTimeoutError": "REQUEST_TIMEOUT",
+    "ConflictError": "CONFLICT",
+    "UnprocessableEntityError": "UNPROCESSABLE",
+    "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE",
+    "TooManyRequestsError": "TOO_MANY_REQUESTS",
+    "ChaliceViewError": "INTERNAL_ERROR",
+    "InternalServerError": "INTERNAL_ERROR",
+}
+
+
+def chalice_errors_in_marea_shape(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: the errors Chalice answers itself ({"Code", "Message"}: 415 before a view runs,
+    405, 500 for an exception no view handled, a ChaliceViewError) get Marea's {"code", "message"}."""
+    response = get_response(request)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODES.get(str(body["Code"]), "INTERNAL_ERROR" if response.status_code >= 500 else "ERROR")
+        response.body = {"code": code, "message": str(body["Message"])}
+        response.headers["Content-Type"] = "application/json"
+    return response
 
 
 def _typed(result: Any) -> Response:

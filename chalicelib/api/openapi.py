@@ -19,6 +19,21 @@ from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.store.items import TARGET_ADAPTER
 
 _REF = "#/components/schemas/{model}"
+# If-Match: * or a list of versions as entity tags ("3") or bare (3); chalicelib/api/preconditions.py.
+IF_MATCH_PATTERN = r'^(\*|("[0-9]{1,18}"|[0-9]{1,18})( *, *("[0-9]{1,18}"|[0-9]{1,18}))*)$'
+PUT_DESCRIPTION = (
+    "Replaces the whole target and keeps its state (201 when it is new). A replacement that leaves out a "
+    "field the target sets (its policies, paused, ...) would reset it to its default, so it is refused (400, "
+    "each field named): send the field as it should be, or PATCH. 409 when another target already scales "
+    "the same Auto Scaling group, ECS service or kops instance group (a kops instance group also holds its "
+    "Auto Scaling group)."
+)
+PATCH_DESCRIPTION = (
+    "Applies a JSON merge patch to the stored target: members sent replace the stored ones, null removes one "
+    "(it takes its default), objects merge, arrays (policies) replace. The result is validated as a PUT body "
+    "is; id and kind cannot change (400). Keeps the target's state. 404 for an unknown target, 409 when the "
+    "result scales a resource another target scales."
+)
 _TARGET_KINDS = ("AsgTarget", "EcsTarget", "KopsTarget")
 
 
@@ -33,6 +48,30 @@ def _responses(ok_status: str, ok_schema: str | None, *errors: int) -> dict[str,
     for status in errors:
         responses[str(status)] = {"description": "Error", "content": _json("Error")}
     return responses
+
+
+def _json_or_merge_patch(schema_ref: str) -> dict[str, Any]:
+    return {
+        media: _json(schema_ref)["application/json"] for media in ("application/merge-patch+json", "application/json")
+    }
+
+
+def _with_etag(responses: dict[str, Any], *statuses: str) -> dict[str, Any]:
+    for status in statuses:
+        responses[status]["headers"] = {
+            "ETag": {"description": "the target's version, for If-Match", "schema": {"type": "string"}}
+        }
+    return responses
+
+
+def _if_match_param() -> dict[str, Any]:
+    return {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": 'Write only if the target is at this version (its ETag, e.g. "3"), or exists (*); else 412',
+        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+    }
 
 
 def _target_id_param() -> dict[str, Any]:
@@ -73,6 +112,7 @@ def _schemas() -> dict[str, Any]:
                 "mapping": {kind[:-6].lower(): _REF.format(model=f"{kind}{suffix}") for kind in _TARGET_KINDS},
             },
         }
+    schemas["TargetPatch"] = _patch_schema(schemas)
     schemas["Error"] = {
         "type": "object",
         "required": ["code", "message"],
@@ -92,6 +132,28 @@ def _schemas() -> dict[str, Any]:
         "properties": {"targets": {"type": "array", "items": {"$ref": _REF.format(model="TargetResponse")}}},
     }
     return schemas
+
+
+def _patch_schema(schemas: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch of any kind of target, every field optional (PATCH_DESCRIPTION says how it applies)."""
+    properties: dict[str, Any] = {}
+    for kind in _TARGET_KINDS:
+        for name, schema in schemas[f"{kind}Body"]["properties"].items():
+            if name in ("id", "kind"):
+                continue
+            referenced = schemas.get(schema.get("$ref", "").rsplit("/", 1)[-1], {})
+            if referenced.get("type") == "object":  # merged member by member: any part of it may be sent
+                properties[name] = {"type": ["object", "null"], "description": f"merged into the stored {name}"}
+            else:
+                properties[name] = {"anyOf": [schema, {"type": "null"}]}
+    properties["id"] = {"type": "string", "description": "may only restate the target's id"}
+    properties["kind"] = {"enum": [kind[:-6].lower() for kind in _TARGET_KINDS], "description": "may only restate it"}
+    return {
+        "type": "object",
+        "description": "A JSON merge patch (RFC 7396) of a target: null removes a field, objects merge, arrays replace",
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -132,28 +194,40 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "One target",
                 "parameters": target,
-                "responses": _responses("200", "TargetResponse", 400, 404),
+                "responses": _with_etag(_responses("200", "TargetResponse", 400, 404), "200"),
             },
             "put": {
-                "summary": "Create or replace a target",
-                "parameters": target,
+                "summary": "Create or replace a whole target",
+                "description": PUT_DESCRIPTION,
+                "parameters": [*target, _if_match_param()],
                 "requestBody": {"required": True, "content": _json("TargetBody")},
-                "responses": {
-                    **_responses("200", "TargetResponse", 400, 409),
-                    "201": {"description": "Created", "content": _json("TargetResponse")},
-                },
+                "responses": _with_etag(
+                    {
+                        **_responses("200", "TargetResponse", 400, 409, 412, 415),
+                        "201": {"description": "Created", "content": _json("TargetResponse")},
+                    },
+                    "200",
+                    "201",
+                ),
+            },
+            "patch": {
+                "summary": "Change some fields of a target (JSON merge patch, RFC 7396)",
+                "description": PATCH_DESCRIPTION,
+                "parameters": [*target, _if_match_param()],
+                "requestBody": {"required": True, "content": _json_or_merge_patch("TargetPatch")},
+                "responses": _with_etag(_responses("200", "TargetResponse", 400, 404, 409, 412, 415), "200"),
             },
             "delete": {
                 "summary": "Delete a target",
-                "parameters": target,
-                "responses": _responses("204", None, 400, 404, 409),
+                "parameters": [*target, _if_match_param()],
+                "responses": _responses("204", None, 400, 404, 409, 412),
             },
         },
         "/backtest": {
             "post": {
                 "summary": "Replay a target's last days under its policies and a proposed one",
                 "requestBody": {"required": True, "content": _json("BacktestRequest")},
-                "responses": _responses("200", "BacktestResponse", 400, 404, 422),
+                "responses": _responses("200", "BacktestResponse", 400, 404, 415, 422),
             }
         },
         "/targets/{target_id}/evaluate": {

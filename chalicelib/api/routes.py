@@ -7,14 +7,18 @@ route imports the models, the store and the use cases it needs when it first run
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
 
-from chalicelib.api.errors import error_response, json_errors, validation_response
+from chalicelib.api.errors import field_errors_response, json_errors, validation_response
+from chalicelib.api.preconditions import etag, if_match, require_version
 from chalicelib.api.request_body import json_body
 from chalicelib.constants import TARGET_ID_PATTERN, ULID_PATTERN
-from chalicelib.errors import BadRequestError, NotFoundError, ValidationFailedError
+from chalicelib.errors import BadRequestError, NotFoundError
+
+if TYPE_CHECKING:
+    from chalicelib.models.state import StoredTarget
 
 api = Blueprint(__name__)
 # Deployed stages sign every request with SigV4; `chalice local` admits requests (local stage).
@@ -90,39 +94,48 @@ def list_targets() -> Any:
 @json_errors
 def get_target(target_id: str) -> Any:
     from chalicelib import wiring
-    from chalicelib.models.api import target_response
 
-    stored = wiring.registry().require(_target_id(target_id))
-    return target_response(stored.target, stored.version)
+    return _target(wiring.registry().require(_target_id(target_id)))
 
 
 @api.route("/targets/{target_id}", methods=["PUT"], authorizer=iam, content_types=["application/json"])
 @json_errors
 def put_target(target_id: str) -> Any:
-    from pydantic import ValidationError
-
+    """Create or replace a whole target; refused when it would silently reset what the target sets."""
     from chalicelib import wiring
-    from chalicelib.metrics import resolve_metric
-    from chalicelib.models.api import target_response
-    from chalicelib.models.targets import TargetTrackingPolicy
-    from chalicelib.store.items import TARGET_ADAPTER
+    from chalicelib.api.target_writes import resets_message, silent_resets, validated_target
 
     body = json_body(api.current_request)
-    _target_id(target_id)
-    if "id" in body and body["id"] != target_id:
-        raise ValidationFailedError(f"id in the body ({body['id']!r}) differs from the path ({target_id!r})")
-    try:
-        target = TARGET_ADAPTER.validate_python({**body, "id": target_id})
-    except ValidationError as exc:
-        return validation_response(exc)
-    for index, policy in enumerate(target.policies):
-        if isinstance(policy, TargetTrackingPolicy):
-            try:
-                resolve_metric(target, policy.metric)
-            except ValueError as exc:
-                return error_response(400, "VALIDATION_FAILED", f"policies.{index}.metric: {exc}")
-    stored, created = wiring.registry().put(target)
-    return Response(body=target_response(stored.target, stored.version), status_code=201 if created else 200)
+    condition = if_match(api.current_request.headers)
+    target = validated_target(body, _target_id(target_id))
+    registry = wiring.registry()
+    existing = registry.get(target_id)
+    require_version(condition, existing, target_id)
+    resets = silent_resets(existing.target, body, target) if existing else []
+    if resets:
+        return field_errors_response(resets_message(target_id, resets), [(r.field, r.message) for r in resets])
+    return _target(registry.write(target, over=existing), status=200 if existing else 201)
+
+
+@api.route(
+    "/targets/{target_id}",
+    methods=["PATCH"],
+    authorizer=iam,
+    content_types=["application/merge-patch+json", "application/json"],
+)
+@json_errors
+def patch_target(target_id: str) -> Any:
+    """Change some fields of a target (RFC 7396 merge patch); the result is validated as PUT validates."""
+    from chalicelib import wiring
+    from chalicelib.api.target_writes import patched_document, validated_target
+
+    patch = json_body(api.current_request)
+    condition = if_match(api.current_request.headers)
+    registry = wiring.registry()
+    stored = registry.require(_target_id(target_id))
+    require_version(condition, stored, target_id)
+    target = validated_target(patched_document(stored.target, patch), target_id)
+    return _target(registry.write(target, over=stored))
 
 
 @api.route("/targets/{target_id}", methods=["DELETE"], authorizer=iam)
@@ -130,8 +143,20 @@ def put_target(target_id: str) -> Any:
 def delete_target(target_id: str) -> Any:
     from chalicelib import wiring
 
-    wiring.registry().delete(_target_id(target_id))
+    condition = if_match(api.current_request.headers)
+    registry = wiring.registry()
+    existing = registry.require(_target_id(target_id))
+    require_version(condition, existing, target_id)
+    registry.remove(existing)
     return Response(body="", status_code=204)
+
+
+def _target(stored: StoredTarget, status: int = 200) -> Response:
+    """A target as the API answers it, with its version as ETag (for If-Match)."""
+    from chalicelib.models.api import target_response
+
+    body = target_response(stored.target, stored.version)
+    return Response(body=body, status_code=status, headers={"ETag": etag(stored.version)})
 
 
 @api.route("/targets/{target_id}/evaluate", methods=["POST"], authorizer=iam)

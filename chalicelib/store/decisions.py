@@ -14,14 +14,21 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import BadRequestError
 from chalicelib.ids import id_lower_bound, id_upper_bound
 from chalicelib.models.decisions import Decision, Outcome
-from chalicelib.store.items import DECISION_LOG_PARTITION, decision_from_item, decision_item, dedup_item
+from chalicelib.store.items import (
+    DECISION_LOG_PARTITION,
+    TARGET_OUTCOME,
+    decision_from_item,
+    decision_item,
+    dedup_item,
+    target_outcome,
+)
 from chalicelib.store.transactions import TransactionCancelled, write_transaction
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_CURSOR_KEYS = {"id", "target_id", "log_partition"}
-# Pages read per API call when a filter discards items; bounds the work of one request.
+_CURSOR_KEYS = {"id", "target_id", "log_partition", "outcome", TARGET_OUTCOME}
+# DynamoDB pages (at most 1 MB each) read per API call to fill one; bounds the work of one request.
 _MAX_PAGES_PER_REQUEST = 20
 
 
@@ -122,51 +129,110 @@ class DecisionLog:
         return decision_from_item(item) if item else None  # type: ignore[arg-type]
 
     def query(self, query: DecisionQuery) -> tuple[list[Decision], str | None]:
-        """One page of decisions, newest first, and the cursor of the next page (None at the end)."""
+        """One page of decisions, newest first, and the cursor of the next page (None after the last match).
+
+        Each filter has an index keyed by exactly what it selects, so no FilterExpression ever
+        discards items: a page holds ``limit`` decisions unless it is the last one.
+        """
+        index = _index_for(query)
         lower = id_lower_bound(query.since) if query.since else "0" * 26
         upper = id_upper_bound(query.until) if query.until else "Z" * 26
-        values: dict[str, Any] = {":lo": {"S": lower}, ":hi": {"S": upper}}
-        if query.target_id is not None:
-            kwargs: dict[str, Any] = {
-                "IndexName": "by_target",
-                "KeyConditionExpression": "target_id = :p AND id BETWEEN :lo AND :hi",
-            }
-            values[":p"] = {"S": query.target_id}
-            partition = "target_id"
-        else:
-            kwargs = {"IndexName": "by_time", "KeyConditionExpression": "log_partition = :p AND id BETWEEN :lo AND :hi"}
-            values[":p"] = {"S": DECISION_LOG_PARTITION}
-            partition = "log_partition"
-        if query.outcome is not None:
-            kwargs["FilterExpression"] = "outcome = :o"
-            values[":o"] = {"S": query.outcome.value}
         start_key = decode_cursor(query.cursor) if query.cursor else None
         if start_key is not None:
-            check_cursor(start_key, partition, values[":p"]["S"], lower, upper)
-        decisions: list[Decision] = []
+            check_cursor(start_key, index.partition, index.value, lower, upper)
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index.name,
+            "KeyConditionExpression": f"{index.partition} = :p AND id BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {":p": {"S": index.value}, ":lo": {"S": lower}, ":hi": {"S": upper}},
+            "ScanIndexForward": False,
+        }
+        # One decision more than the page: whether it exists says if there is a next page, so the
+        # cursor never leads to an empty one.
+        items, last_key = self._read(arguments, start_key, wanted=query.limit + 1, from_cursor=bool(query.cursor))
+        if len(items) > query.limit:
+            items = items[: query.limit]
+            last_key = {name: items[-1][name] for name in ("id", index.partition)}
+        decisions = [decision_from_item(item) for item in items]
+        return decisions, encode_cursor(last_key) if last_key else None
+
+    def _read(
+        self, arguments: dict[str, Any], start_key: dict[str, Any] | None, *, wanted: int, from_cursor: bool
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to ``wanted`` items from ``start_key`` on, and the key to go on from (None at the end).
+
+        A Query page stops at ``Limit`` items or 1 MB, whichever comes first: read on until ``wanted``.
+        """
+        items: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES_PER_REQUEST):
-            remaining = query.limit - len(decisions)
-            # Limit counts items read before the filter, so a page never overshoots `limit`.
-            page_args: dict[str, Any] = {
-                "TableName": self._table,
-                "ScanIndexForward": False,
-                "Limit": remaining,
-                "ExpressionAttributeValues": values,
-                **kwargs,
-            }
+            page_args = {**arguments, "Limit": wanted - len(items)}
             if start_key:
                 page_args["ExclusiveStartKey"] = start_key
             try:
                 page = self._client.query(**page_args)
             except ClientError as exc:
-                if query.cursor and exc.response["Error"]["Code"] == "ValidationException":
+                if from_cursor and exc.response["Error"]["Code"] == "ValidationException":
                     raise BadRequestError("cursor is not one this API returned for this query") from exc
                 raise
-            decisions.extend(decision_from_item(item) for item in page.get("Items", []))  # type: ignore[arg-type]
+            items.extend(page.get("Items", []))
             start_key = page.get("LastEvaluatedKey")
-            if not start_key or len(decisions) >= query.limit:
+            if not start_key or len(items) >= wanted:
                 break
-        return decisions, encode_cursor(start_key) if start_key else None
+        return items, start_key
+
+    def add_missing_index_keys(self) -> int:
+        """Give decisions recorded before the by_target_outcome index existed their key (infra/upgrade.py).
+
+        One pass over the log; returns how many decisions it updated. A decision whose outcome
+        changed meanwhile got its key from that change and is left alone.
+        """
+        updated = 0
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName="by_time",
+            KeyConditionExpression="log_partition = :p",
+            ProjectionExpression="id, target_id, outcome, #to",
+            ExpressionAttributeNames={"#to": TARGET_OUTCOME},
+            ExpressionAttributeValues={":p": {"S": DECISION_LOG_PARTITION}},
+        )
+        for item in (item for page in pages for item in page.get("Items", []) if TARGET_OUTCOME not in item):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"id": item["id"]},
+                    UpdateExpression="SET #to = :to",
+                    ConditionExpression="attribute_not_exists(#to) AND outcome = :o",
+                    ExpressionAttributeNames={"#to": TARGET_OUTCOME},
+                    ExpressionAttributeValues={
+                        ":to": {"S": target_outcome(item["target_id"]["S"], item["outcome"]["S"])},
+                        ":o": item["outcome"],
+                    },
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue
+            updated += 1
+        return updated
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The index that serves a query's filters, and the partition it reads (infra/marea-data.yaml)."""
+
+    name: str
+    partition: str  # the index's partition-key attribute
+    value: str
+
+
+def _index_for(query: DecisionQuery) -> _Index:
+    if query.target_id is not None and query.outcome is not None:
+        return _Index("by_target_outcome", TARGET_OUTCOME, target_outcome(query.target_id, query.outcome.value))
+    if query.outcome is not None:
+        return _Index("by_outcome", "outcome", query.outcome.value)
+    if query.target_id is not None:
+        return _Index("by_target", "target_id", query.target_id)
+    return _Index("by_time", "log_partition", DECISION_LOG_PARTITION)
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
@@ -228,11 +294,13 @@ def outcome_update(table: str, decision: Decision) -> dict[str, Any]:
         "Update": {
             "TableName": table,
             "Key": {"id": {"S": decision.id}},
-            "UpdateExpression": "SET doc = :doc, outcome = :o",
+            # The index keys follow the outcome: the decision moves from the pending partitions to its own.
+            "UpdateExpression": f"SET doc = :doc, outcome = :o, {TARGET_OUTCOME} = :to",
             "ConditionExpression": "outcome = :pending",
             "ExpressionAttributeValues": {
                 ":doc": {"S": decision.model_dump_json()},
                 ":o": {"S": decision.outcome.value},
+                ":to": {"S": target_outcome(decision.target_id, decision.outcome.value)},
                 ":pending": {"S": Outcome.PENDING.value},
             },
         }

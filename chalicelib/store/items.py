@@ -17,6 +17,8 @@ TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(Target)
 PRIMARY_SK = "TARGET"
 LISTING = "TARGET"
 DECISION_LOG_PARTITION = "ALL"
+# Decision attribute keying the by_target_outcome index: "<target_id>#<outcome>".
+TARGET_OUTCOME = "target_outcome"
 # Top-level attributes of every item of a target while an actuation's outcome is unrecorded (Unsettled).
 UNSETTLED_ID = "unsettled_id"
 UNSETTLED_AT = "unsettled_at"
@@ -82,12 +84,18 @@ def stored_target_from_item(item: dict[str, dict[str, str]]) -> StoredTarget:
     )
 
 
+def target_outcome(target_id: str, outcome: str) -> str:
+    """Partition key of the by_target_outcome index ('#' never occurs in a target id)."""
+    return f"{target_id}#{outcome}"
+
+
 def decision_item(decision: Decision, expires_at_epoch_s: int) -> dict[str, dict[str, str]]:
     return {
         "id": {"S": decision.id},
         "target_id": {"S": decision.target_id},
         "log_partition": {"S": DECISION_LOG_PARTITION},
         "outcome": {"S": decision.outcome.value},
+        TARGET_OUTCOME: {"S": target_outcome(decision.target_id, decision.outcome.value)},
         "doc": {"S": decision.model_dump_json()},
         "expires_at": {"N": str(expires_at_epoch_s)},
     }

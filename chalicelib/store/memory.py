@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.ids import id_lower_bound, id_upper_bound
 from chalicelib.models.decisions import Decision, Outcome
+from chalicelib.models.resources import scaled_resources
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import Target
 from chalicelib.store.decisions import DecisionQuery, check_cursor, decode_cursor, encode_cursor
@@ -73,6 +74,7 @@ class MemoryTargetRegistry:
 
     def put(self, target: Target) -> tuple[StoredTarget, bool]:
         with self._tables.lock:
+            self._refuse_claimed(target)
             existing = self._tables.targets.get(target.id)
             stored = StoredTarget(
                 target=target,
@@ -82,6 +84,16 @@ class MemoryTargetRegistry:
             )
             self._tables.targets[target.id] = stored
             return stored, existing is None
+
+    def _refuse_claimed(self, target: Target) -> None:
+        """One target per scaled resource (models/resources.py), as the DynamoDB registry's claims hold it."""
+        wanted = set(scaled_resources(target))
+        for other in self._tables.targets.values():
+            if other.target.id == target.id:
+                continue
+            taken = sorted(wanted.intersection(scaled_resources(other.target)))
+            if taken:
+                raise ConflictError(f"{taken[0].label} is already scaled by target {other.target.id!r}")
 
     def delete(self, target_id: str) -> None:
         with self._tables.lock:

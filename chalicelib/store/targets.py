@@ -1,7 +1,9 @@
-"""Target registry in DynamoDB: definitions, their state, and the alarm → targets index.
+"""Target registry in DynamoDB: definitions, their state, the alarm → targets index and resource claims.
 
 Every write that touches a target touches all its items (primary + one copy per alarm) in one
 transaction, conditioned on the version read, so copies never drift and two writers never both win.
+API writes also claim the resources the target scales in that transaction (store/claims.py), so
+two targets never scale one resource.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.models.resources import ScaledResource, scaled_resources
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import TargetBase
+from chalicelib.store.claims import claim_holder, claim_put, claim_release
 from chalicelib.store.decisions import new_decision_puts, outcome_update
 from chalicelib.store.items import (
     LISTING,
@@ -97,25 +101,49 @@ class TargetRegistry:
     def put(self, target: Target) -> tuple[StoredTarget, bool]:
         """Create or replace a target, keeping its state. Returns (stored, created)."""
         existing = self.get(target.id)
-        state = existing.state if existing else TargetState()
+        return self.write(target, over=existing), existing is None
+
+    def write(self, target: Target, over: StoredTarget | None) -> StoredTarget:
+        """Create ``target`` (``over`` None) or replace exactly the version ``over`` holds, keeping its state.
+
+        One transaction writes the target's items and claims the resources it scales (releasing those
+        it no longer does). ConflictError: another target scales one of them, or the target changed
+        since ``over`` was read.
+        """
         stored = StoredTarget(
             target=target,
-            state=state,
-            version=(existing.version + 1) if existing else 1,
-            unsettled=existing.unsettled if existing else None,  # an actuation still unrecorded stays findable
+            state=over.state if over else TargetState(),
+            version=(over.version + 1) if over else 1,
+            unsettled=over.unsettled if over else None,  # an actuation still unrecorded stays findable
         )
-        old_alarms = set(existing.target.alarm_names) if existing else set()
-        items: list[Any] = [self._put_primary(stored, existing)]
+        resources = scaled_resources(target)
+        self._refuse_claimed(target.id, resources)
+        old_alarms = set(over.target.alarm_names) if over else set()
+        items: list[Any] = [self._put_primary(stored, over)]
         items += [
             {"Put": {"TableName": self._table, "Item": target_item(stored, alarm_pk(a), alarm_sk(target.id))}}
             for a in target.alarm_names
         ]
         items += [self._delete_copy(a, target.id) for a in sorted(old_alarms - set(target.alarm_names))]
-        self._transact(items, conflict=f"target {target.id!r} changed while it was being written; retry")
-        return stored, existing is None
+        first_claim = len(items)
+        items += [claim_put(self._table, r, target.id) for r in resources]
+        released = set(scaled_resources(over.target)) - set(resources) if over else set()
+        items += [claim_release(self._table, r, target.id) for r in sorted(released)]
+        try:
+            write_transaction(self._client, items)
+        except TransactionCancelled as exc:
+            lost = [r for i, r in enumerate(resources) if exc.condition_failed(first_claim + i)]
+            if lost:
+                raise self._claimed_meanwhile(target.id, lost[0]) from exc
+            raise ConflictError(f"target {target.id!r} changed while it was being written; retry") from exc
+        return stored
 
     def delete(self, target_id: str) -> None:
-        existing = self.require(target_id)
+        self.remove(self.require(target_id))
+
+    def remove(self, existing: StoredTarget) -> None:
+        """Delete exactly the version ``existing`` holds: its items and its resource claims."""
+        target_id = existing.target.id
         items: list[Any] = [
             {
                 "Delete": {
@@ -127,7 +155,37 @@ class TargetRegistry:
             }
         ]
         items += [self._delete_copy(a, target_id) for a in existing.target.alarm_names]
+        items += [claim_release(self._table, r, target_id) for r in scaled_resources(existing.target)]
         self._transact(items, conflict=f"target {target_id!r} changed while it was being deleted; retry")
+
+    def _refuse_claimed(self, target_id: str, resources: list[ScaledResource]) -> None:
+        """ConflictError naming the target that already scales one of ``resources``.
+
+        Targets registered before claims existed hold none: when a resource is unclaimed, the
+        registered targets are searched for one that scales it (the listing index, Query only).
+        The transaction's conditions settle any race that starts after these reads.
+        """
+        unclaimed = []
+        for resource in resources:
+            holder = claim_holder(self._client, self._table, resource)
+            if holder is None:
+                unclaimed.append(resource)
+            elif holder != target_id:
+                raise ConflictError(f"{resource.label} is already scaled by target {holder!r}")
+        if not unclaimed:
+            return
+        for other in self.iter_all():
+            if other.target.id == target_id:
+                continue
+            for resource in unclaimed:
+                if resource in scaled_resources(other.target):
+                    raise ConflictError(f"{resource.label} is already scaled by target {other.target.id!r}")
+
+    def _claimed_meanwhile(self, target_id: str, resource: ScaledResource) -> ConflictError:
+        holder = claim_holder(self._client, self._table, resource)
+        if holder is not None and holder != target_id:
+            return ConflictError(f"{resource.label} is already scaled by target {holder!r}")
+        return ConflictError(f"{resource.label} was claimed by another target while {target_id!r} was written; retry")
 
     def _put_primary(self, stored: StoredTarget, existing: StoredTarget | None) -> dict[str, Any]:
         put: dict[str, Any] = {

@@ -95,3 +95,24 @@ def test_every_api_route_requires_sigv4(packaged: tuple[str, Path]) -> None:
     assert len(methods) >= 7
     for path, verb, spec in methods:
         assert spec.get("security") == [{"sigv4": []}], f"{verb.upper()} {path} is not IAM-authorised"
+
+
+def test_api_gateways_own_error_answers_have_the_api_error_shape(packaged: tuple[str, Path]) -> None:
+    """A request API Gateway refuses itself (no such route, no signature) gets {"code", "message"} too."""
+    import json
+
+    _, sam = packaged
+    (api,) = _resources(sam, "AWS::Serverless::Api").values()
+    responses = api["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        template = response["responseTemplates"]["application/json"]
+        # API Gateway's values for an unknown route: the type, and the message as a quoted JSON string
+        rendered = template.replace("$context.error.responseType", "MISSING_AUTHENTICATION_TOKEN").replace(
+            "$context.error.messageString", json.dumps("Missing Authentication Token")
+        )
+        assert json.loads(rendered) == {
+            "code": "MISSING_AUTHENTICATION_TOKEN",
+            "message": "Missing Authentication Token",
+        }

@@ -289,6 +289,11 @@ NEEDED: list[tuple[Request, str]] = [
     (Request("dynamodb:UpdateItem", TABLE + "decisions"), "tests: outcome of an actuation"),
     (Request("dynamodb:Query", TABLE + "decisions/index/by_target"), "tests: GET /decisions?target="),
     (Request("dynamodb:Query", TABLE + "decisions/index/by_time"), "tests: GET /decisions"),
+    (Request("dynamodb:Query", TABLE + "decisions/index/by_outcome"), "tests: GET /decisions?outcome="),
+    (
+        Request("dynamodb:Query", TABLE + "decisions/index/by_target_outcome"),
+        "tests: GET /decisions?target=&outcome=",
+    ),
     (Request("dynamodb:PutItem", TABLE + "idempotency"), "tests: Powertools idempotency of ticks"),
     (Request("dynamodb:UpdateItem", TABLE + "idempotency"), "tests: Powertools idempotency of ticks"),
     (Request("dynamodb:GetItem", TABLE + "idempotency"), "Powertools: a tick redelivered while in progress"),

@@ -215,3 +215,27 @@ def test_given_tasks_still_starting_when_overloaded_then_they_count_toward_the_s
     assert (held["action"], held["final"]) == ("none", 3), held
     assert "SCALE_OUT_IN_PROGRESS" in held["reasons"]
     assert "0 serving need 2, 3 more already starting" in held["explanation"]
+
+
+def test_a_late_tick_is_stamped_when_it_was_evaluated_and_listed_after_the_decision_it_saw(
+    client: Any, clients: dict[str, Any], web: None
+) -> None:
+    """Regression: a tick stamped 20:42:00 but evaluated after an alarm decision of 20:42:30 came first in the
+    log, and already showed the capacity and the cooldown of that later decision."""
+    from chalicelib import wiring
+    from chalicelib.models.decisions import Trigger, TriggerType
+
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    now = datetime.now(UTC)
+    tick_time = now - timedelta(seconds=45)
+    alarm = client.http.post("/targets/web/evaluate").json_body  # 2 -> 4, evaluated now
+    tick = wiring.evaluator().evaluate(
+        wiring.registry().require("web"), Trigger(type=TriggerType.SCHEDULE, event_id="tick-1", at=tick_time)
+    )
+
+    [newest, older] = client.http.get("/decisions?target=web&limit=2").json_body["decisions"]
+    assert [newest["id"], older["id"]] == [tick.id, alarm["id"]]  # listed in the order they were evaluated
+    assert newest["trigger"]["at"] == tick_time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{tick_time.microsecond // 1000:03d}Z"
+    assert newest["created_at"] >= older["created_at"] >= alarm["trigger"]["at"]
+    assert newest["created_at"] > newest["trigger"]["at"]  # evaluated after its trigger's time, and says so
+    assert newest["current"] == 4  # it saw the alarm's change, which the log lists before it

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.ids import decision_id
 from chalicelib.models.decisions import Action, Decision, Outcome, Trigger, TriggerType
 from chalicelib.models.signals import TargetHistory
@@ -81,6 +81,16 @@ def test_targets_are_created_replaced_listed_found_by_alarm_and_deleted(stores: 
     assert registry.get("api") is None
     with pytest.raises(NotFoundError):
         registry.delete("api")
+
+
+def test_one_target_per_scaled_resource(stores: Any) -> None:
+    registry, _ = stores
+    registry.put(target("a", asg_name="web"))
+    with pytest.raises(ConflictError, match="Auto Scaling group 'web' is already scaled by target 'a'"):
+        registry.put(target("b", asg_name="web"))
+    assert registry.get("b") is None
+    registry.delete("a")
+    registry.put(target("b", asg_name="web"))  # free again
 
 
 def test_a_commit_records_the_decision_and_the_state_once_and_only_on_the_version_read(stores: Any) -> None:

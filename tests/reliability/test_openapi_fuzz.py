@@ -33,6 +33,7 @@ OPERATIONS = [
     "GET /targets",
     "GET /targets/{target_id}",
     "PUT /targets/{target_id}",
+    "PATCH /targets/{target_id}",
     "DELETE /targets/{target_id}",
     "POST /targets/{target_id}/evaluate",
     "POST /backtest",

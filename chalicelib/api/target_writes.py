@@ -1,0 +1,99 @@
+"""What PUT and PATCH /targets/{id} check before the registry writes, the same way for both.
+
+- The target, whole (PUT's body, or the stored target with PATCH's merge patch applied), is
+  validated by the model and every predefined metric is resolved against its kind.
+- PATCH cannot change a target's id or kind: a different kind is a different definition (PUT it).
+- A PUT replaces the whole target, so a field it leaves out takes its default. Leaving out a field
+  the target sets (its policies, ``paused``, ...) is far more often a mistake than a wish, and a
+  costly one (the policies are gone, a paused target acts again), so such a PUT is refused with
+  the fields named: send them as they should be, or PATCH only what changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from chalicelib.api.merge_patch import merge_patch
+from chalicelib.errors import ValidationFailedError
+from chalicelib.metrics import resolve_metric
+from chalicelib.models.targets import Target, TargetBase, TargetTrackingPolicy
+from chalicelib.store.items import TARGET_ADAPTER
+
+_IMMUTABLE = ("id", "kind")
+
+
+@dataclass(frozen=True)
+class FieldReset:
+    field: str
+    message: str
+
+
+def validated_target(document: dict[str, Any], target_id: str) -> Target:
+    """The target ``document`` describes, stored under ``target_id``.
+
+    Raises pydantic's ValidationError (each field named) or ValidationFailedError.
+    """
+    if "version" in document:
+        raise ValidationFailedError(
+            'version: Marea sets it; to write only over the version you read, send If-Match: "<version>"'
+        )
+    if "id" in document and document["id"] != target_id:
+        raise ValidationFailedError(f"id in the body ({document['id']!r}) differs from the path ({target_id!r})")
+    target = TARGET_ADAPTER.validate_python({**document, "id": target_id})
+    for index, policy in enumerate(target.policies):
+        if isinstance(policy, TargetTrackingPolicy):
+            try:
+                resolve_metric(target, policy.metric)
+            except ValueError as exc:
+                raise ValidationFailedError(f"policies.{index}.metric: {exc}") from exc
+    return target
+
+
+def patched_document(stored: TargetBase, patch: dict[str, Any]) -> dict[str, Any]:
+    """The stored target with an RFC 7396 merge patch applied (still to be validated as a whole)."""
+    current = stored.model_dump(mode="json")
+    for name in _IMMUTABLE:
+        if name in patch and patch[name] != current[name]:
+            raise ValidationFailedError(
+                f"{name}: cannot change through PATCH (target {stored.id!r} has {name} {current[name]!r}); "
+                f"a target of another {name} is another definition: PUT it"
+            )
+    merged: dict[str, Any] = merge_patch(current, patch)
+    return merged
+
+
+def silent_resets(existing: TargetBase, body: dict[str, Any], replacement: TargetBase) -> list[FieldReset]:
+    """Fields a PUT body leaves out whose stored value its default would replace, in model order."""
+    resets = []
+    for name in type(replacement).model_fields:
+        if name in body or name in _IMMUTABLE or name not in type(existing).model_fields:
+            continue
+        before, after = getattr(existing, name), getattr(replacement, name)
+        if before != after:
+            resets.append(
+                FieldReset(name, f"left out: the PUT would replace {_shown(before)} with the default {_shown(after)}")
+            )
+    return resets
+
+
+def resets_message(target_id: str, resets: list[FieldReset]) -> str:
+    names = ", ".join(r.field for r in resets)
+    return (
+        f"{names}: left out of a PUT, which replaces the whole target, so target {target_id!r} would lose what it "
+        f"sets there. Send {'them' if len(resets) > 1 else 'it'} as the target should have "
+        f'{"them" if len(resets) > 1 else "it"} (e.g. "policies": [] to remove every policy), '
+        f"or PATCH /targets/{target_id} to change only the fields you send"
+    )
+
+
+def _shown(value: Any) -> str:
+    """A stored value as a person reads it: JSON, but a list of named items by their names."""
+    if isinstance(value, list) and value:
+        names = [getattr(item, "name", None) for item in value]
+        listed = f" ({', '.join(str(n) for n in names)})" if all(names) else ""
+        return f"{len(value)} item{'s' if len(value) > 1 else ''}{listed}"
+    return json.dumps(TypeAdapter(Any).dump_python(value, mode="json"))
