@@ -29,5 +29,8 @@ class SimulatedClock:
         self._mark, self._marked_at = at, self._monotonic()
 
     def now(self) -> datetime:
-        elapsed = (self._monotonic() - self._marked_at) * self._scale
-        return self._mark + min(MAX_DRIFT, timedelta(seconds=elapsed))
+        elapsed = self._monotonic() - self._marked_at
+        if elapsed <= 0:
+            return self._mark
+        seconds = min(MAX_DRIFT.total_seconds(), elapsed * self._scale)  # inf (no pause per minute) -> the cap
+        return self._mark + timedelta(seconds=seconds)

@@ -25,7 +25,7 @@ OUTCOME_WEIGHTS = {Outcome.SKIPPED: 6, Outcome.APPLIED: 2, Outcome.RECOMMENDED: 
 
 def decision(target_id: str, outcome: Outcome, at: datetime) -> Decision:
     return Decision(
-        id=decision_id(at, event_id=None, target_id=target_id),
+        id=decision_id(at),
         target_id=target_id,
         target_kind="asg",
         trigger=Trigger(type=TriggerType.SCHEDULE, at=at),
