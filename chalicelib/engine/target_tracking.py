@@ -3,7 +3,9 @@
 AWS semantics (aws-scaling-facts.md) with the windows AWS hides made visible on the policy:
 scale out proportionally once ``scale_out_datapoints`` are above target, scale in conservatively
 once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing or stale data
-never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
+never scales in: the policy votes HOLD, which vetoes every other policy's scale-in. A policy with
+``disable_scale_in`` abstains on scale-in (docs/aws-semantics.md, "Several policies, and
+`disable_scale_in`")
 """
 
 from __future__ import annotations
@@ -107,7 +109,12 @@ def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], cur
     threshold = scale_in_threshold(policy)
     latest = series[-1].value
     label = metric_label(policy)
-    if policy.disable_scale_in or not all(p.value < threshold for p in window):
+    if policy.disable_scale_in:
+        # AWS scales in when every policy *with scale-in enabled* agrees: this one has no say on
+        # scale-in, so it abstains instead of holding (a hold would veto the others' scale-in).
+        detail = f"{label} {latest:.1f} with target {policy.target_value:.1f}; scale-in is disabled"
+        return PolicyResult.vote_of(policy, Vote.ABSTAIN, ReasonCode.SCALE_IN_DISABLED, detail, observed=latest)
+    if not all(p.value < threshold for p in window):
         detail = _tolerance_detail(policy, latest)
         return PolicyResult.vote_of(
             policy, Vote.HOLD, ReasonCode.WITHIN_TOLERANCE, detail, proposed=current, observed=latest
@@ -132,8 +139,6 @@ def _tolerance_detail(policy: TargetTrackingPolicy, latest: float) -> str:
     target = policy.target_value
     if latest > target:
         return f"{label} {latest:.1f} > target {target:.1f} for fewer than {policy.scale_out_datapoints} datapoints"
-    if policy.disable_scale_in:
-        return f"{label} {latest:.1f} with target {target:.1f}; scale-in is disabled"
     threshold = scale_in_threshold(policy)
     if latest < threshold:
         return f"{label} {latest:.1f} < {threshold:.1f} for fewer than {policy.scale_in_datapoints} datapoints"

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.engine import decide, remember
 from chalicelib.engine.history import MAX_RECOMMENDATIONS
-from chalicelib.models.decisions import Action, EngineResult
+from chalicelib.models.decisions import Action, EngineResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmState, CapacityChange, Recommendation, TargetHistory
 from chalicelib.models.targets import TargetTrackingPolicy
@@ -95,6 +95,48 @@ def test_given_one_policy_holding_when_another_wants_scale_in_then_veto_is_expla
     assert result.reasons == [R.WITHIN_TOLERANCE, R.SCALE_IN_VETOED]
     assert "policy 'mem' asked for 3, but policy 'cpu' sees" in result.explanation
     assert "scale-in needs every policy to agree" in result.explanation
+
+
+@pytest.mark.parametrize(
+    "guard_values",
+    [
+        pytest.param([55] * 15, id="guard-within-tolerance"),
+        pytest.param([5] * 15, id="guard-itself-below-target"),
+    ],
+)
+def test_given_a_policy_with_scale_in_disabled_when_another_wants_scale_in_then_it_does_not_veto(
+    guard_values: list[float],
+) -> None:
+    # AWS: scale in when every target-tracking policy *with scale-in enabled* is ready to; a policy with
+    # DisableScaleIn exists so that another one can scale in, so it has no vote on scale-in.
+    guard = tt_policy(name="guard", metric=custom_metric("Latency"), disable_scale_in=True)
+    metrics = {"guard": series(guard_values), "mem": series([30] * 15)}
+
+    result = decide(target(guard, cpu("mem")), signal(6, metrics), history(), NOW)
+
+    assert (result.final, result.action, result.policy) == (3, Action.IN, "mem")
+    assert R.SCALE_IN_VETOED not in result.reasons
+    guard_vote = result.policy_results[0]
+    assert (guard_vote.vote, guard_vote.reasons) == (Vote.ABSTAIN, [R.SCALE_IN_DISABLED])
+
+
+def test_given_a_policy_with_scale_in_disabled_when_its_load_is_high_then_it_still_scales_out() -> None:
+    guard = tt_policy(name="guard", metric=custom_metric("Latency"), disable_scale_in=True)
+    metrics = {"guard": series([90] * 3), "mem": series([30] * 15)}
+
+    result = decide(target(guard, cpu("mem")), signal(4, metrics), history(), NOW)
+
+    assert (result.final, result.policy) == (6, "guard")
+
+
+def test_given_a_policy_with_scale_in_disabled_but_no_data_when_another_wants_scale_in_then_it_holds() -> None:
+    # Marea's own rule on top of AWS's: an unreadable metric vetoes scale-in whoever reads it.
+    guard = tt_policy(name="guard", metric=custom_metric("Latency"), disable_scale_in=True)
+
+    result = decide(target(guard, cpu("mem")), signal(6, {"mem": series([30] * 15)}), history(), NOW)
+
+    assert result.action is Action.NONE
+    assert R.HOLD_ON_MISSING_DATA in result.reasons
 
 
 def test_given_missing_data_and_a_scale_in_vote_when_deciding_then_it_holds_on_missing_data() -> None:

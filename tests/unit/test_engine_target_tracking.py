@@ -127,13 +127,15 @@ def test_given_non_finite_points_when_proposing_then_they_count_as_missing(bad: 
     assert (result.vote, result.reasons) == (Vote.HOLD, [R.INSUFFICIENT_DATA])
 
 
-def test_given_scale_in_disabled_when_load_is_low_then_hold() -> None:
+@pytest.mark.parametrize(
+    "values", [[5] * 15, [55] * 15, [50] * 13 + [70] * 2], ids=["low", "within-tolerance", "briefly-high"]
+)
+def test_given_scale_in_disabled_when_not_scaling_out_then_it_abstains(values: list[float]) -> None:
     policy = tt_policy(disable_scale_in=True)
 
-    result = target_tracking.propose(policy, signal(6, {"cpu": series([5] * 15)}), NOW)
+    result = target_tracking.propose(policy, signal(6, {"cpu": series(values)}), NOW)
 
-    assert (result.vote, result.proposed) == (Vote.HOLD, 6)
-    assert "scale-in is disabled" in result.detail
+    assert (result.vote, result.proposed, result.reasons) == (Vote.ABSTAIN, None, [R.SCALE_IN_DISABLED])
 
 
 def test_given_custom_windows_when_proposing_then_they_replace_aws_defaults() -> None:
