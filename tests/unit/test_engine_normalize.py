@@ -216,6 +216,22 @@ def test_given_scheduled_floor_when_load_is_low_then_floor_holds_and_is_explaine
     assert "raised to the scheduled floor 8: action 'business-hours'" in result.explanation
 
 
+def test_given_a_night_max_and_a_morning_min_when_load_rises_then_the_night_max_still_caps() -> None:
+    # The review's case: max 4 at 00:00, min 2 at 08:00; at 09:00 the bounds are [2, 4], not [2, 20].
+    calendar = scheduled_policy(
+        action(name="night", cron="0 0 * * *", max_capacity=4), action(name="morning", cron="0 8 * * *", min_capacity=2)
+    )
+    now = NOW.replace(hour=9)
+
+    result = decide(
+        target(tt_policy(), calendar, max_capacity=20), signal(4, {"cpu": series([92] * 3, now)}), history(), now
+    )
+
+    assert (result.proposed, result.final, result.effective_min, result.effective_max) == (7, 4, 2, 4)
+    assert R.SCHEDULED_CEILING in result.reasons
+    assert "the scheduled ceiling 4: action 'night' (max 4)" in result.explanation
+
+
 def test_given_scheduled_ceiling_when_in_cooldown_then_it_still_lowers_capacity() -> None:
     calendar = scheduled_policy(action(name="night", cron="0 8 * * *", max_capacity=3))
 
