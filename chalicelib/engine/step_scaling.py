@@ -1,7 +1,7 @@
 """Step scaling: while a CloudWatch alarm is in ALARM, apply the step its breach size falls in.
 
-Step matching and percent rounding follow the EC2 Auto Scaling documentation
-(aws-scaling-facts.md, "AWS step and scheduled scaling").
+Step matching follows the alarm's comparison operator and percent rounding the EC2 Auto Scaling
+documentation (docs/aws-semantics.md, "Step bounds and the alarm's comparison operator").
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import AlarmState, Signal
+from chalicelib.models.signals import AlarmState, ComparisonOperator, Signal
 from chalicelib.models.targets import MAX_CAPACITY_LIMIT, AdjustmentType, StepAdjustment, StepScalingPolicy
 
 
@@ -29,8 +29,9 @@ def propose(policy: StepScalingPolicy, signal: Signal) -> PolicyResult:
     if value is None or threshold is None or not (math.isfinite(value) and math.isfinite(threshold)):
         detail = f"alarm '{policy.alarm_name}' in ALARM without a usable value and threshold"
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail)
-    breach = f"alarm '{policy.alarm_name}' at {value:.1f} (threshold {threshold:.1f})"
-    step = matching_step(policy.steps, value - threshold)
+    relation = "threshold" if alarm.comparison is None else f"{alarm.comparison.symbol} threshold"
+    breach = f"alarm '{policy.alarm_name}' at {value:.1f} ({relation} {threshold:.1f})"
+    step = matching_step(policy.steps, value - threshold, alarm.comparison)
     if step is None:
         detail = f"{breach} matches no step"
         return PolicyResult.vote_of(policy, Vote.ABSTAIN, ReasonCode.NO_MATCHING_STEP, detail, observed=value)
@@ -41,18 +42,26 @@ def propose(policy: StepScalingPolicy, signal: Signal) -> PolicyResult:
     return PolicyResult.vote_of(policy, vote, ReasonCode.ALARM_BREACHING, detail, proposed=proposed, observed=value)
 
 
-def matching_step(steps: Sequence[StepAdjustment], delta: float) -> StepAdjustment | None:
+def matching_step(
+    steps: Sequence[StepAdjustment], delta: float, comparison: ComparisonOperator | None = None
+) -> StepAdjustment | None:
     """The step whose range holds ``delta`` = metric - threshold; None bounds are infinite.
 
     AWS: above the threshold the lower bound is inclusive and the upper exclusive; below it the
-    lower bound is exclusive and the upper inclusive.
+    lower bound is exclusive and the upper inclusive. The alarm's comparison operator says which
+    side breaches (a <= alarm at its threshold is below it). Unknown, the value decides, and at
+    exactly the threshold (an inclusive operator, either side) above is tried before below.
     """
-    for step in steps:
-        lower = -math.inf if step.lower_bound is None else step.lower_bound
-        upper = math.inf if step.upper_bound is None else step.upper_bound
-        inside = lower <= delta < upper if delta >= 0 else lower < delta <= upper
-        if inside:
-            return step
+    if comparison is not None:
+        sides = [comparison.breaches_above]
+    else:
+        sides = [True] if delta > 0 else [False] if delta < 0 else [True, False]
+    for above in sides:
+        for step in steps:
+            lower = -math.inf if step.lower_bound is None else step.lower_bound
+            upper = math.inf if step.upper_bound is None else step.upper_bound
+            if (lower <= delta < upper) if above else (lower < delta <= upper):
+                return step
     return None
 
 

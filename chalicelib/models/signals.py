@@ -22,6 +22,52 @@ class AlarmState(StrEnum):
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 
 
+class ComparisonOperator(StrEnum):
+    """A CloudWatch alarm's static-threshold operators (anomaly-detection bands have no side)."""
+
+    GREATER_THAN_OR_EQUAL = "GreaterThanOrEqualToThreshold"
+    GREATER_THAN = "GreaterThanThreshold"
+    LESS_THAN = "LessThanThreshold"
+    LESS_THAN_OR_EQUAL = "LessThanOrEqualToThreshold"
+
+    @property
+    def breaches_above(self) -> bool:
+        """Whether the alarm breaches above its threshold (then step bounds read [lower, upper))."""
+        return self in (ComparisonOperator.GREATER_THAN_OR_EQUAL, ComparisonOperator.GREATER_THAN)
+
+    @property
+    def phrase(self) -> str:
+        """As CloudWatch words it in a state reason: "... was greater than or equal to the threshold (70.0)"."""
+        return _PHRASES[self]
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    def breaches(self, value: float, threshold: float) -> bool:
+        if self is ComparisonOperator.GREATER_THAN_OR_EQUAL:
+            return value >= threshold
+        if self is ComparisonOperator.GREATER_THAN:
+            return value > threshold
+        if self is ComparisonOperator.LESS_THAN:
+            return value < threshold
+        return value <= threshold
+
+
+_PHRASES = {
+    ComparisonOperator.GREATER_THAN_OR_EQUAL: "greater than or equal to",
+    ComparisonOperator.GREATER_THAN: "greater than",
+    ComparisonOperator.LESS_THAN: "less than",
+    ComparisonOperator.LESS_THAN_OR_EQUAL: "less than or equal to",
+}
+_SYMBOLS = {
+    ComparisonOperator.GREATER_THAN_OR_EQUAL: ">=",
+    ComparisonOperator.GREATER_THAN: ">",
+    ComparisonOperator.LESS_THAN: "<",
+    ComparisonOperator.LESS_THAN_OR_EQUAL: "<=",
+}
+
+
 class AlarmObservation(Frozen):
     """An alarm's state and the metric value that put it there (from the event or DescribeAlarms)."""
 
@@ -30,6 +76,8 @@ class AlarmObservation(Frozen):
     threshold: float | None = None
     value: float | None = None  # latest evaluated datapoint, when known
     timestamp: AwareDatetime | None = None
+    # Which side of the threshold breaches; None when not known (an event whose reason names no operator).
+    comparison: ComparisonOperator | None = None
 
 
 class ResourceBounds(Frozen):
