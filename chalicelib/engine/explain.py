@@ -81,6 +81,8 @@ def _notes(
     if normalization.stabilized_to is not None:
         window = target.scale_in_stabilization_s
         notes.append(f"stabilised to {normalization.stabilized_to} by the {window} s window")
+    if normalization.suspended_by is not None:
+        notes.append(f"scale-in suspended: {normalization.suspended_by}")
     if normalization.cooldown_until is not None and combination.winner is not None:
         remaining = math.ceil((normalization.cooldown_until - now).total_seconds())
         notes.append(f"the cooldown of policy '{combination.winner.policy}' blocks it for another {remaining} s")

@@ -10,14 +10,19 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+from chalicelib.engine.cooldown import SizingBase
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import AlarmState, ComparisonOperator, Signal
 from chalicelib.models.targets import MAX_CAPACITY_LIMIT, AdjustmentType, StepAdjustment, StepScalingPolicy
 
 
-def propose(policy: StepScalingPolicy, signal: Signal) -> PolicyResult:
-    """What this policy asks for, given the state of its alarm."""
+def propose(policy: StepScalingPolicy, signal: Signal, base: SizingBase | None = None) -> PolicyResult:
+    """What this policy asks for, given the state of its alarm.
+
+    ``base``: the capacity a scale-out step is applied to when earlier asks count toward it (units
+    still starting, or the capacity before a scale-out whose cooldown runs: engine/cooldown.py).
+    """
     alarm = signal.alarms.get(policy.alarm_name)
     if alarm is None or alarm.state is AlarmState.INSUFFICIENT_DATA:
         seen = "no state" if alarm is None else "INSUFFICIENT_DATA"
@@ -36,10 +41,22 @@ def propose(policy: StepScalingPolicy, signal: Signal) -> PolicyResult:
         detail = f"{breach} matches no step"
         return PolicyResult.vote_of(policy, Vote.ABSTAIN, ReasonCode.NO_MATCHING_STEP, detail, observed=value)
     current = signal.current_capacity
-    proposed = min(MAX_CAPACITY_LIMIT, max(0, adjusted_capacity(policy, step.adjustment, current)))
-    vote = Vote.OUT if proposed > current else Vote.IN if proposed < current else Vote.HOLD
     detail = f"{breach} matching step {_describe_adjustment(policy.adjustment_type, step.adjustment)}"
+    proposed = _bounded(adjusted_capacity(policy, step.adjustment, current))
+    if proposed > current and base is not None and base.capacity < current:
+        # A scale-out while earlier asks have not served yet: applied to what they started from, so it
+        # adds only what exceeds them (EC2 warm-up, AAS cooldown), and waits when they cover it.
+        proposed = _bounded(adjusted_capacity(policy, step.adjustment, base.capacity))
+        if proposed <= current:
+            detail += f": {base.covered(proposed)}"
+            return PolicyResult.vote_of(policy, Vote.HOLD, base.reason, detail, proposed=current, observed=value)
+        detail += f": {base.sized(proposed)}"
+    vote = Vote.OUT if proposed > current else Vote.IN if proposed < current else Vote.HOLD
     return PolicyResult.vote_of(policy, vote, ReasonCode.ALARM_BREACHING, detail, proposed=proposed, observed=value)
+
+
+def _bounded(capacity: int) -> int:
+    return min(MAX_CAPACITY_LIMIT, max(0, capacity))
 
 
 def matching_step(

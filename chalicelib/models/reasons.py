@@ -31,6 +31,8 @@ class ReasonCode(StrEnum):
     HOLD_ON_MISSING_DATA = "HOLD_ON_MISSING_DATA"
     PAUSED = "PAUSED"
     STABILIZATION = "STABILIZATION"
+    # the resource suspends scale-in: an ECS deployment in progress, or EC2 instances still warming up
+    SCALE_IN_SUSPENDED = "SCALE_IN_SUSPENDED"
     COOLDOWN = "COOLDOWN"
     CLAMPED_TO_MIN = "CLAMPED_TO_MIN"
     CLAMPED_TO_MAX = "CLAMPED_TO_MAX"

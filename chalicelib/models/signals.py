@@ -98,6 +98,8 @@ class Signal(Frozen):
     metrics: dict[str, list[Datapoint]] = Field(default_factory=dict)
     alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
     resource_bounds: ResourceBounds = ResourceBounds()
+    # Why the resource itself suspends scale-in now (an ECS deployment in progress), None when it does not.
+    scale_in_suspended: str | None = None
     # Days of load datapoints per predictive policy name, oldest first (seasonal forecasts).
     # Left out of dumps: a decision records the forecast it made, not 20,000 datapoints.
     history: dict[str, list[Datapoint]] = Field(default_factory=dict, exclude=True)
@@ -106,6 +108,10 @@ class Signal(Frozen):
 class CapacityChange(Frozen):
     at: AwareDatetime
     capacity: int
+    # Scale-outs: the capacity they were sized from, kept across larger scale-outs let through during a
+    # cooldown (what "the capacity the previous scale-out added" is counted from). None in histories
+    # stored before it was recorded.
+    before: int | None = None
 
 
 class Recommendation(Frozen):

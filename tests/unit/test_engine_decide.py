@@ -248,7 +248,9 @@ def test_given_many_recommendations_when_remembering_then_at_most_the_latest_200
 def test_given_an_applied_change_when_remembering_then_it_starts_cooldowns(action: Action, field: str) -> None:
     after = remember(history(), target(), result_of(action, 6, 7), applied=True, now=NOW)
 
-    assert getattr(after, field) == CapacityChange(at=NOW, capacity=6)
+    # A scale-out also remembers the capacity it was sized from (the base of its cooldown).
+    before = 4 if action is Action.OUT else None
+    assert getattr(after, field) == CapacityChange(at=NOW, capacity=6, before=before)
     assert after.last_action_by_policy == {"cpu": NOW}
 
 
@@ -272,5 +274,5 @@ def test_given_no_applied_change_when_remembering_then_cooldowns_are_untouched(
 def test_given_a_change_caused_by_bounds_when_remembering_then_no_policy_is_charged() -> None:
     after = remember(TargetHistory(), target(), result_of(Action.OUT, 3, 4, None), applied=True, now=NOW)
 
-    assert after.last_scale_out == CapacityChange(at=NOW, capacity=3)
+    assert after.last_scale_out == CapacityChange(at=NOW, capacity=3, before=4)
     assert after.last_action_by_policy == {}
