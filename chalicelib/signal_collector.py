@@ -62,6 +62,7 @@ class SignalCollector:
             metrics=self._metrics(target, now, known_metrics or {}),
             alarms=self._alarms(target, known_alarms),
             resource_bounds=reading.bounds,
+            scale_in_suspended=reading.scale_in_suspended,
             history=self._history(target, now),
         )
 

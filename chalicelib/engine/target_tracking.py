@@ -137,9 +137,10 @@ def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], sig
     if len(window) < needed:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for only {len(window)} of {needed} datapoints"
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
-    # Conservative: size for the busiest point of the window, not the latest one.
+    # Conservative: size for the busiest point of the window, not the latest one, over the units it was
+    # averaged over (during an ECS deployment more tasks run than are desired).
     peak = max(p.value for p in window)
-    proposed = ceil_capacity(max(current, 1) * peak / policy.target_value)
+    proposed = ceil_capacity(max(_serving(signal), 1) * peak / policy.target_value)
     if proposed >= current:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for {needed} datapoints, but {current} is still needed"
         return PolicyResult.vote_of(

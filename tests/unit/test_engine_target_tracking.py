@@ -164,7 +164,10 @@ SERVING_CASES = [
     pytest.param([120] * 3, 4, 4, Vote.OUT, 8, R.ABOVE_TARGET, id="all-serving-sizes-as-before"),
     pytest.param([120] * 3, 2, 4, Vote.OUT, 8, R.ABOVE_TARGET, id="scale-in-under-way-counts-the-load-served"),
     pytest.param([120] * 3, 1, 0, Vote.OUT, 2, R.ABOVE_TARGET, id="none-serving-grows-as-if-one"),
-    pytest.param([30] * 15, 6, 3, Vote.IN, 3, R.BELOW_TARGET, id="scale-in-still-sized-from-desired"),
+    # Scale-in too is sized from the units the metric was averaged over: ceil(3 x 30 / 60) = 2, and 20
+    # running at 30 % while 10 are desired (a deployment) need 10: no scale-in to ceil(10 x 30 / 60) = 5.
+    pytest.param([30] * 15, 6, 3, Vote.IN, 2, R.BELOW_TARGET, id="scale-in-sized-from-the-units-serving"),
+    pytest.param([30] * 15, 10, 20, Vote.HOLD, 10, R.WITHIN_TOLERANCE, id="deployment-running-more-than-desired"),
 ]
 
 
