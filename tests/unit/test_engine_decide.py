@@ -10,7 +10,7 @@ from chalicelib.engine import decide, remember
 from chalicelib.engine.history import MAX_RECOMMENDATIONS
 from chalicelib.models.decisions import Action, EngineResult, Vote
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import AlarmState, CapacityChange, Recommendation, TargetHistory
+from chalicelib.models.signals import AlarmState, CapacityChange, Datapoint, Recommendation, TargetHistory
 from chalicelib.models.targets import TargetTrackingPolicy
 from tests.unit.engine_factories import (
     NOW,
@@ -74,6 +74,45 @@ def test_given_a_situation_when_deciding_then_one_sentence_explains_it(
     current: int, values: list[float], explanation: str
 ) -> None:
     result = decide(target(cpu()), signal(current, {"cpu": series(values)} if values else {}), history(), NOW)
+
+    assert result.explanation == explanation
+
+
+@pytest.mark.parametrize(
+    ("current", "metrics", "explanation"),
+    [
+        pytest.param(
+            7,
+            {},
+            "Scale in from 7 to 5: capped at the target's max 5; policy 'cpu' sees no CPUUtilization datapoints;"
+            " policy 'mem' sees no CPUUtilization datapoints.",
+            id="missing-data-hold-but-above-max",
+        ),
+        pytest.param(
+            7,
+            {"cpu": series([55] * 15), "mem": series([30] * 15)},
+            "Scale in from 7 to 5: capped at the target's max 5; policy 'cpu' sees CPUUtilization 55.0, within"
+            " tolerance of target 60.0 (scale-in below 54.0); policy 'mem' asked for 4.",
+            id="vetoed-scale-in-but-above-max",
+        ),
+        pytest.param(
+            1,
+            {"cpu": series([55] * 15), "mem": series([55] * 15)},
+            "Scale out from 1 to 2: raised to the target's min 2; policy 'cpu' sees CPUUtilization 55.0, within"
+            " tolerance of target 60.0 (scale-in below 54.0); policy 'mem' sees CPUUtilization 55.0, within"
+            " tolerance of target 60.0 (scale-in below 54.0).",
+            id="holding-but-below-min",
+        ),
+    ],
+)
+def test_given_a_bound_forcing_the_change_when_explained_then_the_bound_is_the_cause(
+    current: int, metrics: dict[str, list[Datapoint]], explanation: str
+) -> None:
+    # The review's case: "Scale in from 7 to 5 ... Marea never scales in on missing data (capped at
+    # the target's max 5)": the sentence must not claim a rule the change broke.
+    result = decide(
+        target(cpu("cpu"), cpu("mem"), min_capacity=2, max_capacity=5), signal(current, metrics), history(), NOW
+    )
 
     assert result.explanation == explanation
 
@@ -171,9 +210,9 @@ def test_given_only_a_schedule_when_deciding_then_it_bounds_without_proposing() 
 
     assert (result.final, result.action, result.policy) == (5, Action.OUT, None)
     assert result.reasons == [R.SCHEDULE_ACTIVE, R.NO_POLICIES, R.SCHEDULED_FLOOR]
-    assert result.explanation.startswith(
-        "Scale out from 2 to 5: the target has only scheduled policies, which bound capacity but never propose it"
-        " (raised to the scheduled floor 5: action 'business-hours' (min 5) in force since 2024-03-29 08:00 UTC)."
+    assert result.explanation == (
+        "Scale out from 2 to 5: raised to the scheduled floor 5: action 'business-hours' (min 5) in force since"
+        " 2024-03-29 08:00 UTC; the target has only scheduled policies, which bound capacity but never propose it."
     )
 
 

@@ -247,6 +247,64 @@ def test_given_any_unpaused_target_when_deciding_then_final_stays_within_min_and
     assert len(result.reasons) == len(set(result.reasons))
 
 
+# The words a sentence may only use when the reason behind them applied (and the action allows them).
+CLAIMS = {
+    "Marea never scales in on missing data": ReasonCode.HOLD_ON_MISSING_DATA,
+    "scale-in needs every policy to agree": ReasonCode.SCALE_IN_VETOED,
+    "blocks it for another": ReasonCode.COOLDOWN,
+    "stabilised to": ReasonCode.STABILIZATION,
+    "scale-in suspended": ReasonCode.SCALE_IN_SUSPENDED,
+}
+SCALE_IN_VETOES = ("Marea never scales in on missing data", "scale-in needs every policy to agree")
+
+
+def bound_phrase(reason: ReasonCode, low: int, high: int) -> str | None:
+    """How the sentence names the bound behind a clamp reason, with the capacity it set."""
+    phrases = {
+        ReasonCode.CLAMPED_TO_MIN: f"raised to the target's min {low}",
+        ReasonCode.CLAMPED_TO_MAX: f"capped at the target's max {high}",
+        ReasonCode.SCHEDULED_FLOOR: f"raised to the scheduled floor {low}",
+        ReasonCode.SCHEDULED_CEILING: f"lowered to the scheduled ceiling {high}",
+        ReasonCode.CLAMPED_TO_RESOURCE_MIN: f"raised to the resource's own min {low}",
+        ReasonCode.CLAMPED_TO_RESOURCE_MAX: f"capped at the resource's own max {high}",
+    }
+    return phrases.get(reason)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_given_any_decision_when_explained_then_the_sentence_matches_the_action_and_names_what_decided(
+    scenario: tuple[Target, Signal, TargetHistory, datetime],
+) -> None:
+    target, signal, history, now = scenario
+
+    result = decide(target, signal, history, now)
+
+    sentence, current, final = result.explanation, result.current, result.final
+    headline = {
+        Action.OUT: f"Scale out from {current} to {final}: ",
+        Action.IN: f"Scale in from {current} to {final}: ",
+        Action.NONE: f"Hold at {current}: ",
+    }[result.action]
+    assert sentence.startswith(headline), sentence
+    for claim, reason in CLAIMS.items():
+        if claim in sentence:
+            assert reason in result.reasons, sentence
+    if result.action is Action.IN:
+        assert not any(veto in sentence for veto in SCALE_IN_VETOES), sentence
+    bounds = [bound_phrase(r, result.effective_min, result.effective_max) for r in result.reasons]
+    named = [phrase for phrase in bounds if phrase is not None]
+    for phrase in named:
+        assert phrase in sentence, sentence
+    if result.action is not Action.NONE and result.policy is None and named:
+        # No policy asked for this change: the bound that forced it is the cause, named first.
+        assert sentence.removeprefix(headline).startswith(named[0]), sentence
+    if result.proposed != result.final:
+        # The normaliser changed the policies' proposal: the sentence says which constraint did.
+        constraints = {"stabilised to", "blocks it for another", "scale-in suspended", *named}
+        assert any(phrase in sentence for phrase in constraints), sentence
+
+
 @PROPERTY_SETTINGS
 @given(scenarios(paused=True))
 def test_given_a_paused_target_when_deciding_then_capacity_never_moves(
