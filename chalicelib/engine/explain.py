@@ -31,11 +31,11 @@ def explain(
         proposed = f" (policies proposed {combination.proposed})" if combination.proposed != current else ""
         return f"Paused: capacity stays at {current}{proposed}."
     headline = _headline(action, current, final)
-    if _bound_decided(current, action, normalization):
+    forcing = _forcing_bound(current, action, normalization)
+    if forcing is not None:
         # No policy asked for this change (or asked for the opposite): the bound is the cause, and the
         # policies' votes are reported as facts, without the rules that the bound overrode.
-        assert normalization.clamp_reason is not None
-        bound = _clamp_note(normalization.clamp_reason, normalization, policy_results)
+        bound = _clamp_note(forcing, normalization, policy_results)
         said = _policies_said(combination, policy_results)
         notes = _notes(target, combination, normalization, policy_results, now, with_clamp=False)
         return f"{headline}: {bound}; {said}{f' ({notes})' if notes else ''}."
@@ -44,12 +44,13 @@ def explain(
     return f"{headline}: {cause}{f' ({notes})' if notes else ''}."
 
 
-def _bound_decided(current: int, action: Action, normalization: Normalization) -> bool:
-    """Whether a bound alone moved capacity, or moved it the other way than the policies asked."""
-    if normalization.clamp_reason is None or action is Action.NONE or normalization.unclamped is None:
-        return False
-    asked = normalization.unclamped - current
-    return asked == 0 or (asked > 0) != (action is Action.OUT)
+def _forcing_bound(current: int, action: Action, normalization: Normalization) -> ReasonCode | None:
+    """The bound's reason when it alone moved capacity, or moved it the other way than the policies asked."""
+    reason, unclamped = normalization.clamp_reason, normalization.unclamped
+    if reason is None or action is Action.NONE or unclamped is None:
+        return None
+    asked = unclamped - current
+    return reason if asked == 0 or (asked > 0) != (action is Action.OUT) else None
 
 
 def _headline(action: Action, current: int, final: int) -> str:

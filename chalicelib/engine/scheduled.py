@@ -33,6 +33,14 @@ class Firing:
     skipped: datetime | None  # the latest firing passed over because its local date is excluded
 
 
+@dataclass(frozen=True)
+class _Fired:
+    """An action that fired (at ``at``, UTC) within LOOKBACK on a date that is not excluded."""
+
+    action: ScheduledAction
+    at: datetime
+
+
 def propose(policy: ScheduledPolicy, now: datetime) -> PolicyResult:
     """The bounds in force at ``now``: each field (min, max) from the latest action that set it.
 
@@ -41,8 +49,9 @@ def propose(policy: ScheduledPolicy, now: datetime) -> PolicyResult:
     A field whose latest action has ended (``duration_minutes``) is lifted, not handed back.
     """
     firings = [last_firing(action, now) for action in policy.actions]
-    floor_from = _latest_setting(firings, lambda a: a.min_capacity is not None)
-    ceiling_from = _latest_setting(firings, lambda a: a.max_capacity is not None)
+    fired = [_Fired(f.action, f.at) for f in firings if f.at is not None]
+    floor_from = _latest_setting(fired, lambda a: a.min_capacity is not None)
+    ceiling_from = _latest_setting(fired, lambda a: a.max_capacity is not None)
     deciding = [f for f in (floor_from, ceiling_from) if f is not None]
     in_force = [f for i, f in enumerate(deciding) if not _ended(f, now) and all(f is not g for g in deciding[:i])]
     skipped_dates = _relevant_exclusions(firings, deciding)
@@ -52,39 +61,33 @@ def propose(policy: ScheduledPolicy, now: datetime) -> PolicyResult:
         return _result(policy, [ReasonCode.SCHEDULE_INACTIVE, *extra], _inactive_detail(deciding) + note)
     detail = "; ".join(
         f"action '{f.action.name}' ({_describe_bounds(f.action)}) in force since {_local(f)}"
-        for f in sorted(in_force, key=_fired_at)
+        for f in sorted(in_force, key=lambda f: f.at)
     )
     floor = floor_from.action.min_capacity if floor_from is not None and not _ended(floor_from, now) else None
     ceiling = ceiling_from.action.max_capacity if ceiling_from is not None and not _ended(ceiling_from, now) else None
     return _result(policy, [ReasonCode.SCHEDULE_ACTIVE, *extra], detail + note, floor=floor, ceiling=ceiling)
 
 
-def _latest_setting(firings: list[Firing], sets_field: Callable[[ScheduledAction], bool]) -> Firing | None:
+def _latest_setting(fired: list[_Fired], sets_field: Callable[[ScheduledAction], bool]) -> _Fired | None:
     """The most recent firing of an action that sets the field; ties go to the action declared first."""
-    fired = [f for f in firings if f.at is not None and sets_field(f.action)]
-    return max(fired, key=_fired_at, default=None)
+    return max((f for f in fired if sets_field(f.action)), key=lambda f: f.at, default=None)
 
 
-def _fired_at(firing: Firing) -> datetime:
-    assert firing.at is not None
-    return firing.at
-
-
-def _ended(firing: Firing, now: datetime) -> bool:
+def _ended(fired: _Fired, now: datetime) -> bool:
     # Elapsed time, not wall-clock (UTC arithmetic): a 60-minute action spanning a DST change lasts 60 minutes.
-    duration = firing.action.duration_minutes
-    return duration is not None and now >= _fired_at(firing) + timedelta(minutes=duration)
+    duration = fired.action.duration_minutes
+    return duration is not None and now >= fired.at + timedelta(minutes=duration)
 
 
-def _local(firing: Firing) -> str:
-    zone = firing.action.timezone
-    return f"{_fired_at(firing).astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
+def _local(fired: _Fired) -> str:
+    zone = fired.action.timezone
+    return f"{fired.at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
 
 
-def _inactive_detail(deciding: list[Firing]) -> str:
+def _inactive_detail(deciding: list[_Fired]) -> str:
     if not deciding:
         return f"no action fired in the last {LOOKBACK.days} days"
-    latest = max(deciding, key=_fired_at)
+    latest = max(deciding, key=lambda f: f.at)
     return f"action '{latest.action.name}' fired {_local(latest)} and ended after {latest.action.duration_minutes} min"
 
 
@@ -146,19 +149,18 @@ def _search_last_firing(action: ScheduledAction, now: datetime) -> Firing:
         cursor = _local_midnight(firing.date(), zone)
 
 
-def _relevant_exclusions(firings: list[Firing], deciding: list[Firing]) -> list[str]:
+def _relevant_exclusions(firings: list[Firing], deciding: list[_Fired]) -> list[str]:
     """Local dates whose skipped firing would otherwise have replaced a field in force (or set one)."""
+    decided = {field: f.at for f in deciding for field in ("min", "max") if _sets(f.action, field)}
 
-    def would_replace(skipped: Firing) -> bool:
-        assert skipped.skipped is not None
-        sets = {field for field in ("min", "max") if _sets(skipped.action, field)}
-        decided = {field: f for f in deciding for field in ("min", "max") if _sets(f.action, field)}
-        return any(field not in decided or skipped.skipped > _fired_at(decided[field]) for field in sets)
+    def would_replace(skipped_at: datetime, action: ScheduledAction) -> bool:
+        fields = [field for field in ("min", "max") if _sets(action, field)]
+        return any(field not in decided or skipped_at > decided[field] for field in fields)
 
     dates = {
         f"{f.skipped.astimezone(ZoneInfo(f.action.timezone)):%Y-%m-%d}"
         for f in firings
-        if f.skipped is not None and would_replace(f)
+        if f.skipped is not None and would_replace(f.skipped, f.action)
     }
     return sorted(dates)
 
