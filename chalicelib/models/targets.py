@@ -22,7 +22,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,254}$"
 MAX_CAPACITY_LIMIT = 100_000
 _CRON_PROBE_TIME = datetime(2000, 1, 1)  # any start time: only the expression's syntax is checked
 
-# Defaults that AWS target tracking uses but does not let users change (aws-scaling-facts.md).
+# Defaults that AWS target tracking uses but does not let users change (docs/aws-semantics.md, "Target tracking").
 AWS_SCALE_OUT_DATAPOINTS = 3  # scale-out alarm: 3 of 3 one-minute datapoints above target
 AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 datapoints below (1 - 0.1) x target
 AWS_SCALE_IN_MARGIN = 0.10
