@@ -23,7 +23,7 @@ from chalicelib.engine.target_tracking import decided_by_newest
 from chalicelib.metric_retention import oldest_readable
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.capacity import CapacityReading
-from chalicelib.models.signals import AlarmObservation, AlarmState, Datapoint, Signal
+from chalicelib.models.signals import AlarmObservation, AlarmState, ComparisonOperator, Datapoint, Signal
 from chalicelib.models.targets import (
     CustomMetric,
     PredictivePolicy,
@@ -108,6 +108,7 @@ class SignalCollector:
             metrics=self._metrics(target, now, known_metrics or {}),
             alarms=self._alarms(target, known_alarms),
             resource_bounds=reading.bounds,
+            scale_in_suspended=reading.scale_in_suspended,
             history=self._history(target, now),
         )
 
@@ -185,14 +186,20 @@ class SignalCollector:
 
 
 def observation_from_alarm(alarm: Any) -> AlarmObservation:
-    """An AlarmObservation from a DescribeAlarms MetricAlarms entry."""
+    """An AlarmObservation from a DescribeAlarms MetricAlarms entry.
+
+    The comparison operator tells a step policy which side of the threshold breaches; anomaly-band
+    operators (no static threshold) are left unknown.
+    """
     value, at = _latest_from_reason_data(alarm.get("StateReasonData"))
+    operator = alarm.get("ComparisonOperator")
     return AlarmObservation(
         name=alarm["AlarmName"],
         state=AlarmState(alarm["StateValue"]),
         threshold=alarm.get("Threshold"),
         value=value,
         timestamp=at or alarm.get("StateUpdatedTimestamp"),
+        comparison=ComparisonOperator(operator) if operator in set(ComparisonOperator) else None,
     )
 
 

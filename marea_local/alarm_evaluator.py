@@ -19,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.models.signals import AlarmState
 
+# The four static-threshold operators (anomaly-detection bands are not supported). The enum lives with
+# the engine's models: Marea reads the operator back from the state reason this module writes.
+from chalicelib.models.signals import ComparisonOperator as ComparisonOperator
+
 # CloudWatch reads more periods than EvaluationPeriods (the "evaluation range") so that real
 # datapoints just before the last N periods still count when newer ones are missing. The guide does
 # not publish the formula; its example tables read the 5 most recent datapoints for 3 periods.
@@ -28,37 +32,6 @@ ALWAYS_IGNORE_MISSING_NAMESPACES = frozenset({"AWS/DynamoDB"})
 REASON_DATA_VERSION = "1.0"
 # A state reason names the newest datapoints only; SetAlarmState caps StateReason at 1023 characters.
 MAX_LISTED_DATAPOINTS = 10
-
-
-class ComparisonOperator(StrEnum):
-    """The four static-threshold operators; anomaly-detection band operators are not supported."""
-
-    GREATER_THAN_OR_EQUAL = "GreaterThanOrEqualToThreshold"
-    GREATER_THAN = "GreaterThanThreshold"
-    LESS_THAN = "LessThanThreshold"
-    LESS_THAN_OR_EQUAL = "LessThanOrEqualToThreshold"
-
-    def breaches(self, value: float, threshold: float) -> bool:
-        if self is ComparisonOperator.GREATER_THAN_OR_EQUAL:
-            return value >= threshold
-        if self is ComparisonOperator.GREATER_THAN:
-            return value > threshold
-        if self is ComparisonOperator.LESS_THAN:
-            return value < threshold
-        return value <= threshold
-
-    @property
-    def phrase(self) -> str:
-        """As CloudWatch words it in a state reason: "... was greater than the threshold (70.0)"."""
-        return _PHRASES[self]
-
-
-_PHRASES = {
-    ComparisonOperator.GREATER_THAN_OR_EQUAL: "greater than or equal to",
-    ComparisonOperator.GREATER_THAN: "greater than",
-    ComparisonOperator.LESS_THAN: "less than",
-    ComparisonOperator.LESS_THAN_OR_EQUAL: "less than or equal to",
-}
 
 
 class TreatMissingData(StrEnum):

@@ -1,8 +1,13 @@
-"""ECS service actuator: UpdateService desiredCount (Fargate or EC2 launch type alike)."""
+"""ECS service actuator: UpdateService desiredCount (Fargate or EC2 launch type alike).
+
+Reads the desired count, the tasks running (what a metric is averaged over) and whether a
+deployment is in progress (Application Auto Scaling suspends scale-in then).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,11 +37,13 @@ class EcsActuator:
         return CapacityReading(
             current=service["desiredCount"],
             serving=service.get("runningCount", 0),
+            scale_in_suspended=deployment_in_progress(service),
             details={
                 "cluster": target.cluster,
                 "service": target.service,
                 "running": service.get("runningCount", 0),
                 "pending": service.get("pendingCount", 0),
+                "deployments": len(_running_deployments(service)),
             },
         )
 
@@ -49,3 +56,31 @@ class EcsActuator:
                 f"UpdateService({target.cluster}/{target.service}, desiredCount={capacity}) failed: {exc}"
             ) from exc
         return Actuation(note=f"set desiredCount of {target.cluster}/{target.service} to {capacity}")
+
+
+# Deployments whose tasks may still run: the new one (PRIMARY) and those it replaces (ACTIVE).
+_RUNNING_DEPLOYMENT_STATUSES = frozenset({"PRIMARY", "ACTIVE"})
+
+
+def deployment_in_progress(service: Mapping[str, Any]) -> str | None:
+    """Why a DescribeServices entry shows a deployment in progress, None when it does not.
+
+    Application Auto Scaling suspends scale-in while an ECS deployment is in progress
+    (docs/aws-semantics.md, "ECS services: deployments and tasks that do not start"). In progress:
+    tasks of more than one deployment run (a rolling update: more tasks may run than are desired),
+    or the primary deployment is IN_PROGRESS and the service does not run its desired count yet. A
+    primary deployment IN_PROGRESS whose tasks all run only waits for steady state, and is not.
+    """
+    deployments = _running_deployments(service)
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    name = f"ECS deployment {(primary or {}).get('id', '(unnamed)')} in progress"
+    if len(deployments) > 1:
+        return f"{name} (tasks of {len(deployments)} deployments running)"
+    running, desired = service.get("runningCount", 0), service.get("desiredCount", 0)
+    if primary is not None and primary.get("rolloutState") == "IN_PROGRESS" and running != desired:
+        return f"{name} ({running} of {desired} tasks running)"
+    return None
+
+
+def _running_deployments(service: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [d for d in service.get("deployments", []) if d.get("status") in _RUNNING_DEPLOYMENT_STATUSES]

@@ -1,8 +1,9 @@
 """Combine the policies' votes into one proposal, the way AWS combines several scaling policies.
 
-AWS (aws-scaling-facts.md): scale out if any policy asks, scale in only if all agree, and the
-largest capacity wins. A HOLD (within tolerance, missing data, alarm not yet readable) counts as
-"does not agree", so it vetoes scale-in; an ABSTAIN has no opinion at all.
+AWS (docs/aws-semantics.md, "Several policies, and `disable_scale_in`"): scale out if any policy
+asks, scale in only if all that have a say on scale-in agree, and the largest capacity wins. A HOLD
+(within tolerance, missing data, alarm not yet readable) counts as "does not agree", so it vetoes
+scale-in; an ABSTAIN (e.g. a target-tracking policy with scale-in disabled) has no opinion at all.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from chalicelib.engine import predictive, scheduled, step_scaling, target_tracking
 from chalicelib.engine.combine import Combination, combine
+from chalicelib.engine.cooldown import sizing_base
 from chalicelib.engine.explain import explain
 from chalicelib.engine.normalize import Normalization, normalize
 from chalicelib.models.decisions import Action, EngineResult, PolicyResult, Vote
@@ -31,7 +32,7 @@ def decide(target: TargetBase, signal: Signal, history: TargetHistory, now: date
     if now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
     current = signal.current_capacity
-    results = [_propose(policy, signal, now) for policy in target.policies]
+    results = [_propose(target, policy, signal, history, now) for policy in target.policies]
     has_proposing = any(
         isinstance(p, TargetTrackingPolicy | StepScalingPolicy | PredictivePolicy) for p in target.policies
     )
@@ -54,14 +55,16 @@ def decide(target: TargetBase, signal: Signal, history: TargetHistory, now: date
 
 
 def _propose(
+    target: TargetBase,
     policy: TargetTrackingPolicy | StepScalingPolicy | ScheduledPolicy | PredictivePolicy,
     signal: Signal,
+    history: TargetHistory,
     now: datetime,
 ) -> PolicyResult:
     if isinstance(policy, TargetTrackingPolicy):
-        return target_tracking.propose(policy, signal, now)
+        return target_tracking.propose(policy, signal, now, sizing_base(target, policy, signal, history, now))
     if isinstance(policy, StepScalingPolicy):
-        return step_scaling.propose(policy, signal)
+        return step_scaling.propose(policy, signal, sizing_base(target, policy, signal, history, now))
     if isinstance(policy, PredictivePolicy):
         return predictive.propose(policy, signal, now)
     return scheduled.propose(policy, now)

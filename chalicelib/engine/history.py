@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from chalicelib.engine.cooldown import base_after_scale_out
 from chalicelib.models.decisions import Action, EngineResult
 from chalicelib.models.signals import CapacityChange, Recommendation, TargetHistory
-from chalicelib.models.targets import TargetBase
+from chalicelib.models.targets import StepScalingPolicy, TargetBase, TargetTrackingPolicy
 
 # Upper bound on remembered recommendations: a 3,600 s window (the model's maximum) at one
 # evaluation a minute needs 60; 200 leaves room for alarm bursts and keeps the stored item small.
@@ -20,7 +21,7 @@ def remember(
 
     Every evaluation records its combined proposal (before normalisation) for the stabilisation
     window, applied or not: advise mode must stabilise exactly like act mode. Only an applied
-    change starts cooldowns.
+    change starts cooldowns; a scale-out remembers the capacity it was sized from (engine/cooldown.py).
     """
     since = now - timedelta(seconds=target.scale_in_stabilization_s)
     recent = [r for r in history.recommendations if r.at >= since]
@@ -28,11 +29,13 @@ def remember(
     last_scale_out, last_scale_in = history.last_scale_out, history.last_scale_in
     by_policy = dict(history.last_action_by_policy)
     if applied and result.action is not Action.NONE:
-        change = CapacityChange(at=now, capacity=result.final)
         if result.action is Action.OUT:
-            last_scale_out = change
+            policy = next((p for p in target.policies if p.name == result.policy), None)
+            scaling = policy if isinstance(policy, TargetTrackingPolicy | StepScalingPolicy) else None
+            before = base_after_scale_out(target, scaling, history, result.current, now)
+            last_scale_out = CapacityChange(at=now, capacity=result.final, before=before)
         else:
-            last_scale_in = change
+            last_scale_in = CapacityChange(at=now, capacity=result.final)
         if result.policy is not None:
             by_policy[result.policy] = now
     return TargetHistory(

@@ -1,4 +1,4 @@
-"""Normalise a combined proposal: pause -> stabilise -> cooldown -> clamp (the HPA pipeline).
+"""Normalise a combined proposal: pause -> stabilise -> scale-in suspension and cooldown -> clamp (the HPA pipeline).
 
 Policies only propose; every invariant lives here, once. The one that matters most:
 for an unpaused target, ``target.min <= final <= target.max`` whatever the policies said.
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from chalicelib.engine.combine import Combination
+from chalicelib.engine.cooldown import scale_in_cooldown_end, scale_in_suspension
 from chalicelib.models.decisions import PolicyResult
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import ResourceBounds, Signal, TargetHistory
@@ -56,8 +57,10 @@ class Normalization:
     bounds: Bounds
     reasons: tuple[ReasonCode, ...]
     stabilized_to: int | None = None  # the stabilisation window raised a scale-in to this
-    cooldown_until: datetime | None = None  # the winning policy's cooldown blocked the change until then
+    suspended_by: str | None = None  # why the resource suspended a scale-in (ECS deployment, EC2 warm-up)
+    cooldown_until: datetime | None = None  # the winning policy's scale-in cooldown blocked it until then
     clamp_reason: ReasonCode | None = None  # a bound moved the capacity to ``final``
+    unclamped: int | None = None  # the capacity before the bounds applied
 
 
 def normalize(
@@ -79,14 +82,19 @@ def normalize(
     if capacity != combination.proposed:
         reasons.append(ReasonCode.STABILIZATION)
         stabilized_to = capacity
+    # Scale-out cooldowns are not applied here: they change what a scale-out is sized from
+    # (engine/cooldown.py), not whether it may happen. A scale-in may be suspended or wait.
+    policy = _winning_policy(target, combination)
+    suspended_by = scale_in_suspension(target, policy, signal, history, now) if capacity < current else None
+    if suspended_by is not None:
+        reasons.append(ReasonCode.SCALE_IN_SUSPENDED)
+        capacity = current
     cooldown_until = None
-    if capacity != current and combination.winner is not None:
-        policy = next((p for p in target.policies if p.name == combination.winner.policy), None)
-        if isinstance(policy, TargetTrackingPolicy | StepScalingPolicy):
-            cooldown_until = cooldown_end(policy, capacity > current, history, now)
-        if cooldown_until is not None:
-            reasons.append(ReasonCode.COOLDOWN)
-            capacity = current
+    if capacity < current and policy is not None:
+        cooldown_until = scale_in_cooldown_end(target, policy, history, now)
+    if cooldown_until is not None:
+        reasons.append(ReasonCode.COOLDOWN)
+        capacity = current
     # Bounds are applied after the cooldown on purpose: AWS scheduled actions ignore cooldowns,
     # and a target outside [min, max] is brought back at once.
     final, clamp_reason = clamp(capacity, bounds)
@@ -97,9 +105,17 @@ def normalize(
         bounds=bounds,
         reasons=(*reasons, *notes),
         stabilized_to=stabilized_to,
+        suspended_by=suspended_by,
         cooldown_until=cooldown_until,
         clamp_reason=clamp_reason,
+        unclamped=capacity,
     )
+
+
+def _winning_policy(target: TargetBase, combination: Combination) -> TargetTrackingPolicy | StepScalingPolicy | None:
+    winner = combination.winner
+    policy = None if winner is None else next((p for p in target.policies if p.name == winner.policy), None)
+    return policy if isinstance(policy, TargetTrackingPolicy | StepScalingPolicy) else None
 
 
 def stabilize(proposed: int, current: int, history: TargetHistory, window_s: int, now: datetime) -> int:
@@ -109,29 +125,6 @@ def stabilize(proposed: int, current: int, history: TargetHistory, window_s: int
     since = now - timedelta(seconds=window_s)
     recent = [r.capacity for r in history.recommendations if since <= r.at <= now]
     return min(current, max([proposed, *recent]))
-
-
-def cooldown_end(
-    policy: TargetTrackingPolicy | StepScalingPolicy, scaling_out: bool, history: TargetHistory, now: datetime
-) -> datetime | None:
-    """End of the cooldown blocking this policy's change at ``now``; None when it may act."""
-    if isinstance(policy, StepScalingPolicy):
-        # Step scaling: one cooldown per policy, whatever the direction (EC2 simple/step semantics).
-        last = history.last_action_by_policy.get(policy.name)
-        seconds = policy.cooldown_s
-    elif scaling_out:
-        # Application Auto Scaling: only a previous scale-out delays a scale-out.
-        last = history.last_scale_out.at if history.last_scale_out else None
-        seconds = policy.scale_out_cooldown_s
-    else:
-        # ... while any recent change, in or out, delays a scale-in.
-        changes = [c.at for c in (history.last_scale_in, history.last_scale_out) if c is not None]
-        last = max(changes, default=None)
-        seconds = policy.scale_in_cooldown_s
-    if last is None:
-        return None
-    end = last + timedelta(seconds=seconds)
-    return end if now < end else None
 
 
 def effective_bounds(target: TargetBase, policy_results: Sequence[PolicyResult], resource: ResourceBounds) -> Bounds:

@@ -1,12 +1,14 @@
 """Scheduled policies: bound capacity (floor and/or ceiling) from the most recent cron firing.
 
 A scheduled policy never proposes a capacity; it votes ABSTAIN and hands the normaliser a floor
-and a ceiling, as AWS scheduled actions set MinSize/MaxSize. Firings are computed in the
+and a ceiling, as AWS scheduled actions set MinSize/MaxSize, each field from the latest action
+that names it. Firings are computed in the
 action's IANA zone, so "08:00 Europe/Madrid" is 07:00 UTC in winter and 06:00 UTC in summer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -31,27 +33,62 @@ class Firing:
     skipped: datetime | None  # the latest firing passed over because its local date is excluded
 
 
+@dataclass(frozen=True)
+class _Fired:
+    """An action that fired (at ``at``, UTC) within LOOKBACK on a date that is not excluded."""
+
+    action: ScheduledAction
+    at: datetime
+
+
 def propose(policy: ScheduledPolicy, now: datetime) -> PolicyResult:
-    """The bounds in force at ``now``: those of the action that fired last, unless it has ended."""
+    """The bounds in force at ``now``: each field (min, max) from the latest action that set it.
+
+    AWS scheduled actions change only the fields they name (docs/aws-semantics.md, "Scheduled
+    actions"): an action naming only the minimum leaves the maximum of an earlier action in force.
+    A field whose latest action has ended (``duration_minutes``) is lifted, not handed back.
+    """
     firings = [last_firing(action, now) for action in policy.actions]
-    fired = [(f.action, f.at) for f in firings if f.at is not None]
-    # Ties (two actions firing at the same instant) go to the action declared first: max() keeps it.
-    active = max(fired, key=lambda pair: pair[1], default=None)
-    skipped_dates = _relevant_exclusions(firings, active[1] if active else None)
+    fired = [_Fired(f.action, f.at) for f in firings if f.at is not None]
+    floor_from = _latest_setting(fired, lambda a: a.min_capacity is not None)
+    ceiling_from = _latest_setting(fired, lambda a: a.max_capacity is not None)
+    deciding = [f for f in (floor_from, ceiling_from) if f is not None]
+    in_force = [f for i, f in enumerate(deciding) if not _ended(f, now) and all(f is not g for g in deciding[:i])]
+    skipped_dates = _relevant_exclusions(firings, deciding)
     extra = [ReasonCode.SCHEDULE_EXCLUDED_DATE] if skipped_dates else []
     note = f"; excluded date {', '.join(skipped_dates)} skipped" if skipped_dates else ""
-    if active is None:
-        detail = f"no action fired in the last {LOOKBACK.days} days{note}"
-        return _result(policy, [ReasonCode.SCHEDULE_INACTIVE, *extra], detail)
-    action, fired_utc = active
-    fired_at = f"{fired_utc.astimezone(ZoneInfo(action.timezone)):%Y-%m-%d %H:%M} {action.timezone}"
+    if not in_force:
+        return _result(policy, [ReasonCode.SCHEDULE_INACTIVE, *extra], _inactive_detail(deciding) + note)
+    detail = "; ".join(
+        f"action '{f.action.name}' ({_describe_bounds(f.action)}) in force since {_local(f)}"
+        for f in sorted(in_force, key=lambda f: f.at)
+    )
+    floor = floor_from.action.min_capacity if floor_from is not None and not _ended(floor_from, now) else None
+    ceiling = ceiling_from.action.max_capacity if ceiling_from is not None and not _ended(ceiling_from, now) else None
+    return _result(policy, [ReasonCode.SCHEDULE_ACTIVE, *extra], detail + note, floor=floor, ceiling=ceiling)
+
+
+def _latest_setting(fired: list[_Fired], sets_field: Callable[[ScheduledAction], bool]) -> _Fired | None:
+    """The most recent firing of an action that sets the field; ties go to the action declared first."""
+    return max((f for f in fired if sets_field(f.action)), key=lambda f: f.at, default=None)
+
+
+def _ended(fired: _Fired, now: datetime) -> bool:
     # Elapsed time, not wall-clock (UTC arithmetic): a 60-minute action spanning a DST change lasts 60 minutes.
-    if action.duration_minutes is not None and now >= fired_utc + timedelta(minutes=action.duration_minutes):
-        detail = f"action '{action.name}' fired {fired_at} and ended after {action.duration_minutes} min{note}"
-        return _result(policy, [ReasonCode.SCHEDULE_INACTIVE, *extra], detail)
-    detail = f"action '{action.name}' ({_describe_bounds(action)}) in force since {fired_at}{note}"
-    reasons = [ReasonCode.SCHEDULE_ACTIVE, *extra]
-    return _result(policy, reasons, detail, floor=action.min_capacity, ceiling=action.max_capacity)
+    duration = fired.action.duration_minutes
+    return duration is not None and now >= fired.at + timedelta(minutes=duration)
+
+
+def _local(fired: _Fired) -> str:
+    zone = fired.action.timezone
+    return f"{fired.at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
+
+
+def _inactive_detail(deciding: list[_Fired]) -> str:
+    if not deciding:
+        return f"no action fired in the last {LOOKBACK.days} days"
+    latest = max(deciding, key=lambda f: f.at)
+    return f"action '{latest.action.name}' fired {_local(latest)} and ended after {latest.action.duration_minutes} min"
 
 
 def last_firing(action: ScheduledAction, now: datetime) -> Firing:
@@ -112,14 +149,24 @@ def _search_last_firing(action: ScheduledAction, now: datetime) -> Firing:
         cursor = _local_midnight(firing.date(), zone)
 
 
-def _relevant_exclusions(firings: list[Firing], active_at: datetime | None) -> list[str]:
-    """Local dates whose skipped firing would otherwise have replaced the one in force."""
+def _relevant_exclusions(firings: list[Firing], deciding: list[_Fired]) -> list[str]:
+    """Local dates whose skipped firing would otherwise have replaced a field in force (or set one)."""
+    decided = {field: f.at for f in deciding for field in ("min", "max") if _sets(f.action, field)}
+
+    def would_replace(skipped_at: datetime, action: ScheduledAction) -> bool:
+        fields = [field for field in ("min", "max") if _sets(action, field)]
+        return any(field not in decided or skipped_at > decided[field] for field in fields)
+
     dates = {
         f"{f.skipped.astimezone(ZoneInfo(f.action.timezone)):%Y-%m-%d}"
         for f in firings
-        if f.skipped is not None and (active_at is None or f.skipped > active_at)
+        if f.skipped is not None and would_replace(f.skipped, f.action)
     }
     return sorted(dates)
+
+
+def _sets(action: ScheduledAction, field: str) -> bool:
+    return (action.min_capacity if field == "min" else action.max_capacity) is not None
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:

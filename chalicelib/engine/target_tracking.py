@@ -4,6 +4,7 @@ AWS semantics (docs/aws-semantics.md, "Target tracking") with the windows AWS hi
 on the policy: scale out proportionally once ``scale_out_datapoints`` are above target, scale in
 conservatively once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing
 or stale data never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
+A policy with ``disable_scale_in`` abstains on scale-in ("Several policies, and `disable_scale_in`").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from chalicelib.engine.cooldown import SizingBase
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
@@ -26,8 +28,13 @@ from chalicelib.models.targets import (
 CEIL_EPSILON = 1e-9
 
 
-def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> PolicyResult:
-    """What this policy asks for, given the datapoints observed up to ``now``."""
+def propose(
+    policy: TargetTrackingPolicy, signal: Signal, now: datetime, base: SizingBase | None = None
+) -> PolicyResult:
+    """What this policy asks for, given the datapoints observed up to ``now``.
+
+    ``base``: the units a scale-out is sized from (engine/cooldown.py); by default the units serving.
+    """
     series = usable_datapoints(signal.metrics.get(policy.name, []), now)
     label = metric_label(policy)
     if not series:
@@ -40,7 +47,8 @@ def propose(policy: TargetTrackingPolicy, signal: Signal, now: datetime) -> Poli
             f" older than {STALE_AFTER_PERIODS} periods of {period_s} s)"
         )
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.STALE_DATA, detail, observed=latest.value)
-    return _scale_out(policy, series, signal) or _scale_in_or_hold(policy, series, signal.current_capacity)
+    base = base or SizingBase(capacity=_serving(signal), current=signal.current_capacity)
+    return _scale_out(policy, series, signal, base) or _scale_in_or_hold(policy, series, signal)
 
 
 def decided_by_newest(policy: TargetTrackingPolicy, newest: Sequence[Datapoint], now: datetime) -> bool:
@@ -97,7 +105,14 @@ def ceil_capacity(capacity: float) -> int:
     return max(0, min(MAX_CAPACITY_LIMIT, math.ceil(capacity - CEIL_EPSILON)))
 
 
-def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal) -> PolicyResult | None:
+def _serving(signal: Signal) -> int:
+    """The units a utilization metric is averaged over: those serving, else the desired capacity."""
+    return signal.current_capacity if signal.serving_capacity is None else signal.serving_capacity
+
+
+def _scale_out(
+    policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal, base: SizingBase
+) -> PolicyResult | None:
     needed = policy.scale_out_datapoints
     window = series[-needed:]
     if not all(p.value > policy.target_value for p in window):
@@ -110,28 +125,34 @@ def _scale_out(policy: TargetTrackingPolicy, series: list[Datapoint], signal: Si
         )
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
     current = signal.current_capacity
-    # The metric is measured over the units serving now: units still starting count toward the need
-    # (as AWS counts warming instances), so a scale-out during a boot does not order them twice.
-    serving = current if signal.serving_capacity is None else signal.serving_capacity
+    # Sized from the units serving: units still starting count toward the need (as AWS counts warming
+    # instances), so a scale-out during a boot does not order them twice; during an Application Auto
+    # Scaling cooldown, from the capacity before the last scale-out (what it added counts).
     # Scaling from zero: a target at 0 grows as if it had one unit, so it can leave zero at all.
-    need = ceil_capacity(max(serving, 1) * latest / policy.target_value)
+    need = ceil_capacity(max(base.capacity, 1) * latest / policy.target_value)
     detail = f"{label} {latest:.1f} > target {policy.target_value:.1f} for {needed} datapoints"
-    if serving < current and need <= current:
-        detail += f": {serving} serving need {need}, {current - serving} more already starting"
-        return PolicyResult.vote_of(
-            policy, Vote.HOLD, ReasonCode.SCALE_OUT_IN_PROGRESS, detail, proposed=current, observed=latest
-        )
+    if base.capacity < current and need <= current:
+        detail += f": {base.covered(need)}"
+        return PolicyResult.vote_of(policy, Vote.HOLD, base.reason, detail, proposed=current, observed=latest)
     proposed = min(max(current + 1, need), MAX_CAPACITY_LIMIT)
+    sized = base.sized(need)
+    detail += f": {sized}" if sized else ""
     return PolicyResult.vote_of(policy, Vote.OUT, ReasonCode.ABOVE_TARGET, detail, proposed=proposed, observed=latest)
 
 
-def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], current: int) -> PolicyResult:
+def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal) -> PolicyResult:
+    current = signal.current_capacity
     needed = policy.scale_in_datapoints
     window = series[-needed:]
     threshold = scale_in_threshold(policy)
     latest = series[-1].value
     label = metric_label(policy)
-    if policy.disable_scale_in or not all(p.value < threshold for p in window):
+    if policy.disable_scale_in:
+        # AWS scales in when every policy *with scale-in enabled* agrees: this one has no say on
+        # scale-in, so it abstains instead of holding (a hold would veto the others' scale-in).
+        detail = f"{label} {latest:.1f} with target {policy.target_value:.1f}; scale-in is disabled"
+        return PolicyResult.vote_of(policy, Vote.ABSTAIN, ReasonCode.SCALE_IN_DISABLED, detail, observed=latest)
+    if not all(p.value < threshold for p in window):
         detail = _tolerance_detail(policy, latest)
         return PolicyResult.vote_of(
             policy, Vote.HOLD, ReasonCode.WITHIN_TOLERANCE, detail, proposed=current, observed=latest
@@ -139,9 +160,10 @@ def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], cur
     if len(window) < needed:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for only {len(window)} of {needed} datapoints"
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
-    # Conservative: size for the busiest point of the window, not the latest one.
+    # Conservative: size for the busiest point of the window, not the latest one, over the units it was
+    # averaged over (during an ECS deployment more tasks run than are desired).
     peak = max(p.value for p in window)
-    proposed = ceil_capacity(max(current, 1) * peak / policy.target_value)
+    proposed = ceil_capacity(max(_serving(signal), 1) * peak / policy.target_value)
     if proposed >= current:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for {needed} datapoints, but {current} is still needed"
         return PolicyResult.vote_of(
@@ -156,8 +178,6 @@ def _tolerance_detail(policy: TargetTrackingPolicy, latest: float) -> str:
     target = policy.target_value
     if latest > target:
         return f"{label} {latest:.1f} > target {target:.1f} for fewer than {policy.scale_out_datapoints} datapoints"
-    if policy.disable_scale_in:
-        return f"{label} {latest:.1f} with target {target:.1f}; scale-in is disabled"
     threshold = scale_in_threshold(policy)
     if latest < threshold:
         return f"{label} {latest:.1f} < {threshold:.1f} for fewer than {policy.scale_in_datapoints} datapoints"

@@ -15,5 +15,7 @@ class CapacityReading(BaseModel):
     current: int = Field(ge=0)
     serving: int | None = Field(default=None, ge=0)  # in service / running now; None = not told
     bounds: ResourceBounds = ResourceBounds()
+    # Why the resource suspends scale-in now (an ECS deployment in progress); None when it does not.
+    scale_in_suspended: str | None = None
     # What else the resource told us (running count, in-service instances...), recorded as inputs.
     details: dict[str, Any] = Field(default_factory=dict)

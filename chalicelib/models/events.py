@@ -8,6 +8,7 @@ The alarm event format is the one in the CloudWatch user guide, "Alarm events an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -18,7 +19,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from chalicelib.constants import TARGET_ID_PATTERN
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import TriggerType
-from chalicelib.models.signals import AlarmObservation, AlarmState
+from chalicelib.models.signals import AlarmObservation, AlarmState, ComparisonOperator
 
 ALARM_SOURCE = "aws.cloudwatch"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
@@ -153,7 +154,13 @@ class AlarmStateChangeEvent(EventBridgeModel):
         return None if latest is None else latest.value
 
     def to_observation(self) -> AlarmObservation:
-        """What the engine sees of this alarm: state, latest value and threshold."""
+        """What the engine sees of this alarm: state, latest value, threshold and comparison operator.
+
+        The event carries no ComparisonOperator field; CloudWatch's state reason words it ("... was
+        less than or equal to the threshold (30.0) ..."), so it is read from there. A reason that names
+        no datapoint (all missing, or insufficient data) leaves it unknown; the step policy then goes by
+        the value (docs/aws-semantics.md, "Step bounds and the alarm's comparison operator").
+        """
         latest = None if self.reason_data is None else self.reason_data.latest_evaluated
         return AlarmObservation(
             name=self.alarm_name,
@@ -161,7 +168,24 @@ class AlarmStateChangeEvent(EventBridgeModel):
             threshold=self.threshold,
             value=None if latest is None else latest.value,
             timestamp=None if latest is None else latest.timestamp,
+            comparison=comparison_in_reason(self.detail.state.reason),
         )
+
+
+# "3 out of the last 3 datapoints [...] were greater than the threshold (70.0)", or "was not less than
+# or equal to the threshold" in an OK reason: the operator's phrase stands between the verb and "the threshold".
+_REASON_COMPARISON = re.compile(
+    r"\b(?:was|were) (?:not )?("
+    + "|".join(sorted((re.escape(o.phrase) for o in ComparisonOperator), key=len, reverse=True))
+    + r") the threshold\b"
+)
+_OPERATOR_BY_PHRASE = {operator.phrase: operator for operator in ComparisonOperator}
+
+
+def comparison_in_reason(reason: str) -> ComparisonOperator | None:
+    """The comparison operator a CloudWatch state reason words, None when it names none."""
+    found = _REASON_COMPARISON.search(reason)
+    return None if found is None else _OPERATOR_BY_PHRASE[found.group(1)]
 
 
 class ScheduledTickEvent(EventBridgeModel):

@@ -23,12 +23,16 @@ class ReasonCode(StrEnum):
     NO_POLICIES = "NO_POLICIES"
     # target tracking: units ordered earlier and still starting already cover what the metric asks for
     SCALE_OUT_IN_PROGRESS = "SCALE_OUT_IN_PROGRESS"
+    # target tracking with disable_scale_in: no vote on scale-in, so it never vetoes another policy's
+    SCALE_IN_DISABLED = "SCALE_IN_DISABLED"
     FORECAST_RISE = "FORECAST_RISE"  # predictive: the same time of previous days rose within the lead time
     # combination and normalisation
     SCALE_IN_VETOED = "SCALE_IN_VETOED"
     HOLD_ON_MISSING_DATA = "HOLD_ON_MISSING_DATA"
     PAUSED = "PAUSED"
     STABILIZATION = "STABILIZATION"
+    # the resource suspends scale-in: an ECS deployment in progress, or EC2 instances still warming up
+    SCALE_IN_SUSPENDED = "SCALE_IN_SUSPENDED"
     COOLDOWN = "COOLDOWN"
     CLAMPED_TO_MIN = "CLAMPED_TO_MIN"
     CLAMPED_TO_MAX = "CLAMPED_TO_MAX"

@@ -22,6 +22,52 @@ class AlarmState(StrEnum):
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 
 
+class ComparisonOperator(StrEnum):
+    """A CloudWatch alarm's static-threshold operators (anomaly-detection bands have no side)."""
+
+    GREATER_THAN_OR_EQUAL = "GreaterThanOrEqualToThreshold"
+    GREATER_THAN = "GreaterThanThreshold"
+    LESS_THAN = "LessThanThreshold"
+    LESS_THAN_OR_EQUAL = "LessThanOrEqualToThreshold"
+
+    @property
+    def breaches_above(self) -> bool:
+        """Whether the alarm breaches above its threshold (then step bounds read [lower, upper))."""
+        return self in (ComparisonOperator.GREATER_THAN_OR_EQUAL, ComparisonOperator.GREATER_THAN)
+
+    @property
+    def phrase(self) -> str:
+        """As CloudWatch words it in a state reason: "... was greater than or equal to the threshold (70.0)"."""
+        return _PHRASES[self]
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    def breaches(self, value: float, threshold: float) -> bool:
+        if self is ComparisonOperator.GREATER_THAN_OR_EQUAL:
+            return value >= threshold
+        if self is ComparisonOperator.GREATER_THAN:
+            return value > threshold
+        if self is ComparisonOperator.LESS_THAN:
+            return value < threshold
+        return value <= threshold
+
+
+_PHRASES = {
+    ComparisonOperator.GREATER_THAN_OR_EQUAL: "greater than or equal to",
+    ComparisonOperator.GREATER_THAN: "greater than",
+    ComparisonOperator.LESS_THAN: "less than",
+    ComparisonOperator.LESS_THAN_OR_EQUAL: "less than or equal to",
+}
+_SYMBOLS = {
+    ComparisonOperator.GREATER_THAN_OR_EQUAL: ">=",
+    ComparisonOperator.GREATER_THAN: ">",
+    ComparisonOperator.LESS_THAN: "<",
+    ComparisonOperator.LESS_THAN_OR_EQUAL: "<=",
+}
+
+
 class AlarmObservation(Frozen):
     """An alarm's state and the metric value that put it there (from the event or DescribeAlarms)."""
 
@@ -30,6 +76,8 @@ class AlarmObservation(Frozen):
     threshold: float | None = None
     value: float | None = None  # latest evaluated datapoint, when known
     timestamp: AwareDatetime | None = None
+    # Which side of the threshold breaches; None when not known (an event whose reason names no operator).
+    comparison: ComparisonOperator | None = None
 
 
 class ResourceBounds(Frozen):
@@ -50,6 +98,8 @@ class Signal(Frozen):
     metrics: dict[str, list[Datapoint]] = Field(default_factory=dict)
     alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
     resource_bounds: ResourceBounds = ResourceBounds()
+    # Why the resource itself suspends scale-in now (an ECS deployment in progress), None when it does not.
+    scale_in_suspended: str | None = None
     # Days of load datapoints per predictive policy name, oldest first (seasonal forecasts).
     # Left out of dumps: a decision records the forecast it made, not 20,000 datapoints.
     history: dict[str, list[Datapoint]] = Field(default_factory=dict, exclude=True)
@@ -58,6 +108,10 @@ class Signal(Frozen):
 class CapacityChange(Frozen):
     at: AwareDatetime
     capacity: int
+    # Scale-outs: the capacity they were sized from, kept across larger scale-outs let through during a
+    # cooldown (what "the capacity the previous scale-out added" is counted from). None in histories
+    # stored before it was recorded.
+    before: int | None = None
 
 
 class Recommendation(Frozen):

@@ -286,6 +286,19 @@ Policy = Annotated[
 ]
 
 
+class ScalingService(StrEnum):
+    """The AWS service whose rules a target follows where EC2 Auto Scaling and Application Auto Scaling differ.
+
+    EC2 Auto Scaling (Auto Scaling groups, and so kops instance groups) sizes target-tracking and step
+    scale-outs with instance warm-up and uses no cooldowns for them; Application Auto Scaling (ECS
+    services) uses cooldowns (docs/aws-semantics.md, "Cooldowns and instance warm-up"). The engine
+    reads this, never the target's kind.
+    """
+
+    EC2_AUTO_SCALING = "ec2_auto_scaling"
+    APPLICATION_AUTO_SCALING = "application_auto_scaling"
+
+
 class TargetBase(Frozen):
     id: str = Field(pattern=TARGET_ID_PATTERN)
     min: int = Field(ge=0, le=MAX_CAPACITY_LIMIT)
@@ -312,10 +325,19 @@ class TargetBase(Frozen):
         """Alarms whose state changes trigger an evaluation of this target."""
         return sorted({p.alarm_name for p in self.policies if isinstance(p, StepScalingPolicy)})
 
+    @property
+    def scaling_service(self) -> ScalingService:
+        """Cooldowns by default (a target of no kind, e.g. a replayed backtest target); kinds say theirs."""
+        return ScalingService.APPLICATION_AUTO_SCALING
+
 
 class AsgTarget(TargetBase):
     kind: Literal["asg"] = "asg"
     asg_name: str = Field(min_length=1, max_length=255)
+
+    @property
+    def scaling_service(self) -> ScalingService:
+        return ScalingService.EC2_AUTO_SCALING
 
 
 class EcsTarget(TargetBase):
@@ -363,6 +385,11 @@ class KopsTarget(TargetBase):
     def asg_name(self) -> str:
         """The ASG kops creates for a node instance group."""
         return f"{self.instance_group}.{self.cluster_name}"
+
+    @property
+    def scaling_service(self) -> ScalingService:
+        """An instance group is an EC2 Auto Scaling group underneath: its instances warm up the same way."""
+        return ScalingService.EC2_AUTO_SCALING
 
 
 # New target kinds join this union; the engine never looks at the kind.

@@ -159,8 +159,9 @@ def at_least_once(aws: EmbeddedAws, plan: Plan, seed: int = 1, max_copies: int =
 
 
 # Why a racing evaluation did not act, most specific first (a superseded one keeps its engine reasons too).
-RACE_ORDER = ("CONCURRENT_EVALUATION", "ACTUATION_IN_PROGRESS", "COOLDOWN", "ABOVE_TARGET")
-RACE_REASONS = set(RACE_ORDER[:3])
+# An ASG has no cooldown: one reading the target after the winner finds its instances warming up.
+RACE_ORDER = ("CONCURRENT_EVALUATION", "ACTUATION_IN_PROGRESS", "COOLDOWN", "SCALE_OUT_IN_PROGRESS", "ABOVE_TARGET")
+RACE_REASONS = set(RACE_ORDER[:4])
 
 
 def racing(aws: EmbeddedAws, plan: Plan, evaluations: int = 20, seed: int = 2) -> Outcome:

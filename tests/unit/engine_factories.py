@@ -20,6 +20,7 @@ from chalicelib.models.targets import (
     AdjustmentType,
     AsgTarget,
     CustomMetric,
+    EcsTarget,
     PredefinedMetric,
     PredefinedMetricType,
     ScheduledAction,
@@ -72,6 +73,19 @@ def target(*policies: Any, min_capacity: int = 1, max_capacity: int = 10, **over
     )
 
 
+def ecs_target(*policies: Any, min_capacity: int = 1, max_capacity: int = 20, **overrides: Any) -> EcsTarget:
+    """An ECS service: Application Auto Scaling's rules (cooldowns) where they differ from EC2's."""
+    return EcsTarget(
+        id="chat",
+        cluster="demo",
+        service="chat",
+        min=min_capacity,
+        max=max_capacity,
+        policies=list(policies),
+        **overrides,
+    )
+
+
 def series(values: Sequence[float], end: datetime = NOW, period_s: int = 60) -> list[Datapoint]:
     """Datapoints oldest first, the last one at ``end``, one per period."""
     count = len(values)
@@ -92,6 +106,7 @@ def signal(
     alarms: Sequence[AlarmObservation] = (),
     bounds: ResourceBounds | None = None,
     serving: int | None = None,
+    scale_in_suspended: str | None = None,
 ) -> Signal:
     return Signal(
         current_capacity=current,
@@ -99,6 +114,7 @@ def signal(
         metrics=metrics or {},
         alarms={a.name: a for a in alarms},
         resource_bounds=bounds or ResourceBounds(),
+        scale_in_suspended=scale_in_suspended,
     )
 
 
@@ -108,14 +124,18 @@ def history(
     recommendations: Sequence[tuple[float, int]] = (),
     policy_actions_s_ago: dict[str, float] | None = None,
     now: datetime = NOW,
+    scaled_out: tuple[int, int] | None = None,
 ) -> TargetHistory:
-    """A history described in seconds before ``now``."""
+    """A history described in seconds before ``now``; ``scaled_out`` = (before, after) of the last scale-out."""
 
     def ago(seconds: float) -> datetime:
         return now - timedelta(seconds=seconds)
 
+    before, after = scaled_out if scaled_out is not None else (None, 1)
     return TargetHistory(
-        last_scale_out=None if scaled_out_s_ago is None else CapacityChange(at=ago(scaled_out_s_ago), capacity=1),
+        last_scale_out=None
+        if scaled_out_s_ago is None
+        else CapacityChange(at=ago(scaled_out_s_ago), capacity=after, before=before),
         last_scale_in=None if scaled_in_s_ago is None else CapacityChange(at=ago(scaled_in_s_ago), capacity=1),
         last_action_by_policy={k: ago(v) for k, v in (policy_actions_s_ago or {}).items()},
         recommendations=[Recommendation(at=ago(s), capacity=c) for s, c in recommendations],

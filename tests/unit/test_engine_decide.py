@@ -8,9 +8,9 @@ import pytest
 
 from chalicelib.engine import decide, remember
 from chalicelib.engine.history import MAX_RECOMMENDATIONS
-from chalicelib.models.decisions import Action, EngineResult
+from chalicelib.models.decisions import Action, EngineResult, Vote
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import AlarmState, CapacityChange, Recommendation, TargetHistory
+from chalicelib.models.signals import AlarmState, CapacityChange, Datapoint, Recommendation, TargetHistory
 from chalicelib.models.targets import TargetTrackingPolicy
 from tests.unit.engine_factories import (
     NOW,
@@ -78,6 +78,45 @@ def test_given_a_situation_when_deciding_then_one_sentence_explains_it(
     assert result.explanation == explanation
 
 
+@pytest.mark.parametrize(
+    ("current", "metrics", "explanation"),
+    [
+        pytest.param(
+            7,
+            {},
+            "Scale in from 7 to 5: capped at the target's max 5; policy 'cpu' sees no CPUUtilization datapoints;"
+            " policy 'mem' sees no CPUUtilization datapoints.",
+            id="missing-data-hold-but-above-max",
+        ),
+        pytest.param(
+            7,
+            {"cpu": series([55] * 15), "mem": series([30] * 15)},
+            "Scale in from 7 to 5: capped at the target's max 5; policy 'cpu' sees CPUUtilization 55.0, within"
+            " tolerance of target 60.0 (scale-in below 54.0); policy 'mem' asked for 4.",
+            id="vetoed-scale-in-but-above-max",
+        ),
+        pytest.param(
+            1,
+            {"cpu": series([55] * 15), "mem": series([55] * 15)},
+            "Scale out from 1 to 2: raised to the target's min 2; policy 'cpu' sees CPUUtilization 55.0, within"
+            " tolerance of target 60.0 (scale-in below 54.0); policy 'mem' sees CPUUtilization 55.0, within"
+            " tolerance of target 60.0 (scale-in below 54.0).",
+            id="holding-but-below-min",
+        ),
+    ],
+)
+def test_given_a_bound_forcing_the_change_when_explained_then_the_bound_is_the_cause(
+    current: int, metrics: dict[str, list[Datapoint]], explanation: str
+) -> None:
+    # The review's case: "Scale in from 7 to 5 ... Marea never scales in on missing data (capped at
+    # the target's max 5)": the sentence must not claim a rule the change broke.
+    result = decide(
+        target(cpu("cpu"), cpu("mem"), min_capacity=2, max_capacity=5), signal(current, metrics), history(), NOW
+    )
+
+    assert result.explanation == explanation
+
+
 def test_given_stabilised_scale_in_when_deciding_then_the_window_is_named() -> None:
     result = decide(target(cpu()), signal(6, {"cpu": series([30] * 15)}), history(recommendations=[(60, 5)]), NOW)
 
@@ -95,6 +134,48 @@ def test_given_one_policy_holding_when_another_wants_scale_in_then_veto_is_expla
     assert result.reasons == [R.WITHIN_TOLERANCE, R.SCALE_IN_VETOED]
     assert "policy 'mem' asked for 3, but policy 'cpu' sees" in result.explanation
     assert "scale-in needs every policy to agree" in result.explanation
+
+
+@pytest.mark.parametrize(
+    "guard_values",
+    [
+        pytest.param([55] * 15, id="guard-within-tolerance"),
+        pytest.param([5] * 15, id="guard-itself-below-target"),
+    ],
+)
+def test_given_a_policy_with_scale_in_disabled_when_another_wants_scale_in_then_it_does_not_veto(
+    guard_values: list[float],
+) -> None:
+    # AWS: scale in when every target-tracking policy *with scale-in enabled* is ready to; a policy with
+    # DisableScaleIn exists so that another one can scale in, so it has no vote on scale-in.
+    guard = tt_policy(name="guard", metric=custom_metric("Latency"), disable_scale_in=True)
+    metrics = {"guard": series(guard_values), "mem": series([30] * 15)}
+
+    result = decide(target(guard, cpu("mem")), signal(6, metrics), history(), NOW)
+
+    assert (result.final, result.action, result.policy) == (3, Action.IN, "mem")
+    assert R.SCALE_IN_VETOED not in result.reasons
+    guard_vote = result.policy_results[0]
+    assert (guard_vote.vote, guard_vote.reasons) == (Vote.ABSTAIN, [R.SCALE_IN_DISABLED])
+
+
+def test_given_a_policy_with_scale_in_disabled_when_its_load_is_high_then_it_still_scales_out() -> None:
+    guard = tt_policy(name="guard", metric=custom_metric("Latency"), disable_scale_in=True)
+    metrics = {"guard": series([90] * 3), "mem": series([30] * 15)}
+
+    result = decide(target(guard, cpu("mem")), signal(4, metrics), history(), NOW)
+
+    assert (result.final, result.policy) == (6, "guard")
+
+
+def test_given_a_policy_with_scale_in_disabled_but_no_data_when_another_wants_scale_in_then_it_holds() -> None:
+    # Marea's own rule on top of AWS's: an unreadable metric vetoes scale-in whoever reads it.
+    guard = tt_policy(name="guard", metric=custom_metric("Latency"), disable_scale_in=True)
+
+    result = decide(target(guard, cpu("mem")), signal(6, {"mem": series([30] * 15)}), history(), NOW)
+
+    assert result.action is Action.NONE
+    assert R.HOLD_ON_MISSING_DATA in result.reasons
 
 
 def test_given_missing_data_and_a_scale_in_vote_when_deciding_then_it_holds_on_missing_data() -> None:
@@ -129,9 +210,9 @@ def test_given_only_a_schedule_when_deciding_then_it_bounds_without_proposing() 
 
     assert (result.final, result.action, result.policy) == (5, Action.OUT, None)
     assert result.reasons == [R.SCHEDULE_ACTIVE, R.NO_POLICIES, R.SCHEDULED_FLOOR]
-    assert result.explanation.startswith(
-        "Scale out from 2 to 5: the target has only scheduled policies, which bound capacity but never propose it"
-        " (raised to the scheduled floor 5: action 'business-hours' (min 5) in force since 2024-03-29 08:00 UTC)."
+    assert result.explanation == (
+        "Scale out from 2 to 5: raised to the scheduled floor 5: action 'business-hours' (min 5) in force since"
+        " 2024-03-29 08:00 UTC; the target has only scheduled policies, which bound capacity but never propose it."
     )
 
 
@@ -206,7 +287,9 @@ def test_given_many_recommendations_when_remembering_then_at_most_the_latest_200
 def test_given_an_applied_change_when_remembering_then_it_starts_cooldowns(action: Action, field: str) -> None:
     after = remember(history(), target(), result_of(action, 6, 7), applied=True, now=NOW)
 
-    assert getattr(after, field) == CapacityChange(at=NOW, capacity=6)
+    # A scale-out also remembers the capacity it was sized from (the base of its cooldown).
+    before = 4 if action is Action.OUT else None
+    assert getattr(after, field) == CapacityChange(at=NOW, capacity=6, before=before)
     assert after.last_action_by_policy == {"cpu": NOW}
 
 
@@ -230,5 +313,5 @@ def test_given_no_applied_change_when_remembering_then_cooldowns_are_untouched(
 def test_given_a_change_caused_by_bounds_when_remembering_then_no_policy_is_charged() -> None:
     after = remember(TargetHistory(), target(), result_of(Action.OUT, 3, 4, None), applied=True, now=NOW)
 
-    assert after.last_scale_out == CapacityChange(at=NOW, capacity=3)
+    assert after.last_scale_out == CapacityChange(at=NOW, capacity=3, before=4)
     assert after.last_action_by_policy == {}

@@ -13,6 +13,7 @@ from tests.unit.engine_factories import (
     NOW,
     action,
     alarm,
+    ecs_target,
     history,
     scheduled_policy,
     series,
@@ -70,6 +71,9 @@ def test_given_high_recent_recommendations_when_scaling_out_then_stabilisation_d
 # --- cooldowns -----------------------------------------------------------------------------------
 
 
+# Cooldowns are Application Auto Scaling's (ECS services): tests/unit/test_engine_cooldown.py has the
+# EC2 side (instance warm-up, no cooldowns). During a scale-out cooldown the capacity the last
+# scale-out added counts toward the next one: HIGH (92 at target 60) sized from 2 needs 4, from 3 needs 5.
 @pytest.mark.parametrize(
     ("metrics", "current", "hist", "blocked"),
     [
@@ -77,19 +81,26 @@ def test_given_high_recent_recommendations_when_scaling_out_then_stabilisation_d
         pytest.param(LOW, 6, history(scaled_in_s_ago=299), True, id="no-scale-in-right-after-scale-in"),
         pytest.param(LOW, 6, history(scaled_out_s_ago=300), False, id="scale-in-once-cooldown-passed"),
         pytest.param(HIGH, 4, history(scaled_in_s_ago=10), False, id="scale-out-ignores-scale-in-cooldown"),
-        pytest.param(HIGH, 4, history(scaled_out_s_ago=60), True, id="scale-out-blocked-by-its-own-cooldown"),
-        pytest.param(HIGH, 4, history(scaled_out_s_ago=120), False, id="scale-out-after-120s"),
+        pytest.param(
+            HIGH, 4, history(scaled_out_s_ago=60, scaled_out=(2, 4)), True, id="scale-out-covered-by-the-last-one"
+        ),
+        pytest.param(
+            HIGH, 4, history(scaled_out_s_ago=60, scaled_out=(3, 4)), False, id="larger-scale-out-during-cooldown"
+        ),
+        pytest.param(HIGH, 4, history(scaled_out_s_ago=120, scaled_out=(2, 4)), False, id="scale-out-after-120s"),
     ],
 )
 def test_given_target_tracking_cooldowns_when_deciding_then_the_change_waits(
     metrics: dict[str, list[Datapoint]], current: int, hist: TargetHistory, blocked: bool
 ) -> None:
-    result = decide(target(tt_policy(), scale_in_stabilization_s=0), signal(current, metrics), hist, NOW)
+    result = decide(ecs_target(tt_policy(), scale_in_stabilization_s=0), signal(current, metrics), hist, NOW)
 
     assert (R.COOLDOWN in result.reasons) is blocked
     assert (result.final == current) is blocked
-    if blocked:
+    if blocked and metrics is LOW:
         assert "the cooldown of policy 'cpu' blocks it for another" in result.explanation
+    elif blocked:
+        assert "2 before the scale-out 60 s ago need 4; the 2 it added count toward it" in result.explanation
 
 
 @pytest.mark.parametrize(
@@ -99,10 +110,9 @@ def test_given_target_tracking_cooldowns_when_deciding_then_the_change_waits(
 def test_given_step_policy_cooldown_when_alarm_breaches_again_then_it_waits(acted_s_ago: float, blocked: bool) -> None:
     policy = step_policy(cooldown_s=300)
     breaching = [alarm(AlarmState.ALARM, 90, 80)]
+    acted = history(scaled_out_s_ago=acted_s_ago, scaled_out=(2, 4), policy_actions_s_ago={"burst": acted_s_ago})
 
-    result = decide(
-        target(policy), signal(4, alarms=breaching), history(policy_actions_s_ago={"burst": acted_s_ago}), NOW
-    )
+    result = decide(ecs_target(policy), signal(4, alarms=breaching), acted, NOW)
 
     assert result.final == (4 if blocked else 6)
     assert (R.COOLDOWN in result.reasons) is blocked
@@ -110,7 +120,7 @@ def test_given_step_policy_cooldown_when_alarm_breaches_again_then_it_waits(acte
 
 def test_given_cooldown_when_capacity_is_above_max_then_the_clamp_still_applies() -> None:
     result = decide(
-        target(tt_policy(), max_capacity=5, scale_in_stabilization_s=0),
+        ecs_target(tt_policy(), max_capacity=5, scale_in_stabilization_s=0),
         signal(8, LOW),
         history(scaled_out_s_ago=5),
         NOW,
@@ -216,10 +226,28 @@ def test_given_scheduled_floor_when_load_is_low_then_floor_holds_and_is_explaine
     assert "raised to the scheduled floor 8: action 'business-hours'" in result.explanation
 
 
+def test_given_a_night_max_and_a_morning_min_when_load_rises_then_the_night_max_still_caps() -> None:
+    # The review's case: max 4 at 00:00, min 2 at 08:00; at 09:00 the bounds are [2, 4], not [2, 20].
+    calendar = scheduled_policy(
+        action(name="night", cron="0 0 * * *", max_capacity=4), action(name="morning", cron="0 8 * * *", min_capacity=2)
+    )
+    now = NOW.replace(hour=9)
+
+    result = decide(
+        target(tt_policy(), calendar, max_capacity=20), signal(4, {"cpu": series([92] * 3, now)}), history(), now
+    )
+
+    assert (result.proposed, result.final, result.effective_min, result.effective_max) == (7, 4, 2, 4)
+    assert R.SCHEDULED_CEILING in result.reasons
+    assert "the scheduled ceiling 4: action 'night' (max 4)" in result.explanation
+
+
 def test_given_scheduled_ceiling_when_in_cooldown_then_it_still_lowers_capacity() -> None:
     calendar = scheduled_policy(action(name="night", cron="0 8 * * *", max_capacity=3))
 
-    result = decide(target(tt_policy(), calendar), signal(8, HIGH), history(scaled_out_s_ago=10), NOW)
+    hist = history(scaled_out_s_ago=10, scaled_out=(5, 8))  # sized from 5, HIGH needs 8: covered
+
+    result = decide(ecs_target(tt_policy(), calendar), signal(8, HIGH), hist, NOW)
 
     assert (result.final, result.action) == (3, Action.IN)
     assert R.COOLDOWN in result.reasons

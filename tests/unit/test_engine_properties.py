@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from chalicelib.engine import decide, remember
 from chalicelib.models.decisions import Action
+from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import (
     AlarmObservation,
     AlarmState,
@@ -30,6 +31,7 @@ from chalicelib.models.targets import (
     AdjustmentType,
     AsgTarget,
     CustomMetric,
+    EcsTarget,
     Policy,
     ScheduledAction,
     ScheduledPolicy,
@@ -39,6 +41,7 @@ from chalicelib.models.targets import (
 )
 from tests.unit.engine_factories import CPU, NOW
 
+Target = AsgTarget | EcsTarget
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ZONES = ["UTC", "Europe/Madrid", "America/New_York", "Asia/Tokyo", "Australia/Lord_Howe"]
 CRONS = ["0 8 * * MON-FRI", "30 2 * * *", "*/15 * * * *", "0 20 * * *", "0 0 1 * *", "0 * * * SUN"]
@@ -108,17 +111,20 @@ def policy_sets(draw: st.DrawFn, tt: int = 2, step: int = 2, schedules: int = 1)
 
 
 @st.composite
-def targets(draw: st.DrawFn, policies: Sequence[Policy], paused: bool = False) -> AsgTarget:
+def targets(draw: st.DrawFn, policies: Sequence[Policy], paused: bool = False, ecs: bool | None = None) -> Target:
+    """An Auto Scaling group (EC2 rules) or an ECS service (Application Auto Scaling rules)."""
     low = draw(st.integers(0, 20))
-    return AsgTarget(
-        id="t",
-        asg_name="asg",
-        min=low,
-        max=low + draw(st.integers(0, 30)),
-        paused=paused,
-        policies=list(policies),
-        scale_in_stabilization_s=draw(st.sampled_from(WINDOWS_S)),
-    )
+    common = {
+        "id": "t",
+        "min": low,
+        "max": low + draw(st.integers(0, 30)),
+        "paused": paused,
+        "policies": list(policies),
+        "scale_in_stabilization_s": draw(st.sampled_from(WINDOWS_S)),
+    }
+    if draw(st.booleans()) if ecs is None else ecs:
+        return EcsTarget(cluster="c", service="s", **common)
+    return AsgTarget(asg_name="asg", **common)
 
 
 def period_of(policy: TargetTrackingPolicy) -> int:
@@ -165,7 +171,7 @@ def maybe_capacity(rng: random.Random) -> int | None:
 
 def make_signal(
     rng: random.Random,
-    target: AsgTarget,
+    target: Target,
     now: datetime,
     current: int | None = None,
     with_resource: bool = True,
@@ -174,21 +180,30 @@ def make_signal(
     metrics = {p.name: make_series(rng, p, now, fresh) for p in target.policies if isinstance(p, TargetTrackingPolicy)}
     observed = [make_alarm(rng, p) for p in target.policies if isinstance(p, StepScalingPolicy)]
     resource = ResourceBounds(min=maybe_capacity(rng), max=maybe_capacity(rng)) if with_resource else ResourceBounds()
+    # Mostly inside [min, max], sometimes just outside it (a target whose bounds just changed).
+    capacity = rng.randint(max(0, target.min - 3), target.max + 3) if current is None else current
     return Signal(
-        # Mostly inside [min, max], sometimes just outside it (a target whose bounds just changed).
-        current_capacity=rng.randint(max(0, target.min - 3), target.max + 3) if current is None else current,
+        current_capacity=capacity,
+        # Units serving: not told, all of them, some still starting, or more (an ECS deployment).
+        serving_capacity=rng.choice([None, capacity, max(0, capacity - rng.randint(1, 3)), capacity * 2]),
         metrics=metrics,
         alarms={a.name: a for a in observed if a is not None},
         resource_bounds=resource,
+        scale_in_suspended="ECS deployment ecs-svc/1 in progress" if rng.random() < 0.1 else None,
     )
 
 
-def make_history(rng: random.Random, target: AsgTarget, now: datetime) -> TargetHistory:
+def make_history(rng: random.Random, target: Target, now: datetime) -> TargetHistory:
     def ago() -> datetime:
         return now - timedelta(seconds=rng.randint(0, 1_000))
 
     def change() -> CapacityChange | None:
-        return None if rng.random() < 0.4 else CapacityChange(at=ago(), capacity=rng.randint(0, 60))
+        if rng.random() < 0.4:
+            return None
+        capacity = rng.randint(0, 60)
+        return CapacityChange(
+            at=ago(), capacity=capacity, before=rng.choice([None, max(0, capacity - rng.randint(0, 5))])
+        )
 
     names = [p.name for p in target.policies if not isinstance(p, ScheduledPolicy)]
     recommendations = [Recommendation(at=ago(), capacity=rng.randint(0, 60)) for _ in range(rng.randint(0, 10))]
@@ -207,7 +222,7 @@ moments = st.integers(0, 60 * 24 * 45).map(lambda m: NOW + timedelta(minutes=m))
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, paused: bool = False) -> tuple[AsgTarget, Signal, TargetHistory, datetime]:
+def scenarios(draw: st.DrawFn, paused: bool = False) -> tuple[Target, Signal, TargetHistory, datetime]:
     now = draw(moments)
     target = draw(targets(draw(policy_sets()), paused=paused))
     rng = draw(seeds)
@@ -217,7 +232,7 @@ def scenarios(draw: st.DrawFn, paused: bool = False) -> tuple[AsgTarget, Signal,
 @PROPERTY_SETTINGS
 @given(scenarios())
 def test_given_any_unpaused_target_when_deciding_then_final_stays_within_min_and_max(
-    scenario: tuple[AsgTarget, Signal, TargetHistory, datetime],
+    scenario: tuple[Target, Signal, TargetHistory, datetime],
 ) -> None:
     target, signal, history, now = scenario
 
@@ -232,10 +247,68 @@ def test_given_any_unpaused_target_when_deciding_then_final_stays_within_min_and
     assert len(result.reasons) == len(set(result.reasons))
 
 
+# The words a sentence may only use when the reason behind them applied (and the action allows them).
+CLAIMS = {
+    "Marea never scales in on missing data": ReasonCode.HOLD_ON_MISSING_DATA,
+    "scale-in needs every policy to agree": ReasonCode.SCALE_IN_VETOED,
+    "blocks it for another": ReasonCode.COOLDOWN,
+    "stabilised to": ReasonCode.STABILIZATION,
+    "scale-in suspended": ReasonCode.SCALE_IN_SUSPENDED,
+}
+SCALE_IN_VETOES = ("Marea never scales in on missing data", "scale-in needs every policy to agree")
+
+
+def bound_phrase(reason: ReasonCode, low: int, high: int) -> str | None:
+    """How the sentence names the bound behind a clamp reason, with the capacity it set."""
+    phrases = {
+        ReasonCode.CLAMPED_TO_MIN: f"raised to the target's min {low}",
+        ReasonCode.CLAMPED_TO_MAX: f"capped at the target's max {high}",
+        ReasonCode.SCHEDULED_FLOOR: f"raised to the scheduled floor {low}",
+        ReasonCode.SCHEDULED_CEILING: f"lowered to the scheduled ceiling {high}",
+        ReasonCode.CLAMPED_TO_RESOURCE_MIN: f"raised to the resource's own min {low}",
+        ReasonCode.CLAMPED_TO_RESOURCE_MAX: f"capped at the resource's own max {high}",
+    }
+    return phrases.get(reason)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_given_any_decision_when_explained_then_the_sentence_matches_the_action_and_names_what_decided(
+    scenario: tuple[Target, Signal, TargetHistory, datetime],
+) -> None:
+    target, signal, history, now = scenario
+
+    result = decide(target, signal, history, now)
+
+    sentence, current, final = result.explanation, result.current, result.final
+    headline = {
+        Action.OUT: f"Scale out from {current} to {final}: ",
+        Action.IN: f"Scale in from {current} to {final}: ",
+        Action.NONE: f"Hold at {current}: ",
+    }[result.action]
+    assert sentence.startswith(headline), sentence
+    for claim, reason in CLAIMS.items():
+        if claim in sentence:
+            assert reason in result.reasons, sentence
+    if result.action is Action.IN:
+        assert not any(veto in sentence for veto in SCALE_IN_VETOES), sentence
+    bounds = [bound_phrase(r, result.effective_min, result.effective_max) for r in result.reasons]
+    named = [phrase for phrase in bounds if phrase is not None]
+    for phrase in named:
+        assert phrase in sentence, sentence
+    if result.action is not Action.NONE and result.policy is None and named:
+        # No policy asked for this change: the bound that forced it is the cause, named first.
+        assert sentence.removeprefix(headline).startswith(named[0]), sentence
+    if result.proposed != result.final:
+        # The normaliser changed the policies' proposal: the sentence says which constraint did.
+        constraints = {"stabilised to", "blocks it for another", "scale-in suspended", *named}
+        assert any(phrase in sentence for phrase in constraints), sentence
+
+
 @PROPERTY_SETTINGS
 @given(scenarios(paused=True))
 def test_given_a_paused_target_when_deciding_then_capacity_never_moves(
-    scenario: tuple[AsgTarget, Signal, TargetHistory, datetime],
+    scenario: tuple[Target, Signal, TargetHistory, datetime],
 ) -> None:
     target, signal, history, now = scenario
 
@@ -303,12 +376,12 @@ def test_given_a_policy_without_usable_data_when_deciding_then_never_scale_in(da
 
 @PROPERTY_SETTINGS
 @given(st.data())
-def test_given_recent_changes_when_evaluated_repeatedly_then_no_scale_in_within_the_cooldown(
+def test_given_recent_changes_when_an_ecs_service_is_evaluated_repeatedly_then_no_scale_in_within_the_cooldown(
     data: st.DataObject,
 ) -> None:
     policies = [data.draw(tt_policies(f"tt{i}")) for i in range(data.draw(st.integers(1, 2)))]
     by_name = {p.name: p for p in policies}
-    target = data.draw(targets(policies))
+    target = data.draw(targets(policies, ecs=True))
     now = data.draw(moments)
     rng = data.draw(seeds)
     history = make_history(rng, target, now)
@@ -317,14 +390,30 @@ def test_given_recent_changes_when_evaluated_repeatedly_then_no_scale_in_within_
         signal = make_signal(rng, target, now, current=current, with_resource=False, fresh=True)
         result = decide(target, signal, history, now)
 
-        if result.action is not Action.NONE and result.policy is not None:
+        if result.action is Action.IN and result.policy is not None:
             policy = by_name[result.policy]
-            if result.action is Action.IN:
-                changes = [c.at for c in (history.last_scale_in, history.last_scale_out) if c is not None]
-                assert all(now >= at + timedelta(seconds=policy.scale_in_cooldown_s) for at in changes)
-            else:
-                last_out = history.last_scale_out
-                assert last_out is None or now >= last_out.at + timedelta(seconds=policy.scale_out_cooldown_s)
+            changes = [c.at for c in (history.last_scale_in, history.last_scale_out) if c is not None]
+            assert all(now >= at + timedelta(seconds=policy.scale_in_cooldown_s) for at in changes)
+        history = remember(history, target, result, applied=True, now=now)
+        current = result.final
+        now += timedelta(seconds=rng.randint(10, 400))
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_given_repeated_evaluations_when_a_target_follows_ec2_rules_then_no_cooldown_ever_holds_it(
+    data: st.DataObject,
+) -> None:
+    target = data.draw(targets(data.draw(policy_sets(schedules=0)), ecs=False))
+    now = data.draw(moments)
+    rng = data.draw(seeds)
+    history = make_history(rng, target, now)
+    current = data.draw(st.integers(target.min, target.max))
+    for _ in range(6):
+        result = decide(target, make_signal(rng, target, now, current=current), history, now)
+
+        assert ReasonCode.COOLDOWN not in result.reasons, result.explanation
+        assert all(ReasonCode.COOLDOWN not in r.reasons for r in result.policy_results)
         history = remember(history, target, result, applied=True, now=now)
         current = result.final
         now += timedelta(seconds=rng.randint(10, 400))

@@ -86,25 +86,66 @@ def test_given_duration_across_dst_end_when_proposing_then_it_counts_elapsed_min
 
 
 @pytest.mark.parametrize(
-    ("now", "floor", "ceiling", "name"),
+    ("now", "floor", "ceiling", "names"),
     [
-        pytest.param(utc(2024, 3, 29, 12), 6, None, "morning", id="morning-in-force"),
-        pytest.param(utc(2024, 3, 29, 21), None, 2, "evening", id="evening-replaces-morning"),
-        pytest.param(utc(2024, 3, 30, 7), None, 2, "evening", id="until-next-morning"),
+        pytest.param(utc(2024, 3, 29, 12), 6, 8, ["morning"], id="morning-sets-both"),
+        pytest.param(utc(2024, 3, 29, 21), 1, 2, ["evening"], id="evening-replaces-both"),
+        pytest.param(utc(2024, 3, 30, 7), 1, 2, ["evening"], id="until-next-morning"),
     ],
 )
 def test_given_several_actions_when_proposing_then_the_latest_firing_wins(
-    now: datetime, floor: int | None, ceiling: int | None, name: str
+    now: datetime, floor: int | None, ceiling: int | None, names: list[str]
 ) -> None:
     policy = scheduled_policy(
-        action(name="morning", cron="0 8 * * *", min_capacity=6),
-        action(name="evening", cron="0 20 * * *", max_capacity=2),
+        action(name="morning", cron="0 8 * * *", min_capacity=6, max_capacity=8),
+        action(name="evening", cron="0 20 * * *", min_capacity=1, max_capacity=2),
     )
 
     result = scheduled.propose(policy, now)
 
     assert (result.floor, result.ceiling) == (floor, ceiling)
-    assert f"action '{name}'" in result.detail
+    for name in names:
+        assert f"action '{name}'" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("now", "morning"),
+    [
+        pytest.param(utc(2024, 3, 29, 7), "2024-03-28 08:00", id="night-sets-max-and-yesterdays-min-stays"),
+        pytest.param(utc(2024, 3, 29, 9), "2024-03-29 08:00", id="morning-sets-min-and-the-night-max-stays"),
+        pytest.param(utc(2024, 3, 29, 19), "2024-03-29 08:00", id="all-day"),
+    ],
+)
+def test_given_actions_naming_different_fields_when_proposing_then_each_keeps_the_fields_it_set(
+    now: datetime, morning: str
+) -> None:
+    # AWS scheduled actions change only the fields they set: a later action naming only the minimum
+    # leaves the maximum of an earlier one in force.
+    policy = scheduled_policy(
+        action(name="night", cron="0 0 * * *", max_capacity=4),
+        action(name="morning", cron="0 8 * * *", min_capacity=2),
+    )
+
+    result = scheduled.propose(policy, now)
+
+    assert (result.floor, result.ceiling) == (2, 4)
+    assert result.reasons == [R.SCHEDULE_ACTIVE]
+    assert "action 'night' (max 4) in force since 2024-03-29 00:00 UTC" in result.detail
+    assert f"action 'morning' (min 2) in force since {morning} UTC" in result.detail
+
+
+def test_given_a_later_action_with_a_duration_when_it_ends_then_the_fields_it_set_are_lifted() -> None:
+    policy = scheduled_policy(
+        action(name="night", cron="0 0 * * *", max_capacity=4),
+        action(name="launch", cron="0 8 * * *", min_capacity=3, max_capacity=9, duration_minutes=60),
+    )
+
+    during = scheduled.propose(policy, utc(2024, 3, 29, 8, 30))
+    after = scheduled.propose(policy, utc(2024, 3, 29, 9, 30))
+
+    assert (during.floor, during.ceiling) == (3, 9)
+    # The launch replaced the night's max and then ended: its fields are lifted, the night's max is not back.
+    assert (after.floor, after.ceiling, after.reasons) == (None, None, [R.SCHEDULE_INACTIVE])
 
 
 def test_given_no_duration_when_days_pass_then_the_bound_is_never_reverted() -> None:
@@ -146,12 +187,12 @@ def test_given_an_excluded_date_when_proposing_then_its_firing_is_skipped(
 def test_given_a_holiday_for_the_morning_action_when_proposing_then_last_evening_stays_and_says_why() -> None:
     policy = scheduled_policy(
         action(name="morning", cron="0 8 * * *", min_capacity=6, exclude_dates=[date(2024, 3, 29)]),
-        action(name="evening", cron="0 20 * * *", max_capacity=2),
+        action(name="evening", cron="0 20 * * *", min_capacity=1, max_capacity=2),
     )
 
     result = scheduled.propose(policy, utc(2024, 3, 29, 12))
 
-    assert (result.floor, result.ceiling) == (None, 2)
+    assert (result.floor, result.ceiling) == (1, 2)
     assert result.reasons == [R.SCHEDULE_ACTIVE, R.SCHEDULE_EXCLUDED_DATE]
 
 

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.engine import step_scaling
 from chalicelib.models.decisions import Vote
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import AlarmObservation, AlarmState
+from chalicelib.models.signals import AlarmObservation, AlarmState, ComparisonOperator
 from chalicelib.models.targets import AdjustmentType
 from tests.unit.engine_factories import alarm, signal, step_policy
 
@@ -81,12 +81,45 @@ def test_given_breach_size_when_matching_steps_then_bounds_follow_aws(
     assert result.observed == value
 
 
-def test_given_value_at_threshold_and_only_scale_in_steps_when_matching_then_no_step() -> None:
-    policy = step_policy(steps=IN_STEPS)
+@pytest.mark.parametrize(
+    ("steps", "comparison", "proposed"),
+    [
+        # A less-than-or-equal alarm in ALARM at its threshold is below it: the step (-10, 0] applies.
+        pytest.param(IN_STEPS, ComparisonOperator.LESS_THAN_OR_EQUAL, 3, id="le-alarm-at-threshold-scales-in"),
+        pytest.param(OUT_STEPS, ComparisonOperator.GREATER_THAN_OR_EQUAL, 5, id="ge-alarm-at-threshold-scales-out"),
+        # The operator decides the side even where the value would say otherwise.
+        pytest.param(IN_STEPS, ComparisonOperator.GREATER_THAN_OR_EQUAL, None, id="ge-alarm-never-reads-in-steps"),
+        pytest.param(OUT_STEPS, ComparisonOperator.LESS_THAN_OR_EQUAL, None, id="le-alarm-never-reads-out-steps"),
+        # Operator unknown (an event whose reason names none): at the threshold either side may hold.
+        pytest.param(IN_STEPS, None, 3, id="unknown-operator-at-threshold-tries-below"),
+        pytest.param(OUT_STEPS, None, 5, id="unknown-operator-at-threshold-tries-above"),
+    ],
+)
+def test_given_an_alarm_at_its_threshold_when_matching_then_its_comparison_operator_picks_the_side(
+    steps: tuple[tuple[float | None, float | None, int], ...],
+    comparison: ComparisonOperator | None,
+    proposed: int | None,
+) -> None:
+    observation = AlarmObservation(
+        name="high-cpu", state=AlarmState.ALARM, value=30, threshold=30, comparison=comparison
+    )
 
-    result = step_scaling.propose(policy, signal(4, alarms=[alarm(AlarmState.ALARM, value=30, threshold=30)]))
+    result = step_scaling.propose(step_policy(steps=steps), signal(4, alarms=[observation]))
 
-    assert (result.vote, result.proposed, result.reasons) == (Vote.ABSTAIN, None, [R.NO_MATCHING_STEP])
+    assert result.proposed == proposed
+    assert result.reasons == [R.ALARM_BREACHING if proposed is not None else R.NO_MATCHING_STEP]
+
+
+def test_given_a_less_than_alarm_when_breach_is_exactly_a_bound_then_the_upper_bound_is_inclusive() -> None:
+    # Below the threshold the lower bound is exclusive and the upper inclusive: 30 - 10 = 20 is in (-inf, -10].
+    observation = AlarmObservation(
+        name="high-cpu", state=AlarmState.ALARM, value=20, threshold=30, comparison=ComparisonOperator.LESS_THAN
+    )
+
+    result = step_scaling.propose(step_policy(steps=IN_STEPS), signal(4, alarms=[observation]))
+
+    assert result.proposed == 2
+    assert result.detail == "alarm 'high-cpu' at 20.0 (< threshold 30.0) matching step -2"
 
 
 @pytest.mark.parametrize(

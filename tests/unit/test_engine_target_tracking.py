@@ -127,13 +127,15 @@ def test_given_non_finite_points_when_proposing_then_they_count_as_missing(bad: 
     assert (result.vote, result.reasons) == (Vote.HOLD, [R.INSUFFICIENT_DATA])
 
 
-def test_given_scale_in_disabled_when_load_is_low_then_hold() -> None:
+@pytest.mark.parametrize(
+    "values", [[5] * 15, [55] * 15, [50] * 13 + [70] * 2], ids=["low", "within-tolerance", "briefly-high"]
+)
+def test_given_scale_in_disabled_when_not_scaling_out_then_it_abstains(values: list[float]) -> None:
     policy = tt_policy(disable_scale_in=True)
 
-    result = target_tracking.propose(policy, signal(6, {"cpu": series([5] * 15)}), NOW)
+    result = target_tracking.propose(policy, signal(6, {"cpu": series(values)}), NOW)
 
-    assert (result.vote, result.proposed) == (Vote.HOLD, 6)
-    assert "scale-in is disabled" in result.detail
+    assert (result.vote, result.proposed, result.reasons) == (Vote.ABSTAIN, None, [R.SCALE_IN_DISABLED])
 
 
 def test_given_custom_windows_when_proposing_then_they_replace_aws_defaults() -> None:
@@ -162,7 +164,10 @@ SERVING_CASES = [
     pytest.param([120] * 3, 4, 4, Vote.OUT, 8, R.ABOVE_TARGET, id="all-serving-sizes-as-before"),
     pytest.param([120] * 3, 2, 4, Vote.OUT, 8, R.ABOVE_TARGET, id="scale-in-under-way-counts-the-load-served"),
     pytest.param([120] * 3, 1, 0, Vote.OUT, 2, R.ABOVE_TARGET, id="none-serving-grows-as-if-one"),
-    pytest.param([30] * 15, 6, 3, Vote.IN, 3, R.BELOW_TARGET, id="scale-in-still-sized-from-desired"),
+    # Scale-in too is sized from the units the metric was averaged over: ceil(3 x 30 / 60) = 2, and 20
+    # running at 30 % while 10 are desired (a deployment) need 10: no scale-in to ceil(10 x 30 / 60) = 5.
+    pytest.param([30] * 15, 6, 3, Vote.IN, 2, R.BELOW_TARGET, id="scale-in-sized-from-the-units-serving"),
+    pytest.param([30] * 15, 10, 20, Vote.HOLD, 10, R.WITHIN_TOLERANCE, id="deployment-running-more-than-desired"),
 ]
 
 

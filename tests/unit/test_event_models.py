@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from chalicelib.models.events import (
     ScheduledTickEvent,
     parse_event,
 )
-from chalicelib.models.signals import AlarmObservation, AlarmState
+from chalicelib.models.signals import AlarmObservation, AlarmState, ComparisonOperator
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 MALFORMED = EVENTS / "malformed"
@@ -118,7 +119,47 @@ def test_latest_value_and_threshold_for_step_scaling() -> None:
         threshold=70.0,
         value=91.0,
         timestamp=datetime(2024, 11, 26, 10, 2, tzinfo=UTC),
+        comparison=ComparisonOperator.GREATER_THAN,
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "comparison"),
+    [
+        pytest.param(
+            "Threshold Crossed: 1 out of the last 1 datapoints [40.0 (26/11/24 10:02:00)] was less than or equal to"
+            " the threshold (40.0) (minimum 1 datapoint for OK -> ALARM transition).",
+            ComparisonOperator.LESS_THAN_OR_EQUAL,
+            id="le",
+        ),
+        pytest.param(
+            "Threshold Crossed: 2 out of the last 2 datapoints [9.0 (26/11/24 10:02:00), 8.0 (26/11/24 10:01:00)]"
+            " were less than the threshold (10.0) (minimum 2 datapoints for OK -> ALARM transition).",
+            ComparisonOperator.LESS_THAN,
+            id="lt-plural",
+        ),
+        pytest.param(
+            "Threshold Crossed: 1 out of the last 3 datapoints [41.2 (26/11/24 09:58:00)] was not greater than or"
+            " equal to the threshold (70.0) (minimum 1 datapoint for ALARM -> OK transition).",
+            ComparisonOperator.GREATER_THAN_OR_EQUAL,
+            id="ge-negated-in-ok",
+        ),
+        pytest.param(
+            "Threshold Crossed: 3 missing datapoints were treated as [Breaching] (minimum 3 datapoints for OK ->"
+            " ALARM transition).",
+            None,
+            id="no-datapoint-named",
+        ),
+        pytest.param("Insufficient Data: 3 datapoints were unknown.", None, id="insufficient-data"),
+    ],
+)
+def test_the_comparison_operator_is_read_from_the_state_reason(
+    reason: str, comparison: ComparisonOperator | None
+) -> None:
+    raw = copy.deepcopy(sample("alarm_state_change_alarm.json"))
+    raw["detail"]["state"]["reason"] = reason
+
+    assert parse_event(AlarmStateChangeEvent, raw).to_observation().comparison is comparison
 
 
 def test_latest_value_skips_filled_in_missing_datapoints() -> None:
