@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.state import RunnerRun, TargetState
-from chalicelib.models.targets import Mode, TargetBase
 
 # The runner must be done (and have reported) before its lease expires: it gets the lease minus this.
 MAX_REPORTING_MARGIN_S = 60
@@ -91,17 +90,6 @@ def after_runner_stopped(state: TargetState, decision_id: str, now: datetime) ->
         return state, None  # not the lease holder (already timed out and replaced): nothing to free
     nxt = state.queued.model_copy(update={"since": now}) if state.queued else None
     return state.model_copy(update={"in_flight": nxt, "queued": None}), nxt
-
-
-def stale_queued_reason(target: TargetBase, run: RunnerRun) -> str | None:
-    """Why a queued decision must not start now, as the target is when the lease passes; None if it may."""
-    if target.paused:
-        return "the target was paused while it waited"
-    if target.mode is not Mode.ACT:
-        return f"the target was switched to {target.mode} mode while it waited"
-    if not target.min <= run.capacity <= target.max:
-        return f"its size {run.capacity} is outside the target's [{target.min}, {target.max}] now"
-    return None
 
 
 def started(state: TargetState, decision_id: str, task_arn: str | None, at: datetime) -> TargetState | None:

@@ -26,6 +26,7 @@ from chalicelib.models.state import RunnerRun, StoredTarget, TargetState
 from chalicelib.models.targets import TargetBase
 from chalicelib.observability import count, logger
 from chalicelib.runner_lease import LeasePlan
+from chalicelib.still_allowed import reason_not_to_act
 from chalicelib.store.protocols import DecisionStore, TargetStore
 from chalicelib.store.targets import VersionConflictError
 
@@ -206,7 +207,7 @@ class RunnerLeases:
             state, nxt = runner_lease.after_runner_stopped(stored.state, holder, at)
             if state is stored.state:
                 return
-            stale = runner_lease.stale_queued_reason(stored.target, nxt) if nxt is not None else None
+            stale = reason_not_to_act(stored.target, nxt.capacity) if nxt is not None else None
             if stale is not None:
                 state = state.model_copy(update={"in_flight": None})
             try:

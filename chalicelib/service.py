@@ -10,7 +10,7 @@ outcome is not recorded is unsettled.py's; the kops runner's lease is runner_lea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -159,9 +159,15 @@ class Evaluator:
         return Prepared(decision, result, state, mark, settlement.clear_mark, lease), evaluation
 
     def _reread(self, evaluation: Evaluation, actuator: Actuator) -> Evaluation:
-        """After carrying out an earlier decision: the target and its capacity as they are now."""
-        stored = self.registry.require(evaluation.target.id)
-        reading = actuator.read(stored.target)
+        """After carrying out an earlier decision: the target and its capacity as they are now (or, if
+        either cannot be read, as they were: this evaluation then decides on what it read first)."""
+        stored = self.registry.get(evaluation.target.id)
+        if stored is None:
+            return evaluation
+        try:
+            reading = actuator.read(stored.target)
+        except ActuationError:
+            return evaluation
         return Evaluation(
             stored, evaluation.trigger, evaluation.decision_id, evaluation.dedup, evaluation.at, actuator, reading
         )
@@ -208,7 +214,7 @@ class Evaluator:
                 dedup=evaluation.dedup,
             )
         except DuplicateDecisionError:
-            return self._duplicate(evaluation)
+            return self._duplicate(evaluation, prepared)
         except VersionConflictError:
             return self._record_raced(decision, evaluation.dedup)
         except (ClientError, BotoCoreError) as exc:
@@ -231,28 +237,32 @@ class Evaluator:
             last_decision_id=decision.id,
         )
         if isinstance(actuator, RunnerActuator):
+            run = committed.state.in_flight
+            if run is None or run.decision_id != decision.id:
+                return self.log.get(decision.id, consistent=True) or decision  # its lease was retired meanwhile
             return self.leases.launch(actuator, decision, committed, unapplied)
-        if not self.registry.claim_actuation(committed, decision.id):
+        if not self.registry.claim_actuation(committed, decision.id, by=decision.id):
             # A later evaluation found this decision unacted and carried it out (unsettled.py).
             logger().warning("decision carried out by another evaluation", extra={"decision_id": decision.id})
             return self.log.get(decision.id, consistent=True) or decision
         return self.actuations.act(actuator, decision, committed, unapplied)
 
-    def _duplicate(self, evaluation: Evaluation) -> Decision:
+    # ---- a commit whose answer was lost, a redelivered event ----------------------------------
+    def _duplicate(self, evaluation: Evaluation, prepared: Prepared) -> Decision:
         """The event's evaluation of this target was recorded before: return it, acting on it if it never acted."""
-        logger().info(
-            "duplicate event: decision already recorded",
-            extra={"decision_id": evaluation.decision_id, "target_id": evaluation.target.id},
-        )
-        count("DuplicateEvents")
         existing = self.log.get_by_dedup(evaluation.dedup) if evaluation.dedup else None
         if existing is None:
             existing = self.log.get(evaluation.decision_id, consistent=True)
         if existing is None:
             raise RuntimeError(f"duplicate of a decision that cannot be read ({evaluation.decision_id})")
         if existing.id == evaluation.decision_id:
-            return self._resume_if_unacted(evaluation, existing, "carried out after its commit's answer was lost")
-        return self._resume_if_unacted(evaluation, existing, "carried out by the redelivery of its event")
+            return self._carry_out_own(evaluation, prepared)  # its own commit, retried after a lost answer
+        logger().info(
+            "duplicate event: decision already recorded",
+            extra={"decision_id": existing.id, "target_id": evaluation.target.id},
+        )
+        count("DuplicateEvents")
+        return self._resume_redelivered(evaluation, existing)
 
     def _after_lost_commit(self, evaluation: Evaluation, prepared: Prepared, error: Exception) -> Decision:
         """The commit's answer was lost: if it went through, this evaluation has not acted yet and acts now."""
@@ -262,38 +272,41 @@ class Evaluator:
             raise error from None  # the invocation fails and is retried: the redelivery finds what was committed
         if committed is None:
             return self._record_failed_evaluation(evaluation, error)
-        logger().warning("commit answer lost, but the commit went through", extra={"decision_id": committed.id})
-        return self._resume_if_unacted(evaluation, committed, "carried out after its commit's answer was lost")
+        return self._carry_out_own(evaluation, prepared)
 
-    def _resume_if_unacted(self, evaluation: Evaluation, existing: Decision, note: str) -> Decision:
-        """A committed decision that is still pending and whose mark nobody claimed never acted: act on it."""
-        if existing.outcome is not Outcome.PENDING:
-            return existing
+    def _carry_out_own(self, evaluation: Evaluation, prepared: Prepared) -> Decision:
+        """This evaluation's commit went through but its answer never arrived: go on as if it had."""
+        logger().warning(
+            "commit answer lost, but the commit went through", extra={"decision_id": evaluation.decision_id}
+        )
+        stored = self.registry.get(evaluation.target.id)
+        if stored is None:
+            return prepared.decision
+        noted = prepared.decision.model_copy(
+            update={"inputs": {**prepared.decision.inputs, "resumed": "carried out after its commit's answer was lost"}}
+        )
+        return self._carry_out(evaluation, replace(prepared, decision=noted), stored)
+
+    def _resume_redelivered(self, evaluation: Evaluation, existing: Decision) -> Decision:
+        """A redelivered event whose first delivery committed a change and died before acting: act on it.
+
+        Only a synchronous change: a kops decision's lease holds it until it expires (its first
+        delivery may still be starting the runner).
+        """
         stored = self.registry.get(existing.target_id)
         actuator = evaluation.actuator
-        if stored is None:
+        marker = stored.unsettled if stored is not None else None
+        if (
+            existing.outcome is not Outcome.PENDING
+            or stored is None
+            or marker is None
+            or marker.decision_id != existing.id
+            or marker.claimed
+            or isinstance(actuator, RunnerActuator)
+            or not self.registry.claim_actuation(stored, existing.id, by=evaluation.decision_id)
+        ):
             return existing
-        if isinstance(actuator, RunnerActuator):
-            return self._launch_if_unstarted(evaluation, actuator, existing, stored)
-        marker = stored.unsettled
-        if marker is None or marker.decision_id != existing.id or marker.claimed:
-            return existing  # another evaluation acts (or acted) on it
-        if not self.registry.claim_actuation(stored, existing.id):
-            return existing
-        return self.unsettled.resume(stored, actuator, existing, note)
-
-    def _launch_if_unstarted(
-        self, evaluation: Evaluation, actuator: RunnerActuator, existing: Decision, stored: StoredTarget
-    ) -> Decision:
-        """This evaluation's own kops decision took the lease but its runner was never started: start it.
-
-        Only its own (the same invocation): a redelivered event's first delivery may still be starting it.
-        """
-        run = stored.state.in_flight
-        own = existing.id == evaluation.decision_id
-        if not own or run is None or run.decision_id != existing.id or "actuation_reference" in existing.inputs:
-            return existing
-        return self.leases.launch(actuator, existing, stored, None)
+        return self.unsettled.resume(stored, actuator, existing, "carried out by the redelivery of its event")
 
     # ---- decisions that do not act -------------------------------------------------------------
     def _record_failed_evaluation(self, evaluation: Evaluation, exc: Exception) -> Decision:

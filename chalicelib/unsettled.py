@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib import decision_records
 from chalicelib.actuation import Actuations
 from chalicelib.actuators.base import Actuator
 from chalicelib.models.capacity import CapacityReading
@@ -22,6 +23,7 @@ from chalicelib.models.decisions import Action, Decision, Outcome
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import TargetHistory
 from chalicelib.models.state import StoredTarget
+from chalicelib.still_allowed import reason_not_to_act
 from chalicelib.store.protocols import DecisionStore, TargetStore
 
 # How long an unsettled actuation may still be in flight: at least the Lambda timeout (.chalice/config.json).
@@ -55,7 +57,7 @@ class UnsettledRecovery:
             note = f"confirmed by a later evaluation ({by}): the capacity reads {reading.current}"
             self.actuations.close(previous, Outcome.APPLIED, note=note)
             return Settlement(clear_mark=True)
-        if not marker.claimed and self.registry.claim_actuation(stored, marker.decision_id):
+        if not marker.claimed and self.registry.claim_actuation(stored, marker.decision_id, by=by):
             note = f"carried out by a later evaluation ({by}): its own never acted"
             return Settlement(resumed=self.resume(stored, actuator, previous, note))
         age = self.clock() - marker.since
@@ -69,9 +71,21 @@ class UnsettledRecovery:
         return Settlement(busy_with=previous.id)
 
     def resume(self, stored: StoredTarget, actuator: Actuator, decision: Decision, note: str) -> Decision:
-        """Act on a committed decision that never acted (its mark is claimed by the caller); ``note``: by whom."""
-        resumed = decision.model_copy(update={"inputs": {**decision.inputs, "resumed": note}})
+        """Act on a committed decision that never acted (its mark is claimed by the caller); ``note``: by whom.
+
+        It is checked against the target as it is now, as a queued kops decision is: one the target no
+        longer allows (paused, advise, outside [min, max]) is skipped as SUPERSEDED instead.
+        """
         uncounted = stored.state.model_copy(update={"history": uncount(stored.state.history, decision)})
+        why = reason_not_to_act(stored.target, decision.final)
+        if why is not None:
+            because = f"Superseded before it acted: {why}."
+            closed = decision_records.closed(
+                decision, Outcome.SKIPPED, self.clock(), reason=ReasonCode.SUPERSEDED, because=because
+            )
+            self.actuations.record_outcome(closed, stored, uncounted)
+            return closed
+        resumed = decision.model_copy(update={"inputs": {**decision.inputs, "resumed": note}})
         return self.actuations.act(actuator, resumed, stored, uncounted)
 
 

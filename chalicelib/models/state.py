@@ -49,8 +49,13 @@ class Unsettled(BaseModel):
 
     decision_id: str
     since: AwareDatetime  # wall clock of the commit, not the event's time
-    claimed: bool = False
+    # Who claimed it: the id of the evaluation that calls the cloud (a retried claim of its own succeeds).
+    claimed_by: str | None = None
     dedup: str | None = None  # the event's dedup key: its redelivery knows the mark for its own
+
+    @property
+    def claimed(self) -> bool:
+        return self.claimed_by is not None
 
 
 class StoredTarget(BaseModel):

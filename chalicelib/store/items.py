@@ -61,8 +61,8 @@ def unsettled_attributes(unsettled: Unsettled) -> dict[str, dict[str, str]]:
         UNSETTLED_AT: {"N": str(int(unsettled.since.timestamp()))},
         UNSETTLED_DEDUP: {"S": unsettled.dedup or ""},
     }
-    if unsettled.claimed:
-        attributes[UNSETTLED_CLAIMED] = {"N": str(int(unsettled.since.timestamp()))}
+    if unsettled.claimed_by is not None:
+        attributes[UNSETTLED_CLAIMED] = {"S": unsettled.claimed_by}
     return attributes
 
 
@@ -73,7 +73,7 @@ def stored_target_from_item(item: dict[str, dict[str, str]]) -> StoredTarget:
         unsettled = Unsettled(
             decision_id=item[UNSETTLED_ID]["S"],
             since=since,
-            claimed=UNSETTLED_CLAIMED in item,
+            claimed_by=_claimed_by(item),
             dedup=item.get(UNSETTLED_DEDUP, {}).get("S") or None,
         )
     return StoredTarget(
@@ -87,6 +87,16 @@ def stored_target_from_item(item: dict[str, dict[str, str]]) -> StoredTarget:
 def target_outcome(target_id: str, outcome: str) -> str:
     """Partition key of the by_target_outcome index ('#' never occurs in a target id)."""
     return f"{target_id}#{outcome}"
+
+
+# A mark written before marks were claimed (no dedup attribute either): it may have acted.
+CLAIMED_BEFORE_CLAIMS = "before-claims"
+
+
+def _claimed_by(item: dict[str, dict[str, str]]) -> str | None:
+    if UNSETTLED_CLAIMED in item:
+        return next(iter(item[UNSETTLED_CLAIMED].values()))
+    return None if UNSETTLED_DEDUP in item else CLAIMED_BEFORE_CLAIMS
 
 
 def decision_item(decision: Decision, expires_at_epoch_s: int) -> dict[str, dict[str, str]]:

@@ -144,13 +144,15 @@ class MemoryTargetRegistry:
             self._tables.targets[committed.target.id] = current.model_copy(update=update)
             return True
 
-    def claim_actuation(self, stored: StoredTarget, decision_id: str) -> bool:
+    def claim_actuation(self, stored: StoredTarget, decision_id: str, by: str) -> bool:
         with self._tables.lock:
             current = self._tables.targets.get(stored.target.id)
             marker = current.unsettled if current is not None else None
-            if current is None or marker is None or marker.decision_id != decision_id or marker.claimed:
+            if current is None or marker is None or marker.decision_id != decision_id:
                 return False
-            claimed = marker.model_copy(update={"claimed": True})
+            if marker.claimed_by not in (None, by):
+                return False
+            claimed = marker.model_copy(update={"claimed_by": by})
             self._tables.targets[stored.target.id] = current.model_copy(update={"unsettled": claimed})
             return True
 

@@ -52,8 +52,9 @@ class TargetStore(Protocol):
         """Write a state if the target is still at ``stored.version``; VersionConflictError otherwise."""
         ...
 
-    def claim_actuation(self, stored: StoredTarget, decision_id: str) -> bool:
-        """Claim the call to the cloud for the unsettled ``decision_id``: True for exactly one caller."""
+    def claim_actuation(self, stored: StoredTarget, decision_id: str, by: str) -> bool:
+        """Claim, for evaluation ``by``, the call to the cloud for the unsettled ``decision_id``: True for
+        exactly one claimer (and again for the same one)."""
         ...
 
     def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:

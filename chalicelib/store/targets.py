@@ -8,7 +8,6 @@ two targets never scale one resource.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -194,9 +193,18 @@ class TargetRegistry:
         }
         if existing is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
+            return {"Put": put}
+        # A claim does not move the version: the Put must not write back a mark as unclaimed that an
+        # evaluation claimed after ``existing`` was read (it would let another act on it again).
+        marker = existing.unsettled
+        values: dict[str, Any] = {":v": {"N": str(existing.version)}}
+        if marker is not None and marker.claimed_by is not None:
+            claim = f"{UNSETTLED_CLAIMED} = :c"
+            values[":c"] = {"S": marker.claimed_by}
         else:
-            put["ConditionExpression"] = "version = :v"
-            put["ExpressionAttributeValues"] = {":v": {"N": str(existing.version)}}
+            claim = f"attribute_not_exists({UNSETTLED_CLAIMED})"
+        put["ConditionExpression"] = f"version = :v AND {claim}"
+        put["ExpressionAttributeValues"] = values
         return {"Put": put}
 
     def _delete_copy(self, alarm_name: str, target_id: str) -> dict[str, Any]:
@@ -298,16 +306,19 @@ class TargetRegistry:
             return self._finalize_alone(decision)
         return True
 
-    def claim_actuation(self, stored: StoredTarget, decision_id: str) -> bool:
-        """Claim the right to call the cloud for the unsettled ``decision_id``; False if it is not
-        unsettled (any more) or someone claimed it first. One conditional write on the primary item."""
+    def claim_actuation(self, stored: StoredTarget, decision_id: str, by: str) -> bool:
+        """Claim, for evaluation ``by``, the right to call the cloud for the unsettled ``decision_id``;
+        False if it is not unsettled (any more) or another evaluation claimed it first. One conditional
+        write on the primary item; botocore's retry of a claim whose answer was lost succeeds."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": target_pk(stored.target.id)}, "sk": {"S": PRIMARY_SK}},
-                UpdateExpression=f"SET {UNSETTLED_CLAIMED} = :now",
-                ConditionExpression=f"{UNSETTLED_ID} = :id AND attribute_not_exists({UNSETTLED_CLAIMED})",
-                ExpressionAttributeValues={":id": {"S": decision_id}, ":now": {"N": str(int(time.time()))}},
+                UpdateExpression=f"SET {UNSETTLED_CLAIMED} = :by",
+                ConditionExpression=(
+                    f"{UNSETTLED_ID} = :id AND (attribute_not_exists({UNSETTLED_CLAIMED}) OR {UNSETTLED_CLAIMED} = :by)"
+                ),
+                ExpressionAttributeValues={":id": {"S": decision_id}, ":by": {"S": by}},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -123,7 +123,7 @@ def test_an_unsettled_mark_is_claimed_once_and_removed_with_the_outcome(stores: 
     found = registry.require("web").unsettled
     assert (found.decision_id, found.claimed, found.dedup) == (acting.id, False, "E#one")
 
-    assert [registry.claim_actuation(committed, acting.id) for _ in range(2)] == [True, False]
+    assert [registry.claim_actuation(committed, acting.id, by=b) for b in ("me", "me", "other")] == [True, True, False]
     assert registry.require("web").unsettled.claimed is True
 
     applied = acting.model_copy(update={"outcome": Outcome.APPLIED})
@@ -131,7 +131,7 @@ def test_an_unsettled_mark_is_claimed_once_and_removed_with_the_outcome(stores: 
     assert registry.require("web").unsettled is None
     assert log.get(acting.id).outcome == "applied"
     assert registry.settle_actuation(committed, applied, None) is False  # closed already
-    assert registry.claim_actuation(committed, acting.id) is False  # no mark left to claim
+    assert registry.claim_actuation(committed, acting.id, by="me") is False  # no mark left to claim
 
 
 def test_decisions_are_recorded_once_closed_once_and_noted_after(stores: Any) -> None:
@@ -163,3 +163,23 @@ def test_the_log_pages_newest_first_by_target_and_outcome(stores: Any) -> None:
     assert all(len(page) == 2 for page in pages[:-1])
     assert log.query(DecisionQuery(outcome=Outcome.APPLIED))[0] == []
     assert len(log.query(DecisionQuery(outcome=Outcome.SKIPPED, limit=50))[0]) == 7
+
+
+def test_an_api_write_never_turns_a_claimed_mark_back_into_an_unclaimed_one(stores: Any) -> None:
+    """A write of the target keeps a claim made before it; one made after it was read refuses the write
+    (on DynamoDB, where the claim does not move the version), so no second evaluation may act again."""
+    registry, _ = stores
+    stored, _ = registry.put(target())
+    acting = decision()
+    mark = Unsettled(decision_id=acting.id, since=NOW, dedup="E#one")
+    committed = registry.commit_evaluation(stored, TargetState(), acting, EXPIRES, mark=mark, dedup="E#one")
+    read_before_the_claim = registry.require("web")
+    assert registry.claim_actuation(committed, acting.id, by="me")
+
+    if hasattr(registry, "write"):  # the DynamoDB registry's conditional write (PATCH, If-Match)
+        with pytest.raises(ConflictError):
+            registry.write(target(max=12), over=read_before_the_claim)
+    registry.put(target(max=12))
+
+    assert registry.require("web").unsettled.claimed_by == "me"
+    assert registry.claim_actuation(committed, acting.id, by="other") is False

@@ -177,3 +177,31 @@ def test_a_completion_after_the_lease_passed_is_ignored_and_noted_on_its_decisio
     assert "after its lease had passed" in old.inputs["late_completion"]
     assert world.registry.require("nodes").state.in_flight.decision_id == newer.id  # type: ignore[union-attr]
     assert world.decision(newer.id).outcome == "pending"
+
+
+def test_a_kops_commit_whose_answer_was_lost_still_retires_what_it_replaced_and_starts_its_runner() -> None:
+    from botocore.exceptions import ClientError
+
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    stop(world, running)  # the queued 6 runs now
+    runners(world).current = 6
+    world.signals.cpu = 99  # 6 at 99 %: 12
+    commit = world.registry.commit_evaluation
+
+    def committing_then_failing(*args: object, **kwargs: object) -> object:
+        commit(*args, **kwargs)  # type: ignore[arg-type]
+        world.registry.commit_evaluation = commit  # type: ignore[method-assign]
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "lost"}}, "TransactWriteItems")
+
+    world.registry.commit_evaluation = committing_then_failing  # type: ignore[method-assign]
+    newest = world.evaluate("nodes", event_id="e3")  # queued behind the 6
+    assert (newest.outcome, newest.reasons[-1]) == ("pending", "RUNNER_BUSY")
+
+    # and an expired lease retired on a lost answer is closed and stopped, the new runner started
+    world.clock.advance(901)
+    world.registry.commit_evaluation = committing_then_failing  # type: ignore[method-assign]
+    later = world.evaluate("nodes", event_id="e4")
+    assert world.decision(queued.id).reasons[-1] == "RUNNER_TIMEOUT"
+    assert world.decision(newest.id).reasons[-1] == "SUPERSEDED"
+    assert runners(world).started[-1] == later.id

@@ -44,7 +44,7 @@ def lost_answer(world: World, error: Exception) -> None:
 def dies_before_acting(world: World) -> None:
     claim = world.registry.claim_actuation
 
-    def dying(*args: Any) -> bool:
+    def dying(*args: Any, **kwargs: Any) -> bool:
         world.registry.claim_actuation = claim  # type: ignore[method-assign]
         raise Died
 
@@ -135,5 +135,51 @@ def test_two_evaluations_finding_an_unacted_change_carry_it_out_once() -> None:
         world.evaluate("web", event_id="alarm-1")
     stored = world.registry.require("web")
     assert stored.unsettled is not None
-    claims = [world.registry.claim_actuation(stored, stored.unsettled.decision_id) for _ in range(2)]
+    marked = stored.unsettled.decision_id
+    claims = [world.registry.claim_actuation(stored, marked, by=by) for by in ("tick", "redelivery")]
     assert claims == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"paused": True}, "the target was paused while it waited"),
+        ({"mode": "advise"}, "the target was switched to advise mode while it waited"),
+        ({"max": 3}, "its size 4 is outside the target's [1, 3] now"),
+    ],
+    ids=["paused", "advise", "max-lowered"],
+)
+def test_a_change_that_never_acted_is_checked_against_the_target_before_it_is_carried_out(
+    change: dict[str, Any], why: str
+) -> None:
+    world = group_world()
+    dies_before_acting(world)
+    with pytest.raises(Died):
+        world.evaluate("web", event_id="alarm-1")
+    world.patch("web", **change)
+    world.clock.advance(60)
+
+    again = world.evaluate("web", event_id="alarm-1")  # the redelivery
+
+    assert group(world).applied == []
+    assert (again.outcome, again.reasons[-1]) == ("skipped", "SUPERSEDED")
+    assert again.explanation.endswith(f"Superseded before it acted: {why}.")
+    assert world.registry.require("web").unsettled is None
+    world.clock.advance(60)
+    world.signals.cpu = 45
+    world.evaluate("web", event_id="tick-1")
+    assert [c for _, c in group(world).applied] in ([], [3])  # only what the target allows now
+
+
+def test_a_claim_retried_by_its_own_claimer_still_acts() -> None:
+    """A claim whose answer was lost is retried by botocore; the retry must not read as someone else's."""
+    world = group_world()
+    claim = world.registry.claim_actuation
+
+    def claimed_twice(*args: Any, **kwargs: Any) -> bool:
+        claim(*args, **kwargs)  # went through, answer lost
+        return claim(*args, **kwargs)
+
+    world.registry.claim_actuation = claimed_twice  # type: ignore[method-assign]
+    decision = world.evaluate("web", event_id="alarm-1")
+    assert (decision.outcome, group(world).applied) == ("applied", [(decision.id, 4)])
