@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.evaluation import Evaluation
 from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome, Trigger
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.targets import Mode, TargetBase
+from chalicelib.models.targets import Mode, TargetBase, TargetTrackingPolicy
 
 
 def evaluated(
@@ -38,7 +38,8 @@ def evaluated(
         inputs={
             "capacity": reading.details | {"current": reading.current},
             "resource_bounds": signal["resource_bounds"],
-            "metrics": signal["metrics"],
+            "metrics": recorded_metrics(target, signal["metrics"]),
+            "datapoints_read": {name: len(points) for name, points in signal["metrics"].items()},
             "alarms": signal["alarms"],
             "effective_min": result.effective_min,
             "effective_max": result.effective_max,
@@ -47,6 +48,25 @@ def evaluated(
         },
         created_at=evaluation.at,
     )
+
+
+# A decision item must stay well under DynamoDB's 400 KB: at most this many datapoints of each
+# policy's series are recorded (about 7 KB), the newest, however far back the policy read.
+MAX_RECORDED_DATAPOINTS = 120
+
+
+def recorded_metrics(target: TargetBase, metrics: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The newest datapoints of each series that its policy's windows used, at most MAX_RECORDED_DATAPOINTS."""
+    windows = {
+        p.name: max(p.scale_out_datapoints, p.scale_in_datapoints)
+        for p in target.policies
+        if isinstance(p, TargetTrackingPolicy)
+    }
+    kept = {}
+    for name, points in metrics.items():
+        keep = min(windows.get(name, MAX_RECORDED_DATAPOINTS), MAX_RECORDED_DATAPOINTS)
+        kept[name] = points[-keep:] if keep else []
+    return kept
 
 
 def initial_outcome(mode: Mode, acting: bool) -> tuple[Outcome, list[ReasonCode]]:

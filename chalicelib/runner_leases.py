@@ -35,6 +35,12 @@ _LEASE_RETRIES = 3
 LATE_COMPLETION = "late_completion"  # inputs key of the note a completion after the lease passed leaves
 
 
+def _what_was_stopped(run: RunnerRun) -> str:
+    if run.task_arn is not None:
+        return f"its task {run.task_arn} was stopped"
+    return "no task of it was known to stop (RunTask never answered); its deadline had passed"
+
+
 def runner_timeout_s(target: TargetBase) -> int:
     timeout: int = getattr(target, "runner_timeout_s", DEFAULT_RUNNER_TIMEOUT_S)
     return timeout
@@ -82,7 +88,7 @@ class RunnerLeases:
                     plan.expired.decision_id,
                     Outcome.FAILED,
                     ReasonCode.RUNNER_TIMEOUT,
-                    error=(f"the kops runner did not report within {timeout_s} s; its task was stopped"),
+                    error=f"the kops runner did not report within {timeout_s} s; {_what_was_stopped(plan.expired)}",
                 )
             if plan.superseded is not None:
                 self._close(
@@ -110,6 +116,8 @@ class RunnerLeases:
         try:
             actuation = actuator.start(target, decision.final, decision.id, deadline)
         except ActuationError as exc:
+            if exc.ambiguous:
+                return self._maybe_started(decision, committed, exc, deadline)
             failed = self.actuations.failed(decision, exc, target.kind)
             self.actuations.record_outcome(failed, committed, unapplied)
             return failed
@@ -119,6 +127,21 @@ class RunnerLeases:
         self.actuations.record_outcome(started, committed, None)
         logger().info("runner started", extra={"decision_id": decision.id, "task": actuation.reference})
         return started
+
+    def _maybe_started(
+        self, decision: Decision, committed: StoredTarget, error: ActuationError, deadline: datetime
+    ) -> Decision:
+        """RunTask's answer was lost (a timeout, a 5xx): a runner may have started, so the decision keeps
+        the lease, pending, until its runner reports or the lease expires (its task is then looked for
+        and stopped). Freeing the lease here could let a second runner start beside it."""
+        note = f"RunTask's answer was lost ({error.message}): whether a runner started is unknown"
+        pending = decision.model_copy(
+            update={"inputs": {**decision.inputs, "actuation": note, "runner_deadline": deadline.isoformat()}}
+        )
+        logger().warning("runner start unconfirmed: the lease holds", extra={"decision_id": decision.id})
+        count("UnconfirmedRunnerStarts", "kops")
+        self.actuations.record_outcome(pending, committed, None)
+        return pending
 
     def _record_start(self, target_id: str, decision_id: str, task_arn: str | None) -> None:
         """The lease runs from now, when RunTask returned; best effort (else it runs from the commit)."""
@@ -177,6 +200,8 @@ class RunnerLeases:
             # the lease on, this one passes it.
             self.pass_lease(decision.target_id, decision.id, at)
             return
+        if decision.outcome is not Outcome.PENDING and ReasonCode.RUNNER_TIMEOUT not in decision.reasons:
+            return  # a redelivery of the event that closed it: nothing arrived late
         status = (runner or {}).get("status", "no result")
         note = (
             f"the runner's task stopped at {at.isoformat()} (exit code {exit_code}, runner status {status}) after "
@@ -204,7 +229,9 @@ class RunnerLeases:
             stored = self.registry.get(target_id)
             if stored is None:
                 return
-            state, nxt = runner_lease.after_runner_stopped(stored.state, holder, at)
+            # The next lease runs from now (and from RunTask's return once recorded), never from the
+            # event's time: a late task-state event must not hand the next runner an expired lease.
+            state, nxt = runner_lease.after_runner_stopped(stored.state, holder, max(at, self.clock()))
             if state is stored.state:
                 return
             stale = reason_not_to_act(stored.target, nxt.capacity) if nxt is not None else None

@@ -104,8 +104,11 @@ class KopsActuator:
         }
         try:
             response = self._ecs.run_task(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise ActuationError(f"RunTask of the kops runner failed: {exc}") from exc
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+            raise ActuationError(f"RunTask of the kops runner failed: {exc}", ambiguous=status >= 500) from exc
+        except BotoCoreError as exc:  # no answer at all (timeouts, resets): ECS may have started the task
+            raise ActuationError(f"RunTask of the kops runner got no answer: {exc}", ambiguous=True) from exc
         if response.get("failures") or not response.get("tasks"):
             reasons = "; ".join(
                 f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])

@@ -10,6 +10,7 @@ integration tests on the embedded AWS (tests/integration/test_kops_launcher.py a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,11 +67,20 @@ class MemoryRunners:
     calls: list[tuple[str, str]] = field(default_factory=list)  # ("start", decision id) / ("stop", task)
     deadlines: dict[str, datetime] = field(default_factory=dict)
     refuse_stop: bool = False
+    lose_start_answer: bool = False  # the next RunTask starts its task, but its answer is lost
+    on_start: Callable[[], None] | None = None  # what the test looks at while RunTask is under way
 
     def read(self, target: TargetBase) -> CapacityReading:
         return CapacityReading(current=self.current, serving=self.current)
 
     def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
+        if self.lose_start_answer:
+            self.lose_start_answer = False
+            self.calls.append(("start", decision_id))
+            raise ActuationError("RunTask: read timeout", ambiguous=True)
+        if self.on_start is not None:
+            self.on_start()
+        self.clock.advance(2)  # RunTask takes a while: the lease runs from its return
         self.calls.append(("start", decision_id))
         self.deadlines[decision_id] = deadline
         return Actuation(note=f"runner for {capacity}", pending=True, reference=f"task/{decision_id}")

@@ -3,7 +3,7 @@ runners stopped before another starts, the lease timed from RunTask, late comple
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chalicelib.models.decisions import Decision
 from tests.unit.evaluator_world import Clock, MemoryRunners, World, kops_body
@@ -157,7 +157,7 @@ def test_the_runner_must_finish_before_its_lease_expires() -> None:
     world.signals.cpu = 90
     started = world.evaluate("nodes", event_id="e1")
     deadline = runners(world).deadlines[started.id]
-    assert deadline == world.clock() + timedelta(seconds=900 - 60)
+    assert deadline == world.clock() - timedelta(seconds=2) + timedelta(seconds=900 - 60)  # from the RunTask call
     assert started.inputs["runner_deadline"] == deadline.isoformat()
 
 
@@ -205,3 +205,45 @@ def test_a_kops_commit_whose_answer_was_lost_still_retires_what_it_replaced_and_
     assert world.decision(queued.id).reasons[-1] == "RUNNER_TIMEOUT"
     assert world.decision(newest.id).reasons[-1] == "SUPERSEDED"
     assert runners(world).started[-1] == later.id
+
+
+def test_a_runtask_whose_answer_was_lost_keeps_the_lease_so_no_second_runner_starts() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    runners(world).lose_start_answer = True
+    maybe = world.evaluate("nodes", event_id="e1")
+    assert maybe.outcome == "pending"
+    assert "RunTask's answer was lost" in maybe.inputs["actuation"]
+    world.clock.advance(60)
+    runners(world).current = 3
+    world.signals.cpu = 99
+
+    queued = world.evaluate("nodes", event_id="e2")
+
+    assert runners(world).started == [maybe.id]  # no second RunTask while the first may run
+    assert queued.reasons[-1] == "RUNNER_BUSY"
+
+
+def test_a_redelivered_completion_of_an_applied_runner_is_not_taken_for_a_late_one() -> None:
+    world = kops_world()
+    running, _queued = runner_and_queued(world)
+    stop(world, running)
+    world.evaluator.complete_runner(running.id, 0, "Essential container in task exited", world.clock.advance(5))
+    assert "late_completion" not in world.decision(running.id).inputs
+    assert world.decision(running.id).outcome == "applied"
+
+
+def test_a_late_task_state_event_does_not_hand_the_next_runner_an_expired_lease() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    world.log.record_runner_result(running.id, {"status": "applied"})
+    event_time = world.clock() - timedelta(minutes=20)  # delivered twenty minutes late
+    seen: list[datetime] = []  # the lease as any evaluation sees it while the next RunTask is under way
+    runners(world).on_start = lambda: seen.append(world.registry.require("nodes").state.in_flight.since)  # type: ignore[union-attr]
+
+    world.evaluator.complete_runner(running.id, 0, "Essential container in task exited", event_time)
+
+    assert seen == [world.clock() - timedelta(seconds=2)]  # from when the lease passed, not the event's time
+    run = world.registry.require("nodes").state.in_flight
+    assert run is not None
+    assert (run.decision_id, run.since) == (queued.id, world.clock())  # then from RunTask's return
