@@ -1,7 +1,7 @@
 """Marea's local event pump: what CloudWatch and EventBridge would do, against the embedded AWS.
 
 moto keeps alarms and metric data but never evaluates an alarm, and its EventBridge never invokes
-a Lambda nor fires a schedule (tech-notes.md). Each ``step`` therefore reads every metric alarm,
+a Lambda nor fires a schedule (docs/local-event-pump.md). Each ``step`` therefore reads every metric alarm,
 evaluates it from its metric data (alarm_evaluator), records a state change with SetAlarmState so
 DescribeAlarms agrees, delivers the "CloudWatch Alarm State Change" event, then delivers the
 schedule ticks that fell due on the clock.

@@ -1,4 +1,4 @@
-"""AWS target tracking on average utilization, as documented (shared docs: aws-scaling-facts.md).
+"""AWS target tracking on average utilization, as documented (docs/aws-semantics.md, "Target tracking").
 
 - Scale-out alarm: the last 3 one-minute datapoints above the target. While it stays in ALARM,
   CloudWatch re-invokes the action every minute. New capacity ``ceil(ready * latest / target)``
