@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import runner_lease
 from chalicelib.actuation import Actuations
 from chalicelib.actuators.base import AnyActuator, RunnerActuator
+from chalicelib.engine.history import forget_change, remember_change
 from chalicelib.errors import ActuationError
 from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.models.reasons import ReasonCode
@@ -189,7 +190,7 @@ class RunnerLeases:
                 decision, Outcome.FAILED, ReasonCode.RUNNER_FAILED, error=error, runner=runner
             )
         count("RunnerCompletions", "kops")
-        self.pass_lease(decision.target_id, decision_id, at)
+        self.pass_lease(decision.target_id, decision_id, at, made=closed.outcome is Outcome.APPLIED)
         return closed
 
     def _late(
@@ -218,11 +219,12 @@ class RunnerLeases:
         elif LATE_COMPLETION not in decision.inputs:
             self.log.annotate_closed(decision, LATE_COMPLETION, note)
 
-    def pass_lease(self, target_id: str, decision_id: str, at: datetime) -> None:
+    def pass_lease(self, target_id: str, decision_id: str, at: datetime, *, made: bool = True) -> None:
         """Free the lease held by ``decision_id`` and start the queued decision, if it still holds.
 
-        The queued decision is checked against the target as it is now (paused, mode, [min, max]);
-        a stale one is skipped as SUPERSEDED. One whose runner cannot start fails and frees the lease.
+        ``made``: the holder's change was made (else it leaves the history). The queued decision is
+        checked against the target as it is now (paused, mode, [min, max]); a stale one is skipped
+        as SUPERSEDED. One whose runner cannot start fails and frees the lease.
         """
         holder = decision_id
         for _ in range(_LEASE_RETRIES):
@@ -234,22 +236,32 @@ class RunnerLeases:
             state, nxt = runner_lease.after_runner_stopped(stored.state, holder, max(at, self.clock()))
             if state is stored.state:
                 return
+            if not made and stored.state.in_flight is not None:
+                state = state.model_copy(
+                    update={"history": forget_change(state.history, stored.state.in_flight.capacity)}
+                )
+            queued = self.log.get(nxt.decision_id, consistent=True) if nxt is not None else None
+            if queued is not None and queued.outcome is not Outcome.PENDING:
+                queued = None  # closed while it waited: nothing to start
             stale = reason_not_to_act(stored.target, nxt.capacity) if nxt is not None else None
-            if stale is not None:
+            if stale is not None or queued is None:
                 state = state.model_copy(update={"in_flight": None})
+            elif nxt is not None:
+                # Its change counts from now, when its runner starts (it did not while it waited).
+                history = remember_change(
+                    state.history, stored.target, queued.action, queued.current, queued.final, queued.policy, nxt.since
+                )
+                state = state.model_copy(update={"history": history})
             try:
                 committed = self.registry.replace_state(stored, state)
             except VersionConflictError:
                 continue  # re-read and try again
-            if nxt is None or not self._start_queued(stored, committed, nxt, stale):
+            if queued is None or not self._start_queued(stored, committed, queued, stale):
                 return
-            holder = nxt.decision_id
+            holder, made = queued.id, False
 
-    def _start_queued(self, stored: StoredTarget, committed: StoredTarget, nxt: RunnerRun, stale: str | None) -> bool:
+    def _start_queued(self, stored: StoredTarget, committed: StoredTarget, queued: Decision, stale: str | None) -> bool:
         """Start (or retire) the queued decision; True when it failed to start and the lease must pass again."""
-        queued = self.log.get(nxt.decision_id, consistent=True)
-        if queued is None:
-            return False
         if stale is not None:
             because = f"Superseded before its runner started: {stale}."
             self.actuations.close(queued, Outcome.SKIPPED, ReasonCode.SUPERSEDED, because=because)

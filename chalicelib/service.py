@@ -20,6 +20,7 @@ from chalicelib import decision_records
 from chalicelib.actuation import Actuations
 from chalicelib.actuators.base import Actuator, AnyActuator, RunnerActuator
 from chalicelib.engine import decide, remember
+from chalicelib.engine.history import forget_change
 from chalicelib.errors import ActuationError
 from chalicelib.evaluation import Evaluation, evaluation_instant
 from chalicelib.ids import decision_id, dedup_key
@@ -146,9 +147,14 @@ class Evaluator:
         if settlement.busy_with is not None and target.mode is Mode.ACT and result.action is not Action.NONE:
             count("ActuationsInProgress")
             decision = decision_records.waiting(decision, settlement.busy_with)
-        counted = acting if lease is None else lease.takes_new_decision
+        # A kops change counts (its cooldowns start) when its runner starts, not while it is queued; a
+        # runner whose lease expired never made its change.
+        counted = acting if lease is None else lease.reason is ReasonCode.RUNNER_STARTED
+        history = stored.state.history
+        if lease is not None and lease.expired is not None:
+            history = forget_change(history, lease.expired.capacity)
         state = TargetState(
-            history=remember(stored.state.history, target, result, applied=counted, now=at),
+            history=remember(history, target, result, applied=counted, now=at),
             last_decision_id=evaluation.decision_id,
             in_flight=lease.in_flight if lease else None,
             queued=lease.queued if lease else None,

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from chalicelib import decision_records
 from chalicelib.actuation import Actuations
 from chalicelib.actuators.base import Actuator
+from chalicelib.engine.history import forget_change
 from chalicelib.models.capacity import CapacityReading
-from chalicelib.models.decisions import Action, Decision, Outcome
+from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import TargetHistory
 from chalicelib.models.state import StoredTarget
 from chalicelib.still_allowed import reason_not_to_act
 from chalicelib.store.protocols import DecisionStore, TargetStore
@@ -76,7 +76,9 @@ class UnsettledRecovery:
         It is checked against the target as it is now, as a queued kops decision is: one the target no
         longer allows (paused, advise, outside [min, max]) is skipped as SUPERSEDED instead.
         """
-        uncounted = stored.state.model_copy(update={"history": uncount(stored.state.history, decision)})
+        uncounted = stored.state.model_copy(
+            update={"history": forget_change(stored.state.history, decision.final, decision.policy)}
+        )
         why = reason_not_to_act(stored.target, decision.final)
         if why is not None:
             because = f"Superseded before it acted: {why}."
@@ -87,21 +89,3 @@ class UnsettledRecovery:
             return closed
         resumed = decision.model_copy(update={"inputs": {**decision.inputs, "resumed": note}})
         return self.actuations.act(actuator, resumed, stored, uncounted)
-
-
-def uncount(history: TargetHistory, decision: Decision) -> TargetHistory:
-    """The history without the change ``decision`` was counted as making (it failed after all).
-
-    The commit counted the change (its cooldown started); the history before it is gone, so the
-    change is dropped, not replaced by what came before: at worst a cooldown ends early.
-    """
-    update: dict[str, object] = {}
-    field = "last_scale_out" if decision.action is Action.OUT else "last_scale_in"
-    change = getattr(history, field)
-    if change is not None and change.capacity == decision.final:
-        update[field] = None
-    if decision.policy is not None and decision.policy in history.last_action_by_policy:
-        update["last_action_by_policy"] = {
-            k: v for k, v in history.last_action_by_policy.items() if k != decision.policy
-        }
-    return history.model_copy(update=update)

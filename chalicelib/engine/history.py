@@ -26,21 +26,47 @@ def remember(
     since = now - timedelta(seconds=target.scale_in_stabilization_s)
     recent = [r for r in history.recommendations if r.at >= since]
     recommendations = [*recent, Recommendation(at=now, capacity=result.proposed)][-MAX_RECOMMENDATIONS:]
-    last_scale_out, last_scale_in = history.last_scale_out, history.last_scale_in
-    by_policy = dict(history.last_action_by_policy)
-    if applied and result.action is not Action.NONE:
-        if result.action is Action.OUT:
-            policy = next((p for p in target.policies if p.name == result.policy), None)
-            scaling = policy if isinstance(policy, TargetTrackingPolicy | StepScalingPolicy) else None
-            before = base_after_scale_out(target, scaling, history, result.current, now)
-            last_scale_out = CapacityChange(at=now, capacity=result.final, before=before)
-        else:
-            last_scale_in = CapacityChange(at=now, capacity=result.final)
-        if result.policy is not None:
-            by_policy[result.policy] = now
-    return TargetHistory(
-        last_scale_out=last_scale_out,
-        last_scale_in=last_scale_in,
-        last_action_by_policy=by_policy,
-        recommendations=recommendations,
-    )
+    remembered = history.model_copy(update={"recommendations": recommendations})
+    if not applied or result.action is Action.NONE:
+        return remembered
+    return remember_change(remembered, target, result.action, result.current, result.final, result.policy, now)
+
+
+def remember_change(
+    history: TargetHistory,
+    target: TargetBase,
+    action: Action,
+    current: int,
+    final: int,
+    policy_name: str | None,
+    now: datetime,
+) -> TargetHistory:
+    """The history once a change from ``current`` to ``final`` is made at ``now`` (its cooldowns start).
+
+    Also for a change decided earlier and made later: a queued kops decision whose runner starts.
+    """
+    update: dict[str, object] = {}
+    if action is Action.OUT:
+        policy = next((p for p in target.policies if p.name == policy_name), None)
+        scaling = policy if isinstance(policy, TargetTrackingPolicy | StepScalingPolicy) else None
+        before = base_after_scale_out(target, scaling, history, current, now)
+        update["last_scale_out"] = CapacityChange(at=now, capacity=final, before=before)
+    elif action is Action.IN:
+        update["last_scale_in"] = CapacityChange(at=now, capacity=final)
+    if policy_name is not None and action is not Action.NONE:
+        update["last_action_by_policy"] = {**history.last_action_by_policy, policy_name: now}
+    return history.model_copy(update=update)
+
+
+def forget_change(history: TargetHistory, capacity: int, policy_name: str | None = None) -> TargetHistory:
+    """The history without a change to ``capacity`` that was counted but never made (it failed, or its
+    runner never ran). What came before it is not known any more: it is dropped, not restored, so at
+    worst a cooldown ends early."""
+    update: dict[str, object] = {}
+    for field in ("last_scale_out", "last_scale_in"):
+        change = getattr(history, field)
+        if change is not None and change.capacity == capacity:
+            update[field] = None
+    if policy_name is not None and policy_name in history.last_action_by_policy:
+        update["last_action_by_policy"] = {k: v for k, v in history.last_action_by_policy.items() if k != policy_name}
+    return history.model_copy(update=update)

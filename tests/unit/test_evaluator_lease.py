@@ -247,3 +247,46 @@ def test_a_late_task_state_event_does_not_hand_the_next_runner_an_expired_lease(
     run = world.registry.require("nodes").state.in_flight
     assert run is not None
     assert (run.decision_id, run.since) == (queued.id, world.clock())  # then from RunTask's return
+
+
+def test_a_queued_change_counts_when_its_runner_starts_and_a_failed_one_is_forgotten() -> None:
+    world = kops_world()
+    running, queued = runner_and_queued(world)
+    out = world.registry.require("nodes").state.history.last_scale_out
+    assert out is not None
+    assert out.capacity == running.final  # the queued 6 has not counted: it may never run
+
+    world.evaluator.complete_runner(running.id, 3, "Essential container in task exited", world.clock.advance(60))
+
+    history = world.registry.require("nodes").state.history
+    assert history.last_scale_out is not None
+    assert (history.last_scale_out.capacity, history.last_scale_out.at) == (
+        queued.final,
+        world.clock() - timedelta(seconds=2),
+    )
+
+
+def test_a_superseded_queued_change_leaves_no_trace_in_the_history() -> None:
+    world = kops_world()
+    running, _queued = runner_and_queued(world)
+    world.signals.cpu = 40  # no change wanted: the queued 6 is superseded
+    world.evaluate("nodes", event_id="e3")
+    out = world.registry.require("nodes").state.history.last_scale_out
+    assert out is not None
+    assert out.capacity == running.final
+
+
+def test_a_runner_that_failed_or_timed_out_leaves_no_trace_in_the_history() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    failed = world.evaluate("nodes", event_id="e1")
+    world.evaluator.complete_runner(failed.id, 3, "kops failed", world.clock.advance(60))
+    assert world.registry.require("nodes").state.history.last_scale_out is None
+
+    lost = world.evaluate("nodes", event_id="e2")
+    assert world.registry.require("nodes").state.history.last_scale_out is not None
+    world.clock.advance(901)
+    world.signals.cpu = 40
+    world.evaluate("nodes", event_id="e3")  # retires the expired runner
+    assert world.decision(lost.id).reasons[-1] == "RUNNER_TIMEOUT"
+    assert world.registry.require("nodes").state.history.last_scale_out is None
