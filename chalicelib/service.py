@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -80,18 +81,22 @@ class Evaluator:
     clock: Clock = utc_now  # wall clock: when evaluations read their inputs, ages of unsettled actuations
     pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
 
-    # Built on use: tests swap ``clock`` and ``pending_timeout`` on a live evaluator.
-    @property
+    # Built once; they read the clock through the evaluator, so a clock swapped on a live evaluator
+    # (the demo's simulated time, tests) is theirs too.
+    @cached_property
     def actuations(self) -> Actuations:
-        return Actuations(self.registry, self.log, self.clock)
+        return Actuations(self.registry, self.log, self._now)
 
-    @property
+    @cached_property
     def leases(self) -> RunnerLeases:
-        return RunnerLeases(self.registry, self.log, self.actuations, self.actuator_for, self.clock)
+        return RunnerLeases(self.registry, self.log, self.actuations, self.actuator_for, self._now)
 
     @property
     def unsettled(self) -> UnsettledRecovery:
-        return UnsettledRecovery(self.registry, self.log, self.actuations, self.clock, self.pending_timeout)
+        return UnsettledRecovery(self.registry, self.log, self.actuations, self._now, self.pending_timeout)
+
+    def _now(self) -> datetime:
+        return self.clock()
 
     def evaluate(
         self,
