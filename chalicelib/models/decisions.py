@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.targets import Mode
@@ -31,6 +31,7 @@ Instant = Annotated[
     AwareDatetime,
     AfterValidator(_to_milliseconds),
     PlainSerializer(_iso_milliseconds, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-25T20:42:00.000Z"]}),
 ]
 
 
@@ -68,7 +69,7 @@ class Trigger(Frozen):
     event_id: str | None = None
     alarm_name: str | None = None
     alarm_state: str | None = None
-    at: Instant  # when the trigger happened (the event's time)
+    at: Instant = Field(description="When the trigger happened (the event's time, the schedule's time), UTC, ms.")
 
 
 class NamedPolicy(Protocol):
@@ -148,5 +149,7 @@ class Decision(Frozen):
     policy_results: list[PolicyResult]
     inputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
-    created_at: Instant  # when the evaluation read its inputs: the engine's now, the id's time
-    updated_at: Instant | None = None  # when the outcome was recorded
+    created_at: Instant = Field(
+        description="When the evaluation read its inputs: the instant it decided for, and its id's time (UTC, ms)."
+    )
+    updated_at: Instant | None = Field(default=None, description="When the outcome was recorded (UTC, ms).")
