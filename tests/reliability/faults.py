@@ -35,12 +35,17 @@ _HOOK = "marea-reliability-faults"
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Which attempts fail, and how. ``operations``: only these (e.g. "dynamodb.TransactWriteItems"); empty: all."""
+    """Which attempts fail, and how. ``operations``: only these (e.g. "dynamodb.TransactWriteItems"); empty: all.
+    ``operation_rates``: (operation, rate) pairs that fail at their own rate instead of ``rate``."""
 
     rate: float
     seed: int = 7
     kinds: tuple[str, ...] = FAULT_KINDS
     operations: tuple[str, ...] = ()
+    operation_rates: tuple[tuple[str, float], ...] = ()
+
+    def rate_of(self, operation: str) -> float:
+        return dict(self.operation_rates).get(operation, self.rate)
 
 
 class _Body:
@@ -125,7 +130,7 @@ class FaultInjector:
         if not self.enabled or (self.plan.operations and operation not in self.plan.operations):
             return None
         with self._lock:
-            failing = self._rng.random() < self.plan.rate
+            failing = self._rng.random() < self.plan.rate_of(operation)
             kind = self._rng.choice(self.plan.kinds)
             if failing:
                 self.injected[kind] += 1
