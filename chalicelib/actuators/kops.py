@@ -31,6 +31,19 @@ def instance_group_sizes(target: KopsTarget, capacity: int) -> tuple[int, int]:
     return capacity, max(capacity, target.max)
 
 
+def may_have_started(error: ClientError | BotoCoreError) -> bool:
+    """Whether a RunTask that failed as seen from here may still have started its task.
+
+    An attempt whose answer never came (a timeout, a reset connection) or was a server error may have
+    run, and so may any attempt before a retried one. Only an error ECS answered at once from the
+    client side (4xx, not retried: validation, permissions, throttling) says that nothing started.
+    """
+    if not isinstance(error, ClientError):
+        return True
+    metadata = error.response.get("ResponseMetadata", {})
+    return int(metadata.get("RetryAttempts", 0)) > 0 or int(metadata.get("HTTPStatusCode", 500)) >= 500
+
+
 class KopsActuator:
     def __init__(self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str) -> None:
         self._autoscaling = autoscaling
@@ -105,7 +118,18 @@ class KopsActuator:
         try:
             response = self._ecs.run_task(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise ActuationError(f"RunTask of the kops runner failed: {exc}") from exc
+            if not may_have_started(exc):
+                raise ActuationError(f"RunTask of the kops runner failed: {exc}") from exc
+            # It may be running: started, not failed, so that it holds the lease and no other runner starts
+            # before it reports or its lease (and so its deadline) has passed (docs/aws-semantics.md, kops).
+            return Actuation(
+                note=(
+                    f"RunTask of the kops runner to set {target.instance_group} minSize={min_size} "
+                    f"maxSize={max_size} reported an error after an attempt that may have started it ({exc}); "
+                    "its lease holds until its task reports or the lease expires"
+                ),
+                pending=True,
+            )
         if response.get("failures") or not response.get("tasks"):
             reasons = "; ".join(
                 f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
