@@ -26,6 +26,7 @@ from chalicelib.models.state import RunnerRun, StoredTarget, TargetState
 from chalicelib.models.targets import TargetBase
 from chalicelib.observability import count, logger
 from chalicelib.runner_lease import LeasePlan
+from chalicelib.store.decisions import DecisionQuery
 from chalicelib.store.protocols import DecisionStore, TargetStore
 from chalicelib.store.targets import VersionConflictError
 
@@ -73,8 +74,10 @@ class RunnerLeases:
         reference = decision.inputs.get("actuation_reference") if decision is not None else None
         return reference if isinstance(reference, str) else None
 
-    def retire(self, plan: LeasePlan, timeout_s: int) -> None:
-        """Close the decisions a committed plan retired: an expired runner's, a superseded queued one."""
+    def retire(self, plan: LeasePlan, timeout_s: int, target_id: str | None = None) -> None:
+        """Close the decisions a committed plan retired: an expired runner's, a superseded queued one; then
+        the target's other pending decisions the lease holds no more (``_close_strays``)."""
+        closed: set[str] = set()
         try:
             if plan.expired is not None:
                 self._close(
@@ -83,6 +86,7 @@ class RunnerLeases:
                     ReasonCode.RUNNER_TIMEOUT,
                     error=(f"the kops runner did not report within {timeout_s} s; its task was stopped"),
                 )
+                closed.add(plan.expired.decision_id)
             if plan.superseded is not None:
                 self._close(
                     plan.superseded.decision_id,
@@ -90,9 +94,34 @@ class RunnerLeases:
                     ReasonCode.SUPERSEDED,
                     because=("Superseded before its runner started: a newer evaluation decided differently."),
                 )
+                closed.add(plan.superseded.decision_id)
+            if target_id is not None:
+                self._close_strays(target_id, plan, closed, timeout_s)
         except (ClientError, BotoCoreError) as exc:
-            # The new decision is committed and must still start its runner; the retired one stays pending.
+            # The new decision is committed and must still start its runner; the retired one stays pending
+            # until a later evaluation of the target closes it (_close_strays).
             logger().error("a retired runner decision could not be closed", extra={"error": str(exc)})
+
+    def _close_strays(self, target_id: str, plan: LeasePlan, closed: set[str], timeout_s: int) -> None:
+        """Close the target's pending decisions that the lease no longer names: retired by an evaluation whose
+        close failed (or that died before it), which nothing else would close. One Query (the by-target-and-
+        outcome index, which may lag: closing is conditional on pending); the target is re-read after it, so
+        a decision committed meanwhile is found holding the lease, not taken for a stray."""
+        held = {run.decision_id for run in (plan.in_flight, plan.queued) if run is not None} | closed
+        pending, _ = self.log.query(DecisionQuery(target_id=target_id, outcome=Outcome.PENDING, limit=10))
+        candidates = [d for d in pending if d.id not in held]
+        stored = self.registry.get(target_id) if candidates else None
+        if stored is None:
+            return
+        lease = {run.decision_id for run in (stored.state.in_flight, stored.state.queued) if run is not None}
+        for stray in (d for d in candidates if d.id not in lease):
+            logger().warning("stray runner decision closed", extra={"decision_id": stray.id})
+            if "actuation_reference" in stray.inputs:  # its runner was started: its lease expired
+                error = f"the kops runner did not report within {timeout_s} s; its lease passed on"
+                self._close(stray.id, Outcome.FAILED, ReasonCode.RUNNER_TIMEOUT, error=error)
+            else:
+                because = "Superseded before its runner started: a newer evaluation decided differently."
+                self._close(stray.id, Outcome.SKIPPED, ReasonCode.SUPERSEDED, because=because)
 
     def _close(self, decision_id: str, outcome: Outcome, reason: ReasonCode, **details: Any) -> None:
         decision = self.log.get(decision_id, consistent=True)

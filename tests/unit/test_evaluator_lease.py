@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from botocore.exceptions import ClientError
+
 from chalicelib.models.decisions import Decision
 from tests.unit.evaluator_world import Clock, MemoryRunners, World, kops_body
 
@@ -177,3 +179,54 @@ def test_a_completion_after_the_lease_passed_is_ignored_and_noted_on_its_decisio
     assert "after its lease had passed" in old.inputs["late_completion"]
     assert world.registry.require("nodes").state.in_flight.decision_id == newer.id  # type: ignore[union-attr]
     assert world.decision(newer.id).outcome == "pending"
+
+
+def failing_close(world: World, decision_id: str) -> list[str]:
+    """The log refuses, once, to close ``decision_id`` (a throttled write): returns the ids it refused."""
+    finalize = world.log.finalize_if_pending
+    refused: list[str] = []
+
+    def refusing(decision: Decision) -> bool:
+        if decision.id == decision_id and not refused:
+            refused.append(decision.id)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")
+        return finalize(decision)
+
+    world.log.finalize_if_pending = refusing  # type: ignore[method-assign]
+    return refused
+
+
+def test_a_superseded_decision_whose_close_failed_is_closed_by_the_next_evaluation() -> None:
+    """Regression: it stayed pending for good, the lease no longer naming it."""
+    world = kops_world()
+    _running, queued = runner_and_queued(world)
+    refused = failing_close(world, queued.id)
+    world.signals.cpu = 40  # no change wanted: the queued decision is superseded
+    world.evaluate("nodes", event_id="e3")
+    assert refused == [queued.id]
+    assert world.decision(queued.id).outcome == "pending"
+    assert world.registry.require("nodes").state.queued is None
+
+    world.clock.advance(60)
+    world.evaluate("nodes", event_id="e4")
+
+    stray = world.decision(queued.id)
+    assert (stray.outcome, stray.reasons[-1]) == ("skipped", "SUPERSEDED")
+
+
+def test_an_expired_runner_whose_close_failed_is_failed_by_the_next_evaluation() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    lost = world.evaluate("nodes", event_id="e1")
+    world.clock.advance(901)
+    refused = failing_close(world, lost.id)
+    later = world.evaluate("nodes", event_id="e2")
+    assert refused == [lost.id]
+    assert world.decision(lost.id).outcome == "pending"
+
+    world.clock.advance(60)
+    world.evaluate("nodes", event_id="e3")
+
+    expired = world.decision(lost.id)
+    assert (expired.outcome, expired.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
+    assert world.decision(later.id).outcome == "pending"  # the runner in flight keeps its lease
