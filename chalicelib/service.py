@@ -288,9 +288,11 @@ class Evaluator:
         """This evaluation's own kops decision took the lease but its runner was never started: start it.
 
         Only its own (the same invocation): a redelivered event's first delivery may still be starting it.
+        Only one that took the lease in its own commit (RUNNER_STARTED): a queued one is started by the
+        lease's passing, which may be doing so right now (runner_leases.pass_lease).
         """
         run = stored.state.in_flight
-        own = existing.id == evaluation.decision_id
+        own = existing.id == evaluation.decision_id and ReasonCode.RUNNER_STARTED in existing.reasons
         if not own or run is None or run.decision_id != existing.id or "actuation_reference" in existing.inputs:
             return existing
         return self.leases.launch(actuator, existing, stored, None)

@@ -4,6 +4,7 @@ runners stopped before another starts, the lease timed from RunTask, late comple
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -230,3 +231,32 @@ def test_an_expired_runner_whose_close_failed_is_failed_by_the_next_evaluation()
     expired = world.decision(lost.id)
     assert (expired.outcome, expired.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
     assert world.decision(later.id).outcome == "pending"  # the runner in flight keeps its lease
+
+
+def test_a_queued_decision_whose_commit_answer_was_lost_is_started_once_when_the_lease_passes_to_it() -> None:
+    """Its evaluation resumes after the lost answer while the runner ahead stops and the lease passes to it:
+    the lease's passing starts it, its own evaluation must not (regression: two RunTasks for one decision)."""
+    world = kops_world()
+    world.signals.cpu = 90
+    running = world.evaluate("nodes", event_id="e1")
+    runners(world).current = 3
+    world.signals.cpu = 99  # the next decision wants 6: it is queued behind the runner for 4
+    commit, get = world.registry.commit_evaluation, world.registry.get
+    lease_passes = [True]
+
+    def runner_stops_first(target_id: str) -> Any:
+        if lease_passes and lease_passes.pop():
+            stop(world, running)  # meanwhile, the runner's STOPPED event passes the lease on
+        return get(target_id)
+
+    def answer_lost(*args: Any, **kwargs: Any) -> Any:
+        commit(*args, **kwargs)
+        world.registry.get = runner_stops_first  # type: ignore[method-assign]
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "answer lost"}}, "TransactWriteItems")
+
+    world.registry.commit_evaluation = answer_lost  # type: ignore[method-assign]
+    world.clock.advance(30)
+    queued = world.evaluate("nodes", event_id="e2")
+
+    assert "RUNNER_BUSY" in queued.reasons
+    assert runners(world).started == [running.id, queued.id]
