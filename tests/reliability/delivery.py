@@ -60,6 +60,7 @@ class Report:
     attempts: Counter[int] = field(default_factory=Counter)  # HTTP attempts per logical call -> calls
     actuations: list[Actuation] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
+    faulted_calls: Counter[str] = field(default_factory=Counter)  # "service.Operation" -> attempts faulted
 
     def merge(self, other: Report) -> None:
         self.invocations.update(other.invocations)
@@ -69,6 +70,7 @@ class Report:
         self.attempts.update(other.attempts)
         self.actuations.extend(other.actuations)
         self.faults.update(other.faults)
+        self.faulted_calls.update(other.faulted_calls)
 
 
 class Probe:
@@ -198,6 +200,7 @@ def run_threads(deliveries: list[Delivery], plan: Plan, start_line: Callable[[],
             if injector is not None:
                 injector.uninstall()
                 report.faults.update(injector.injected)
+                report.faulted_calls.update(injector.injected_into)
     return report
 
 

@@ -96,11 +96,13 @@ def error_response(protocol: str, code: str, status: int, url: str) -> AWSRespon
 
 @dataclass
 class FaultInjector:
-    """Install on this process's Marea clients; ``injected`` counts the faults by kind."""
+    """Install on this process's Marea clients; ``injected`` counts the faults by kind, ``injected_into`` by
+    operation."""
 
     plan: FaultPlan
     enabled: bool = True
     injected: Counter[str] = field(default_factory=Counter)
+    injected_into: Counter[str] = field(default_factory=Counter)
     _rng: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _session: URLLib3Session = field(default_factory=URLLib3Session)
@@ -134,6 +136,7 @@ class FaultInjector:
             kind = self._rng.choice(self.plan.kinds)
             if failing:
                 self.injected[kind] += 1
+                self.injected_into[operation] += 1
         return kind if failing else None
 
     def _before_send(

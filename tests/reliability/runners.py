@@ -29,7 +29,7 @@ INSTANCE_GROUP = "nodes"
 GROUP = f"{INSTANCE_GROUP}.{CLUSTER_NAME}"  # the Auto Scaling group kops made for the instance group
 BUCKET = "marea-kops-state"
 RUNNER_TIMEOUT_S = 120  # the lease: two rounds of the kops scenario
-HIGH = 8
+HIGH = 10
 
 
 @dataclass
@@ -72,8 +72,8 @@ def kops_body(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
                     "dimensions": {"AutoScalingGroupName": GROUP},
                 },
                 "target_value": 50,
-                "scale_out_datapoints": 2,
-                "scale_in_datapoints": 3,
+                "scale_out_datapoints": 1,  # short windows: the load changes every few minutes, so does the size
+                "scale_in_datapoints": 2,
                 "scale_out_cooldown_s": 0,
             },
             {

@@ -16,8 +16,17 @@ from tests.reliability.delivery import Delivery, Plan, run_threads
 from tests.reliability.embedded import fresh_stack
 from tests.reliability.faults import FaultPlan
 from tests.reliability.runners import GROUP, build_kops_world, publish_cpu, runner_tasks, set_alarm
-from tests.reliability.scenarios import ALARM, TASK, TICK
+from tests.reliability.scenarios import ALARM, TASK, TICK, kops_faults
 from tests.reliability.world import alarm_event, aws_clients, minute, tick_event
+
+
+def test_kops_runners_under_faults_start_once_one_at_a_time_only_where_allowed_and_settle(aws: EmbeddedAws) -> None:
+    """16 simulated minutes: 30 % of all attempts failing, 60 % of RunTask's and StopTask's; task-state events
+    duplicated, late, lost; runners hung past their lease; the target paused, in advise, its max lowered."""
+    outcome = kops_faults(aws, rate=0.3, rounds=16, runner_rate=0.6)
+    outcome.check()
+    assert sum(outcome.figures.faults.values()) > 0
+    print(outcome.figures.summary())
 
 
 @pytest.fixture
