@@ -120,16 +120,19 @@ class KopsActuator:
         except (ClientError, BotoCoreError) as exc:
             if not may_have_started(exc):
                 raise ActuationError(f"RunTask of the kops runner failed: {exc}") from exc
-            # It may be running: started, not failed, so that it holds the lease and no other runner starts
-            # before it reports or its lease (and so its deadline) has passed (docs/aws-semantics.md, kops).
-            return Actuation(
-                note=(
-                    f"RunTask of the kops runner to set {target.instance_group} minSize={min_size} "
-                    f"maxSize={max_size} reported an error after an attempt that may have started it ({exc}); "
-                    "its lease holds until its task reports or the lease expires"
-                ),
-                pending=True,
-            )
+            again = self._ask_again(kwargs)
+            if again is None:
+                # It may be running: started, not failed, so that it holds the lease and no other runner
+                # starts before it reports or its lease (and so its deadline) has passed.
+                return Actuation(
+                    note=(
+                        f"RunTask of the kops runner to set {target.instance_group} minSize={min_size} "
+                        f"maxSize={max_size} reported an error after an attempt that may have started it "
+                        f"({exc}); its lease holds until its task reports or the lease expires"
+                    ),
+                    pending=True,
+                )
+            response = again
         if response.get("failures") or not response.get("tasks"):
             reasons = "; ".join(
                 f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
@@ -141,6 +144,15 @@ class KopsActuator:
             pending=True,
             reference=task_arn,
         )
+
+    def _ask_again(self, kwargs: Any) -> Any:
+        """RunTask once more with the same client token and parameters, after a call that may have started the
+        task: ECS answers with the task that call started, or starts it now (docs/aws-semantics.md, kops).
+        None when this call fails too: whether a task runs is still unknown."""
+        try:
+            return self._ecs.run_task(**kwargs)
+        except (ClientError, BotoCoreError):
+            return None
 
     def stop(self, target: TargetBase, reference: str, reason: str) -> None:
         assert isinstance(target, KopsTarget)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import aws as marea_aws
 from chalicelib import wiring
 from marea_local.embedded_aws import EmbeddedAws
 from marea_local.kops_local import run_runner_locally
@@ -14,7 +15,7 @@ from marea_local.local_fargate import LocalFargate
 from tests.reliability.audit import read_decisions
 from tests.reliability.delivery import Delivery, Plan, run_threads
 from tests.reliability.embedded import fresh_stack
-from tests.reliability.faults import FaultPlan
+from tests.reliability.faults import FaultInjector, FaultPlan
 from tests.reliability.runners import GROUP, build_kops_world, publish_cpu, runner_tasks, set_alarm
 from tests.reliability.scenarios import ALARM, TASK, TICK, kops_faults
 from tests.reliability.world import alarm_event, aws_clients, minute, tick_event
@@ -64,12 +65,13 @@ def test_a_runtask_retried_with_its_client_token_starts_one_task_as_on_aws(kops:
 
 
 def test_a_runner_started_though_every_answer_of_its_runtask_was_lost_holds_the_lease(kops: dict[str, Any]) -> None:
-    """RunTask carried out, its 4 answers lost: the task runs. No second runner may start while it does
-    (regression: the decision failed, the lease was freed and the next evaluation started another)."""
+    """RunTask carried out, its 4 answers lost, and those of the call asking again: the task runs. No second
+    runner may start while it does (regression: the decision failed, the lease was freed and the next
+    evaluation started another)."""
     lost = FaultPlan(rate=1.0, kinds=("reply_lost",), operations=("ecs.RunTask",))
     alarm = alarm_event(GROUP, kops["now"], 95.0, recent=[95.0, 95.0, 95.0])
     report = run_threads([Delivery("alarm", ALARM, alarm)], Plan(threads=1, faults=lost))
-    assert report.faults["reply_lost"] == 4
+    assert report.faults["reply_lost"] == 8
     [task] = runner_tasks(kops["clients"], kops["cluster"], desired="RUNNING")
 
     kops["clients"]["autoscaling"].set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=3)
@@ -91,3 +93,27 @@ def test_a_runner_started_though_every_answer_of_its_runtask_was_lost_holds_the_
     by_id = {d.id: d for d in read_decisions(wiring.decision_log()._table)}
     assert by_id[first.id].outcome == "applied"
     assert [t["startedBy"] for t in runner_tasks(kops["clients"], kops["cluster"], desired="RUNNING")] == [queued.id]
+
+
+def test_a_runtask_whose_answers_were_lost_is_asked_again_with_its_token_and_its_task_is_known(
+    kops: dict[str, Any],
+) -> None:
+    """The same client token and parameters again: ECS answers with the task the first call started, so
+    Marea knows which task to stop when its lease expires (regression: no ARN, and an expired runner that
+    had not reported could not be stopped before the next one started)."""
+    injector = FaultInjector(FaultPlan(rate=1.0, kinds=("reply_lost",), operations=("ecs.RunTask",)))
+    injector.install()
+    disarm = lambda **_: setattr(injector, "enabled", False)  # noqa: E731 - after the first call's 4 attempts
+    marea_aws.ecs().meta.events.register("after-call-error.ecs.RunTask", disarm, unique_id="disarm")
+    alarm = alarm_event(GROUP, kops["now"], 95.0, recent=[95.0, 95.0, 95.0])
+    try:
+        run_threads([Delivery("alarm", ALARM, alarm)], Plan(threads=1))
+    finally:
+        injector.uninstall()
+        marea_aws.ecs().meta.events.unregister("after-call-error.ecs.RunTask", unique_id="disarm")
+
+    assert injector.injected["reply_lost"] == 4
+    [task] = runner_tasks(kops["clients"], kops["cluster"])
+    [decision] = read_decisions(wiring.decision_log()._table)
+    assert (decision.outcome, decision.inputs["actuation_reference"]) == ("pending", task["taskArn"])
+    assert wiring.registry().require("nodes").state.in_flight.task_arn == task["taskArn"]  # type: ignore[union-attr]
