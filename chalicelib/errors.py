@@ -64,12 +64,7 @@ class MalformedEventError(MareaError):
 
 
 class ActuationError(MareaError):
-    """The cloud API refused or failed a capacity change. ``ambiguous``: no answer came back (a timeout,
-    a 5xx), so the change may have been made."""
+    """The cloud API refused or failed a capacity change."""
 
     code = "ACTUATION_FAILED"
     http_status = 502
-
-    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
-        super().__init__(message)
-        self.ambiguous = ambiguous

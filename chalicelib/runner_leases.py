@@ -28,6 +28,7 @@ from chalicelib.models.targets import TargetBase
 from chalicelib.observability import count, logger
 from chalicelib.runner_lease import LeasePlan
 from chalicelib.still_allowed import reason_not_to_act
+from chalicelib.store.decisions import DecisionQuery
 from chalicelib.store.protocols import DecisionStore, TargetStore
 from chalicelib.store.targets import VersionConflictError
 
@@ -81,8 +82,10 @@ class RunnerLeases:
         reference = decision.inputs.get("actuation_reference") if decision is not None else None
         return reference if isinstance(reference, str) else None
 
-    def retire(self, plan: LeasePlan, timeout_s: int) -> None:
-        """Close the decisions a committed plan retired: an expired runner's, a superseded queued one."""
+    def retire(self, plan: LeasePlan, timeout_s: int, target_id: str | None = None) -> None:
+        """Close the decisions a committed plan retired: an expired runner's, a superseded queued one; then
+        the target's other pending decisions the lease holds no more (``_close_strays``)."""
+        closed: set[str] = set()
         try:
             if plan.expired is not None:
                 self._close(
@@ -91,6 +94,7 @@ class RunnerLeases:
                     ReasonCode.RUNNER_TIMEOUT,
                     error=f"the kops runner did not report within {timeout_s} s; {_what_was_stopped(plan.expired)}",
                 )
+                closed.add(plan.expired.decision_id)
             if plan.superseded is not None:
                 self._close(
                     plan.superseded.decision_id,
@@ -98,9 +102,34 @@ class RunnerLeases:
                     ReasonCode.SUPERSEDED,
                     because=("Superseded before its runner started: a newer evaluation decided differently."),
                 )
+                closed.add(plan.superseded.decision_id)
+            if target_id is not None:
+                self._close_strays(target_id, plan, closed, timeout_s)
         except (ClientError, BotoCoreError) as exc:
-            # The new decision is committed and must still start its runner; the retired one stays pending.
+            # The new decision is committed and must still start its runner; the retired one stays pending
+            # until a later evaluation of the target closes it (_close_strays).
             logger().error("a retired runner decision could not be closed", extra={"error": str(exc)})
+
+    def _close_strays(self, target_id: str, plan: LeasePlan, closed: set[str], timeout_s: int) -> None:
+        """Close the target's pending decisions that the lease no longer names: retired by an evaluation whose
+        close failed (or that died before it), which nothing else would close. One Query (the by-target-and-
+        outcome index, which may lag: closing is conditional on pending); the target is re-read after it, so
+        a decision committed meanwhile is found holding the lease, not taken for a stray."""
+        held = {run.decision_id for run in (plan.in_flight, plan.queued) if run is not None} | closed
+        pending, _ = self.log.query(DecisionQuery(target_id=target_id, outcome=Outcome.PENDING, limit=10))
+        candidates = [d for d in pending if d.id not in held]
+        stored = self.registry.get(target_id) if candidates else None
+        if stored is None:
+            return
+        lease = {run.decision_id for run in (stored.state.in_flight, stored.state.queued) if run is not None}
+        for stray in (d for d in candidates if d.id not in lease):
+            logger().warning("stray runner decision closed", extra={"decision_id": stray.id})
+            if "actuation_reference" in stray.inputs:  # its runner was started: its lease expired
+                error = f"the kops runner did not report within {timeout_s} s; its lease passed on"
+                self._close(stray.id, Outcome.FAILED, ReasonCode.RUNNER_TIMEOUT, error=error)
+            else:
+                because = "Superseded before its runner started: a newer evaluation decided differently."
+                self._close(stray.id, Outcome.SKIPPED, ReasonCode.SUPERSEDED, because=because)
 
     def _close(self, decision_id: str, outcome: Outcome, reason: ReasonCode, **details: Any) -> None:
         decision = self.log.get(decision_id, consistent=True)
@@ -117,8 +146,6 @@ class RunnerLeases:
         try:
             actuation = actuator.start(target, decision.final, decision.id, deadline)
         except ActuationError as exc:
-            if exc.ambiguous:
-                return self._maybe_started(decision, committed, exc, deadline)
             failed = self.actuations.failed(decision, exc, target.kind)
             self.actuations.record_outcome(failed, committed, unapplied)
             return failed
@@ -128,21 +155,6 @@ class RunnerLeases:
         self.actuations.record_outcome(started, committed, None)
         logger().info("runner started", extra={"decision_id": decision.id, "task": actuation.reference})
         return started
-
-    def _maybe_started(
-        self, decision: Decision, committed: StoredTarget, error: ActuationError, deadline: datetime
-    ) -> Decision:
-        """RunTask's answer was lost (a timeout, a 5xx): a runner may have started, so the decision keeps
-        the lease, pending, until its runner reports or the lease expires (its task is then looked for
-        and stopped). Freeing the lease here could let a second runner start beside it."""
-        note = f"RunTask's answer was lost ({error.message}): whether a runner started is unknown"
-        pending = decision.model_copy(
-            update={"inputs": {**decision.inputs, "actuation": note, "runner_deadline": deadline.isoformat()}}
-        )
-        logger().warning("runner start unconfirmed: the lease holds", extra={"decision_id": decision.id})
-        count("UnconfirmedRunnerStarts", "kops")
-        self.actuations.record_outcome(pending, committed, None)
-        return pending
 
     def _record_start(self, target_id: str, decision_id: str, task_arn: str | None) -> None:
         """The lease runs from now, when RunTask returned; best effort (else it runs from the commit)."""

@@ -237,7 +237,7 @@ class Evaluator:
         """Act on a decision this evaluation committed (it has not acted yet)."""
         decision, lease, actuator = prepared.decision, prepared.lease, evaluation.actuator
         if lease is not None:
-            self.leases.retire(lease, runner_timeout_s(evaluation.target))
+            self.leases.retire(lease, runner_timeout_s(evaluation.target), evaluation.target.id)
         if decision.outcome is not Outcome.PENDING or (lease is not None and lease.launch is None):
             return decision
         # If the actuation fails, the committed history counted this change as made (and the lease as

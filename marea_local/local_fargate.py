@@ -3,6 +3,12 @@
 Each ``step`` finds the runner tasks Marea started with RunTask in the embedded AWS, runs the
 runner's entrypoint locally with the task's environment overrides (as the container would), stops
 the task in moto, and delivers the "ECS Task State Change" (STOPPED) event EventBridge would send.
+
+A task already stopped with StopTask (Marea stops a runner whose lease expired) is never run: its
+STOPPED event is delivered as AWS sends it, with the reason given to StopTask and no exit code (the
+stand-in had not started its container). moto's ListTasks returns stopped tasks too (AWS lists only
+desiredStatus RUNNING by default) and its lastStatus moves on by itself each time a task is
+described, so the desiredStatus StopTask sets is what tells a stopped task here.
 """
 
 from __future__ import annotations
@@ -34,19 +40,28 @@ class LocalFargate:
         now = now or datetime.now(UTC)
         results = []
         for task in self._pending_runner_tasks():
-            environment = {
-                pair["name"]: pair["value"]
-                for override in task.get("overrides", {}).get("containerOverrides", [])
-                for pair in override.get("environment", [])
-            }
-            exit_code, outcome = self._run_runner(environment)
-            self._handled.add(task["taskArn"])
-            reason = "Essential container in task exited"
-            self._ecs.stop_task(cluster=task["clusterArn"], task=task["taskArn"], reason=reason)
-            event = task_stopped_event(task, exit_code, reason, now, self._account)
-            logger.info("runner task %s exited %s: %s", task["taskArn"], exit_code, outcome.get("status"))
+            stopped = task.get("desiredStatus") == "STOPPED"
+            event = self._stopped_before_it_ran(task, now) if stopped else self._run(task, now)
             results.append((event, self._deliver(event)))
         return results
+
+    def _stopped_before_it_ran(self, task: dict[str, Any], now: datetime) -> dict[str, Any]:
+        self._handled.add(task["taskArn"])
+        logger.info("runner task %s was stopped before it ran: not run", task["taskArn"])
+        return task_stopped_event(task, None, task.get("stoppedReason") or "", now, self._account)
+
+    def _run(self, task: dict[str, Any], now: datetime) -> dict[str, Any]:
+        environment = {
+            pair["name"]: pair["value"]
+            for override in task.get("overrides", {}).get("containerOverrides", [])
+            for pair in override.get("environment", [])
+        }
+        exit_code, outcome = self._run_runner(environment)
+        self._handled.add(task["taskArn"])
+        reason = "Essential container in task exited"
+        self._ecs.stop_task(cluster=task["clusterArn"], task=task["taskArn"], reason=reason)
+        logger.info("runner task %s exited %s: %s", task["taskArn"], exit_code, outcome.get("status"))
+        return task_stopped_event(task, exit_code, reason, now, self._account)
 
     def _pending_runner_tasks(self) -> list[dict[str, Any]]:
         tasks: list[dict[str, Any]] = []
@@ -62,13 +77,21 @@ class LocalFargate:
         return tasks
 
 
-def task_stopped_event(task: dict[str, Any], exit_code: int, reason: str, at: datetime, account: str) -> dict[str, Any]:
-    """The EventBridge "ECS Task State Change" event of a task that stopped (AWS's format)."""
+def task_stopped_event(
+    task: dict[str, Any], exit_code: int | None, reason: str, at: datetime, account: str
+) -> dict[str, Any]:
+    """The EventBridge "ECS Task State Change" event of a task that stopped (AWS's format).
+
+    ``exit_code`` None: stopped with StopTask before its container ran (stopCode UserInitiated, no exit code).
+    """
     region = task["taskArn"].split(":")[3]
     stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     container_name = next(
         (o["name"] for o in task.get("overrides", {}).get("containerOverrides", []) if "name" in o), "kops-runner"
     )
+    container: dict[str, Any] = {"name": container_name, "lastStatus": "STOPPED", "taskArn": task["taskArn"]}
+    if exit_code is not None:
+        container["exitCode"] = exit_code
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -87,12 +110,10 @@ def task_stopped_event(task: dict[str, Any], exit_code: int, reason: str, at: da
             "launchType": "FARGATE",
             "lastStatus": "STOPPED",
             "desiredStatus": "STOPPED",
-            "stopCode": "EssentialContainerExited",
+            "stopCode": "EssentialContainerExited" if exit_code is not None else "UserInitiated",
             "stoppedReason": reason,
             "stoppedAt": stamp,
-            "containers": [
-                {"name": container_name, "exitCode": exit_code, "lastStatus": "STOPPED", "taskArn": task["taskArn"]}
-            ],
+            "containers": [container],
             "version": 3,
         },
     }

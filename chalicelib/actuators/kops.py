@@ -31,6 +31,19 @@ def instance_group_sizes(target: KopsTarget, capacity: int) -> tuple[int, int]:
     return capacity, max(capacity, target.max)
 
 
+def may_have_started(error: ClientError | BotoCoreError) -> bool:
+    """Whether a RunTask that failed as seen from here may still have started its task.
+
+    An attempt whose answer never came (a timeout, a reset connection) or was a server error may have
+    run, and so may any attempt before a retried one. Only an error ECS answered at once from the
+    client side (4xx, not retried: validation, permissions, throttling) says that nothing started.
+    """
+    if not isinstance(error, ClientError):
+        return True
+    metadata = error.response.get("ResponseMetadata", {})
+    return int(metadata.get("RetryAttempts", 0)) > 0 or int(metadata.get("HTTPStatusCode", 500)) >= 500
+
+
 class KopsActuator:
     def __init__(self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str) -> None:
         self._autoscaling = autoscaling
@@ -104,11 +117,22 @@ class KopsActuator:
         }
         try:
             response = self._ecs.run_task(**kwargs)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-            raise ActuationError(f"RunTask of the kops runner failed: {exc}", ambiguous=status >= 500) from exc
-        except BotoCoreError as exc:  # no answer at all (timeouts, resets): ECS may have started the task
-            raise ActuationError(f"RunTask of the kops runner got no answer: {exc}", ambiguous=True) from exc
+        except (ClientError, BotoCoreError) as exc:
+            if not may_have_started(exc):
+                raise ActuationError(f"RunTask of the kops runner failed: {exc}") from exc
+            again = self._ask_again(kwargs)
+            if again is None:
+                # It may be running: started, not failed, so that it holds the lease and no other runner
+                # starts before it reports or its lease (and so its deadline) has passed.
+                return Actuation(
+                    note=(
+                        f"RunTask of the kops runner to set {target.instance_group} minSize={min_size} "
+                        f"maxSize={max_size} reported an error after an attempt that may have started it "
+                        f"({exc}); its lease holds until its task reports or the lease expires"
+                    ),
+                    pending=True,
+                )
+            response = again
         if response.get("failures") or not response.get("tasks"):
             reasons = "; ".join(
                 f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
@@ -120,6 +144,15 @@ class KopsActuator:
             pending=True,
             reference=task_arn,
         )
+
+    def _ask_again(self, kwargs: Any) -> Any:
+        """RunTask once more with the same client token and parameters, after a call that may have started the
+        task: ECS answers with the task that call started, or starts it now (docs/aws-semantics.md, kops).
+        None when this call fails too: whether a task runs is still unknown."""
+        try:
+            return self._ecs.run_task(**kwargs)
+        except (ClientError, BotoCoreError):
+            return None
 
     def stop(self, target: TargetBase, reference: str, reason: str) -> None:
         assert isinstance(target, KopsTarget)

@@ -4,7 +4,7 @@ ECS Task State Change → decision applied."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -125,3 +125,39 @@ def test_a_runner_refusing_the_request_fails_the_decision_with_its_reason(
     [decision] = client.http.get("/decisions?target=nodes").json_body["decisions"]
     assert "exit code 2" in decision["error"]
     assert instance_group_sizes() == (2, 2)
+
+
+def test_a_runner_task_stopped_before_fargate_ran_it_is_never_run_and_reports_stopped(
+    client: Any, clients: dict[str, Any], kops_cluster: Any
+) -> None:
+    """The lease of a runner Fargate had not run yet expired: Marea stopped its task (StopTask), and a
+    new runner started. Fargate runs only the new one; the stopped task's STOPPED event still comes, as
+    AWS sends it, with no exit code (its container never ran). Regression: moto lists stopped tasks, and
+    LocalFargate ran the stopped runner after the new one."""
+    from chalicelib.models.decisions import Trigger, TriggerType
+
+    register(client, "nodes", with_step_policy(kops_cluster))
+    [summary] = client.lambda_.invoke("on_alarm_state_change", alarm_event(clients)).payload["decisions"]
+    later = datetime.now(UTC) + timedelta(seconds=960)  # the lease runs 900 s from when RunTask returned
+    publish_cpu(clients["cloudwatch"], ASG, [90.0] * 4, end=later)
+    stored = wiring.registry().require("nodes")
+    newer = wiring.evaluator().evaluate(stored, Trigger(type=TriggerType.MANUAL, event_id="later", at=later))
+    assert newer.outcome == "pending"  # the expired runner's task was stopped, a new one started
+
+    ran: list[str] = []
+
+    def recording_runner(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        ran.append(env["MAREA_DECISION_ID"])
+        return run_runner_locally(env)
+
+    delivered: list[dict[str, Any]] = []
+    fargate = LocalFargate(clients["ecs"], recording_runner, delivered.append)
+    fargate.step()
+
+    assert ran == [newer.id]
+    by_decision = {event["detail"]["startedBy"]: event["detail"] for event in delivered}
+    assert set(by_decision) == {summary["id"], newer.id}
+    stopped = by_decision[summary["id"]]
+    assert (stopped["stopCode"], "exitCode" in stopped["containers"][0]) == ("UserInitiated", False)
+    assert stopped["stoppedReason"] == f"Marea: the lease of decision {summary['id']} expired"
+    assert fargate.step() == []  # each task is reported once

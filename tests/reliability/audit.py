@@ -14,6 +14,7 @@ import boto3
 
 from chalicelib import aws
 from tests.reliability.delivery import Report
+from tests.reliability.runners import RunnerStart
 
 ACTUATION_CALLS = ("autoscaling.SetDesiredCapacity", "ecs.UpdateService", "ecs.RunTask")
 # botocore standard retry mode as chalicelib/aws.py configures it (4).
@@ -49,6 +50,8 @@ class Figures:
     duplicated: int = 0
     pending: int = 0
     out_of_bounds: int = 0
+    runs_not_allowed: int = 0  # kops runners started for a target paused or in advise mode at that moment
+    overlapping_runners: int = 0  # kops runners started while another of the target's tasks was still running
     max_attempts: int = 0
     attempts: Counter[int] = field(default_factory=Counter)
     calls: int = 0
@@ -107,7 +110,9 @@ def audit(
     recovered = ", ".join(f"{kind} {n}" for kind, n in sorted(notes.items()) if kind)
     if recovered:
         figures.info.append(f"recovered: {recovered}")
-    actuation_calls = sum(report.calls[name] for name in ACTUATION_CALLS)
+    # A RunTask asked again with its client token (kops.KopsActuator._ask_again) is the same actuation.
+    actuation_calls = sum(report.calls[name] for name in ACTUATION_CALLS if name != "ecs.RunTask")
+    actuation_calls += len(report.run_task_tokens)
     if actuation_calls != figures.actuations:
         figures.anomalies.append(f"{actuation_calls} actuation calls for {figures.actuations} actuations")
     unexplained = [d.id for d in decisions if d.outcome.value == "failed" and not d.error]
@@ -117,6 +122,66 @@ def audit(
     if unknown:
         figures.anomalies.append(f"actuations by decisions not in the log: {sorted(unknown)}")
     return figures
+
+
+@dataclass(frozen=True)
+class RunnerWorld:
+    """What a kops target's runners left behind: moto's tasks, the lease, the sizes (read at the end)."""
+
+    target_id: str
+    tasks: list[dict[str, Any]]  # every runner task, stopped ones included
+    lease: set[str]  # the decisions the lease holds: in flight and queued
+    state_store: tuple[int, int]  # the instance group's (minSize, maxSize)
+    group: tuple[int, int, int]  # its Auto Scaling group's (MinSize, MaxSize, DesiredCapacity)
+
+
+def audit_runners(
+    figures: Figures, report: Report, starts: list[RunnerStart], decisions: list[Any], world: RunnerWorld
+) -> None:
+    """The kops runners' invariants: at most one task per decision, none started on a paused or advise
+    target or outside its [min, max] as it was then, never two at once, nothing pending once its runner
+    is done, and the instance group at the size the newest applied decision set."""
+    calls = Counter(a.decision_id for a in report.actuations if a.target_id == world.target_id)
+    tasks = Counter(str(t.get("startedBy")) for t in world.tasks)
+    started_twice = {d: n for d, n in calls.items() if n > 1}
+    if started_twice:
+        figures.anomalies.append(f"runners started more than once for one decision: {started_twice}")
+    doubled = {d: n for d, n in tasks.items() if n > max(calls[d], 1)}
+    figures.double_actuations += sum(n - max(calls[d], 1) for d, n in doubled.items())
+    if doubled:
+        figures.anomalies.append(f"runner tasks started more than once for one decision: {doubled}")
+    for start in starts:
+        if start.paused or start.mode != "act":
+            figures.runs_not_allowed += 1
+            figures.anomalies.append(f"runner of {start.decision_id} started on a target paused or in {start.mode}")
+        if not start.low <= start.capacity <= start.high:
+            figures.out_of_bounds += 1
+        if start.others_running:
+            figures.overlapping_runners += 1
+            figures.anomalies.append(f"runner of {start.decision_id} started while {start.others_running} ran")
+    ours = [d for d in decisions if d.target_id == world.target_id]
+    stray = [d.id for d in ours if d.outcome.value == "pending" and d.id not in world.lease]
+    figures.pending += len(stray)
+    if stray:
+        figures.anomalies.append(f"kops decisions pending with no runner in flight or queued: {stray}")
+    _audit_final_size(figures, ours, world)
+
+
+def _audit_final_size(figures: Figures, decisions: list[Any], world: RunnerWorld) -> None:
+    applied = sorted((d for d in decisions if d.outcome.value == "applied" and d.action.value != "none"), key=_id)
+    if not applied:
+        figures.anomalies.append("no kops decision was applied")
+        return
+    size = applied[-1].final
+    if world.state_store != (size, size) or world.group != (size, size, size):
+        figures.anomalies.append(
+            f"the instance group ends at {world.state_store} (state store), {world.group} (ASG), not at {size}, "
+            f"the size the newest applied decision {applied[-1].id} set"
+        )
+
+
+def _id(decision: Any) -> str:
+    return str(decision.id)
 
 
 def _recovery(decision: Any) -> str:
@@ -144,6 +209,8 @@ def problems(figures: Figures) -> list[str]:
             ("duplicated decisions", figures.duplicated),
             ("pending decisions", figures.pending),
             ("actuations out of bounds", figures.out_of_bounds),
+            ("runners started on a paused or advise target", figures.runs_not_allowed),
+            ("runners started while another ran", figures.overlapping_runners),
         )
         if value
     ]
@@ -168,6 +235,8 @@ def combined(name: str, runs: list[Figures]) -> Figures:
         total.duplicated += run.duplicated
         total.pending += run.pending
         total.out_of_bounds += run.out_of_bounds
+        total.runs_not_allowed += run.runs_not_allowed
+        total.overlapping_runners += run.overlapping_runners
         total.attempts.update(run.attempts)
         total.max_attempts = max(total.max_attempts, run.max_attempts)
         total.calls += run.calls

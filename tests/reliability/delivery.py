@@ -7,8 +7,9 @@ is not thread-safe. A delivery whose handler raises is delivered again, as Event
 asynchronous invocation do, up to a bound.
 
 ``Probe`` counts, in one process, the AWS calls Marea's own clients make (botocore hooks on the
-clients chalicelib.aws hands out), the HTTP attempts of each call (retries included), and every
-actuation with the decision that made it (a spy on the actuators' ``apply``).
+clients chalicelib.aws hands out), the HTTP attempts of each call (retries included), every
+RunTask's client token, and every actuation with the decision that made it (a spy on the ASG and
+ECS actuators' ``apply`` and the kops actuator's ``start``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.reliability.faults import FaultInjector, FaultPlan, short_backoff
 # record expire after it, so a tick whose invocation died is retried after this long.
 CONTEXT_RUNTIME_MS = 300
 _HOOK = "marea-reliability-probe"
+_RUN_TASK_PARAMS = "before-parameter-build.ecs.RunTask"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Report:
     attempts: Counter[int] = field(default_factory=Counter)  # HTTP attempts per logical call -> calls
     actuations: list[Actuation] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
+    faulted_calls: Counter[str] = field(default_factory=Counter)  # "service.Operation" -> attempts faulted
+    run_task_tokens: Counter[str] = field(default_factory=Counter)  # RunTask calls by client token (decision)
 
     def merge(self, other: Report) -> None:
         self.invocations.update(other.invocations)
@@ -69,6 +73,8 @@ class Report:
         self.attempts.update(other.attempts)
         self.actuations.extend(other.actuations)
         self.faults.update(other.faults)
+        self.faulted_calls.update(other.faulted_calls)
+        self.run_task_tokens.update(other.run_task_tokens)
 
 
 class Probe:
@@ -94,6 +100,7 @@ class Probe:
         for client in clients:
             for event, handler in handlers.items():
                 client.meta.events.register(event, handler, unique_id=f"{_HOOK}-{event}")
+        aws.ecs().meta.events.register(_RUN_TASK_PARAMS, self._run_task, unique_id=_HOOK)
         with ExitStack() as stack:
             for actuator, method in ((AsgActuator, "apply"), (EcsActuator, "apply"), (KopsActuator, "start")):
                 stack.enter_context(patch.object(actuator, method, self._spy(getattr(actuator, method))))
@@ -103,6 +110,7 @@ class Probe:
                 for client in clients:
                     for event in handlers:
                         client.meta.events.unregister(event, unique_id=f"{_HOOK}-{event}")
+                aws.ecs().meta.events.unregister(_RUN_TASK_PARAMS, unique_id=_HOOK)
 
     def _spy(self, apply: Any) -> Any:
         def spied(actuator: Any, target: Any, capacity: int, decision_id: str, *more: Any) -> Any:
@@ -111,6 +119,10 @@ class Probe:
             return apply(actuator, target, capacity, decision_id, *more)
 
         return spied
+
+    def _run_task(self, params: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            self.report.run_task_tokens[str(params.get("clientToken"))] += 1
 
     def _before_call(self, model: Any, **_: Any) -> None:
         self._local.attempts = 0
@@ -198,6 +210,7 @@ def run_threads(deliveries: list[Delivery], plan: Plan, start_line: Callable[[],
             if injector is not None:
                 injector.uninstall()
                 report.faults.update(injector.injected)
+                report.faulted_calls.update(injector.injected_into)
     return report
 
 

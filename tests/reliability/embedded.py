@@ -7,10 +7,19 @@ the winner's writes, and two conditional writes can both pass their checks. Real
 serialises conflicting transactions. This test double restores that one guarantee by handling
 requests one at a time; everything else is moto's. Concurrency still happens where it matters to
 Marea: between the handlers' threads and processes, which interleave their requests freely.
+
+It restores one more: moto ignores ECS RunTask's ``clientToken``, so a RunTask whose answer was lost
+and that botocore retried starts a second kops runner, which AWS never does ("If you retry a request
+that completed successfully using the same client token and the same parameters, the retry succeeds
+without performing any further actions"; the same token with other parameters is a
+``ConflictException``: *Ensuring idempotency*, ECS API Reference, docs/aws-semantics.md, "kops
+instance groups"). ``run_task_tokens_honoured`` answers such a retry with the first answer.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +54,46 @@ def serialized(app: WsgiApp) -> WsgiApp:
     return handle
 
 
+_RUN_TASK = "AmazonEC2ContainerServiceV20141113.RunTask"
+
+
+def run_task_tokens_honoured(app: WsgiApp) -> WsgiApp:
+    """A WSGI app that answers a RunTask retried with its client token as ECS does (the first answer
+    again, or ConflictException for other parameters); moto's reset forgets the tokens."""
+    answers: dict[tuple[str, str], tuple[bytes, str, list[tuple[str, str]], bytes]] = {}
+
+    def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/moto-api/reset":
+            answers.clear()
+        if environ.get("HTTP_X_AMZ_TARGET") != _RUN_TASK:
+            return app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        params = json.loads(body or b"{}")
+        if not params.get("clientToken"):
+            return app(environ, start_response)
+        key = (str(params.get("cluster", "default")), str(params["clientToken"]))
+        if key in answers:
+            first, status, headers, answer = answers[key]
+            if first != body:
+                status, headers = "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")]
+                answer = json.dumps({"__type": "ConflictException", "message": "clientToken in use"}).encode()
+            start_response(status, headers)
+            return [answer]
+        seen: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        answer = b"".join(app(environ, capture))
+        if str(seen.get("status", "")).startswith("200"):
+            answers[key] = (body, seen["status"], list(seen["headers"]), answer)
+        return [answer]
+
+    return handle
+
+
 def start_serialized_aws() -> EmbeddedAws:
     import logging
 
@@ -54,7 +103,7 @@ def start_serialized_aws() -> EmbeddedAws:
 
     class SerializedMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = serialized(DomainDispatcherApplication(create_backend_app))
+            app = serialized(run_task_tokens_honoured(DomainDispatcherApplication(create_backend_app)))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()

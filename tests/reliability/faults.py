@@ -35,12 +35,17 @@ _HOOK = "marea-reliability-faults"
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Which attempts fail, and how. ``operations``: only these (e.g. "dynamodb.TransactWriteItems"); empty: all."""
+    """Which attempts fail, and how. ``operations``: only these (e.g. "dynamodb.TransactWriteItems"); empty: all.
+    ``operation_rates``: (operation, rate) pairs that fail at their own rate instead of ``rate``."""
 
     rate: float
     seed: int = 7
     kinds: tuple[str, ...] = FAULT_KINDS
     operations: tuple[str, ...] = ()
+    operation_rates: tuple[tuple[str, float], ...] = ()
+
+    def rate_of(self, operation: str) -> float:
+        return dict(self.operation_rates).get(operation, self.rate)
 
 
 class _Body:
@@ -91,11 +96,13 @@ def error_response(protocol: str, code: str, status: int, url: str) -> AWSRespon
 
 @dataclass
 class FaultInjector:
-    """Install on this process's Marea clients; ``injected`` counts the faults by kind."""
+    """Install on this process's Marea clients; ``injected`` counts the faults by kind, ``injected_into`` by
+    operation."""
 
     plan: FaultPlan
     enabled: bool = True
     injected: Counter[str] = field(default_factory=Counter)
+    injected_into: Counter[str] = field(default_factory=Counter)
     _rng: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _session: URLLib3Session = field(default_factory=URLLib3Session)
@@ -125,10 +132,11 @@ class FaultInjector:
         if not self.enabled or (self.plan.operations and operation not in self.plan.operations):
             return None
         with self._lock:
-            failing = self._rng.random() < self.plan.rate
+            failing = self._rng.random() < self.plan.rate_of(operation)
             kind = self._rng.choice(self.plan.kinds)
             if failing:
                 self.injected[kind] += 1
+                self.injected_into[operation] += 1
         return kind if failing else None
 
     def _before_send(

@@ -203,19 +203,24 @@ def publish_load(clients: dict[str, Any], fleet: Fleet, end: datetime, cpu: floa
 # ---- events ----------------------------------------------------------------------------------
 
 
-def alarm_event(group: str, at: datetime, cpu: float, *, event_id: str | None = None) -> dict[str, Any]:
-    """An alarm state change to ALARM (cpu above the threshold) or OK, carrying its 3 datapoints."""
+def alarm_event(
+    group: str, at: datetime, cpu: float, *, event_id: str | None = None, recent: list[float] | None = None
+) -> dict[str, Any]:
+    """An alarm state change to ALARM (cpu above the threshold) or OK, carrying its 3 datapoints: those of the
+    3 minutes before ``at``, ``recent`` (oldest first), or all at ``cpu``."""
     state = "ALARM" if cpu > ALARM_THRESHOLD else "OK"
-    points = [minute(at) - timedelta(minutes=m) for m in (1, 2, 3)]
+    values = recent or [cpu, cpu, cpu]
+    points = {m: minute(at) - timedelta(minutes=m) for m in (1, 2, 3)}
     reason_data = {
         "version": "1.0",
         "queryDate": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
         "statistic": "Average",
         "period": 60,
-        "recentDatapoints": [cpu, cpu, cpu],
+        "recentDatapoints": values,
         "threshold": ALARM_THRESHOLD,
         "evaluatedDatapoints": [
-            {"timestamp": p.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "sampleCount": 5.0, "value": cpu} for p in points
+            {"timestamp": p.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "sampleCount": 5.0, "value": values[-m]}
+            for m, p in points.items()
         ],
     }
     name = alarm_name(group)

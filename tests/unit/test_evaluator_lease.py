@@ -4,6 +4,9 @@ runners stopped before another starts, the lease timed from RunTask, late comple
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.models.decisions import Decision
 from tests.unit.evaluator_world import Clock, MemoryRunners, World, kops_body
@@ -180,8 +183,6 @@ def test_a_completion_after_the_lease_passed_is_ignored_and_noted_on_its_decisio
 
 
 def test_a_kops_commit_whose_answer_was_lost_still_retires_what_it_replaced_and_starts_its_runner() -> None:
-    from botocore.exceptions import ClientError
-
     world = kops_world()
     running, queued = runner_and_queued(world)
     stop(world, running)  # the queued 6 runs now
@@ -213,7 +214,7 @@ def test_a_runtask_whose_answer_was_lost_keeps_the_lease_so_no_second_runner_sta
     runners(world).lose_start_answer = True
     maybe = world.evaluate("nodes", event_id="e1")
     assert maybe.outcome == "pending"
-    assert "RunTask's answer was lost" in maybe.inputs["actuation"]
+    assert "lease holds" in maybe.inputs["actuation"]
     world.clock.advance(60)
     runners(world).current = 3
     world.signals.cpu = 99
@@ -290,3 +291,83 @@ def test_a_runner_that_failed_or_timed_out_leaves_no_trace_in_the_history() -> N
     world.evaluate("nodes", event_id="e3")  # retires the expired runner
     assert world.decision(lost.id).reasons[-1] == "RUNNER_TIMEOUT"
     assert world.registry.require("nodes").state.history.last_scale_out is None
+
+
+def failing_close(world: World, decision_id: str) -> list[str]:
+    """The log refuses, once, to close ``decision_id`` (a throttled write): returns the ids it refused."""
+    finalize = world.log.finalize_if_pending
+    refused: list[str] = []
+
+    def refusing(decision: Decision) -> bool:
+        if decision.id == decision_id and not refused:
+            refused.append(decision.id)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")
+        return finalize(decision)
+
+    world.log.finalize_if_pending = refusing  # type: ignore[method-assign]
+    return refused
+
+
+def test_a_superseded_decision_whose_close_failed_is_closed_by_the_next_evaluation() -> None:
+    """Regression: it stayed pending for good, the lease no longer naming it."""
+    world = kops_world()
+    _running, queued = runner_and_queued(world)
+    refused = failing_close(world, queued.id)
+    world.signals.cpu = 40  # no change wanted: the queued decision is superseded
+    world.evaluate("nodes", event_id="e3")
+    assert refused == [queued.id]
+    assert world.decision(queued.id).outcome == "pending"
+    assert world.registry.require("nodes").state.queued is None
+
+    world.clock.advance(60)
+    world.evaluate("nodes", event_id="e4")
+
+    stray = world.decision(queued.id)
+    assert (stray.outcome, stray.reasons[-1]) == ("skipped", "SUPERSEDED")
+
+
+def test_an_expired_runner_whose_close_failed_is_failed_by_the_next_evaluation() -> None:
+    world = kops_world()
+    world.signals.cpu = 90
+    lost = world.evaluate("nodes", event_id="e1")
+    world.clock.advance(901)
+    refused = failing_close(world, lost.id)
+    later = world.evaluate("nodes", event_id="e2")
+    assert refused == [lost.id]
+    assert world.decision(lost.id).outcome == "pending"
+
+    world.clock.advance(60)
+    world.evaluate("nodes", event_id="e3")
+
+    expired = world.decision(lost.id)
+    assert (expired.outcome, expired.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
+    assert world.decision(later.id).outcome == "pending"  # the runner in flight keeps its lease
+
+
+def test_a_queued_decision_whose_commit_answer_was_lost_is_started_once_when_the_lease_passes_to_it() -> None:
+    """Its evaluation resumes after the lost answer while the runner ahead stops and the lease passes to it:
+    the lease's passing starts it, its own evaluation must not (regression: two RunTasks for one decision)."""
+    world = kops_world()
+    world.signals.cpu = 90
+    running = world.evaluate("nodes", event_id="e1")
+    runners(world).current = 3
+    world.signals.cpu = 99  # the next decision wants 6: it is queued behind the runner for 4
+    commit, get = world.registry.commit_evaluation, world.registry.get
+    lease_passes = [True]
+
+    def runner_stops_first(target_id: str) -> Any:
+        if lease_passes and lease_passes.pop():
+            stop(world, running)  # meanwhile, the runner's STOPPED event passes the lease on
+        return get(target_id)
+
+    def answer_lost(*args: Any, **kwargs: Any) -> Any:
+        commit(*args, **kwargs)
+        world.registry.get = runner_stops_first  # type: ignore[method-assign]
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "answer lost"}}, "TransactWriteItems")
+
+    world.registry.commit_evaluation = answer_lost  # type: ignore[method-assign]
+    world.clock.advance(30)
+    queued = world.evaluate("nodes", event_id="e2")
+
+    assert "RUNNER_BUSY" in queued.reasons
+    assert runners(world).started == [running.id, queued.id]
