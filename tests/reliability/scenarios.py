@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marea_local.data_stack import DataStack
 from marea_local.embedded_aws import EmbeddedAws
@@ -36,6 +36,10 @@ from tests.reliability.world import (
     sqs_event,
     tick_event,
 )
+
+if TYPE_CHECKING:
+    from marea_local.local_fargate import LocalFargate
+    from tests.reliability.runners import SimulatedClock
 
 ALARM, TICK, TASK, MESSAGE = (
     "on_alarm_state_change",
@@ -332,7 +336,7 @@ class RunnerFates:
     changes: list[str] = field(default_factory=list)
 
     def copies(self, event: dict[str, Any], index: int) -> list[tuple[int, dict[str, Any]]]:
-        """(round due, event) for each copy to deliver: 1-3 next round (a fifth duplicated), late, or none (lost)."""
+        """(round due, event) for each copy to deliver: 1-3 next round (a third duplicated), late, or none (lost)."""
         roll = self.rng.random()
         if roll < 0.15:
             self.lost += 1
@@ -361,9 +365,9 @@ class KopsRun:
 
     clients: dict[str, Any]
     runner: dict[str, Any]
-    clock: Any  # tests.reliability.runners.SimulatedClock
+    clock: SimulatedClock
     fates: RunnerFates
-    fargate: Any = None  # marea_local.local_fargate.LocalFargate
+    fargate: LocalFargate = field(init=False)
     mailbox: list[dict[str, Any]] = field(default_factory=list)
     held: list[tuple[int, Delivery]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
