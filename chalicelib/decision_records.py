@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.evaluation import Evaluation
 from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome, Trigger
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.targets import Mode, TargetBase, TargetTrackingPolicy
+from chalicelib.models.targets import Mode, Target, TargetBase, TargetTrackingPolicy
 
 
 def evaluated(
@@ -112,7 +112,7 @@ def raced(decision: Decision) -> Decision:
 def failure(
     evaluation_id: str,
     trigger: Trigger,
-    target: TargetBase,
+    target: Target,
     at: datetime,
     reason: ReasonCode,
     explanation: str,
@@ -122,7 +122,7 @@ def failure(
     return Decision(
         id=evaluation_id,
         target_id=target.id,
-        target_kind=getattr(target, "kind", "unknown"),
+        target_kind=target.kind,
         trigger=trigger,
         mode=target.mode,
         current=0,

@@ -35,6 +35,7 @@ from chalicelib.store.targets import VersionConflictError
 DEFAULT_RUNNER_TIMEOUT_S = 900
 _LEASE_RETRIES = 3
 LATE_COMPLETION = "late_completion"  # inputs key of the note a completion after the lease passed leaves
+SUPERSEDED_BY_NEWER = "Superseded before its runner started: a newer evaluation decided differently."
 
 
 def _what_was_stopped(run: RunnerRun) -> str:
@@ -100,7 +101,7 @@ class RunnerLeases:
                     plan.superseded.decision_id,
                     Outcome.SKIPPED,
                     ReasonCode.SUPERSEDED,
-                    because=("Superseded before its runner started: a newer evaluation decided differently."),
+                    because=SUPERSEDED_BY_NEWER,
                 )
                 closed.add(plan.superseded.decision_id)
             if target_id is not None:
@@ -128,7 +129,7 @@ class RunnerLeases:
                 error = f"the kops runner did not report within {timeout_s} s; its lease passed on"
                 self._close(stray.id, Outcome.FAILED, ReasonCode.RUNNER_TIMEOUT, error=error)
             else:
-                because = "Superseded before its runner started: a newer evaluation decided differently."
+                because = SUPERSEDED_BY_NEWER
                 self._close(stray.id, Outcome.SKIPPED, ReasonCode.SUPERSEDED, because=because)
 
     def _close(self, decision_id: str, outcome: Outcome, reason: ReasonCode, **details: Any) -> None:
