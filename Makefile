@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt chat/requirements.txt pyproject.toml
+$(STAMP): requirements.in requirements-dev.txt chat/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Marea needs Python >= 3.11") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -83,10 +83,19 @@ $(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt | $(STAMP)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r infra/requirements-checkov.txt
 	touch $@
 
-# `chalice package` offline from a wheelhouse of Lambda-platform wheels, then validated (infra/package.py).
+# vendor/: the Lambda's dependencies, installed from requirements.lock.txt with hashes required (infra/vendor.py);
+# `chalice deploy` and `chalice package` bundle it as it is (requirements.txt stays empty). Rebuilt when the lock
+# changes; `infra/vendor.py --check` says whether it is current (a deploy runs it first).
+.PHONY: vendor
+vendor: vendor/requirements.lock.txt
+
+vendor/requirements.lock.txt: requirements.lock.txt | $(STAMP)
+	$(BIN)/python infra/vendor.py
+
+# `chalice package` of the app and vendor/ (no index reached), then validated (infra/package.py).
 STAGE ?= dev
 
-package: venv
+package: venv vendor
 	$(BIN)/python infra/package.py --stage $(STAGE)
 
 # Reliability (RELIABILITY.md): `make test` runs tests/reliability short; this runs the fuzzers 10x longer and the
@@ -99,10 +108,15 @@ reliability: venv
 	$(BIN)/python bench/reliability.py
 	$(BIN)/python bench/tick_fanout.py --targets 1000
 
-# requirements.lock.txt: requirements.txt and all it pulls in, pinned with hashes, for the Lambda platform.
+# Hash-locked sets (each pin with the sha256 of every file of its version, so one lock serves amd64 and arm64):
+# requirements.lock.txt from requirements.in for the Lambda platform (the venv's Python, which Chalice deploys
+# with); each image's lock from its requirements.txt for the Python of its base image (kops runner 3.11, chat 3.12).
+LOCK = $(BIN)/uv pip compile --generate-hashes --python-platform x86_64-manylinux_2_17 \
+  --custom-compile-command "make lock" --quiet
 lock: venv
-	$(BIN)/uv pip compile requirements.txt --generate-hashes --python-version $(LAMBDA_PYTHON) \
-	  --python-platform x86_64-manylinux_2_17 --custom-compile-command "make lock" --quiet -o requirements.lock.txt
+	$(LOCK) requirements.in --python-version $(LAMBDA_PYTHON) -o requirements.lock.txt
+	$(LOCK) kops_runner/requirements.txt --python-version 3.11 -o kops_runner/requirements.lock.txt
+	$(LOCK) chat/requirements.txt --python-version 3.12 -o chat/requirements.lock.txt
 
 # .secrets.baseline: what detect-secrets finds today; audit it after (`.venv/bin/detect-secrets audit .secrets.baseline`).
 secrets-baseline: venv

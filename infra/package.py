@@ -1,11 +1,11 @@
 """`make package`: build Marea's Lambda deployment offline with `chalice package`, then validate it.
 
-Chalice resolves requirements.txt with pip. To package without reaching an index, the wheels are
-first fetched into a local wheelhouse for the Lambda platform (manylinux2014 x86_64, the CPython
-version running chalice, which is also the Lambda runtime Chalice picks), then `chalice package`
-runs with PIP_NO_INDEX=1 and PIP_FIND_LINKS pointing at that folder. ``--no-dependencies``
-packages a copy of the project with an empty requirements.txt instead: the CloudFormation template
-is the same (it does not depend on the zip's contents), which is what the test suite checks.
+The dependencies are vendor/, built by `make vendor` (infra/vendor.py) from the hash-locked
+requirements.lock.txt for the Lambda platform; requirements.txt is empty, so Chalice installs nothing
+itself and bundles vendor/ as it is (it runs with PIP_NO_INDEX=1 all the same). A vendor/ that is
+missing or was built from another lock stops the packaging. ``--no-dependencies`` packages a copy of
+the project without vendor/ instead: the CloudFormation template is the same (it does not depend on
+the zip's contents), which is what the test suite checks.
 
 Validation: cfn-lint on the generated template, every function's role policy is the stage's
 policy file, and the zip holds the app and, unless ``--no-dependencies``, Linux x86_64 builds of
@@ -27,8 +27,10 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository's modules
+from infra import vendor
+
 ROOT = Path(__file__).resolve().parent.parent
-LAMBDA_PLATFORM = "manylinux2014_x86_64"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -44,23 +46,8 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
-def fetch_wheels(wheelhouse: Path) -> None:
-    """Wheels of requirements.lock.txt (every pin with its sha256) for the Lambda platform.
-
-    An install step: it reaches PyPI. --require-hashes makes pip refuse any file whose hash differs.
-    """
-    python_version = f"{sys.version_info.major}{sys.version_info.minor}"
-    command = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-        "--only-binary=:all:", "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
-        "--python-version", python_version, "--require-hashes", "--no-deps",
-        "-r", str(ROOT / "requirements.lock.txt"), "-d", str(wheelhouse),
-    ]  # fmt: skip
-    subprocess.run(command, check=True)  # noqa: S603 - our own interpreter, fixed arguments
-
-
 def project_copy(destination: Path) -> Path:
-    """app.py, chalicelib/ and .chalice/ config with an empty requirements.txt."""
+    """app.py, chalicelib/ and .chalice/ config with an empty requirements.txt, and no vendor/."""
     shutil.copy2(ROOT / "app.py", destination / "app.py")
     shutil.copytree(ROOT / "chalicelib", destination / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
     (destination / ".chalice").mkdir()
@@ -90,7 +77,7 @@ def gateway_responses_merge_template() -> dict[str, Any]:
     }
 
 
-def chalice_package(project: Path, stage: str, out: Path, wheelhouse: Path | None) -> Path:
+def chalice_package(project: Path, stage: str, out: Path) -> Path:
     """Run `chalice package` offline; returns the SAM template path."""
     env = {
         **os.environ,
@@ -101,8 +88,6 @@ def chalice_package(project: Path, stage: str, out: Path, wheelhouse: Path | Non
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     }
     env.pop("AWS_ENDPOINT_URL", None)
-    if wheelhouse is not None:
-        env["PIP_FIND_LINKS"] = str(wheelhouse)
     chalice = Path(sys.executable).parent / "chalice"
     with tempfile.TemporaryDirectory(prefix="marea-merge-") as scratch:
         merge = Path(scratch) / "gateway-responses.json"
@@ -175,21 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", default="dev", choices=["dev", "prod"])
     parser.add_argument("--out", type=Path, help="output folder (default build/package/<stage>)")
-    parser.add_argument("--wheelhouse", type=Path, default=ROOT / "build" / "wheelhouse")
-    parser.add_argument("--no-download", action="store_true", help="use the wheelhouse as it is")
-    parser.add_argument("--no-dependencies", action="store_true", help="package with an empty requirements.txt")
+    parser.add_argument("--no-dependencies", action="store_true", help="package without vendor/")
     args = parser.parse_args(argv)
     out: Path = (args.out or ROOT / "build" / "package" / args.stage).resolve()
+    if not args.no_dependencies and (stale := vendor.problems()):
+        print(f"package problem: {stale[0]}", file=sys.stderr)
+        return 1
     if out.exists():
         shutil.rmtree(out)
     with tempfile.TemporaryDirectory(prefix="marea-package-") as scratch:
-        if args.no_dependencies:
-            template = chalice_package(project_copy(Path(scratch)), args.stage, out, wheelhouse=None)
-        else:
-            args.wheelhouse.mkdir(parents=True, exist_ok=True)
-            if not args.no_download:
-                fetch_wheels(args.wheelhouse)
-            template = chalice_package(ROOT, args.stage, out, wheelhouse=args.wheelhouse.resolve())
+        project = project_copy(Path(scratch)) if args.no_dependencies else ROOT
+        template = chalice_package(project, args.stage, out)
     problems = problems_in(template, args.stage, with_dependencies=not args.no_dependencies)
     for note in notes_on(template.parent / "deployment.zip"):
         print(f"package note: {note}")

@@ -110,3 +110,13 @@ def test_the_image_is_slim_unprivileged_health_checked_and_builds_the_client_wit
     assert "/healthz" in dockerfile
     ignored = (ROOT / "chat" / ".dockerignore").read_text(encoding="utf-8").split()
     assert "node_modules" in ignored  # the image installs its own, from the lock file
+
+
+def test_the_image_is_built_from_base_images_pinned_by_digest() -> None:
+    """Both stages: a tag alone can be moved to other bytes; the digest cannot (the tag stays, for readers)."""
+    dockerfile = (ROOT / "chat" / "Dockerfile").read_text(encoding="utf-8")
+    images = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert len(images) == 2
+    for image in images:
+        assert re.fullmatch(r"(node|python):[\w.-]+@sha256:[0-9a-f]{64}", image), image
+    assert "COPY requirements.lock.txt /app/chat/requirements.lock.txt" in dockerfile

@@ -26,6 +26,59 @@ def test_it_downloads_kops_from_the_official_artifacts_and_verifies_the_sha256()
     assert "curl -fsSL" in DOCKERFILE  # -f: an HTTP error fails the build too
 
 
+# kops 1.36.2's linux binaries, from its promotion manifest (kubernetes/k8s.io,
+# artifacts/manifests/k8s-staging-kops/1.36.2.yaml): what artifacts.k8s.io serves. Checksums, not secrets
+# (detect-secrets' pragma below).
+KOPS_1_36_2_SHA256 = {
+    "amd64": "0a497df3665569f07c76c31a245ab2cc69e1d327faf7805b83358fde5a4b8da1",  # pragma: allowlist secret
+    "arm64": "a76472e9b4ca549202fda98bd706d593be550c203eb5b02c9fbbfd8c20dc5419",  # pragma: allowlist secret
+}
+
+
+def _arg_defaults() -> dict[str, str]:
+    return dict(re.findall(r"^ARG (\w+)=(\S*)$", DOCKERFILE, re.M))
+
+
+def test_the_kops_binary_is_checked_against_a_pinned_sha256_per_architecture() -> None:
+    """Not only against the .sha256 served beside it (the same host could serve a matching pair)."""
+    args = _arg_defaults()
+    assert args["KOPS_VERSION"] == "1.36.2"
+    assert {arch: args[f"KOPS_SHA256_{arch.upper()}"] for arch in KOPS_1_36_2_SHA256} == KOPS_1_36_2_SHA256
+    assert "KOPS_SHA256" not in args  # the old optional, empty-by-default pin is gone
+    assert 'echo "${pinned}  /tmp/kops" | sha256sum -c -' in DOCKERFILE
+
+
+def test_a_build_without_a_pinned_sha256_fails() -> None:
+    """The stage's shell, run as the build runs it: an empty or malformed pin stops the build before any
+    download; a pin for another architecture is looked up by TARGETARCH."""
+    import subprocess
+
+    script = re.search(r"# kops-sha256-select\n(.*?)# end kops-sha256-select", DOCKERFILE, re.S)
+    assert script, "the Dockerfile's kops stage has no pinned-sha256 selection block"
+    body = script.group(1).replace("\\\n", "\n")
+
+    def select(arch: str, amd64: str, arm64: str) -> subprocess.CompletedProcess[str]:
+        env = {"TARGETARCH": arch, "KOPS_SHA256_AMD64": amd64, "KOPS_SHA256_ARM64": arm64, "KOPS_VERSION": "9.9.9"}
+        return subprocess.run(  # noqa: S603 - sh with the Dockerfile's own lines
+            ["/bin/sh", "-euc", body + '\necho "pinned=${pinned}"'], env=env, capture_output=True, text=True
+        )
+
+    good = KOPS_1_36_2_SHA256
+    assert select("arm64", good["amd64"], good["arm64"]).stdout.strip() == f"pinned={good['arm64']}"
+    assert select("amd64", good["amd64"], good["arm64"]).stdout.strip() == f"pinned={good['amd64']}"
+    for arch, amd64, arm64 in (("amd64", "", good["arm64"]), ("arm64", good["amd64"], "abc"), ("s390x", "", "")):
+        failed = select(arch, amd64, arm64)
+        assert failed.returncode != 0
+        assert "pinned=" not in failed.stdout
+        assert "KOPS_SHA256_" in failed.stderr  # the error names the build argument to give
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    image = _arg_defaults()["PYTHON_IMAGE"]
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", image), image
+    assert re.findall(r"^FROM (\S+)", DOCKERFILE, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+
+
 def test_it_runs_the_runner_as_an_unprivileged_user() -> None:
     users = re.findall(r"^USER (\S+)$", DOCKERFILE, re.M)
     assert users
@@ -36,6 +89,7 @@ def test_it_runs_the_runner_as_an_unprivileged_user() -> None:
 def test_it_leaves_the_test_double_out_and_pins_python_dependencies() -> None:
     assert "COPY kops_runner/*.py /app/kops_runner/" in DOCKERFILE
     assert not any("testing" in line for line in re.findall(r"^COPY .*$", DOCKERFILE, re.M))
+    assert "COPY kops_runner/requirements.lock.txt /app/requirements.lock.txt" in DOCKERFILE
     requirements = (ROOT / "kops_runner" / "requirements.txt").read_text().split("\n")
     pinned = [line for line in requirements if line and not line.startswith("#")]
     assert {line.split("==")[0].lower() for line in pinned} == {"boto3", "pydantic", "pydantic-settings", "pyyaml"}

@@ -1,4 +1,4 @@
-"""Security: IAM auth on every route, no secrets in the repository or the logs, bandit, hashed Lambda dependencies."""
+"""Security: IAM auth on every route, no secrets in the repository or the logs, bandit, hash-locked dependencies."""
 
 from __future__ import annotations
 
@@ -217,13 +217,46 @@ def _requirements(path: Path) -> dict[str, tuple[str, list[str]]]:
     return pinned
 
 
-def test_the_lambda_dependencies_are_locked_with_hashes() -> None:
-    """requirements.lock.txt (make lock) pins requirements.txt and everything it pulls in, each with hashes."""
-    wanted = _requirements(ROOT / "requirements.txt")
-    locked = _requirements(ROOT / "requirements.lock.txt")
+def _assert_locked(wanted_path: Path, lock_path: Path) -> dict[str, tuple[str, list[str]]]:
+    """The lock pins every requirement of wanted_path at its version, and every locked package has hashes."""
+    wanted = _requirements(wanted_path)
+    assert wanted, f"{wanted_path.name} names no package"
+    assert lock_path.exists(), f"{lock_path.relative_to(ROOT)} is missing: run `make lock`"
+    locked = _requirements(lock_path)
     assert {name: version for name, (version, _) in wanted.items()} == {
         name: locked[name][0] for name in wanted if name in locked
-    }, "requirements.lock.txt is stale: run `make lock`"
+    }, f"{lock_path.relative_to(ROOT)} is stale: run `make lock`"
     assert set(wanted) <= set(locked)
     assert all(hashes for _, hashes in locked.values()), "every locked package needs its sha256 hashes"
+    return locked
+
+
+def test_the_lambda_dependencies_are_locked_with_hashes() -> None:
+    """requirements.lock.txt (make lock) pins requirements.in and everything it pulls in, each with hashes."""
+    locked = _assert_locked(ROOT / "requirements.in", ROOT / "requirements.lock.txt")
     assert "boto3" not in locked  # the Lambda runtime provides it
+
+
+def test_chalice_resolves_nothing_itself() -> None:
+    """Chalice pip-installs requirements.txt at `chalice deploy`/`package` time, and its second pass (a
+    Lambda-platform wheel per package) names packages, not files, so no hash is checked: requirements.txt
+    stays empty and the Lambda's dependencies reach the zip through vendor/ (`make vendor`, infra/vendor.py)."""
+    from chalice.deploy.packager import DependencyBuilder
+    from chalice.utils import OSUtils
+
+    builder = DependencyBuilder(OSUtils())
+    assert not builder._has_at_least_one_package(str(ROOT / "requirements.txt"))  # Chalice's own test
+
+
+@pytest.mark.parametrize("image", ["kops_runner", "chat"])
+def test_the_image_dependencies_are_locked_with_hashes(image: str) -> None:
+    """<image>/requirements.lock.txt (make lock) pins its requirements.txt and all it pulls in, with hashes;
+    the Dockerfile installs the lock alone, hashes required, no resolution (--no-deps)."""
+    _assert_locked(ROOT / image / "requirements.txt", ROOT / image / "requirements.lock.txt")
+    dockerfile = (ROOT / image / "Dockerfile").read_text(encoding="utf-8")
+    installs = re.findall(r"^RUN pip install .*$", dockerfile, re.M)
+    assert installs, "the Dockerfile installs no Python dependencies"
+    for install in installs:
+        assert "--require-hashes" in install, install
+        assert "--no-deps" in install, install
+        assert re.search(r"-r \S*requirements\.lock\.txt$", install), install
