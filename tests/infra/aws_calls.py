@@ -7,8 +7,9 @@ item, SendMessageBatch as SendMessage, RunTask also needs iam:PassRole for the t
 resource ARN, and the condition keys the policies test (resource tags, the ECS cluster), looked up
 in the embedded AWS at the moment of the call.
 
-Resource names of Marea's own stage (``marea-<stage>-...`` in the tests' environment) are stored
-with the stage replaced by ``{stage}``, so one recording is checked against every stage's policy.
+Resource names of Marea's own stage (``marea-<stage>-...`` in the tests' environment), and the
+value of the ``marea:managed`` tag when it is that stage, are stored with the stage replaced by
+``{stage}``, so one recording is checked against every stage's policy.
 """
 
 from __future__ import annotations
@@ -132,8 +133,15 @@ def _sqs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
     return [Request(f"sqs:{batch_actions.get(operation, operation)}", where.arn("sqs", name))]
 
 
-def _tag_context(tags: dict[str, str]) -> dict[str, str]:
-    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+# Tagged with the stage's name (marea:managed=<stage>): its value is the stage, mapped like the resources' names.
+STAGE_VALUED_TAGS = frozenset({"marea:managed"})
+
+
+def _tag_context(tags: dict[str, str], where: _Where) -> dict[str, str]:
+    def value(key: str, raw: str) -> str:
+        return STAGE_TOKEN if key in STAGE_VALUED_TAGS and where.stage is not None and raw == where.stage else raw
+
+    return {f"aws:ResourceTag/{key}": value(key, raw) for key, raw in tags.items()}
 
 
 def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
@@ -147,7 +155,7 @@ def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[
         tags = {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
     else:  # the call will fail anyway; still check it is a call Marea may make
         arn, tags = where.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}"), {}
-    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags))]
+    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags, where))]
 
 
 def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:
@@ -171,7 +179,7 @@ def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
         for name in names:
             short = name.rsplit("/", 1)[-1]
             arn = where.arn("ecs", f"service/{cluster_name}/{short}")
-            requests.append(Request(f"ecs:{operation}", arn, {**context, **_tag_context(tags.get(short, {}))}))
+            requests.append(Request(f"ecs:{operation}", arn, {**context, **_tag_context(tags.get(short, {}), where)}))
         return requests
     if operation == "RunTask":
         name = params["taskDefinition"]

@@ -138,7 +138,11 @@ def test_an_untranslated_call_is_reported_not_assumed() -> None:
 
 
 def test_dev_and_prod_grant_the_same_thing_on_their_own_resources() -> None:
-    assert _document("dev") == json.loads(json.dumps(_document("prod")).replace("marea-prod-", "marea-dev-"))
+    """Their own names (marea-<stage>-...) and their own workloads (tagged marea:managed=<stage>)."""
+    prod = json.dumps(_document("prod")).replace("marea-prod-", "marea-dev-")
+    assert _document("dev") == json.loads(
+        prod.replace('"aws:ResourceTag/marea:managed": "prod"', '"aws:ResourceTag/marea:managed": "dev"')
+    )
 
 
 @pytest.mark.parametrize("stage", POLICY_STAGES)
@@ -197,9 +201,23 @@ def test_the_readme_lists_exactly_the_star_resource_actions() -> None:
 
 
 ASG = f"arn:aws:autoscaling:{R}:{ACCOUNT}:autoScalingGroup:1a2b:autoScalingGroupName/web"
-MANAGED = {"aws:ResourceTag/marea:managed": "true"}
+MANAGED = {"aws:ResourceTag/marea:managed": "prod"}
 RUNNER_CLUSTER = {"ecs:cluster": f"arn:aws:ecs:{R}:{ACCOUNT}:cluster/marea-prod-kops-runner"}
 TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+
+
+@pytest.mark.parametrize("action", ["autoscaling:SetDesiredCapacity", "ecs:UpdateService"])
+@pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stage: str, other: str) -> None:
+    """marea:managed=<stage>: dev's role cannot scale prod's workloads (nor prod dev's), nor the old value "true"."""
+    resource = ASG if action.startswith("autoscaling") else f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat"
+
+    def tagged(value: str) -> Request:
+        return Request(action, resource, {"aws:ResourceTag/marea:managed": value})
+
+    assert _policy(stage).allows(tagged(stage))
+    assert not _policy(stage).allows(tagged(other))
+    assert not _policy(stage).allows(tagged("true"))
 
 
 @pytest.mark.parametrize(
@@ -265,6 +283,7 @@ LOG_GROUP = f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/marea-{{stage}}-o
 TABLE = f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-{{stage}}-"
 QUEUE = f"arn:aws:sqs:{R}:{ACCOUNT}:marea-{{stage}}-evaluations"
 ECS = f"arn:aws:ecs:{R}:{ACCOUNT}"
+OWN_STAGE_MANAGED = {"aws:ResourceTag/marea:managed": "{stage}"}
 
 # Every request Marea's role must be allowed, with who makes it. "tests" rows are also recorded and
 # checked during the integration tests; the others cannot happen there.
@@ -304,9 +323,9 @@ NEEDED: list[tuple[Request, str]] = [
     ),
     (Request("cloudwatch:GetMetricData", "*"), "tests: target-tracking metrics"),
     (Request("autoscaling:DescribeAutoScalingGroups", "*"), "tests: ASG and kops capacity readings"),
-    (Request("autoscaling:SetDesiredCapacity", ASG, MANAGED), "tests: ASG actuator"),
+    (Request("autoscaling:SetDesiredCapacity", ASG, OWN_STAGE_MANAGED), "tests: ASG actuator"),
     (Request("ecs:DescribeServices", f"{ECS}:service/demo/chat"), "tests: ECS capacity reading"),
-    (Request("ecs:UpdateService", f"{ECS}:service/demo/chat", MANAGED), "tests: ECS actuator"),
+    (Request("ecs:UpdateService", f"{ECS}:service/demo/chat", OWN_STAGE_MANAGED), "tests: ECS actuator"),
     (
         Request(
             "ecs:RunTask",

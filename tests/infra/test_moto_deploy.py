@@ -164,7 +164,7 @@ def test_the_web_tier_spans_two_zones_behind_the_load_balancer_without_scaling_p
     assert set(group["VPCZoneIdentifier"].split(",")) == set(_subnets(deployment, "PrivateSubnetIds"))
     assert len(set(group["AvailabilityZones"])) == 2
     assert group["HealthCheckType"] == "ELB"
-    assert {"Key": "marea:managed", "Value": "true"} in [{"Key": t["Key"], "Value": t["Value"]} for t in group["Tags"]]
+    assert {"Key": "marea:managed", "Value": STAGE} in [{"Key": t["Key"], "Value": t["Value"]} for t in group["Tags"]]
     # Marea decides: no AWS scaling policy may compete with it.
     assert autoscaling.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"] == []
     (target_group_arn,) = group["TargetGroupARNs"]
