@@ -233,9 +233,12 @@ def _runner_role_statements() -> list[dict[str, Any]]:
 
 
 def _star_actions() -> dict[str, set[str]]:
-    """Actions granted on Resource "*", per role."""
-    marea = {a for s in _document("prod")["Statement"] if s["Resource"] == "*" for a in _list(s["Action"])}
-    runner = {a for s in _runner_role_statements() if s["Resource"] == "*" for a in _list(s["Action"])}
+    """Actions granted (Allow) on Resource "*", per role; a Deny on "*" narrows, it grants nothing."""
+
+    def granted(statements: list[dict[str, Any]]) -> set[str]:
+        return {a for s in statements if s["Effect"] == "Allow" and s["Resource"] == "*" for a in _list(s["Action"])}
+
+    marea, runner = granted(_document("prod")["Statement"]), granted(_runner_role_statements())
     return {"marea": marea, "runner": runner}
 
 
