@@ -194,7 +194,7 @@ def main() -> None:
         stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="bench")
         os.environ.update(stack.environment())
         ec2, autoscaling, cloudwatch = boto3.client("ec2"), boto3.client("autoscaling"), boto3.client("cloudwatch")
-        create_web_asg(ec2, autoscaling, ASG, min_size=1, max_size=50, desired=2)
+        create_web_asg(ec2, autoscaling, ASG, stage="bench", min_size=1, max_size=50, desired=2)
         put_alarm(
             cloudwatch,
             ALARM,

@@ -69,7 +69,7 @@ def main() -> None:
         os.environ.update(stack.environment())
         ec2, ecs, sqs = boto3.client("ec2"), boto3.client("ecs"), boto3.client("sqs")
         start = time.perf_counter()
-        create_fargate_service(ec2, ecs, CLUSTER, "svc-0000", desired=1)
+        create_fargate_service(ec2, ecs, CLUSTER, "svc-0000", stage="bench", desired=1)
         for index in range(1, args.targets):
             ecs.create_service(
                 cluster=CLUSTER, serviceName=f"svc-{index:04d}", taskDefinition="svc-0000-task", desiredCount=1

@@ -15,6 +15,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The stage's IAM policy scales only workloads tagged with the stage (README, "Upgrading a deployment
+# whose workloads are tagged marea:managed=true"); reading every group's and service's tags would
+# need permissions this tool does not otherwise use, so it reminds instead of checking.
+RETAG_HINT = """\
+Marea's {stage} policy scales only groups and services tagged marea:managed={stage} (no longer "true"). Retag yours:
+  aws autoscaling create-or-update-tags --tags \\
+    ResourceId=<group>,ResourceType=auto-scaling-group,Key=marea:managed,Value={stage},PropagateAtLaunch=false
+  aws ecs tag-resource --resource-arn <service-arn> --tags key=marea:managed,value={stage}"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     table = args.decisions_table or f"marea-{args.stage}-decisions"
     updated = DecisionLog(boto3.client("dynamodb"), table).add_missing_index_keys()
     print(f"{table}: {updated} decisions given their by_target_outcome key")
+    print(RETAG_HINT.format(stage=args.stage))
     return 0
 
 

@@ -232,8 +232,8 @@ class Demo:
     def create_workloads(self) -> dict[str, Workload]:
         ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
         ecs, cloudwatch = boto3.client("ecs"), boto3.client("cloudwatch")
-        create_web_asg(ec2, autoscaling, WEB_ASG, min_size=1, max_size=25, desired=2)
-        create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, desired=2)
+        create_web_asg(ec2, autoscaling, WEB_ASG, stage="local", min_size=1, max_size=25, desired=2)
+        create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, stage="local", desired=2)
         seed_kops_cluster(boto3.client("s3"), autoscaling, ec2, KOPS_BUCKET, KOPS_CLUSTER, KOPS_IG, 2, 2)
         runner = create_kops_runner_cluster(ec2, ecs)
         put_alarm(

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 
 DEMO_AMI = "ami-12c6146b"  # an image moto knows; never launched anywhere real
-MANAGED_TAG = {"Key": "marea:managed", "Value": "true"}
+# Marea's IAM policy for a stage scales only what carries the stage's own value (infra/*.yaml tag so too).
+MANAGED_TAG_KEY = "marea:managed"
+
+
+def managed_tag(stage: str) -> dict[str, str]:
+    """The tag that lets stage ``stage``'s Marea scale a resource (Auto Scaling's Key/Value form)."""
+    return {"Key": MANAGED_TAG_KEY, "Value": stage}
+
+
+def managed_ecs_tags(stage: str) -> list[dict[str, str]]:
+    """The same tag in ECS's key/value form."""
+    return [{"key": MANAGED_TAG_KEY, "value": stage}]
 
 
 @dataclass(frozen=True)
@@ -25,8 +36,10 @@ def default_network(ec2: Any) -> Network:
     return Network(subnet_ids=[s["SubnetId"] for s in subnets[:2]], security_group_id=groups[0]["GroupId"])
 
 
-def create_web_asg(ec2: Any, autoscaling: Any, name: str, *, min_size: int, max_size: int, desired: int) -> None:
-    """An Auto Scaling group across two subnets, tagged so Marea's IAM policy may scale it."""
+def create_web_asg(
+    ec2: Any, autoscaling: Any, name: str, *, stage: str, min_size: int, max_size: int, desired: int
+) -> None:
+    """An Auto Scaling group across two subnets, tagged so stage ``stage``'s IAM policy may scale it."""
     network = default_network(ec2)
     template = f"{name}-lt"
     ec2.create_launch_template(
@@ -39,12 +52,14 @@ def create_web_asg(ec2: Any, autoscaling: Any, name: str, *, min_size: int, max_
         MaxSize=max_size,
         DesiredCapacity=desired,
         VPCZoneIdentifier=",".join(network.subnet_ids),
-        Tags=[{**MANAGED_TAG, "ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False}],
+        Tags=[
+            {**managed_tag(stage), "ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False}
+        ],
     )
 
 
-def create_fargate_service(ec2: Any, ecs: Any, cluster: str, service: str, *, desired: int) -> None:
-    """An ECS cluster and a Fargate service (moto needs securityGroups and container memory)."""
+def create_fargate_service(ec2: Any, ecs: Any, cluster: str, service: str, *, stage: str, desired: int) -> None:
+    """An ECS cluster and a Fargate service tagged for stage ``stage`` (moto needs securityGroups, container memory)."""
     network = default_network(ec2)
     ecs.create_cluster(clusterName=cluster)
     family = f"{service}-task"
@@ -76,7 +91,7 @@ def create_fargate_service(ec2: Any, ecs: Any, cluster: str, service: str, *, de
                 "assignPublicIp": "DISABLED",
             }
         },
-        tags=[{"key": MANAGED_TAG["Key"], "value": MANAGED_TAG["Value"]}],
+        tags=managed_ecs_tags(stage),
     )
     # moto reports runningCount 0 for a new service until its first update (then running = desired);
     # Marea sizes scale-outs from the running tasks, so start the demo with its tasks running.

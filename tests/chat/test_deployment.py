@@ -90,7 +90,8 @@ def test_the_load_balancer_is_sticky_and_checks_healthz(template: dict[str, Any]
     assert group["HealthCheckPath"] == "/healthz"
     (service,) = resources_of(template, "AWS::ECS::Service")
     assert "DesiredCount" not in service  # Marea owns the count; stack updates must not reset it
-    assert {"Key": "marea:managed", "Value": "true"} in service["Tags"]  # what Marea's IAM policy allows to scale
+    # what the stage's IAM policy allows to scale: dev's Marea cannot scale prod's chat
+    assert {"Key": "marea:managed", "Value": {"Ref": "Stage"}} in service["Tags"]
 
 
 def test_the_stack_outputs_a_target_marea_accepts(template: dict[str, Any]) -> None:

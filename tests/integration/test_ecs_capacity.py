@@ -14,8 +14,8 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.actuators.ecs import EcsActuator
 from chalicelib.models.targets import EcsTarget
-from marea_local.demo_resources import MANAGED_TAG
-from tests.integration.world import make_service, register
+from marea_local.demo_resources import managed_ecs_tags
+from tests.integration.world import STAGE, make_service, register
 
 
 def ecs_target(service: str) -> EcsTarget:
@@ -51,7 +51,7 @@ def test_a_deploying_service_with_low_load_is_not_scaled_in(client: Any, clients
         serviceName="fresh",
         taskDefinition="chat-task",
         desiredCount=6,
-        tags=[{"key": MANAGED_TAG["Key"], "value": MANAGED_TAG["Value"]}],  # what Marea's IAM role may update
+        tags=managed_ecs_tags(STAGE),  # what the stage's IAM role may update
     )
     policy = {"type": "custom", "namespace": "App", "metric_name": "Queue", "dimensions": {"Service": "fresh"}}
     register(

@@ -9,6 +9,8 @@ from typing import Any
 from marea_local.demo_resources import create_fargate_service, create_web_asg
 
 HEADERS = {"Content-Type": "application/json"}
+# Stage of the tests' tables (conftest's data_stack), runner and workload tags; the IAM guard maps it onto dev and prod.
+STAGE = "test"
 
 
 def minute_floor(at: datetime) -> datetime:
@@ -62,11 +64,13 @@ def register(client: Any, target_id: str, body: dict[str, Any]) -> None:
 
 
 def make_asg(clients: dict[str, Any], name: str = "web", desired: int = 2, max_size: int = 20) -> None:
-    create_web_asg(clients["ec2"], clients["autoscaling"], name, min_size=1, max_size=max_size, desired=desired)
+    create_web_asg(
+        clients["ec2"], clients["autoscaling"], name, stage=STAGE, min_size=1, max_size=max_size, desired=desired
+    )
 
 
 def make_service(clients: dict[str, Any], cluster: str = "demo", service: str = "chat", desired: int = 2) -> None:
-    create_fargate_service(clients["ec2"], clients["ecs"], cluster, service, desired=desired)
+    create_fargate_service(clients["ec2"], clients["ecs"], cluster, service, stage=STAGE, desired=desired)
 
 
 def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
@@ -77,14 +81,14 @@ def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
 KOPS_CLUSTER = "demo.k8s.local"
 KOPS_IG = "nodes"
 # Named as infra/kops-runner.yaml names them for stage "test": the IAM policy guard checks RunTask against them.
-RUNNER_CLUSTER = "marea-test-kops-runner"
+RUNNER_CLUSTER = f"marea-{STAGE}-kops-runner"
 
 
 def make_runner_cluster(clients: dict[str, Any]) -> dict[str, Any]:
     """The ECS cluster and task definition the kops runner runs in; returns the target's `runner` block."""
     from marea_local.demo_resources import create_kops_runner_cluster
 
-    return create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage="test")
+    return create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
 
 
 def kops_target(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def kops_world(clients: dict[str, Any], stack: DataStack, at: datetime) -> KopsW
     from tests.integration.world import KOPS_CLUSTER, KOPS_IG, kops_target
 
     group = f"{KOPS_IG}.{KOPS_CLUSTER}"
-    create_web_asg(clients["ec2"], clients["autoscaling"], group, min_size=1, max_size=20, desired=2)
+    create_web_asg(clients["ec2"], clients["autoscaling"], group, stage=STAGE, min_size=1, max_size=20, desired=2)
     runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
     register({**kops_target(runner), "id": "nodes"})
 

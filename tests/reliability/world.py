@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from marea_local.demo_resources import create_fargate_service, create_web_asg
+from tests.reliability.embedded import STAGE
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -133,14 +134,16 @@ def build_fleet(
     asg_ids, service_ids = [], []
     for index in range(asgs):
         target_id, group = f"asg-{index}", f"web-{index}"
-        create_web_asg(clients["ec2"], clients["autoscaling"], group, min_size=0, max_size=20, desired=desired)
+        create_web_asg(
+            clients["ec2"], clients["autoscaling"], group, stage=STAGE, min_size=0, max_size=20, desired=desired
+        )
         register(asg_body(target_id, group, high=high, cooldown_s=cooldown_s))
         asg_ids.append(target_id)
         bounds[target_id] = (1, high)
     for index in range(services):
         target_id = f"svc-{index}"
         if index == 0:
-            create_fargate_service(clients["ec2"], clients["ecs"], CLUSTER, target_id, desired=desired)
+            create_fargate_service(clients["ec2"], clients["ecs"], CLUSTER, target_id, stage=STAGE, desired=desired)
         else:
             clients["ecs"].create_service(
                 cluster=CLUSTER, serviceName=target_id, taskDefinition="svc-0-task", desiredCount=desired
