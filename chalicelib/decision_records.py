@@ -69,6 +69,19 @@ def recorded_metrics(target: TargetBase, metrics: dict[str, list[Any]]) -> dict[
     return kept
 
 
+def within_ceiling(decision: Decision, ceiling: int, setting: str, target_max: int) -> Decision:
+    """The decision was made within the stage's ceiling, which is below the target's own max."""
+    return decision.model_copy(
+        update={
+            "reasons": [*decision.reasons, ReasonCode.CEILING_BELOW_MAX],
+            "explanation": (
+                f"{decision.explanation} This stage's ceiling for {decision.target_kind} targets is {ceiling} "
+                f"({setting}), below the target's max {target_max}: Marea decided within it."
+            ),
+        }
+    )
+
+
 def initial_outcome(mode: Mode, acting: bool) -> tuple[Outcome, list[ReasonCode]]:
     """Advise mode recommends; an acting decision is pending until acted on; the rest is skipped."""
     if mode is Mode.ADVISE:
@@ -96,6 +109,23 @@ def waiting(decision: Decision, busy_with: str) -> Decision:
         ReasonCode.ACTUATION_IN_PROGRESS,
         f"Waiting: decision {busy_with} may still be changing {decision.target_id}, so this one did not act "
         f"(it would have chosen {decision.final}).",
+    )
+
+
+def not_allowed(decision: Decision, refusal: str, would_act: bool) -> Decision:
+    """The target names a resource the stage's allow-list leaves out: recorded, never acted on."""
+    why = f"{refusal}; it can still be read and deleted, or pointed at an allowed resource"
+    if would_act:
+        return not_acted(
+            decision,
+            ReasonCode.RESOURCE_NOT_ALLOWED,
+            f"Not acted on: {why} (it would have chosen {decision.final}).",
+        )
+    return decision.model_copy(
+        update={
+            "reasons": [*decision.reasons, ReasonCode.RESOURCE_NOT_ALLOWED],
+            "explanation": f"{decision.explanation} Marea would not act on it: {why}.",
+        }
     )
 
 

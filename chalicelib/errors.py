@@ -31,6 +31,13 @@ class NotFoundError(MareaError):
     http_status = 404
 
 
+class ResourceNotAllowedError(MareaError):
+    """A target names a resource outside the stage's allow-list (MAREA_ALLOWED_RESOURCES)."""
+
+    code = "RESOURCE_NOT_ALLOWED"
+    http_status = 403
+
+
 class ConflictError(MareaError):
     code = "CONFLICT"
     http_status = 409

@@ -26,6 +26,7 @@ from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.state import RunnerRun, StoredTarget, TargetState
 from chalicelib.models.targets import TargetBase
 from chalicelib.observability import count, logger
+from chalicelib.resource_limits import DEFAULT_LIMITS, ResourceLimits
 from chalicelib.runner_lease import LeasePlan
 from chalicelib.still_allowed import reason_not_to_act
 from chalicelib.store.decisions import DecisionQuery
@@ -56,6 +57,7 @@ class RunnerLeases:
     actuations: Actuations
     actuator_for: Callable[[Any], AnyActuator]
     clock: Callable[[], datetime]
+    limits: ResourceLimits = DEFAULT_LIMITS
 
     # ---- during an evaluation -----------------------------------------------------------------
     def stop_expired(self, stored: StoredTarget, actuator: RunnerActuator, now: datetime) -> str | None:
@@ -256,7 +258,7 @@ class RunnerLeases:
             queued = self.log.get(nxt.decision_id, consistent=True) if nxt is not None else None
             if queued is not None and queued.outcome is not Outcome.PENDING:
                 queued = None  # closed while it waited: nothing to start
-            stale = reason_not_to_act(stored.target, nxt.capacity) if nxt is not None else None
+            stale = reason_not_to_act(stored.target, nxt.capacity, self.limits) if nxt is not None else None
             if stale is not None or queued is None:
                 state = state.model_copy(update={"in_flight": None})
             elif nxt is not None:

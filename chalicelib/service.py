@@ -32,6 +32,7 @@ from chalicelib.models.signals import AlarmObservation, Datapoint, Signal
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import Mode, TargetBase
 from chalicelib.observability import count, logger
+from chalicelib.resource_limits import CEILING_SETTINGS, DEFAULT_LIMITS, ResourceLimits
 from chalicelib.runner_lease import LeasePlan, plan_lease
 from chalicelib.runner_leases import RunnerLeases, runner_timeout_s
 from chalicelib.signal_collector import MetricKey
@@ -80,6 +81,7 @@ class Evaluator:
     decision_ttl: timedelta
     clock: Clock = utc_now  # wall clock: when evaluations read their inputs, ages of unsettled actuations
     pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
+    limits: ResourceLimits = DEFAULT_LIMITS  # what the stage lets Marea manage, checked before anything acts
 
     # Built once; they read the clock through the evaluator, so a clock swapped on a live evaluator
     # (the demo's simulated time, tests) is theirs too.
@@ -89,11 +91,11 @@ class Evaluator:
 
     @cached_property
     def leases(self) -> RunnerLeases:
-        return RunnerLeases(self.registry, self.log, self.actuations, self.actuator_for, self._now)
+        return RunnerLeases(self.registry, self.log, self.actuations, self.actuator_for, self._now, self.limits)
 
     @property
     def unsettled(self) -> UnsettledRecovery:
-        return UnsettledRecovery(self.registry, self.log, self.actuations, self._now, self.pending_timeout)
+        return UnsettledRecovery(self.registry, self.log, self.actuations, self._now, self.pending_timeout, self.limits)
 
     def _now(self) -> datetime:
         return self.clock()
@@ -142,14 +144,24 @@ class Evaluator:
                 evaluation = self._reread(evaluation, actuator)
         stored, target, at = evaluation.stored, evaluation.target, evaluation.at
         signal = self.collector.collect(target, evaluation.reading, at, known_alarms, known_metrics)
-        result = decide(target, signal, stored.state.history, at)
-        acting = target.mode is Mode.ACT and result.action is not Action.NONE and settlement.busy_with is None
+        # A target written before the stage's ceiling was lowered is decided within it: nothing acts above it.
+        result = decide(self.limits.within_ceiling(target), signal, stored.state.history, at)
+        wants_change = target.mode is Mode.ACT and result.action is not Action.NONE
+        # A target registered before the stage's allow-list left it out is evaluated and recorded, never acted on.
+        refusal = self.limits.refusal(target)
+        acting = wants_change and settlement.busy_with is None and refusal is None
         outcome, extra = decision_records.initial_outcome(target.mode, acting)
         lease = None
         if isinstance(actuator, RunnerActuator):
             lease, outcome, extra = self._plan_lease(evaluation, actuator, result, acting, outcome, extra)
         decision = decision_records.evaluated(evaluation, result, signal.model_dump(mode="json"), outcome, extra)
-        if settlement.busy_with is not None and target.mode is Mode.ACT and result.action is not Action.NONE:
+        ceiling = self.limits.ceiling(target)
+        if ceiling is not None and target.max > ceiling:
+            decision = decision_records.within_ceiling(decision, ceiling, CEILING_SETTINGS[target.kind], target.max)
+        if refusal is not None:
+            count("ResourcesNotAllowed", target.kind)
+            decision = decision_records.not_allowed(decision, refusal, would_act=wants_change)
+        elif settlement.busy_with is not None and wants_change:
             count("ActuationsInProgress")
             decision = decision_records.waiting(decision, settlement.busy_with)
         # A kops change counts (its cooldowns start) when its runner starts, not while it is queued; a

@@ -10,9 +10,19 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.models.runner import KopsRunner
+from chalicelib.models.targets import MAX_CAPACITY_LIMIT
+from chalicelib.resource_limits import DEFAULT_CEILINGS, AllowList, ResourceLimits
 
 ENV_PREFIX = "MAREA_"
+_RUNNER_FIELDS = (
+    "kops_runner_cluster",
+    "kops_runner_task_definition",
+    "kops_runner_subnets",
+    "kops_runner_security_groups",
+)
 
 
 class Settings(BaseModel):
@@ -29,6 +39,53 @@ class Settings(BaseModel):
     decision_ttl_days: int = Field(default=90, ge=1, le=3650)
     # How long a claimed actuation may stay pending before the next evaluation re-checks it.
     pending_timeout_s: int = Field(default=300, ge=30, le=3600)
+    # What Marea may manage (chalicelib/resource_limits.py has the syntax); empty: everything.
+    allowed_resources: str = ""
+    # The largest max a target of each kind may have: registration above it is refused, evaluation stays below.
+    max_capacity_asg: int = Field(default=DEFAULT_CEILINGS["asg"], ge=0, le=MAX_CAPACITY_LIMIT)
+    max_capacity_ecs: int = Field(default=DEFAULT_CEILINGS["ecs"], ge=0, le=MAX_CAPACITY_LIMIT)
+    max_capacity_kops: int = Field(default=DEFAULT_CEILINGS["kops"], ge=0, le=MAX_CAPACITY_LIMIT)
+    # Where the kops runner runs: the kops-runner stack's outputs and the network chosen for it, comma-separated
+    # lists. Unset: the stage runs no kops runner (a kops target's changes fail, saying so).
+    kops_runner_cluster: str | None = None
+    kops_runner_task_definition: str | None = None
+    kops_runner_container: str = "kops-runner"
+    kops_runner_subnets: str | None = None
+    kops_runner_security_groups: str | None = None
+    kops_runner_assign_public_ip: bool = False
+
+    @field_validator("allowed_resources")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        AllowList.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _runner_whole(self) -> Settings:
+        given = [name for name in _RUNNER_FIELDS if getattr(self, name)]
+        if given and len(given) < len(_RUNNER_FIELDS):
+            missing = [f"{ENV_PREFIX}{name.upper()}" for name in _RUNNER_FIELDS if name not in given]
+            raise ValueError(f"the kops runner is configured in part: set {', '.join(missing)} too")
+        if given:
+            self.kops_runner()  # each value within ECS's limits, or fail now naming it
+        return self
+
+    def limits(self) -> ResourceLimits:
+        ceilings = {"asg": self.max_capacity_asg, "ecs": self.max_capacity_ecs, "kops": self.max_capacity_kops}
+        return ResourceLimits(allowed=AllowList.parse(self.allowed_resources), ceilings=ceilings)
+
+    def kops_runner(self) -> KopsRunner | None:
+        """Where this stage runs the kops runner; None when it runs none."""
+        if not self.kops_runner_cluster or not self.kops_runner_task_definition:
+            return None
+        return KopsRunner(
+            ecs_cluster=self.kops_runner_cluster,
+            task_definition=self.kops_runner_task_definition,
+            container_name=self.kops_runner_container,
+            subnets=_listed(self.kops_runner_subnets),
+            security_groups=_listed(self.kops_runner_security_groups),
+            assign_public_ip=self.kops_runner_assign_public_ip,
+        )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -39,6 +96,10 @@ class Settings(BaseModel):
             if name.upper().startswith(ENV_PREFIX)
         }
         return cls.model_validate(values)
+
+
+def _listed(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)

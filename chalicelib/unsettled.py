@@ -23,6 +23,7 @@ from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.state import StoredTarget
+from chalicelib.resource_limits import DEFAULT_LIMITS, ResourceLimits
 from chalicelib.still_allowed import reason_not_to_act
 from chalicelib.store.protocols import DecisionStore, TargetStore
 
@@ -44,6 +45,7 @@ class UnsettledRecovery:
     actuations: Actuations
     clock: Callable[[], datetime]
     pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
+    limits: ResourceLimits = DEFAULT_LIMITS
 
     def settle(self, stored: StoredTarget, actuator: Actuator, reading: CapacityReading, by: str) -> Settlement:
         """Close or carry out the decision an earlier evaluation left unsettled; ``by``: this evaluation's id."""
@@ -79,7 +81,7 @@ class UnsettledRecovery:
         uncounted = stored.state.model_copy(
             update={"history": forget_change(stored.state.history, decision.final, decision.policy)}
         )
-        why = reason_not_to_act(stored.target, decision.final)
+        why = reason_not_to_act(stored.target, decision.final, self.limits)
         if why is not None:
             because = f"Superseded before it acted: {why}."
             closed = decision_records.closed(

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from chalicelib import aws
 from chalicelib.actuators.registry import actuator_for
+from chalicelib.resource_limits import ResourceLimits
 from chalicelib.service import Evaluator, utc_now
 from chalicelib.settings import get_settings
 from chalicelib.signal_collector import SignalCollector
@@ -37,6 +38,12 @@ def decision_log() -> DecisionLog:
 
 
 @lru_cache(maxsize=1)
+def limits() -> ResourceLimits:
+    """What the stage lets Marea manage: checked when a target is written and before any change is made."""
+    return get_settings().limits()
+
+
+@lru_cache(maxsize=1)
 def evaluator() -> Evaluator:
     settings = get_settings()
     return Evaluator(
@@ -46,6 +53,7 @@ def evaluator() -> Evaluator:
         actuator_for=actuator_for,
         decision_ttl=timedelta(days=settings.decision_ttl_days),
         pending_timeout=timedelta(seconds=settings.pending_timeout_s),
+        limits=limits(),
         clock=_clock,
     )
 
@@ -56,6 +64,6 @@ def reset() -> None:
     _clock = utc_now
     from chalicelib.settings import get_settings as settings_factory
 
-    for factory in (registry, decision_log, evaluator, settings_factory):
+    for factory in (registry, decision_log, limits, evaluator, settings_factory):
         factory.cache_clear()
     aws.reset_clients()

@@ -41,7 +41,13 @@ from marea_local.chat_processes import ChatProcessError
 from marea_local.chat_tier import DEFAULT_MAX_INSTANCES, EMF_INTERVAL_S, USERS_PER_CLIENT, RealChat, unavailable_reason
 from marea_local.data_stack import create_data_stack
 from marea_local.demo_backtest import Window, report_backtest
-from marea_local.demo_resources import create_fargate_service, create_kops_runner_cluster, create_web_asg, put_alarm
+from marea_local.demo_resources import (
+    create_fargate_service,
+    create_kops_runner_cluster,
+    create_web_asg,
+    put_alarm,
+    runner_environment,
+)
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from marea_local.event_pump import EventPump
 from marea_local.kops_local import run_runner_locally, seed_kops_cluster
@@ -144,14 +150,13 @@ def chat_target() -> dict[str, Any]:
     }
 
 
-def nodes_target(runner: dict[str, Any]) -> dict[str, Any]:
+def nodes_target() -> dict[str, Any]:
     return {
         "id": "nodes",
         "kind": "kops",
         "cluster_name": KOPS_CLUSTER,
         "instance_group": KOPS_IG,
         "state_store": f"s3://{KOPS_BUCKET}",
-        "runner": runner,
         "sizing": "pinned",
         "min": 2,
         "max": 15,
@@ -235,7 +240,8 @@ class Demo:
         create_web_asg(ec2, autoscaling, WEB_ASG, stage="local", min_size=1, max_size=25, desired=2)
         create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, stage="local", desired=2)
         seed_kops_cluster(boto3.client("s3"), autoscaling, ec2, KOPS_BUCKET, KOPS_CLUSTER, KOPS_IG, 2, 2)
-        runner = create_kops_runner_cluster(ec2, ecs)
+        # Where the runner runs is the stage's configuration (settings), as on AWS; the API server inherits it.
+        os.environ.update(runner_environment(create_kops_runner_cluster(ec2, ecs)))
         put_alarm(
             cloudwatch,
             WEB_ALARM,
@@ -258,7 +264,7 @@ class Demo:
         from chalicelib.store.items import TARGET_ADAPTER
 
         wiring.reset()
-        for body in (web_target(), chat_target(), nodes_target(runner)):
+        for body in (web_target(), chat_target(), nodes_target()):
             wiring.registry().put(TARGET_ADAPTER.validate_python(body))
         say(
             f"registered in act mode: 'web' = ASG {WEB_ASG} (alarm {WEB_ALARM}), 'chat' = ECS Fargate service "

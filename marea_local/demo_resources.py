@@ -129,7 +129,8 @@ def put_alarm(
 
 def create_kops_runner_cluster(ec2: Any, ecs: Any, stage: str = "local") -> dict[str, Any]:
     """The ECS cluster and Fargate task definition of the kops runner, named as
-    infra/kops-runner.yaml names them for ``stage``; returns a kops target's ``runner`` block."""
+    infra/kops-runner.yaml names them for ``stage``, and the network it runs in; returns where the runner
+    runs (a ``KopsRunner``'s fields; ``runner_environment`` turns it into the stage's settings)."""
     network = default_network(ec2)
     name = f"marea-{stage}-kops-runner"
     ecs.create_cluster(clusterName=name)
@@ -148,4 +149,14 @@ def create_kops_runner_cluster(ec2: Any, ecs: Any, stage: str = "local") -> dict
         "task_definition": name,
         "subnets": network.subnet_ids,
         "security_groups": [network.security_group_id],
+    }
+
+
+def runner_environment(runner: dict[str, Any]) -> dict[str, str]:
+    """The stage settings (MAREA_KOPS_RUNNER_*) that tell Marea where the kops runner runs."""
+    return {
+        "MAREA_KOPS_RUNNER_CLUSTER": runner["ecs_cluster"],
+        "MAREA_KOPS_RUNNER_TASK_DEFINITION": runner["task_definition"],
+        "MAREA_KOPS_RUNNER_SUBNETS": ",".join(runner["subnets"]),
+        "MAREA_KOPS_RUNNER_SECURITY_GROUPS": ",".join(runner["security_groups"]),
     }

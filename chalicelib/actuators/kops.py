@@ -17,6 +17,7 @@ from chalicelib.actuators.base import Actuation
 from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.errors import ActuationError
 from chalicelib.models.capacity import CapacityReading
+from chalicelib.models.runner import KopsRunner
 from chalicelib.models.targets import KopsSizing, KopsTarget, TargetBase
 
 if TYPE_CHECKING:
@@ -44,11 +45,25 @@ def may_have_started(error: ClientError | BotoCoreError) -> bool:
     return int(metadata.get("RetryAttempts", 0)) > 0 or int(metadata.get("HTTPStatusCode", 500)) >= 500
 
 
+NO_RUNNER = (
+    "this stage runs no kops runner: set MAREA_KOPS_RUNNER_CLUSTER, MAREA_KOPS_RUNNER_TASK_DEFINITION, "
+    "MAREA_KOPS_RUNNER_SUBNETS and MAREA_KOPS_RUNNER_SECURITY_GROUPS in the stage's environment"
+)
+
+
 class KopsActuator:
-    def __init__(self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str) -> None:
+    def __init__(
+        self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str, runner: KopsRunner | None
+    ) -> None:
         self._autoscaling = autoscaling
         self._ecs = ecs
         self._decisions_table = decisions_table
+        self._runner = runner  # the stage's (settings.kops_runner), never the target's
+
+    def _placement(self) -> KopsRunner:
+        if self._runner is None:
+            raise ActuationError(NO_RUNNER)
+        return self._runner
 
     def read(self, target: TargetBase) -> CapacityReading:
         assert isinstance(target, KopsTarget)
@@ -76,6 +91,7 @@ class KopsActuator:
 
     def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
         assert isinstance(target, KopsTarget)
+        runner = self._placement()
         min_size, max_size = instance_group_sizes(target, capacity)
         environment = {
             "KOPS_CLUSTER_NAME": target.cluster_name,
@@ -90,7 +106,6 @@ class KopsActuator:
             # changes the instance group after another has started (docs/aws-semantics.md, kops).
             "MAREA_DEADLINE": deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        runner = target.runner
         kwargs: Any = {
             "cluster": runner.ecs_cluster,
             "taskDefinition": runner.task_definition,
@@ -101,8 +116,8 @@ class KopsActuator:
             "startedBy": decision_id,  # the task-state event carries it back to the decision
             "networkConfiguration": {
                 "awsvpcConfiguration": {
-                    "subnets": runner.subnets,
-                    "securityGroups": runner.security_groups,
+                    "subnets": list(runner.subnets),
+                    "securityGroups": list(runner.security_groups),
                     "assignPublicIp": "ENABLED" if runner.assign_public_ip else "DISABLED",
                 }
             },
@@ -156,8 +171,9 @@ class KopsActuator:
 
     def stop(self, target: TargetBase, reference: str, reason: str) -> None:
         assert isinstance(target, KopsTarget)
+        cluster = self._placement().ecs_cluster
         try:
-            self._ecs.stop_task(cluster=target.runner.ecs_cluster, task=reference, reason=reason[:255])
+            self._ecs.stop_task(cluster=cluster, task=reference, reason=reason[:255])
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "InvalidParameterException" and "not found" in str(exc).lower():
                 return  # gone already: it stopped on its own and ECS no longer knows it

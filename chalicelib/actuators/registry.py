@@ -18,5 +18,6 @@ def actuator_for(target: TargetBase) -> AnyActuator:
     if kind == "ecs":
         return EcsActuator(aws.ecs())
     if kind == "kops":
-        return KopsActuator(aws.autoscaling(), aws.ecs(), get_settings().decisions_table)
+        settings = get_settings()
+        return KopsActuator(aws.autoscaling(), aws.ecs(), settings.decisions_table, settings.kops_runner())
     raise ValueError(f"no actuator for target kind {kind!r}")

@@ -26,13 +26,14 @@ PUT_DESCRIPTION = (
     "field the target sets (its policies, paused, ...) would reset it to its default, so it is refused (400, "
     "each field named): send the field as it should be, or PATCH. 409 when another target already scales "
     "the same Auto Scaling group, ECS service or kops instance group (a kops instance group also holds its "
-    "Auto Scaling group)."
+    "Auto Scaling group). 403 (RESOURCE_NOT_ALLOWED) when it names a resource outside the stage's allow-list; "
+    "400 when its max is above the stage's ceiling for its kind, or a kops body places its runner (the stage does)."
 )
 PATCH_DESCRIPTION = (
     "Applies a JSON merge patch to the stored target: members sent replace the stored ones, null removes one "
     "(it takes its default), objects merge, arrays (policies) replace. The result is validated as a PUT body "
     "is; id and kind cannot change (400). Keeps the target's state. 404 for an unknown target, 409 when the "
-    "result scales a resource another target scales."
+    "result scales a resource another target scales; 403 and 400 as for PUT when the result leaves the stage's limits."
 )
 _TARGET_KINDS = ("AsgTarget", "EcsTarget", "KopsTarget")
 
@@ -203,7 +204,7 @@ def _paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": _json("TargetBody")},
                 "responses": _with_etag(
                     {
-                        **_responses("200", "TargetResponse", 400, 409, 412, 415),
+                        **_responses("200", "TargetResponse", 400, 403, 409, 412, 415),
                         "201": {"description": "Created", "content": _json("TargetResponse")},
                     },
                     "200",
@@ -215,7 +216,7 @@ def _paths() -> dict[str, Any]:
                 "description": PATCH_DESCRIPTION,
                 "parameters": [*target, _if_match_param()],
                 "requestBody": {"required": True, "content": _json_or_merge_patch("TargetPatch")},
-                "responses": _with_etag(_responses("200", "TargetResponse", 400, 404, 409, 412, 415), "200"),
+                "responses": _with_etag(_responses("200", "TargetResponse", 400, 403, 404, 409, 412, 415), "200"),
             },
             "delete": {
                 "summary": "Delete a target",

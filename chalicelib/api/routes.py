@@ -107,7 +107,7 @@ def put_target(target_id: str) -> Any:
 
     body = json_body(api.current_request)
     condition = if_match(api.current_request.headers)
-    target = validated_target(body, _target_id(target_id))
+    target = validated_target(body, _target_id(target_id), wiring.limits())
     registry = wiring.registry()
     existing = registry.get(target_id)
     require_version(condition, existing, target_id)
@@ -134,7 +134,7 @@ def patch_target(target_id: str) -> Any:
     registry = wiring.registry()
     stored = registry.require(_target_id(target_id))
     require_version(condition, stored, target_id)
-    target = validated_target(patched_document(stored.target, patch), target_id)
+    target = validated_target(patched_document(stored.target, patch), target_id, wiring.limits())
     return _target(registry.write(target, over=stored))
 
 

@@ -3,6 +3,9 @@
 - The target, whole (PUT's body, or the stored target with PATCH's merge patch applied), is
   validated by the model and every predefined metric is resolved against its kind.
 - PATCH cannot change a target's id or kind: a different kind is a different definition (PUT it).
+- The stage decides what Marea may manage (chalicelib/resource_limits.py): a target naming a resource
+  outside its allow-list is refused (403), one whose max is above its kind's ceiling too (400); where the
+  kops runner runs is the stage's as well, so a body that still says (``runner``) is refused (400).
 - A PUT replaces the whole target, so a field it leaves out takes its default. Leaving out a field
   the target sets (its policies, ``paused``, ...) is far more often a mistake than a wish, and a
   costly one (the policies are gone, a paused target acts again), so such a PUT is refused with
@@ -18,12 +21,18 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from chalicelib.api.merge_patch import merge_patch
-from chalicelib.errors import ValidationFailedError
+from chalicelib.errors import ResourceNotAllowedError, ValidationFailedError
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.targets import Target, TargetBase, TargetTrackingPolicy
+from chalicelib.resource_limits import ResourceLimits
 from chalicelib.store.items import TARGET_ADAPTER
 
 _IMMUTABLE = ("id", "kind")
+RUNNER_MOVED = (
+    "runner: where the kops runner runs (its ECS cluster, task definition, container, subnets, security groups "
+    "and public IP) is the stage's configuration now (MAREA_KOPS_RUNNER_* in .chalice/config.json), not the "
+    "target's: leave runner out"
+)
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,10 @@ class FieldReset:
     message: str
 
 
-def validated_target(document: dict[str, Any], target_id: str) -> Target:
-    """The target ``document`` describes, stored under ``target_id``.
+def validated_target(document: dict[str, Any], target_id: str, limits: ResourceLimits) -> Target:
+    """The target ``document`` describes, stored under ``target_id``, within the stage's ``limits``.
 
-    Raises pydantic's ValidationError (each field named) or ValidationFailedError.
+    Raises pydantic's ValidationError (each field named), ValidationFailedError or ResourceNotAllowedError.
     """
     if "version" in document:
         raise ValidationFailedError(
@@ -43,7 +52,15 @@ def validated_target(document: dict[str, Any], target_id: str) -> Target:
         )
     if "id" in document and document["id"] != target_id:
         raise ValidationFailedError(f"id in the body ({document['id']!r}) differs from the path ({target_id!r})")
+    if document.get("kind") == "kops" and "runner" in document:
+        raise ValidationFailedError(RUNNER_MOVED)
     target = TARGET_ADAPTER.validate_python({**document, "id": target_id})
+    above = limits.ceiling_refusal(target)
+    if above is not None:
+        raise ValidationFailedError(f"max: {above}")
+    refusal = limits.refusal(target)
+    if refusal is not None:
+        raise ResourceNotAllowedError(f"{refusal}; nothing was written")
     for index, policy in enumerate(target.policies):
         if isinstance(policy, TargetTrackingPolicy):
             try:

@@ -43,6 +43,8 @@ class ReasonCode(StrEnum):
     CLAMPED_TO_RESOURCE_MIN = "CLAMPED_TO_RESOURCE_MIN"
     CLAMPED_TO_RESOURCE_MAX = "CLAMPED_TO_RESOURCE_MAX"
     RESOURCE_BOUNDS_DIFFER = "RESOURCE_BOUNDS_DIFFER"
+    # the stage's ceiling for the target's kind (MAREA_MAX_CAPACITY_*) is below its max: decided within the ceiling
+    CEILING_BELOW_MAX = "CEILING_BELOW_MAX"
     # outcome
     ADVISE_MODE = "ADVISE_MODE"
     CONCURRENT_EVALUATION = "CONCURRENT_EVALUATION"
@@ -50,6 +52,8 @@ class ReasonCode(StrEnum):
     ACTUATION_UNCONFIRMED = "ACTUATION_UNCONFIRMED"  # its outcome was never recorded and the capacity does not show it
     RESOURCE_UNREADABLE = "RESOURCE_UNREADABLE"
     EVALUATION_FAILED = "EVALUATION_FAILED"  # an AWS call failed past its retries before anything was decided
+    # the target names a resource outside the stage's allow-list (MAREA_ALLOWED_RESOURCES): not evaluated
+    RESOURCE_NOT_ALLOWED = "RESOURCE_NOT_ALLOWED"
     # asynchronous actuation (kops runner)
     RUNNER_STARTED = "RUNNER_STARTED"
     RUNNER_BUSY = "RUNNER_BUSY"  # queued behind the runner in flight; applied when it finishes

@@ -357,26 +357,15 @@ class KopsSizing(StrEnum):
     FLOOR = "floor"
 
 
-class KopsRunner(Frozen):
-    """Where Marea runs the short-lived kops runner task (ECS RunTask on Fargate)."""
-
-    ecs_cluster: str = Field(min_length=1, max_length=255)
-    task_definition: str = Field(min_length=1, max_length=1024, description="family[:revision] or ARN")
-    container_name: str = Field(default="kops-runner", min_length=1, max_length=255)
-    subnets: list[str] = Field(min_length=1, max_length=16)
-    security_groups: list[str] = Field(min_length=1, max_length=5)
-    assign_public_ip: bool = False
-
-
 class KopsTarget(TargetBase):
     """A kops instance group. Never resized through its ASG: kops would undo it on the next
-    `kops update cluster`; Marea changes the instance group itself, from a runner task."""
+    `kops update cluster`; Marea changes the instance group itself, from a runner task. Where that
+    task runs (cluster, task definition, network) is the stage's (settings.KopsRunner), not the target's."""
 
     kind: Literal["kops"] = "kops"
     cluster_name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
     instance_group: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     state_store: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
-    runner: KopsRunner
     sizing: KopsSizing = KopsSizing.PINNED
     # A runner that has not reported after this long is marked failed on the next evaluation.
     runner_timeout_s: int = Field(default=900, ge=60, le=3600)

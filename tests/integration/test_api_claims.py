@@ -10,12 +10,6 @@ import pytest
 from tests.integration.world import asg_target
 
 JSON = {"Content-Type": "application/json"}
-RUNNER = {
-    "ecs_cluster": "marea-test-kops-runner",
-    "task_definition": "marea-test-kops-runner",
-    "subnets": ["subnet-1"],
-    "security_groups": ["sg-1"],
-}
 
 
 def ecs(cluster: str = "demo", service: str = "chat") -> dict[str, Any]:
@@ -28,7 +22,6 @@ def kops(cluster: str = "demo.k8s.local", group: str = "nodes") -> dict[str, Any
         "cluster_name": cluster,
         "instance_group": group,
         "state_store": "s3://marea-kops-state",
-        "runner": RUNNER,
         "min": 1,
         "max": 5,
     }

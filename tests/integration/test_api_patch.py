@@ -292,5 +292,5 @@ def test_the_openapi_description_has_patch_with_both_media_types_and_if_match(cl
     assert "If-Match" in [p["name"] for p in operation["parameters"]]
     patch_schema = document["components"]["schemas"]["TargetPatch"]
     assert "required" not in patch_schema
-    assert {"mode", "paused", "min", "max", "policies", "asg_name", "runner"} <= set(patch_schema["properties"])
+    assert {"mode", "paused", "min", "max", "policies", "asg_name", "sizing"} <= set(patch_schema["properties"])
     assert "412" in document["paths"]["/targets/{target_id}"]["put"]["responses"]

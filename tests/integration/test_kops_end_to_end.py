@@ -24,7 +24,7 @@ BUCKET = "marea-kops-state"
 
 
 @pytest.fixture
-def kops_cluster(client: Any, clients: dict[str, Any]) -> dict[str, Any]:
+def kops_cluster(client: Any, clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seed_kops_cluster(boto3.client("s3"), clients["autoscaling"], clients["ec2"], BUCKET, KOPS_CLUSTER, KOPS_IG, 2, 2)
     put_alarm(
         clients["cloudwatch"],
@@ -34,11 +34,11 @@ def kops_cluster(client: Any, clients: dict[str, Any]) -> dict[str, Any]:
         dimensions={"AutoScalingGroupName": ASG},
         threshold=80,
     )
-    return make_runner_cluster(clients)
+    return make_runner_cluster(clients, monkeypatch)
 
 
-def with_step_policy(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    body = kops_target(runner, **overrides)
+def with_step_policy(**overrides: Any) -> dict[str, Any]:
+    body = kops_target(**overrides)
     body["policies"].append(
         {
             "type": "step",
@@ -75,7 +75,7 @@ def asg_sizes(clients: dict[str, Any]) -> tuple[int, int, int]:
 def test_act_mode_resizes_the_instance_group_through_the_runner(
     client: Any, clients: dict[str, Any], kops_cluster: Any
 ) -> None:
-    register(client, "nodes", with_step_policy(kops_cluster))
+    register(client, "nodes", with_step_policy())
 
     payload = client.lambda_.invoke("on_alarm_state_change", alarm_event(clients)).payload
     [summary] = payload["decisions"]
@@ -99,7 +99,7 @@ def test_act_mode_resizes_the_instance_group_through_the_runner(
 
 
 def test_advise_mode_recommends_and_starts_no_runner(client: Any, clients: dict[str, Any], kops_cluster: Any) -> None:
-    register(client, "nodes", with_step_policy(kops_cluster, mode="advise"))
+    register(client, "nodes", with_step_policy(mode="advise"))
     payload = client.lambda_.invoke("on_alarm_state_change", alarm_event(clients)).payload
     assert [(d["outcome"], d["final"]) for d in payload["decisions"]] == [("recommended", 4)]
     fargate = LocalFargate(clients["ecs"], run_runner_locally, lambda e: None)
@@ -111,7 +111,7 @@ def test_advise_mode_recommends_and_starts_no_runner(client: Any, clients: dict[
 def test_a_runner_refusing_the_request_fails_the_decision_with_its_reason(
     client: Any, clients: dict[str, Any], kops_cluster: Any
 ) -> None:
-    register(client, "nodes", with_step_policy(kops_cluster, max=60))
+    register(client, "nodes", with_step_policy(max=60))
     client.lambda_.invoke("on_alarm_state_change", alarm_event(clients))
 
     def refusing_runner(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -136,7 +136,7 @@ def test_a_runner_task_stopped_before_fargate_ran_it_is_never_run_and_reports_st
     LocalFargate ran the stopped runner after the new one."""
     from chalicelib.models.decisions import Trigger, TriggerType
 
-    register(client, "nodes", with_step_policy(kops_cluster))
+    register(client, "nodes", with_step_policy())
     [summary] = client.lambda_.invoke("on_alarm_state_change", alarm_event(clients)).payload["decisions"]
     later = datetime.now(UTC) + timedelta(seconds=960)  # the lease runs 900 s from when RunTask returned
     publish_cpu(clients["cloudwatch"], ASG, [90.0] * 4, end=later)

@@ -29,10 +29,10 @@ ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
 
 
 @pytest.fixture
-def kops(client: Any, clients: dict[str, Any]) -> dict[str, Any]:
+def kops(client: Any, clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     make_asg(clients, name=ASG, desired=2)
-    runner = make_runner_cluster(clients)
-    register(client, "nodes", kops_target(runner))
+    runner = make_runner_cluster(clients, monkeypatch)
+    register(client, "nodes", kops_target())
     return runner
 
 
@@ -87,8 +87,48 @@ def test_a_scale_out_starts_the_runner_with_the_new_sizes_and_stays_pending(
     assert (group["DesiredCapacity"], group["MinSize"], group["MaxSize"]) == (2, 1, 20)
 
 
+def test_the_runner_runs_where_the_stage_settings_say_not_where_a_target_says(
+    client: Any, clients: dict[str, Any], kops: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import aws
+
+    monkeypatch.setenv("MAREA_KOPS_RUNNER_ASSIGN_PUBLIC_IP", "true")
+    wiring.reset()
+    sent: list[dict[str, Any]] = []
+    aws.ecs().meta.events.register("provide-client-params.ecs.RunTask", lambda params, **_: sent.append(params))
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+
+    assert client.http.post("/targets/nodes/evaluate").json_body["outcome"] == "pending"
+
+    [request] = sent
+    assert (request["cluster"], request["taskDefinition"]) == (RUNNER_CLUSTER, kops["task_definition"])
+    assert request["networkConfiguration"] == {
+        "awsvpcConfiguration": {
+            "subnets": kops["subnets"],
+            "securityGroups": kops["security_groups"],
+            "assignPublicIp": "ENABLED",
+        }
+    }
+    assert request["overrides"]["containerOverrides"][0]["name"] == "kops-runner"
+
+
+def test_a_stage_without_a_runner_fails_a_kops_change_saying_what_to_set(
+    client: Any, clients: dict[str, Any], kops: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CLUSTER", "TASK_DEFINITION", "SUBNETS", "SECURITY_GROUPS"):
+        monkeypatch.delenv(f"MAREA_KOPS_RUNNER_{name}")
+    wiring.reset()
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+
+    decision = client.http.post("/targets/nodes/evaluate").json_body
+
+    assert decision["outcome"] == "failed"
+    assert "this stage runs no kops runner: set MAREA_KOPS_RUNNER_CLUSTER" in decision["error"]
+    assert runner_tasks(clients) == []
+
+
 def test_floor_sizing_keeps_max_at_the_targets_max(client: Any, clients: dict[str, Any], kops: Any) -> None:
-    register(client, "nodes", kops_target(kops, sizing="floor"))
+    register(client, "nodes", kops_target(sizing="floor"))
     publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
     client.http.post("/targets/nodes/evaluate")
     [task] = runner_tasks(clients)
@@ -159,7 +199,7 @@ def test_a_runner_that_never_reports_is_failed_by_the_next_evaluation_after_its_
 
 
 def test_advise_mode_starts_no_runner(client: Any, clients: dict[str, Any], kops: Any) -> None:
-    register(client, "nodes", kops_target(kops, mode="advise"))
+    register(client, "nodes", kops_target(mode="advise"))
     publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
     decision = client.http.post("/targets/nodes/evaluate").json_body
     assert (decision["final"], decision["outcome"]) == (4, "recommended")
@@ -200,7 +240,7 @@ def test_a_queued_decision_is_checked_against_the_target_when_the_runner_stops(
     client: Any, clients: dict[str, Any], kops: Any, change: dict[str, Any], why: str
 ) -> None:
     running, queued = runner_and_queued(clients)
-    register(client, "nodes", kops_target(kops, **change))
+    register(client, "nodes", kops_target(**change))
     [task] = runner_tasks(clients)
 
     stop(client, clients, task, exit_code=0)

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from marea_local.demo_resources import create_fargate_service, create_web_asg
 
 HEADERS = {"Content-Type": "application/json"}
@@ -84,20 +86,25 @@ KOPS_IG = "nodes"
 RUNNER_CLUSTER = f"marea-{STAGE}-kops-runner"
 
 
-def make_runner_cluster(clients: dict[str, Any]) -> dict[str, Any]:
-    """The ECS cluster and task definition the kops runner runs in; returns the target's `runner` block."""
-    from marea_local.demo_resources import create_kops_runner_cluster
+def make_runner_cluster(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The ECS cluster and task definition the kops runner runs in, set as the stage's runner settings
+    (MAREA_KOPS_RUNNER_*, for this test only); returns where it runs."""
+    from chalicelib import wiring
+    from marea_local.demo_resources import create_kops_runner_cluster, runner_environment
 
-    return create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
+    runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
+    for name, value in runner_environment(runner).items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    return runner
 
 
-def kops_target(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+def kops_target(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "kind": "kops",
         "cluster_name": KOPS_CLUSTER,
         "instance_group": KOPS_IG,
         "state_store": "s3://marea-kops-state",
-        "runner": runner,
         "min": 1,
         "max": 10,
         "mode": "act",

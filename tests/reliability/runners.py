@@ -8,6 +8,7 @@ clock, so its deadline (set on the simulated clock) is handed to it moved onto t
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ class SimulatedClock:
         return (self.now - datetime.now(UTC)).total_seconds()
 
 
-def kops_body(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+def kops_body(**overrides: Any) -> dict[str, Any]:
     """A pinned kops target on the group's CPU (target tracking at 50 %) and its CPU alarm (one step up); act mode."""
     body: dict[str, Any] = {
         "id": KOPS_TARGET,
@@ -55,7 +56,6 @@ def kops_body(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "instance_group": INSTANCE_GROUP,
         "state_store": f"s3://{BUCKET}",
         "sizing": "pinned",
-        "runner": runner,
         "runner_timeout_s": RUNNER_TIMEOUT_S,
         "min": 1,
         "max": HIGH,
@@ -91,9 +91,10 @@ def kops_body(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 
 def build_kops_world(clients: dict[str, Any]) -> dict[str, Any]:
-    """An instance group of 2 (state store in S3, its ASG), its CPU alarm, the runner cluster, the target;
-    returns the runner block."""
-    from marea_local.demo_resources import create_kops_runner_cluster, put_alarm
+    """An instance group of 2 (state store in S3, its ASG), its CPU alarm, the runner cluster (set as the
+    stage's runner settings), the target; returns where the runner runs."""
+    from marea_local.demo_resources import create_kops_runner_cluster, put_alarm, runner_environment
+    from tests.reliability.embedded import forget_wiring
 
     seed_kops_cluster(
         boto3.client("s3"), clients["autoscaling"], clients["ec2"], BUCKET, CLUSTER_NAME, INSTANCE_GROUP, 2, 2
@@ -104,7 +105,9 @@ def build_kops_world(clients: dict[str, Any]) -> dict[str, Any]:
         dimensions=dimensions, threshold=ALARM_THRESHOLD,
     )  # fmt: skip
     runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
-    register(kops_body(runner))
+    os.environ.update(runner_environment(runner))
+    forget_wiring()
+    register(kops_body())
     return runner
 
 

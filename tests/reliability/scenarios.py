@@ -8,6 +8,7 @@ broken invariant listed in ``problems``.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import uuid
@@ -20,7 +21,7 @@ from marea_local.data_stack import DataStack
 from marea_local.embedded_aws import EmbeddedAws
 from tests.reliability.audit import Figures, audit, problems, read_decisions
 from tests.reliability.delivery import Delivery, Plan, Report, run_concurrently, run_threads
-from tests.reliability.embedded import STAGE, fresh_stack
+from tests.reliability.embedded import STAGE, forget_wiring, fresh_stack
 from tests.reliability.faults import FaultPlan
 from tests.reliability.world import (
     ACCOUNT,
@@ -72,14 +73,16 @@ def kops_world(clients: dict[str, Any], stack: DataStack, at: datetime) -> KopsW
     """A kops target whose runner is in flight with a second decision queued, both decided at ``at``."""
     from chalicelib import wiring
     from chalicelib.models.decisions import Trigger, TriggerType
-    from marea_local.demo_resources import create_kops_runner_cluster, create_web_asg
+    from marea_local.demo_resources import create_kops_runner_cluster, create_web_asg, runner_environment
     from marea_local.local_fargate import task_stopped_event
     from tests.integration.world import KOPS_CLUSTER, KOPS_IG, kops_target
 
     group = f"{KOPS_IG}.{KOPS_CLUSTER}"
     create_web_asg(clients["ec2"], clients["autoscaling"], group, stage=STAGE, min_size=1, max_size=20, desired=2)
     runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
-    register({**kops_target(runner), "id": "nodes"})
+    os.environ.update(runner_environment(runner))
+    forget_wiring()
+    register({**kops_target(), "id": "nodes"})
 
     def cpu(value: float) -> None:
         clients["cloudwatch"].put_metric_data(
@@ -445,7 +448,7 @@ class KopsRun:
         from tests.reliability.runners import kops_body
 
         if self.change_until is not None and index >= self.change_until:
-            register(kops_body(self.runner))
+            register(kops_body())
             self.change_until = None
         state = self._stored().state
         done = len(self.fates.changes)
@@ -455,7 +458,7 @@ class KopsRun:
         change = dict(TARGET_CHANGES[done])
         if "max" in change:
             change["max"] = waiting.capacity - 1
-        register(kops_body(self.runner, **change))
+        register(kops_body(**change))
         self.change_until = index + 2
         kind = "queued" if waiting is state.queued else "in flight"
         self.fates.changes.append(f"{change} at round {index} ({kind}: {waiting.capacity})")
@@ -470,7 +473,7 @@ class KopsRun:
         past the lease until no runner is in flight; then one last change, made without faults."""
         from tests.reliability.runners import HIGH, group_sizes, kops_body
 
-        register(kops_body(self.runner))  # as registered at the start, whatever change was still in force
+        register(kops_body())  # as registered at the start, whatever change was still in force
         undelivered = [d for d in self.sent if d.label not in self.report.delivered]
         self.fates.undelivered = len(undelivered)
         self._deliver([*undelivered, *(d for _, d in self.held)])

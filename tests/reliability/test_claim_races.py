@@ -20,14 +20,12 @@ RACERS = 4
 def body(target_id: str, resource: int, kind: str) -> dict[str, Any]:
     common = {"id": target_id, "min": 1, "max": 5}
     if kind == "kops":
-        runner = {"ecs_cluster": "r", "task_definition": "r", "subnets": ["s"], "security_groups": ["g"]}
         return {
             **common,
             "kind": "kops",
             "cluster_name": "k.example.com",
             "instance_group": f"ig-{resource}",
             "state_store": "s3://kops-state",
-            "runner": runner,
         }
     return {**common, "kind": "asg", "asg_name": f"ig-{resource}.k.example.com"}
 

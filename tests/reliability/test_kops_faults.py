@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib import aws as marea_aws
 from chalicelib import wiring
+from chalicelib.settings import get_settings
 from marea_local.embedded_aws import EmbeddedAws
 from marea_local.kops_local import run_runner_locally
 from marea_local.local_fargate import LocalFargate
@@ -47,14 +48,15 @@ def test_a_runtask_retried_with_its_client_token_starts_one_task_as_on_aws(kops:
     """The embedded AWS honours RunTask's clientToken (moto alone ignores it): the test double itself."""
     ecs, cluster = kops["clients"]["ecs"], kops["cluster"]
     assert runner_tasks(kops["clients"], cluster) == []
-    runner = wiring.registry().require("nodes").target.runner  # type: ignore[union-attr]
+    runner = get_settings().kops_runner()
+    assert runner is not None
     request: dict[str, Any] = {
         "cluster": cluster,
         "taskDefinition": runner.task_definition,
         "launchType": "FARGATE",
         "clientToken": "decision-1",
         "networkConfiguration": {
-            "awsvpcConfiguration": {"subnets": runner.subnets, "securityGroups": runner.security_groups}
+            "awsvpcConfiguration": {"subnets": list(runner.subnets), "securityGroups": list(runner.security_groups)}
         },
     }
     first = ecs.run_task(**request)["tasks"][0]["taskArn"]

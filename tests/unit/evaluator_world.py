@@ -11,7 +11,7 @@ integration tests on the embedded AWS (tests/integration/test_kops_launcher.py a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.decisions import Decision, Trigger, TriggerType
 from chalicelib.models.signals import AlarmObservation, Datapoint, Signal
 from chalicelib.models.targets import TargetBase
+from chalicelib.resource_limits import ResourceLimits
 from chalicelib.service import Evaluator
 from chalicelib.signal_collector import MetricKey
 from chalicelib.store.items import TARGET_ADAPTER
@@ -131,6 +132,10 @@ class World:
             clock=self.clock,
         )
 
+    def redeploy(self, limits: ResourceLimits) -> None:
+        """The stage's allow-list or ceilings change: a new deployment, whose Lambdas build a new evaluator."""
+        self.evaluator = replace(self.evaluator, limits=limits)
+
     def register(self, body: dict[str, Any]) -> None:
         self.registry.put(TARGET_ADAPTER.validate_python(body))
 
@@ -182,12 +187,6 @@ def kops_body(**overrides: Any) -> dict[str, Any]:
         "cluster_name": "demo.k8s.local",
         "instance_group": "nodes",
         "state_store": "s3://state",
-        "runner": {
-            "ecs_cluster": "runners",
-            "task_definition": "kops-runner",
-            "subnets": ["s"],
-            "security_groups": ["g"],
-        },
         "min": 1,
         "max": 20,
         "mode": "act",

@@ -50,8 +50,7 @@ def test_given_the_registered_web_target_when_its_world_is_built_then_it_has_the
 
 
 def test_given_a_kops_target_on_node_cpu_when_its_world_is_built_then_the_kind_is_kops() -> None:
-    runner = {"ecs_cluster": "c", "task_definition": "t", "subnets": ["subnet-1"], "security_groups": ["sg-1"]}
-    target = TARGET_ADAPTER.validate_python(nodes_target(runner))
+    target = TARGET_ADAPTER.validate_python(nodes_target())
 
     world = target_world(target, 80.0, datetime(1995, 7, 13, tzinfo=EDT))
 

@@ -9,8 +9,6 @@ import pytest
 from chalicelib.models.resources import ScaledResource, scaled_resources
 from chalicelib.store.items import TARGET_ADAPTER
 
-RUNNER = {"ecs_cluster": "runners", "task_definition": "runner", "subnets": ["s"], "security_groups": ["g"]}
-
 
 def target(**fields: Any) -> Any:
     return TARGET_ADAPTER.validate_python({"id": "t", "min": 1, "max": 5, **fields})
@@ -50,7 +48,6 @@ def test_a_kops_target_scales_its_instance_group_and_the_group_kops_made_for_it(
             cluster_name="k.example.com",
             instance_group="nodes",
             state_store="s3://kops-state",
-            runner=RUNNER,
         )
     )
     assert [r.key for r in resources] == ["kops:k.example.com/nodes", "asg:nodes.k.example.com"]

@@ -45,3 +45,18 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):
         settings.targets_table = "other"  # type: ignore[misc]
+
+
+def test_every_stage_of_the_chalice_config_gives_valid_settings() -> None:
+    """A stage whose MAREA_* variables do not validate would fail every invocation of its Lambdas."""
+    import json
+    from pathlib import Path
+
+    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
+    for name, stage in config["stages"].items():
+        environment = {**config["environment_variables"], **stage.get("environment_variables", {})}
+        settings = Settings.from_environment(environment)
+        runner = settings.kops_runner()
+        if name != "local":
+            assert runner is not None
+            assert runner.ecs_cluster == runner.task_definition == f"marea-{name}-kops-runner"
