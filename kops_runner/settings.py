@@ -12,11 +12,9 @@ from typing import Annotated, Self
 from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Kubernetes object names (DNS-1123 subdomain, lowercase): what kops accepts for clusters and
-# instance groups. Validating them also guarantees no argument handed to kops starts with "-".
-DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-# An S3 bucket (optionally with a prefix): the only state store Marea's runner supports (AWS).
-STATE_STORE_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$"
+# The one definition of these names, shared with Marea's registration (the image copies the module).
+from chalicelib import kops_names
+
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 
 DEFAULT_MAX_NODES = 1000
@@ -41,9 +39,21 @@ class RunRequest(BaseSettings):
 
     model_config = _SETTINGS
 
-    cluster: str = Field(validation_alias="KOPS_CLUSTER_NAME", max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
-    state_store: str = Field(validation_alias="KOPS_STATE_STORE", max_length=1024, pattern=STATE_STORE_PATTERN)
-    instance_group: str = Field(validation_alias="MAREA_IG_NAME", max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    cluster: str = Field(
+        validation_alias="KOPS_CLUSTER_NAME",
+        max_length=kops_names.CLUSTER_NAME_MAX_LENGTH,
+        pattern=kops_names.CLUSTER_NAME_PATTERN,
+    )
+    state_store: str = Field(
+        validation_alias="KOPS_STATE_STORE",
+        max_length=kops_names.STATE_STORE_MAX_LENGTH,
+        pattern=kops_names.STATE_STORE_PATTERN,
+    )
+    instance_group: str = Field(
+        validation_alias="MAREA_IG_NAME",
+        max_length=kops_names.INSTANCE_GROUP_MAX_LENGTH,
+        pattern=kops_names.INSTANCE_GROUP_PATTERN,
+    )
     min_size: int = Field(validation_alias="MAREA_MIN_SIZE", ge=0)
     max_size: int = Field(validation_alias="MAREA_MAX_SIZE", ge=0)
     decision_id: str = Field(validation_alias="MAREA_DECISION_ID", pattern=ULID_PATTERN)

@@ -6,6 +6,7 @@ runner run locally on the task's behalf), so the task-state events are built fro
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from chalicelib import wiring
 from chalicelib.models.decisions import Trigger, TriggerType
 from marea_local.local_fargate import task_stopped_event
 from tests.integration.world import (
+    HEADERS,
     KOPS_CLUSTER,
     KOPS_IG,
     RUNNER_CLUSTER,
@@ -252,3 +254,23 @@ def test_a_runner_whose_lease_expired_is_stopped_before_another_starts_and_its_l
     assert (old.outcome, old.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
     assert "after its lease had passed" in old.inputs["late_completion"]
     assert wiring.registry().require("nodes").state.in_flight.decision_id == later.id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("state_store", "s3://marea-kops-state/$(id)"),
+        ("state_store", "s3://marea-kops-state/a b"),
+        ("cluster_name", "a..b"),
+    ],
+)
+def test_a_name_the_runner_would_refuse_is_refused_at_registration(
+    client: Any, clients: dict[str, Any], field: str, value: str
+) -> None:
+    runner = make_runner_cluster(clients)
+    response = client.http.put(
+        "/targets/nodes", headers=HEADERS, body=json.dumps(kops_target(runner, **{field: value}))
+    )
+    assert response.status_code == 400, response.json_body
+    assert field in response.json_body["message"]
+    assert wiring.registry().get("nodes") is None
