@@ -8,7 +8,6 @@ from chalicelib.actuators.base import AnyActuator
 from chalicelib.actuators.ecs import EcsActuator
 from chalicelib.actuators.kops import KopsActuator
 from chalicelib.models.targets import TargetBase
-from chalicelib.settings import get_settings
 
 
 def actuator_for(target: TargetBase) -> AnyActuator:
@@ -18,5 +17,5 @@ def actuator_for(target: TargetBase) -> AnyActuator:
     if kind == "ecs":
         return EcsActuator(aws.ecs())
     if kind == "kops":
-        return KopsActuator(aws.autoscaling(), aws.ecs(), get_settings().decisions_table)
+        return KopsActuator(aws.autoscaling(), aws.ecs())
     raise ValueError(f"no actuator for target kind {kind!r}")

@@ -67,20 +67,22 @@ def test_a_scale_out_starts_the_runner_with_the_new_sizes_and_stays_pending(
     [task] = runner_tasks(clients)
     assert task["startedBy"] == decision["id"]
     assert task["group"] == "marea-kops-runner"
-    env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
-    assert env == {
-        "KOPS_CLUSTER_NAME": KOPS_CLUSTER,
-        "KOPS_STATE_STORE": "s3://marea-kops-state",
-        "MAREA_IG_NAME": KOPS_IG,
-        "MAREA_MIN_SIZE": "4",
-        "MAREA_MAX_SIZE": "4",  # pinned
-        "MAREA_DECISION_ID": decision["id"],
-        "MAREA_DECISIONS_TABLE": env["MAREA_DECISIONS_TABLE"],
-        "MAREA_APPLY": "true",
-        "MAREA_DEADLINE": env["MAREA_DEADLINE"],
+    # The decision id is all RunTask passes: the runner reads its request from the decision.
+    assert task["overrides"]["containerOverrides"] == [
+        {"name": "kops-runner", "environment": [{"name": "MAREA_DECISION_ID", "value": decision["id"]}]}
+    ]
+    request = wiring.decision_log().runner_request(decision["id"])
+    assert request == {
+        "target_kind": "kops",
+        "cluster": KOPS_CLUSTER,
+        "state_store": "s3://marea-kops-state",
+        "instance_group": KOPS_IG,
+        "min_size": 4,
+        "max_size": 4,  # pinned
+        "deadline": request["deadline"],
     }
     # The runner gives up 60 s before its 900 s lease expires, so it never acts after another may start.
-    deadline = datetime.fromisoformat(env["MAREA_DEADLINE"].replace("Z", "+00:00"))
+    deadline = datetime.fromisoformat(str(request["deadline"]).replace("Z", "+00:00"))
     started_at = datetime.fromisoformat(decision["created_at"])
     assert timedelta(seconds=835) <= deadline - started_at <= timedelta(seconds=845)
     assert decision["inputs"]["actuation_reference"] == task["taskArn"]
@@ -94,8 +96,9 @@ def test_floor_sizing_keeps_max_at_the_targets_max(client: Any, clients: dict[st
     publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
     client.http.post("/targets/nodes/evaluate")
     [task] = runner_tasks(clients)
-    env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
-    assert (env["MAREA_MIN_SIZE"], env["MAREA_MAX_SIZE"]) == ("4", "10")
+    request = wiring.decision_log().runner_request(task["startedBy"])
+    assert request is not None
+    assert (request["min_size"], request["max_size"]) == (4, 10)
 
 
 def test_while_a_runner_runs_no_second_one_starts_and_the_newest_decision_waits(
