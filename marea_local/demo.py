@@ -235,7 +235,14 @@ class Demo:
         create_web_asg(ec2, autoscaling, WEB_ASG, min_size=1, max_size=25, desired=2)
         create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, desired=2)
         seed_kops_cluster(boto3.client("s3"), autoscaling, ec2, KOPS_BUCKET, KOPS_CLUSTER, KOPS_IG, 2, 2)
-        runner = create_kops_runner_cluster(ec2, ecs)
+        runner = create_kops_runner_cluster(
+            ec2,
+            ecs,
+            kops_cluster=KOPS_CLUSTER,
+            state_store=f"s3://{KOPS_BUCKET}",
+            instance_groups=[KOPS_IG],
+            decisions_table=os.environ["MAREA_DECISIONS_TABLE"],
+        )
         put_alarm(
             cloudwatch,
             WEB_ALARM,

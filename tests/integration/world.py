@@ -76,6 +76,7 @@ def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
 
 KOPS_CLUSTER = "demo.k8s.local"
 KOPS_IG = "nodes"
+KOPS_STATE_STORE = "s3://marea-kops-state"
 # Named as infra/kops-runner.yaml names them for stage "test": the IAM policy guard checks RunTask against them.
 RUNNER_CLUSTER = "marea-test-kops-runner"
 
@@ -84,7 +85,14 @@ def make_runner_cluster(clients: dict[str, Any]) -> dict[str, Any]:
     """The ECS cluster and task definition the kops runner runs in; returns the target's `runner` block."""
     from marea_local.demo_resources import create_kops_runner_cluster
 
-    return create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage="test")
+    return create_kops_runner_cluster(
+        clients["ec2"],
+        clients["ecs"],
+        stage="test",
+        kops_cluster=KOPS_CLUSTER,
+        state_store=KOPS_STATE_STORE,
+        instance_groups=[KOPS_IG],
+    )
 
 
 def kops_target(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -92,7 +100,7 @@ def kops_target(runner: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "kind": "kops",
         "cluster_name": KOPS_CLUSTER,
         "instance_group": KOPS_IG,
-        "state_store": "s3://marea-kops-state",
+        "state_store": KOPS_STATE_STORE,
         "runner": runner,
         "min": 1,
         "max": 10,

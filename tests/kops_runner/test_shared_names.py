@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from chalicelib.models.targets import KopsTarget
-from kops_runner.settings import RunRequest
+from kops_runner.settings import ClusterName, InstanceGroupName, StateStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,12 +34,16 @@ CASES: dict[str, list[str]] = {
         "s3://kops-state/a;b", "s3://kops-state/a\\b", "s3://kops-state/" + "p" * 1100,
     ],
 }  # fmt: skip
-# The runner's field holding each name (the values it is pinned to and checks requests against).
-RUNNER_FIELDS = {"cluster_name": "cluster", "instance_group": "instance_group", "state_store": "state_store"}
+# The runner's types for each name (its pinned settings and the decision's request both use them).
+RUNNER_TYPES: dict[str, Any] = {
+    "cluster_name": ClusterName,
+    "instance_group": InstanceGroupName,
+    "state_store": StateStore,
+}
 
 
-def accepts(field: FieldInfo, value: str) -> bool:
-    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[str, field])
+def accepts(field: FieldInfo | Any, value: str) -> bool:
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[str, field] if isinstance(field, FieldInfo) else field)
     try:
         adapter.validate_python(value)
     except ValidationError:
@@ -50,7 +54,7 @@ def accepts(field: FieldInfo, value: str) -> bool:
 @pytest.mark.parametrize(("name", "value"), [(name, value) for name, values in CASES.items() for value in values])
 def test_registration_and_the_runner_agree(name: str, value: str) -> None:
     registration = accepts(KopsTarget.model_fields[name], value)
-    runner = accepts(RunRequest.model_fields[RUNNER_FIELDS[name]], value)
+    runner = accepts(RUNNER_TYPES[name], value)
     assert registration == runner, f"{name} {value[:40]!r}: registration {registration}, runner {runner}"
 
 
