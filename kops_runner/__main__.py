@@ -23,7 +23,7 @@ def fargate(environ: Mapping[str, str]) -> run.Platform:
         identify=identify,
         aws=lambda region: AwsClients(region),
         kops_binary=isolation.KOPS_PATH,
-        kops_environment=lambda region: isolation.kops_environment(os.environ, region),
+        kops_environment=lambda region, home: isolation.kops_environment(os.environ, region, home),
     )
 
 

@@ -34,10 +34,11 @@ def isolate(environ: MutableMapping[str, str]) -> None:
     environ.update({**kept, **PINNED})
 
 
-def kops_environment(environ: Mapping[str, str], region: str) -> dict[str, str]:
-    """kops' whole environment: its home (from the password database), a fixed PATH, the task role, the region."""
+def kops_environment(environ: Mapping[str, str], region: str, home: str | None = None) -> dict[str, str]:
+    """kops' whole environment: its home (pinned in the task definition, else the password database's), a fixed
+    PATH, the task role, the region."""
     return {
-        "HOME": pwd.getpwuid(os.getuid()).pw_dir,
+        "HOME": home or pwd.getpwuid(os.getuid()).pw_dir,
         "PATH": KOPS_SEARCH_PATH,
         **{name: environ[name] for name in KEPT if name in environ},
         **PINNED,

@@ -30,7 +30,7 @@ class Platform:
     identify: Callable[[], TaskIdentity]
     aws: Callable[[str], AwsClients]  # region → clients
     kops_binary: str
-    kops_environment: Callable[[str], Mapping[str, str]]  # region → kops' whole environment
+    kops_environment: Callable[[str, str | None], Mapping[str, str]]  # region, home → kops' whole environment
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -97,7 +97,7 @@ def _prepare(platform: Platform, report: Report) -> Resize:
         cluster=run_request.cluster,
         state_store=run_request.state_store,
         timeout_s=run_request.kops_timeout_s,
-        environment=platform.kops_environment(identity.region),
+        environment=platform.kops_environment(identity.region, run_request.kops_home),
         deadline=Deadline.until(run_request.deadline, now=platform.now),
     )
     return Resize(run_request, kops, aws.autoscaling)

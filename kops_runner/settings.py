@@ -64,6 +64,8 @@ class PinnedSettings(BaseModel):
         alias="MAREA_INSTANCE_GROUPS", min_length=1
     )
     apply: ApplyFlag = Field(default=False, alias="MAREA_APPLY")
+    # kops' cache and kubeconfig: a writable directory (the stack's root filesystem is read-only, /tmp a volume).
+    home: str | None = Field(default=None, alias="HOME", pattern=r"^/[A-Za-z0-9._/-]*$")
     max_nodes: int = Field(default=DEFAULT_MAX_NODES, alias="MAREA_MAX_NODES", ge=0)
     kops_timeout_s: float = Field(default=DEFAULT_KOPS_TIMEOUT_S, alias="MAREA_KOPS_TIMEOUT_S", gt=0)
     # The ASG is read right after `kops update cluster --yes` returns; a short retry absorbs AWS read lag.
@@ -112,6 +114,7 @@ class RunRequest(BaseModel):
     kops_timeout_s: float
     verify_attempts: int
     verify_interval_s: float
+    kops_home: str | None = None
 
     @classmethod
     def checked(cls, decision_id: str, request: DecisionRequest, pinned: PinnedSettings) -> RunRequest:
@@ -143,6 +146,7 @@ class RunRequest(BaseModel):
             kops_timeout_s=pinned.kops_timeout_s,
             verify_attempts=pinned.verify_attempts,
             verify_interval_s=pinned.verify_interval_s,
+            kops_home=pinned.home,
         )
 
     @property

@@ -75,7 +75,7 @@ def local(identity: TaskIdentity, endpoint_url: str, kops_binary: str, clock_ahe
         identify=lambda: identity,
         aws=lambda region: AwsClients(region, endpoint_url=endpoint_url, credentials=TEST_CREDENTIALS),
         kops_binary=kops_binary,
-        kops_environment=lambda region: isolation.kops_environment(os.environ, region),
+        kops_environment=lambda region, home: isolation.kops_environment(os.environ, region, home),
         now=lambda: datetime.now(UTC) + ahead,
     )
 

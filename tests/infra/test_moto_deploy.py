@@ -87,6 +87,7 @@ def deployment() -> Iterator[Deployment]:
                 **wiring,
                 "RunnerImage": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/marea-kops-runner:1.36.2-1",
                 "KopsClusterName": KOPS_CLUSTER,
+                "KopsInstanceGroups": "nodes",
             },
         )
         yield deployed
