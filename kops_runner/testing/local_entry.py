@@ -27,7 +27,7 @@ from kops_runner.aws import AwsClients
 from kops_runner.task import TaskIdentity
 
 KOPS_DOUBLE = Path(__file__).resolve().parent / "kops_double.py"
-TEST_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+TEST_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # nosec B105 - moto's fake credentials
 
 
 def double_executable(directory: Path, environment: Mapping[str, str], record_to: Path | None = None) -> Path:
@@ -53,7 +53,8 @@ def double_executable(directory: Path, environment: Mapping[str, str], record_to
 
 def embedded_aws(endpoint_url: str) -> dict[str, str]:
     """What the double needs to reach the embedded AWS (kops itself would use the task role, in the task's region)."""
-    return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    fake = "testing"  # nosec B105 - moto's fake credentials
+    return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": fake, "AWS_SECRET_ACCESS_KEY": fake}
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
