@@ -8,5 +8,7 @@ from __future__ import annotations
 
 # ECS task group of kops runner tasks: the EventBridge rule for their STOPPED events filters on it.
 RUNNER_TASK_GROUP = "marea-kops-runner"
+# The only container override Marea passes the kops runner, and the only one the runner accepts.
+RUNNER_DECISION_VARIABLE = "MAREA_DECISION_ID"
 TARGET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"

@@ -142,10 +142,24 @@ class RunnerLeases:
     def launch(
         self, actuator: RunnerActuator, decision: Decision, committed: StoredTarget, unapplied: TargetState | None
     ) -> Decision:
-        """Start the runner of a committed decision that holds the lease, with a deadline short of the lease."""
+        """Start the runner of a committed decision that holds the lease, with a deadline short of the lease.
+
+        The runner's request goes onto the decision first (the runner reads it there; RunTask passes only the
+        decision id); a decision closed meanwhile starts no runner."""
         target = committed.target
         budget = runner_lease.runner_budget_s(runner_timeout_s(target))
         deadline = self.clock() + timedelta(seconds=budget)
+        try:
+            if not self.log.attach_runner_request(
+                decision.id, actuator.runner_request(target, decision.final, deadline)
+            ):
+                logger().warning("runner not started: its decision is closed", extra={"decision_id": decision.id})
+                return self.log.get(decision.id, consistent=True) or decision
+        except (ClientError, BotoCoreError) as exc:
+            error = ActuationError(f"the kops runner's request could not be written on its decision: {exc}")
+            failed = self.actuations.failed(decision, error, target.kind)
+            self.actuations.record_outcome(failed, committed, unapplied)
+            return failed
         try:
             actuation = actuator.start(target, decision.final, decision.id, deadline)
         except ActuationError as exc:

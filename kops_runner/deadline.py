@@ -1,4 +1,4 @@
-"""The runner's total deadline (MAREA_DEADLINE): Marea's lease on the instance group ends soon after it.
+"""The runner's total deadline (its decision's runner_request): Marea's lease on the group ends soon after it.
 
 Marea stops waiting for a runner when its lease expires and may then start another; a runner that
 went on past that could apply a stale size after the newer one. So every kops call is bounded by
@@ -27,10 +27,15 @@ class Deadline:
     monotonic: Callable[[], float] = field(default=time.monotonic)
 
     @classmethod
-    def until(cls, deadline: datetime | None, monotonic: Callable[[], float] = time.monotonic) -> Deadline:
+    def until(
+        cls,
+        deadline: datetime | None,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> Deadline:
         if deadline is None:
             return cls(at=None, monotonic=monotonic)
-        left = (deadline - datetime.now(UTC)).total_seconds()
+        left = (deadline - now()).total_seconds()
         return cls(at=monotonic() + left, total_s=left, monotonic=monotonic)
 
     def left_s(self) -> float | None:

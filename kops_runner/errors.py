@@ -28,6 +28,6 @@ class VerificationFailed(RunnerError):
 
 
 class DeadlinePassed(RunnerError):
-    """The run reached its deadline (MAREA_DEADLINE): Marea's lease ends soon after, so it stops."""
+    """The run reached its deadline (its runner_request.deadline): Marea's lease ends soon after, so it stops."""
 
     status = Status.DEADLINE_PASSED

@@ -1,4 +1,4 @@
-"""The kops CLI, called with argument lists (never a shell string), a timeout and no stdin.
+"""The kops CLI, called with argument lists (never a shell), a timeout, no stdin and a minimal environment.
 
 Each method is one kops command the runner needs. A non-zero exit becomes `KopsFailed`, except
 the "not found" answers, which are the caller's mistake and become `BadRequest`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,8 @@ class KopsCli:
     cluster: str
     state_store: str
     timeout_s: float
+    # kops' whole environment (isolation.kops_environment): nothing of the runner's own reaches it.
+    environment: Mapping[str, str] = field(default_factory=dict)
     # Injected so tests can record the exact argument lists; production uses subprocess.run.
     run_process: ProcessRunner = field(default=subprocess.run)
     deadline: Deadline = field(default_factory=lambda: Deadline(at=None))
@@ -82,6 +84,7 @@ class KopsCli:
             result = self.run_process(
                 argv,
                 stdin=subprocess.DEVNULL,
+                env=dict(self.environment),
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,

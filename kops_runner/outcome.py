@@ -28,7 +28,7 @@ class Status(StrEnum):
     KOPS_FAILED = "kops_failed"
     VERIFICATION_FAILED = "verification_failed"
     ERROR = "error"  # unexpected failure in the runner itself (exit code 1)
-    DEADLINE_PASSED = "deadline_passed"  # MAREA_DEADLINE came before the run could finish (or start its change)
+    DEADLINE_PASSED = "deadline_passed"  # the deadline came before the run could finish (or start its change)
 
 
 class ExitCode(IntEnum):

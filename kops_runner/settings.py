@@ -1,27 +1,38 @@
-"""The runner's request, read from the environment (ECS container overrides) by pydantic-settings.
+"""What the runner is pinned to (its task definition's registered environment) and the one run it makes.
 
-Two models: `RunRequest` is the strict request the runner acts on; `ReportTo` reads, leniently,
-just enough (decision id, table, names, apply flag) to report a request that failed validation.
-Nothing here reads the environment at import time.
+`PinnedSettings` comes from `ecs:DescribeTaskDefinition` of the runner's own task, never from its
+process environment: a RunTask caller can override environment variables but cannot register a task
+definition. `RunRequest` is a decision's `runner_request` checked against those settings. Nothing
+here reads the environment.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-# Kubernetes object names (DNS-1123 subdomain, lowercase): what kops accepts for clusters and
-# instance groups. Validating them also guarantees no argument handed to kops starts with "-".
-DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-# An S3 bucket (optionally with a prefix): the only state store Marea's runner supports (AWS).
-STATE_STORE_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$"
+# The one definition of these names, shared with Marea's registration (the image copies the module).
+from chalicelib import kops_names
+from kops_runner.errors import BadRequest
+
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+# A DynamoDB table name (AWS: 3-255 of these characters).
+TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
 
 DEFAULT_MAX_NODES = 1000
 # `kops update cluster` on a large cluster takes minutes; a hung call must not hold the lease forever.
 DEFAULT_KOPS_TIMEOUT_S = 600.0
+
+ClusterName = Annotated[
+    str, Field(max_length=kops_names.CLUSTER_NAME_MAX_LENGTH, pattern=kops_names.CLUSTER_NAME_PATTERN)
+]
+InstanceGroupName = Annotated[
+    str, Field(max_length=kops_names.INSTANCE_GROUP_MAX_LENGTH, pattern=kops_names.INSTANCE_GROUP_PATTERN)
+]
+StateStore = Annotated[str, Field(max_length=kops_names.STATE_STORE_MAX_LENGTH, pattern=kops_names.STATE_STORE_PATTERN)]
+DecisionId = Annotated[str, Field(pattern=ULID_PATTERN)]
 
 
 def _apply_flag(value: object) -> bool:
@@ -31,40 +42,112 @@ def _apply_flag(value: object) -> bool:
     return isinstance(value, str) and value.strip() == "true"
 
 
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(","))
+    return value
+
+
 ApplyFlag = Annotated[bool, BeforeValidator(_apply_flag)]
 
-_SETTINGS = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=True)
 
+class PinnedSettings(BaseModel):
+    """The runner's configuration: aliases are the variable names in its task definition's `environment`."""
 
-class RunRequest(BaseSettings):
-    """One resize request. Field aliases are the environment variable names of the contract with Marea."""
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    model_config = _SETTINGS
-
-    cluster: str = Field(validation_alias="KOPS_CLUSTER_NAME", max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
-    state_store: str = Field(validation_alias="KOPS_STATE_STORE", max_length=1024, pattern=STATE_STORE_PATTERN)
-    instance_group: str = Field(validation_alias="MAREA_IG_NAME", max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
-    min_size: int = Field(validation_alias="MAREA_MIN_SIZE", ge=0)
-    max_size: int = Field(validation_alias="MAREA_MAX_SIZE", ge=0)
-    decision_id: str = Field(validation_alias="MAREA_DECISION_ID", pattern=ULID_PATTERN)
-    decisions_table: str | None = Field(default=None, validation_alias="MAREA_DECISIONS_TABLE", min_length=3)
-    apply: ApplyFlag = Field(default=False, validation_alias="MAREA_APPLY")
-    max_nodes: int = Field(default=DEFAULT_MAX_NODES, validation_alias="MAREA_MAX_NODES", ge=0)
-    kops_binary: str = Field(default="kops", validation_alias="KOPS_BINARY", min_length=1)
-    kops_timeout_s: float = Field(default=DEFAULT_KOPS_TIMEOUT_S, validation_alias="MAREA_KOPS_TIMEOUT_S", gt=0)
+    cluster: ClusterName = Field(alias="KOPS_CLUSTER_NAME")
+    state_store: StateStore = Field(alias="KOPS_STATE_STORE")
+    decisions_table: str = Field(alias="MAREA_DECISIONS_TABLE", pattern=TABLE_NAME_PATTERN)
+    # The node instance groups this runner may resize: required, so a runner never sizes a group by default.
+    instance_groups: Annotated[tuple[InstanceGroupName, ...], BeforeValidator(_comma_list)] = Field(
+        alias="MAREA_INSTANCE_GROUPS", min_length=1
+    )
+    apply: ApplyFlag = Field(default=False, alias="MAREA_APPLY")
+    # kops' cache and kubeconfig: a writable directory (the stack's root filesystem is read-only, /tmp a volume).
+    home: str | None = Field(default=None, alias="HOME", pattern=r"^/[A-Za-z0-9._/-]*$")
+    max_nodes: int = Field(default=DEFAULT_MAX_NODES, alias="MAREA_MAX_NODES", ge=0)
+    kops_timeout_s: float = Field(default=DEFAULT_KOPS_TIMEOUT_S, alias="MAREA_KOPS_TIMEOUT_S", gt=0)
     # The ASG is read right after `kops update cluster --yes` returns; a short retry absorbs AWS read lag.
-    verify_attempts: int = Field(default=3, validation_alias="MAREA_VERIFY_ATTEMPTS", ge=1, le=20)
-    verify_interval_s: float = Field(default=5.0, validation_alias="MAREA_VERIFY_INTERVAL_S", ge=0)
-    # Marea's lease on the instance group ends soon after this instant: the runner never works past it.
-    deadline: AwareDatetime | None = Field(default=None, validation_alias="MAREA_DEADLINE")
+    verify_attempts: int = Field(default=3, alias="MAREA_VERIFY_ATTEMPTS", ge=1, le=20)
+    verify_interval_s: float = Field(default=5.0, alias="MAREA_VERIFY_INTERVAL_S", ge=0)
 
-    @model_validator(mode="after")
-    def _sizes_in_range(self) -> Self:
-        if self.min_size > self.max_size:
-            raise ValueError(f"MAREA_MIN_SIZE {self.min_size} is above MAREA_MAX_SIZE {self.max_size}")
-        if self.max_size > self.max_nodes:
-            raise ValueError(f"MAREA_MAX_SIZE {self.max_size} is above the safety cap MAREA_MAX_NODES {self.max_nodes}")
-        return self
+    @classmethod
+    def registered(cls, environment: list[dict[str, Any]]) -> PinnedSettings:
+        """From a container definition's `environment` ([{"name": ..., "value": ...}]); BadRequest if invalid."""
+        values = {pair.get("name"): pair.get("value") for pair in environment}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise BadRequest(f"the runner's task definition is not a valid configuration: {problems(error)}") from error
+
+
+class DecisionRequest(BaseModel):
+    """A decision's `runner_request`, as Marea wrote it (chalicelib/actuators/kops.py `runner_request`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    target_kind: Literal["kops"]
+    cluster: ClusterName
+    state_store: StateStore
+    instance_group: InstanceGroupName
+    min_size: int = Field(ge=0)
+    max_size: int = Field(ge=0)
+    # Marea's lease on the instance group ends soon after this instant: the runner never works past it.
+    deadline: AwareDatetime
+
+
+class RunRequest(BaseModel):
+    """One resize: a decision's request, checked against what the runner is pinned to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: DecisionId
+    decisions_table: str
+    cluster: str
+    state_store: str
+    instance_group: str
+    min_size: int
+    max_size: int
+    deadline: datetime
+    apply: bool
+    kops_timeout_s: float
+    verify_attempts: int
+    verify_interval_s: float
+    kops_home: str | None = None
+
+    @classmethod
+    def checked(cls, decision_id: str, request: DecisionRequest, pinned: PinnedSettings) -> RunRequest:
+        """BadRequest unless the request names this runner's cluster, state store and one of its groups, in range."""
+        refusals = []
+        if request.cluster != pinned.cluster:
+            refusals.append(f"cluster {request.cluster} is not this runner's ({pinned.cluster})")
+        if request.state_store != pinned.state_store:
+            refusals.append(f"state store {request.state_store} is not this runner's ({pinned.state_store})")
+        if request.instance_group not in pinned.instance_groups:
+            allowed = ", ".join(pinned.instance_groups)
+            refusals.append(f"instance group {request.instance_group} is not one this runner may resize ({allowed})")
+        if request.min_size > request.max_size:
+            refusals.append(f"min_size {request.min_size} is above max_size {request.max_size}")
+        if request.max_size > pinned.max_nodes:
+            refusals.append(f"max_size {request.max_size} is above the safety cap MAREA_MAX_NODES {pinned.max_nodes}")
+        if refusals:
+            raise BadRequest(f"decision {decision_id} asks what this runner may not do: {'; '.join(refusals)}")
+        return cls(
+            decision_id=decision_id,
+            decisions_table=pinned.decisions_table,
+            cluster=request.cluster,
+            state_store=request.state_store,
+            instance_group=request.instance_group,
+            min_size=request.min_size,
+            max_size=request.max_size,
+            deadline=request.deadline,
+            apply=pinned.apply,
+            kops_timeout_s=pinned.kops_timeout_s,
+            verify_attempts=pinned.verify_attempts,
+            verify_interval_s=pinned.verify_interval_s,
+            kops_home=pinned.home,
+        )
 
     @property
     def asg_name(self) -> str:
@@ -72,13 +155,9 @@ class RunRequest(BaseSettings):
         return f"{self.instance_group}.{self.cluster}"
 
 
-class ReportTo(BaseSettings):
-    """Where and under which names to report, read without validation so a bad request is still reported."""
-
-    model_config = _SETTINGS
-
-    decision_id: str | None = Field(default=None, validation_alias="MAREA_DECISION_ID")
-    decisions_table: str | None = Field(default=None, validation_alias="MAREA_DECISIONS_TABLE")
-    cluster: str | None = Field(default=None, validation_alias="KOPS_CLUSTER_NAME")
-    instance_group: str | None = Field(default=None, validation_alias="MAREA_IG_NAME")
-    apply: ApplyFlag = Field(default=False, validation_alias="MAREA_APPLY")
+def problems(error: ValidationError) -> str:
+    """A validation error's problems, by field, without the values (which may come from a caller)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'request'}: {problem['msg'].removeprefix('Value error, ')}"
+        for problem in error.errors(include_url=False, include_input=False)
+    )

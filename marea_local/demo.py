@@ -241,7 +241,15 @@ class Demo:
         create_fargate_service(ec2, ecs, CHAT_CLUSTER, CHAT_SERVICE, stage="local", desired=2)
         seed_kops_cluster(boto3.client("s3"), autoscaling, ec2, KOPS_BUCKET, KOPS_CLUSTER, KOPS_IG, 2, 2)
         # Where the runner runs is the stage's configuration (settings), as on AWS; the API server inherits it.
-        os.environ.update(runner_environment(create_kops_runner_cluster(ec2, ecs)))
+        runner = create_kops_runner_cluster(
+            ec2,
+            ecs,
+            kops_cluster=KOPS_CLUSTER,
+            state_store=f"s3://{KOPS_BUCKET}",
+            instance_groups=[KOPS_IG],
+            decisions_table=os.environ["MAREA_DECISIONS_TABLE"],
+        )
+        os.environ.update(runner_environment(runner))
         put_alarm(
             cloudwatch,
             WEB_ALARM,

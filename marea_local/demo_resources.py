@@ -5,6 +5,8 @@ Shared by `make demo` and the integration tests, so both exercise the same set-u
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,22 +129,29 @@ def put_alarm(
     )
 
 
-def create_kops_runner_cluster(ec2: Any, ecs: Any, stage: str = "local") -> dict[str, Any]:
-    """The ECS cluster and Fargate task definition of the kops runner, named as
-    infra/kops-runner.yaml names them for ``stage``, and the network it runs in; returns where the runner
-    runs (a ``KopsRunner``'s fields; ``runner_environment`` turns it into the stage's settings)."""
+def create_kops_runner_cluster(
+    ec2: Any,
+    ecs: Any,
+    stage: str = "local",
+    *,
+    kops_cluster: str,
+    state_store: str,
+    instance_groups: Sequence[str],
+    decisions_table: str | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ECS cluster and Fargate task definition of the kops runner, named as infra/kops-runner.yaml names them
+    for ``stage`` and pinned as it pins them; returns where the runner runs
+    (a ``KopsRunner``'s fields; ``runner_environment`` turns it into the stage's settings).
+
+    ``decisions_table`` defaults to the one Marea's settings name (MAREA_DECISIONS_TABLE); ``settings`` adds pinned
+    variables (MAREA_MAX_NODES, MAREA_VERIFY_INTERVAL_S...)."""
     network = default_network(ec2)
     name = f"marea-{stage}-kops-runner"
     ecs.create_cluster(clusterName=name)
-    ecs.register_task_definition(
-        family=name,
-        taskRoleArn=f"arn:aws:iam::123456789012:role/{name}-task",
-        executionRoleArn=f"arn:aws:iam::123456789012:role/{name}-execution",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "kops-runner", "image": "marea/kops-runner:1.36.2", "memory": 512}],
+    table = decisions_table or os.environ.get("MAREA_DECISIONS_TABLE", "marea-decisions")
+    register_kops_runner_task_definition(
+        ecs, name, runner_settings(kops_cluster, state_store, instance_groups, table, settings)
     )
     return {
         "ecs_cluster": name,
@@ -160,3 +169,45 @@ def runner_environment(runner: dict[str, Any]) -> dict[str, str]:
         "MAREA_KOPS_RUNNER_SUBNETS": ",".join(runner["subnets"]),
         "MAREA_KOPS_RUNNER_SECURITY_GROUPS": ",".join(runner["security_groups"]),
     }
+
+
+def runner_settings(
+    kops_cluster: str,
+    state_store: str,
+    instance_groups: Sequence[str],
+    decisions_table: str,
+    settings: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The runner's pinned configuration (kops_runner/settings.py PinnedSettings), as its task definition holds it."""
+    return {
+        "KOPS_CLUSTER_NAME": kops_cluster,
+        "KOPS_STATE_STORE": state_store,
+        "MAREA_INSTANCE_GROUPS": ",".join(instance_groups),
+        "MAREA_DECISIONS_TABLE": decisions_table,
+        "MAREA_APPLY": "true",
+        **(settings or {}),
+    }
+
+
+def register_kops_runner_task_definition(ecs: Any, family: str, environment: Mapping[str, str]) -> str:
+    """A revision of the runner's task definition with ``environment`` registered; RunTask of the family takes
+    the newest. Returns its ARN."""
+    response = ecs.register_task_definition(
+        family=family,
+        taskRoleArn=f"arn:aws:iam::123456789012:role/{family}-task",
+        executionRoleArn=f"arn:aws:iam::123456789012:role/{family}-execution",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": "kops-runner",
+                "image": "marea/kops-runner:1.36.2",
+                "memory": 512,
+                "environment": [{"name": key, "value": value} for key, value in environment.items()],
+            }
+        ],
+    )
+    arn: str = response["taskDefinition"]["taskDefinitionArn"]
+    return arn

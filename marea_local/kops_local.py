@@ -1,8 +1,9 @@
 """A kops cluster in the embedded AWS, and the kops runner run locally where Fargate would run it.
 
-moto's ECS never starts a container, so `make demo` and the integration tests run the runner's
-entrypoint (`python -m kops_runner`) as a local process instead, with the kops test double
-(`kops_runner/testing/kops_double.py`) as its `kops`. The state store and the Auto Scaling group
+moto's ECS never starts a container, so `make demo` and the integration tests run the runner as a
+local process instead (`kops_runner/testing/local_entry.py`: the production `run.main` for a task
+named on its command line), with the kops test double (`kops_runner/testing/kops_double.py`) as its
+`kops`. The state store and the Auto Scaling group
 it works on are the ones `seed_kops_cluster` lays out in moto's S3 and Auto Scaling, the way kops
 itself lays them out.
 """
@@ -11,20 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml
 
 from marea_local.demo_resources import DEMO_AMI, default_network
 
 ROOT = Path(__file__).resolve().parent.parent
-KOPS_DOUBLE = ROOT / "kops_runner" / "testing" / "kops_double.py"
 # The kops release the runner image pins (kops_runner/Dockerfile) and the double imitates.
 KOPS_VERSION = "1.36.2"
 KUBERNETES_VERSION = "1.33.4"
@@ -41,29 +41,6 @@ class SeededInstanceGroup:
     @property
     def state_store(self) -> str:
         return f"s3://{self.bucket}"
-
-    def runner_environment(
-        self,
-        *,
-        decision_id: str,
-        min_size: int,
-        max_size: int,
-        apply: bool = False,
-        decisions_table: str | None = None,
-    ) -> dict[str, str]:
-        """The container overrides Marea's RunTask would pass, for `run_runner_locally`."""
-        env = {
-            "KOPS_CLUSTER_NAME": self.cluster,
-            "KOPS_STATE_STORE": self.state_store,
-            "MAREA_IG_NAME": self.instance_group,
-            "MAREA_MIN_SIZE": str(min_size),
-            "MAREA_MAX_SIZE": str(max_size),
-            "MAREA_DECISION_ID": decision_id,
-            "MAREA_APPLY": "true" if apply else "false",
-        }
-        if decisions_table:
-            env["MAREA_DECISIONS_TABLE"] = decisions_table
-        return env
 
 
 def seed_kops_cluster(
@@ -97,35 +74,62 @@ def seed_kops_cluster(
     return SeededInstanceGroup(bucket=bucket, cluster=cluster, instance_group=ig, asg_name=asg_name)
 
 
-def run_runner_locally(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    """Run `python -m kops_runner` as Fargate would; returns (exit code, the JSON outcome it printed).
+def run_runner_locally(
+    task: dict[str, Any],
+    *,
+    double_env: Mapping[str, str] | None = None,
+    clock_ahead_s: float = 0.0,
+    record_kops_env: Path | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Run the runner for ``task`` (as ECS DescribeTasks shows it) where Fargate would; returns (exit code, the JSON
+    outcome it printed).
 
-    The child gets this process's environment (AWS_ENDPOINT_URL and credentials of the embedded
-    AWS, MAREA_DECISIONS_TABLE if set) overlaid with `env`; KOPS_BINARY defaults to the test double.
+    The process is `python -I` running kops_runner.testing.local_entry (the production `run.main` with the task
+    named instead of read from the metadata endpoint, and the kops double); its environment is what ECS would
+    give the container: the task definition's variables with the task's overrides over them. ``double_env``: the
+    double's test controls (KOPS_DOUBLE_FAIL...); ``clock_ahead_s``: how far the caller's clock runs ahead of the
+    wall clock (the runner's deadline is on the caller's clock).
     """
-    with tempfile.TemporaryDirectory(prefix="marea-kops-") as scratch:
-        environment = {**os.environ, "KOPS_BINARY": str(kops_double_executable(Path(scratch))), **env}
-        result = subprocess.run(
-            [sys.executable, "-m", "kops_runner"],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=RUNNER_TIMEOUT_S,
-            check=False,
-        )
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    container = next((c["name"] for c in task.get("containers", []) if "name" in c), "kops-runner")
+    argv = ["--task-arn", task["taskArn"], "--cluster", task["clusterArn"], "--container", container]
+    argv += ["--endpoint-url", endpoint, "--clock-ahead-s", str(clock_ahead_s)]
+    argv += [arg for name, value in (double_env or {}).items() for arg in ("--double-env", f"{name}={value}")]
+    if record_kops_env is not None:
+        argv += ["--record-kops-env", str(record_kops_env)]
+    result = subprocess.run(  # noqa: S603 (this interpreter, the repository's testing entry, arguments from ECS)
+        [sys.executable, "-I", "-c", _LOCAL_ENTRY, *argv],
+        cwd=ROOT,
+        env=container_environment(task, container),
+        capture_output=True,
+        text=True,
+        timeout=RUNNER_TIMEOUT_S,
+        check=False,
+    )
     outcome = _outcome_line(result.stdout)
     if outcome is None:
         raise RuntimeError(f"kops runner printed no outcome (exit {result.returncode}): {result.stderr[-3000:]}")
     return result.returncode, outcome
 
 
-def kops_double_executable(directory: Path) -> Path:
-    """A `kops` that runs the double with this interpreter (whose site-packages has boto3 and PyYAML)."""
-    path = directory / "kops"
-    path.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(KOPS_DOUBLE))} "$@"\n')
-    path.chmod(0o755)
-    return path
+# `python -I` puts neither the working directory nor PYTHONPATH on sys.path: the repository is added by hand.
+_LOCAL_ENTRY = (
+    f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+    "from kops_runner.testing.local_entry import main; raise SystemExit(main(sys.argv[1:]))"
+)
+
+
+def container_environment(task: dict[str, Any], container: str) -> dict[str, str]:
+    """The environment ECS gives the container: its task definition's variables, the task's overrides over them."""
+    ecs: Any = boto3.client("ecs", region_name=task["taskArn"].split(":")[3])
+    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+    registered: dict[str, Any] = next((c for c in definition["containerDefinitions"] if c["name"] == container), {})
+    overrides: dict[str, Any] = next(
+        (o for o in task.get("overrides", {}).get("containerOverrides", []) if o.get("name") == container), {}
+    )
+    return {
+        pair["name"]: pair["value"] for pair in [*registered.get("environment", []), *overrides.get("environment", [])]
+    }
 
 
 def _outcome_line(stdout: str) -> dict[str, Any] | None:

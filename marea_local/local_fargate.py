@@ -1,7 +1,8 @@
 """Stand-in for Fargate running Marea's kops runner tasks (moto's ECS starts no containers).
 
 Each ``step`` finds the runner tasks Marea started with RunTask in the embedded AWS, runs the
-runner's entrypoint locally with the task's environment overrides (as the container would), stops
+runner locally for that task (marea_local.kops_local.run_runner_locally: it reads the task's overrides
+and its task definition from ECS, as on Fargate), stops
 the task in moto, and delivers the "ECS Task State Change" (STOPPED) event EventBridge would send.
 
 A task already stopped with StopTask (Marea stops a runner whose lease expired) is never run: its
@@ -23,7 +24,7 @@ from chalicelib.constants import RUNNER_TASK_GROUP
 
 logger = logging.getLogger(__name__)
 
-RunRunner = Callable[[dict[str, str]], tuple[int, dict[str, Any]]]
+RunRunner = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]  # the task (DescribeTasks) → (exit code, outcome)
 Deliver = Callable[[dict[str, Any]], Any]
 
 
@@ -51,12 +52,7 @@ class LocalFargate:
         return task_stopped_event(task, None, task.get("stoppedReason") or "", now, self._account)
 
     def _run(self, task: dict[str, Any], now: datetime) -> dict[str, Any]:
-        environment = {
-            pair["name"]: pair["value"]
-            for override in task.get("overrides", {}).get("containerOverrides", [])
-            for pair in override.get("environment", [])
-        }
-        exit_code, outcome = self._run_runner(environment)
+        exit_code, outcome = self._run_runner(task)
         self._handled.add(task["taskArn"])
         reason = "Essential container in task exited"
         self._ecs.stop_task(cluster=task["clusterArn"], task=task["taskArn"], reason=reason)

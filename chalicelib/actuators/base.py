@@ -41,8 +41,13 @@ class RunnerActuator(Protocol):
         """Current capacity; raises ActuationError if unreadable."""
         ...
 
+    def runner_request(self, target: TargetBase, capacity: int, deadline: datetime) -> dict[str, str | int]:
+        """What the runner must do, written on the decision before ``start``: the runner reads it there."""
+        ...
+
     def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
-        """Start a runner that sets the capacity and gives up at ``deadline``; ActuationError if none started."""
+        """Start a runner for the decision (whose request gives its capacity and its ``deadline``);
+        ActuationError if none started."""
         ...
 
     def stop(self, target: TargetBase, reference: str, reason: str) -> None:

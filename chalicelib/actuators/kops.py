@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.actuators.base import Actuation
-from chalicelib.constants import RUNNER_TASK_GROUP
+from chalicelib.constants import RUNNER_DECISION_VARIABLE, RUNNER_TASK_GROUP
 from chalicelib.errors import ActuationError
 from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.runner import KopsRunner
@@ -52,12 +52,9 @@ NO_RUNNER = (
 
 
 class KopsActuator:
-    def __init__(
-        self, autoscaling: AutoScalingClient, ecs: ECSClient, decisions_table: str, runner: KopsRunner | None
-    ) -> None:
+    def __init__(self, autoscaling: AutoScalingClient, ecs: ECSClient, runner: KopsRunner | None) -> None:
         self._autoscaling = autoscaling
         self._ecs = ecs
-        self._decisions_table = decisions_table
         self._runner = runner  # the stage's (settings.kops_runner), never the target's
 
     def _placement(self) -> KopsRunner:
@@ -89,23 +86,27 @@ class KopsActuator:
             },
         )
 
+    def runner_request(self, target: TargetBase, capacity: int, deadline: datetime) -> dict[str, str | int]:
+        """The runner's whole request, which it reads from the decision (kops_runner/README.md): its caller passes it
+        only the decision id, so that a RunTask's overrides can never choose what the runner does."""
+        assert isinstance(target, KopsTarget)
+        min_size, max_size = instance_group_sizes(target, capacity)
+        return {
+            "target_kind": target.kind,
+            "cluster": target.cluster_name,
+            "state_store": target.state_store,
+            "instance_group": target.instance_group,
+            "min_size": min_size,
+            "max_size": max_size,
+            # The runner gives up before its lease expires, so a runner Marea stopped waiting for never
+            # changes the instance group after another has started (docs/aws-semantics.md, kops).
+            "deadline": deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
     def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
         assert isinstance(target, KopsTarget)
         runner = self._placement()
         min_size, max_size = instance_group_sizes(target, capacity)
-        environment = {
-            "KOPS_CLUSTER_NAME": target.cluster_name,
-            "KOPS_STATE_STORE": target.state_store,
-            "MAREA_IG_NAME": target.instance_group,
-            "MAREA_MIN_SIZE": str(min_size),
-            "MAREA_MAX_SIZE": str(max_size),
-            "MAREA_DECISION_ID": decision_id,
-            "MAREA_DECISIONS_TABLE": self._decisions_table,
-            "MAREA_APPLY": "true",
-            # The runner gives up before its lease expires, so a runner Marea stopped waiting for never
-            # changes the instance group after another has started (docs/aws-semantics.md, kops).
-            "MAREA_DEADLINE": deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
         kwargs: Any = {
             "cluster": runner.ecs_cluster,
             "taskDefinition": runner.task_definition,
@@ -125,7 +126,8 @@ class KopsActuator:
                 "containerOverrides": [
                     {
                         "name": runner.container_name,
-                        "environment": [{"name": k, "value": v} for k, v in environment.items()],
+                        # The one override the runner accepts: it refuses a task whose overrides hold anything else.
+                        "environment": [{"name": RUNNER_DECISION_VARIABLE, "value": decision_id}],
                     }
                 ]
             },

@@ -18,6 +18,5 @@ def actuator_for(target: TargetBase) -> AnyActuator:
     if kind == "ecs":
         return EcsActuator(aws.ecs())
     if kind == "kops":
-        settings = get_settings()
-        return KopsActuator(aws.autoscaling(), aws.ecs(), settings.decisions_table, settings.kops_runner())
+        return KopsActuator(aws.autoscaling(), aws.ecs(), get_settings().kops_runner())
     raise ValueError(f"no actuator for target kind {kind!r}")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from chalicelib import kops_names
 from chalicelib.constants import TARGET_ID_PATTERN
 from chalicelib.metric_retention import describe_age, oldest_readable
 
@@ -363,9 +364,14 @@ class KopsTarget(TargetBase):
     task runs (cluster, task definition, network) is the stage's (settings.KopsRunner), not the target's."""
 
     kind: Literal["kops"] = "kops"
-    cluster_name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
-    instance_group: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-    state_store: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+    # The runner validates the same names with the same patterns (chalicelib/kops_names.py).
+    cluster_name: str = Field(
+        min_length=1, max_length=kops_names.CLUSTER_NAME_MAX_LENGTH, pattern=kops_names.CLUSTER_NAME_PATTERN
+    )
+    instance_group: str = Field(
+        min_length=1, max_length=kops_names.INSTANCE_GROUP_MAX_LENGTH, pattern=kops_names.INSTANCE_GROUP_PATTERN
+    )
+    state_store: str = Field(max_length=kops_names.STATE_STORE_MAX_LENGTH, pattern=kops_names.STATE_STORE_PATTERN)
     sizing: KopsSizing = KopsSizing.PINNED
     # A runner that has not reported after this long is marked failed on the next evaluation.
     runner_timeout_s: int = Field(default=900, ge=60, le=3600)

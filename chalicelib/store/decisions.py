@@ -22,6 +22,7 @@ from chalicelib.store.items import (
     dedup_item,
     target_outcome,
 )
+from chalicelib.store.protocols import RunnerRequest
 from chalicelib.store.transactions import TransactionCancelled, write_transaction
 
 if TYPE_CHECKING:
@@ -120,6 +121,36 @@ class DecisionLog:
         except ValueError:
             runner = {"status": "unreadable", "message": "the runner wrote a result that is not JSON"}
         return decision_from_item(item), runner if isinstance(runner, dict) else None  # type: ignore[arg-type]
+
+    def attach_runner_request(self, decision_id: str, request: RunnerRequest) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": decision_id}},
+                UpdateExpression="SET runner_request = :request",
+                ConditionExpression="outcome = :pending",
+                ExpressionAttributeValues={
+                    ":request": {"M": runner_request_map(request)},
+                    ":pending": {"S": Outcome.PENDING.value},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def runner_request(self, decision_id: str) -> RunnerRequest | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"id": {"S": decision_id}},
+            ConsistentRead=True,
+            ProjectionExpression="runner_request",
+        )
+        stored = response.get("Item", {}).get("runner_request", {}).get("M")
+        if stored is None:
+            return None
+        return {name: value["S"] if "S" in value else int(value["N"]) for name, value in stored.items()}
 
     def get(self, decision_id: str, *, consistent: bool = False) -> Decision | None:
         response = self._client.get_item(
@@ -305,3 +336,8 @@ def outcome_update(table: str, decision: Decision) -> dict[str, Any]:
             },
         }
     }
+
+
+def runner_request_map(request: RunnerRequest) -> dict[str, Any]:
+    """The runner's request as a DynamoDB map: text as S, sizes as N (the runner reads it with GetItem)."""
+    return {name: {"N": str(value)} if isinstance(value, int) else {"S": value} for name, value in request.items()}

@@ -20,6 +20,7 @@ from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import Target
 from chalicelib.store.decisions import DecisionQuery, check_cursor, decode_cursor, encode_cursor
 from chalicelib.store.items import DECISION_LOG_PARTITION
+from chalicelib.store.protocols import RunnerRequest
 from chalicelib.store.targets import DuplicateDecisionError, VersionConflictError
 
 
@@ -31,6 +32,7 @@ class MemoryTables:
     decisions: dict[str, Decision] = field(default_factory=dict)
     dedup: dict[str, str] = field(default_factory=dict)
     runner_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runner_requests: dict[str, RunnerRequest] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def record_new(self, decision: Decision, dedup: str | None) -> bool:
@@ -190,6 +192,18 @@ class MemoryDecisionLog:
         with self._tables.lock:
             if decision_id in self._tables.decisions:
                 self._tables.runner_results[decision_id] = result
+
+    def attach_runner_request(self, decision_id: str, request: RunnerRequest) -> bool:
+        with self._tables.lock:
+            current = self._tables.decisions.get(decision_id)
+            if current is None or current.outcome is not Outcome.PENDING:
+                return False
+            self._tables.runner_requests[decision_id] = dict(request)
+            return True
+
+    def runner_request(self, decision_id: str) -> RunnerRequest | None:
+        request = self._tables.runner_requests.get(decision_id)
+        return None if request is None else dict(request)
 
     def annotate_closed(self, decision: Decision, key: str, note: str) -> bool:
         with self._tables.lock:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+# The runner's request: names and sizes (str and int values only, a DynamoDB map of S and N).
+RunnerRequest = dict[str, str | int]
+
 if TYPE_CHECKING:
     from chalicelib.models.decisions import Decision
     from chalicelib.models.state import StoredTarget, TargetState, Unsettled
@@ -72,6 +75,13 @@ class DecisionStore(Protocol):
     def get_by_dedup(self, dedup: str) -> Decision | None: ...
 
     def get_with_runner_result(self, decision_id: str) -> tuple[Decision, dict[str, Any] | None] | None: ...
+
+    def attach_runner_request(self, decision_id: str, request: RunnerRequest) -> bool:
+        """Write what the kops runner must do beside a decision (attribute ``runner_request``), only while it is
+        pending; False when it is gone or closed. The runner reads it: its caller passes it nothing else."""
+        ...
+
+    def runner_request(self, decision_id: str) -> RunnerRequest | None: ...
 
     def annotate_closed(self, decision: Decision, key: str, note: str) -> bool: ...
 

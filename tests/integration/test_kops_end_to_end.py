@@ -4,6 +4,7 @@ ECS Task State Change → decision applied."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from chalicelib import wiring
-from marea_local.demo_resources import put_alarm
+from marea_local.demo_resources import put_alarm, register_kops_runner_task_definition, runner_settings
 from marea_local.event_pump import EventPump
 from marea_local.kops_local import run_runner_locally, seed_kops_cluster
 from marea_local.local_fargate import LocalFargate
@@ -111,14 +112,14 @@ def test_advise_mode_recommends_and_starts_no_runner(client: Any, clients: dict[
 def test_a_runner_refusing_the_request_fails_the_decision_with_its_reason(
     client: Any, clients: dict[str, Any], kops_cluster: Any
 ) -> None:
+    # The runner's own safety cap, pinned in a newer revision of its task definition (RunTask takes the newest).
+    table = os.environ["MAREA_DECISIONS_TABLE"]
+    pinned = runner_settings(KOPS_CLUSTER, f"s3://{BUCKET}", [KOPS_IG], table, {"MAREA_MAX_NODES": "3"})
+    register_kops_runner_task_definition(clients["ecs"], kops_cluster["task_definition"], pinned)
     register(client, "nodes", with_step_policy(max=60))
     client.lambda_.invoke("on_alarm_state_change", alarm_event(clients))
-
-    def refusing_runner(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        return run_runner_locally({**env, "MAREA_MAX_NODES": "3"})  # the runner's own safety cap
-
     fargate = LocalFargate(
-        clients["ecs"], refusing_runner, lambda e: client.lambda_.invoke("on_runner_task_stopped", e).payload
+        clients["ecs"], run_runner_locally, lambda e: client.lambda_.invoke("on_runner_task_stopped", e).payload
     )
     [(_event, result)] = fargate.step()
     assert result["decisions"][0]["outcome"] == "failed"
@@ -146,9 +147,9 @@ def test_a_runner_task_stopped_before_fargate_ran_it_is_never_run_and_reports_st
 
     ran: list[str] = []
 
-    def recording_runner(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        ran.append(env["MAREA_DECISION_ID"])
-        return run_runner_locally(env)
+    def recording_runner(task: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        ran.append(task["startedBy"])
+        return run_runner_locally(task)
 
     delivered: list[dict[str, Any]] = []
     fargate = LocalFargate(clients["ecs"], recording_runner, delivered.append)

@@ -6,6 +6,7 @@ runner run locally on the task's behalf), so the task-state events are built fro
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from chalicelib import wiring
 from chalicelib.models.decisions import Trigger, TriggerType
 from marea_local.local_fargate import task_stopped_event
 from tests.integration.world import (
+    HEADERS,
     KOPS_CLUSTER,
     KOPS_IG,
     RUNNER_CLUSTER,
@@ -65,20 +67,22 @@ def test_a_scale_out_starts_the_runner_with_the_new_sizes_and_stays_pending(
     [task] = runner_tasks(clients)
     assert task["startedBy"] == decision["id"]
     assert task["group"] == "marea-kops-runner"
-    env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
-    assert env == {
-        "KOPS_CLUSTER_NAME": KOPS_CLUSTER,
-        "KOPS_STATE_STORE": "s3://marea-kops-state",
-        "MAREA_IG_NAME": KOPS_IG,
-        "MAREA_MIN_SIZE": "4",
-        "MAREA_MAX_SIZE": "4",  # pinned
-        "MAREA_DECISION_ID": decision["id"],
-        "MAREA_DECISIONS_TABLE": env["MAREA_DECISIONS_TABLE"],
-        "MAREA_APPLY": "true",
-        "MAREA_DEADLINE": env["MAREA_DEADLINE"],
+    # The decision id is all RunTask passes: the runner reads its request from the decision.
+    assert task["overrides"]["containerOverrides"] == [
+        {"name": "kops-runner", "environment": [{"name": "MAREA_DECISION_ID", "value": decision["id"]}]}
+    ]
+    request = wiring.decision_log().runner_request(decision["id"])
+    assert request == {
+        "target_kind": "kops",
+        "cluster": KOPS_CLUSTER,
+        "state_store": "s3://marea-kops-state",
+        "instance_group": KOPS_IG,
+        "min_size": 4,
+        "max_size": 4,  # pinned
+        "deadline": request["deadline"],
     }
     # The runner gives up 60 s before its 900 s lease expires, so it never acts after another may start.
-    deadline = datetime.fromisoformat(env["MAREA_DEADLINE"].replace("Z", "+00:00"))
+    deadline = datetime.fromisoformat(str(request["deadline"]).replace("Z", "+00:00"))
     started_at = datetime.fromisoformat(decision["created_at"])
     assert timedelta(seconds=835) <= deadline - started_at <= timedelta(seconds=845)
     assert decision["inputs"]["actuation_reference"] == task["taskArn"]
@@ -132,8 +136,9 @@ def test_floor_sizing_keeps_max_at_the_targets_max(client: Any, clients: dict[st
     publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
     client.http.post("/targets/nodes/evaluate")
     [task] = runner_tasks(clients)
-    env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
-    assert (env["MAREA_MIN_SIZE"], env["MAREA_MAX_SIZE"]) == ("4", "10")
+    request = wiring.decision_log().runner_request(task["startedBy"])
+    assert request is not None
+    assert (request["min_size"], request["max_size"]) == (4, 10)
 
 
 def test_while_a_runner_runs_no_second_one_starts_and_the_newest_decision_waits(
@@ -292,3 +297,21 @@ def test_a_runner_whose_lease_expired_is_stopped_before_another_starts_and_its_l
     assert (old.outcome, old.reasons[-1]) == ("failed", "RUNNER_TIMEOUT")
     assert "after its lease had passed" in old.inputs["late_completion"]
     assert wiring.registry().require("nodes").state.in_flight.decision_id == later.id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("state_store", "s3://marea-kops-state/$(id)"),
+        ("state_store", "s3://marea-kops-state/a b"),
+        ("cluster_name", "a..b"),
+    ],
+)
+def test_a_name_the_runner_would_refuse_is_refused_at_registration(
+    client: Any, clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch, field: str, value: str
+) -> None:
+    make_runner_cluster(clients, monkeypatch)
+    response = client.http.put("/targets/nodes", headers=HEADERS, body=json.dumps(kops_target(**{field: value})))
+    assert response.status_code == 400, response.json_body
+    assert field in response.json_body["message"]
+    assert wiring.registry().get("nodes") is None

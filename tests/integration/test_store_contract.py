@@ -183,3 +183,20 @@ def test_an_api_write_never_turns_a_claimed_mark_back_into_an_unclaimed_one(stor
 
     assert registry.require("web").unsettled.claimed_by == "me"
     assert registry.claim_actuation(committed, acting.id, by="other") is False
+
+
+def test_a_runner_request_is_attached_only_to_a_pending_decision(stores: Any) -> None:
+    _, log = stores
+    pending, closed = decision(), decision(at=NOW + timedelta(seconds=1), outcome=Outcome.APPLIED)
+    log.put_new(pending, EXPIRES)
+    log.put_new(closed, EXPIRES)
+    request = {"target_kind": "kops", "cluster": "k8s.example.com", "min_size": 3, "max_size": 5}
+
+    assert log.attach_runner_request(pending.id, request) is True
+    assert log.runner_request(pending.id) == request
+    assert log.attach_runner_request(pending.id, {**request, "max_size": 6}) is True  # a relaunch replaces it
+    assert log.runner_request(pending.id) == {**request, "max_size": 6}
+    assert log.attach_runner_request(closed.id, request) is False
+    assert log.runner_request(closed.id) is None
+    assert log.attach_runner_request(decision_id(NOW + timedelta(seconds=2)), request) is False  # never creates one
+    assert log.get(pending.id) == pending  # the decision itself is unchanged

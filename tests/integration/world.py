@@ -82,6 +82,7 @@ def asg_desired(clients: dict[str, Any], name: str = "web") -> int:
 
 KOPS_CLUSTER = "demo.k8s.local"
 KOPS_IG = "nodes"
+KOPS_STATE_STORE = "s3://marea-kops-state"
 # Named as infra/kops-runner.yaml names them for stage "test": the IAM policy guard checks RunTask against them.
 RUNNER_CLUSTER = f"marea-{STAGE}-kops-runner"
 
@@ -92,7 +93,14 @@ def make_runner_cluster(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     from chalicelib import wiring
     from marea_local.demo_resources import create_kops_runner_cluster, runner_environment
 
-    runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
+    runner = create_kops_runner_cluster(
+        clients["ec2"],
+        clients["ecs"],
+        stage=STAGE,
+        kops_cluster=KOPS_CLUSTER,
+        state_store=KOPS_STATE_STORE,
+        instance_groups=[KOPS_IG],
+    )
     for name, value in runner_environment(runner).items():
         monkeypatch.setenv(name, value)
     wiring.reset()
@@ -104,7 +112,7 @@ def kops_target(**overrides: Any) -> dict[str, Any]:
         "kind": "kops",
         "cluster_name": KOPS_CLUSTER,
         "instance_group": KOPS_IG,
-        "state_store": "s3://marea-kops-state",
+        "state_store": KOPS_STATE_STORE,
         "min": 1,
         "max": 10,
         "mode": "act",

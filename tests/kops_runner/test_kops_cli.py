@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +54,21 @@ class FakeKops:
         return subprocess.CompletedProcess(argv, 0, "", "")
 
 
-def request(**overrides: str) -> RunRequest:
-    env = {
-        "KOPS_CLUSTER_NAME": "k8s.example.com",
-        "KOPS_STATE_STORE": "s3://kops-state",
-        "MAREA_IG_NAME": "nodes",
-        "MAREA_MIN_SIZE": "3",
-        "MAREA_MAX_SIZE": "5",
-        "MAREA_DECISION_ID": "01J0000000000000000000000A",
-        "MAREA_APPLY": "true",
-        "MAREA_VERIFY_INTERVAL_S": "0",
-        **overrides,
-    }
-    return RunRequest.model_validate(env)
+def request(*, apply: bool = True) -> RunRequest:
+    return RunRequest(
+        decision_id="01J0000000000000000000000A",
+        decisions_table="marea-decisions",
+        cluster="k8s.example.com",
+        state_store="s3://kops-state",
+        instance_group="nodes",
+        min_size=3,
+        max_size=5,
+        deadline=datetime.now(UTC) + timedelta(minutes=14),
+        apply=apply,
+        kops_timeout_s=42,
+        verify_attempts=3,
+        verify_interval_s=0,
+    )
 
 
 class AsgAt:
@@ -82,6 +85,7 @@ def cli(fake: FakeKops) -> KopsCli:
         cluster="k8s.example.com",
         state_store="s3://kops-state",
         timeout_s=42,
+        environment={"HOME": "/home/runner", "PATH": "/usr/local/bin:/usr/bin:/bin"},
         run_process=fake,
     )
 
@@ -104,6 +108,7 @@ def test_an_apply_calls_kops_with_argument_lists_a_timeout_and_no_shell() -> Non
         assert "shell" not in kwargs
         assert kwargs["timeout"] == 42
         assert kwargs["stdin"] is subprocess.DEVNULL
+        assert kwargs["env"] == {"HOME": "/home/runner", "PATH": "/usr/local/bin:/usr/bin:/bin"}  # nothing inherited
 
 
 @pytest.mark.parametrize(("version", "scoped"), [("1.30.4", False), ("1.31.0", True), ("1.36.2", True)])
@@ -119,7 +124,7 @@ def test_update_is_scoped_to_the_instance_group_from_kops_1_31(version: str, sco
 def test_a_dry_run_never_edits_and_never_passes_yes() -> None:
     fake = FakeKops()
 
-    status, _ = Resize(request(MAREA_APPLY="false"), cli(fake), lambda: AsgAt((2, 2))).run()  # type: ignore[arg-type, return-value]
+    status, _ = Resize(request(apply=False), cli(fake), lambda: AsgAt((2, 2))).run()  # type: ignore[arg-type, return-value]
 
     assert status == "dry_run"
     verbs = [argv[1] for argv, _ in fake.calls]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from kops_runner.testing import kops_double
+from kops_runner.testing.local_entry import double_executable, embedded_aws
 from tests.kops_runner.conftest import BUCKET, CLUSTER, NODES, KopsWorld
 
 pytestmark = pytest.mark.integration
@@ -35,9 +37,10 @@ def kops(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return call
 
 
-def test_the_executable_runs_with_the_interpreter_it_is_given(world: KopsWorld) -> None:
+def test_the_executable_runs_with_the_interpreter_it_is_given(world: KopsWorld, tmp_path: Path) -> None:
+    executable = double_executable(tmp_path, embedded_aws(world.endpoint_url))
     result = subprocess.run(  # noqa: S603 - the double, argument list
-        [str(world.kops), "version"], capture_output=True, text=True, timeout=60, check=False
+        [str(executable), "version"], capture_output=True, text=True, timeout=60, check=False, env={}
     )
 
     assert (result.returncode, result.stdout) == (0, "Client version: 1.36.2 (git-v1.36.2)\n")

@@ -1,81 +1,176 @@
-"""The request model (environment → RunRequest) and what the runner reads back from kops."""
+"""The pinned settings (task definition environment → PinnedSettings), the override check, the isolation of the
+runner's environment, and what the runner reads back from kops. Pure: no AWS."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from pydantic import ValidationError
 
+from kops_runner.errors import BadRequest
 from kops_runner.instance_group import UnreadableOutput, parse_instance_group, parse_kops_version
+from kops_runner.isolation import KOPS_SEARCH_PATH, PINNED, isolate, kops_environment
 from kops_runner.outcome import MAX_MESSAGE_CHARS, clip
-from kops_runner.settings import ReportTo, RunRequest
+from kops_runner.settings import PinnedSettings
+from kops_runner.task import TaskIdentity, metadata_endpoint, require_only_the_decision_id
 
+DECISION = "01J0000000000000000000000A"
 BASE = {
     "KOPS_CLUSTER_NAME": "k8s.example.com",
     "KOPS_STATE_STORE": "s3://kops-state",
-    "MAREA_IG_NAME": "nodes",
-    "MAREA_MIN_SIZE": "3",
-    "MAREA_MAX_SIZE": "5",
-    "MAREA_DECISION_ID": "01J0000000000000000000000A",
+    "MAREA_DECISIONS_TABLE": "marea-prod-decisions",
+    "MAREA_INSTANCE_GROUPS": "nodes-a, nodes-b",
 }
 
 
-def from_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> RunRequest:
-    for name, value in {**BASE, **overrides}.items():
-        monkeypatch.setenv(name, value)
-    return RunRequest()
+def pinned(**overrides: str) -> PinnedSettings:
+    values = {**BASE, **overrides}
+    return PinnedSettings.registered([{"name": name, "value": value} for name, value in values.items()])
 
 
 @pytest.mark.parametrize(("raw", "apply"), [("true", True), ("True", False), ("yes", False), ("1", False), ("", False)])
-def test_only_the_exact_string_true_applies(monkeypatch: pytest.MonkeyPatch, raw: str, apply: bool) -> None:
-    monkeypatch.delenv("MAREA_APPLY", raising=False)
-    assert from_env(monkeypatch, MAREA_APPLY=raw).apply is apply
+def test_only_the_exact_string_true_applies(raw: str, apply: bool) -> None:
+    assert pinned(MAREA_APPLY=raw).apply is apply
 
 
-def test_the_defaults_are_a_dry_run_with_kops_on_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MAREA_APPLY", "MAREA_MAX_NODES", "KOPS_BINARY", "MAREA_DECISIONS_TABLE"):
-        monkeypatch.delenv(name, raising=False)
-
-    request = from_env(monkeypatch)
-
-    assert (request.apply, request.max_nodes, request.kops_binary, request.decisions_table) == (
-        False,
-        1000,
-        "kops",
-        None,
-    )
-    assert request.asg_name == "nodes.k8s.example.com"
+def test_the_defaults_are_a_dry_run_capped_at_1000_nodes() -> None:
+    settings = pinned()
+    assert (settings.apply, settings.max_nodes, settings.instance_groups) == (False, 1000, ("nodes-a", "nodes-b"))
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("MAREA_IG_NAME", "--yes"),
-        ("MAREA_IG_NAME", "nodes; rm -rf /"),
+        ("MAREA_INSTANCE_GROUPS", ""),
+        ("MAREA_INSTANCE_GROUPS", "nodes,--yes"),
+        ("MAREA_INSTANCE_GROUPS", "nodes; rm -rf /"),
         ("KOPS_CLUSTER_NAME", "-k8s.example.com"),
         ("KOPS_STATE_STORE", "gs://bucket"),
         ("KOPS_STATE_STORE", "s3://--state"),
-        ("MAREA_DECISION_ID", "not-a-ulid"),
-        ("MAREA_MAX_NODES", "4"),
+        ("MAREA_DECISIONS_TABLE", "a"),
+        ("MAREA_MAX_NODES", "-4"),
     ],
 )
-def test_a_malformed_request_is_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
-    with pytest.raises(ValidationError):
-        from_env(monkeypatch, **{name: value})
+def test_a_malformed_task_definition_is_refused_naming_the_variable_not_the_value(name: str, value: str) -> None:
+    with pytest.raises(BadRequest, match=name) as refused:
+        pinned(**{name: value})
+    assert "rm -rf" not in str(refused.value)
 
 
-def test_report_to_reads_a_request_too_broken_to_validate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAREA_DECISION_ID", "01J0000000000000000000000A")
-    monkeypatch.setenv("MAREA_DECISIONS_TABLE", "marea-prod-decisions")
-    monkeypatch.setenv("MAREA_MIN_SIZE", "lots")
-    monkeypatch.setenv("MAREA_APPLY", "true")
+SIDECAR = {"name": "sidecar", "environment": [{"name": "MAREA_DECISION_ID", "value": DECISION}]}
 
-    report_to = ReportTo()
 
-    assert (report_to.decision_id, report_to.decisions_table, report_to.apply) == (
-        "01J0000000000000000000000A",
-        "marea-prod-decisions",
-        True,
-    )
+def own(*environment: tuple[str, str], **more: Any) -> dict[str, Any]:
+    pairs = [{"name": name, "value": value} for name, value in environment]
+    return {
+        "containerOverrides": [{"name": "kops-runner", "environment": pairs, **more}],
+        "inferenceAcceleratorOverrides": [],
+    }
+
+
+def test_only_the_decision_id_on_its_own_container_passes() -> None:
+    assert require_only_the_decision_id(own(("MAREA_DECISION_ID", DECISION)), "kops-runner") == DECISION
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (own(("MAREA_DECISION_ID", DECISION), ("KOPS_BINARY", "/scratch/x")), "environment KOPS_BINARY"),
+        (own(("MAREA_DECISION_ID", DECISION), ("PYTHONPATH", "/scratch/x")), "environment PYTHONPATH"),
+        (own(("MAREA_DECISION_ID", DECISION), command=["sh", "-c", "id"]), "containerOverrides[kops-runner].command"),
+        (own(("MAREA_DECISION_ID", DECISION), environmentFiles=[{"type": "s3", "value": "arn"}]), "environmentFiles"),
+        ({**own(("MAREA_DECISION_ID", DECISION)), "taskRoleArn": "arn:aws:iam::1:role/admin"}, "taskRoleArn"),
+        ({**own(("MAREA_DECISION_ID", DECISION)), "executionRoleArn": "arn:aws:iam::1:role/x"}, "executionRoleArn"),
+        (
+            {"containerOverrides": [*own(("MAREA_DECISION_ID", DECISION))["containerOverrides"], SIDECAR]},
+            "containerOverrides[sidecar].environment MAREA_DECISION_ID",
+        ),
+    ],
+)  # fmt: skip
+def test_any_other_override_is_refused_by_name_never_by_value(overrides: dict[str, Any], named: str) -> None:
+    with pytest.raises(BadRequest, match="refused: the task's overrides set more than MAREA_DECISION_ID") as refused:
+        require_only_the_decision_id(overrides, "kops-runner")
+    assert named in str(refused.value)
+    assert "/scratch/x" not in str(refused.value)
+    assert "role/admin" not in str(refused.value)
+
+
+@pytest.mark.parametrize("overrides", [{}, own(), own(("MAREA_DECISION_ID", "not-a-ulid"))])
+def test_a_task_without_a_valid_decision_id_is_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(BadRequest, match="no valid MAREA_DECISION_ID"):
+        require_only_the_decision_id(overrides, "kops-runner")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "http://127.0.0.1:8080/v4/abc",
+        "https://169.254.170.2/v4/abc",
+        "http://169.254.170.2:80/v4/abc",
+        "http://user@169.254.170.2/v4/abc",
+        "http://169.254.170.2.evil.example/v4/abc",
+        "http://169.254.170.2/v2/credentials/abc",
+    ],
+)
+def test_the_metadata_endpoint_is_accepted_only_on_fargates_host(value: str | None) -> None:
+    with pytest.raises(BadRequest, match="ECS_CONTAINER_METADATA_URI_V4"):
+        metadata_endpoint(value)
+
+
+def test_fargates_metadata_endpoint_is_accepted() -> None:
+    assert metadata_endpoint("http://169.254.170.2/v4/3f2a-1") == "http://169.254.170.2/v4/3f2a-1"
+
+
+def test_the_region_comes_from_the_task_arn() -> None:
+    arn = "arn:aws:ecs:eu-west-1:123456789012:task/marea-prod-kops-runner/0123456789abcdef0123456789abcdef"
+    assert TaskIdentity(arn, "marea-prod-kops-runner", "kops-runner").region == "eu-west-1"
+    with pytest.raises(BadRequest):
+        _ = TaskIdentity("arn:aws:iam::123456789012:role/x", "c", "kops-runner").region
+
+
+HOSTILE = {
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc",
+    "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+    "AWS_ENDPOINT_URL_ECS": "http://127.0.0.1:1",
+    "AWS_CA_BUNDLE": "/scratch/ca.pem",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/creds",
+    "AWS_ACCESS_KEY_ID": "AKIAEVIL",
+    "AWS_REGION": "xx-evil-1",
+    "AWS_DATA_PATH": "/scratch/models",
+    "HTTPS_PROXY": "http://127.0.0.1:1",
+    "SSL_CERT_FILE": "/scratch/ca.pem",
+    "KOPS_BASE_URL": "http://127.0.0.1:1/nodeup",
+    "KOPS_FEATURE_FLAGS": "+Evil",
+    "KOPS_STATE_STORE": "s3://evil",
+    "LD_PRELOAD": "/scratch/evil.so",
+    "BASH_ENV": "/scratch/evil.sh",
+    "PYTHONPATH": "/scratch",
+    "PATH": "/scratch/evil-bin",
+    "HOME": "/scratch/evil-home",
+}
+
+
+def test_the_runner_keeps_only_what_the_ecs_agent_sets() -> None:
+    environ = dict(HOSTILE)
+    isolate(environ)
+    assert environ == {
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc",
+        "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
+        **PINNED,
+    }
+
+
+def test_kops_gets_a_minimal_environment_in_the_tasks_region() -> None:
+    environment = kops_environment(HOSTILE, "eu-west-1")
+    assert set(environment) == {
+        "HOME", "PATH", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_EXECUTION_ENV", "AWS_REGION",
+        "AWS_DEFAULT_REGION", *PINNED,
+    }  # fmt: skip
+    assert (environment["PATH"], environment["AWS_REGION"]) == (KOPS_SEARCH_PATH, "eu-west-1")
+    assert environment["HOME"] != "/scratch/evil-home"
 
 
 @pytest.mark.parametrize(

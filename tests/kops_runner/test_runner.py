@@ -1,33 +1,30 @@
-"""The kops runner end to end: entrypoint → kops (test double) → moto's S3 state store and Auto Scaling.
+"""The kops runner end to end: its task in moto's ECS → its decision in DynamoDB → kops (test double) → moto's
+S3 state store and Auto Scaling.
 
-Most cases call the entrypoint in this process (the kops calls are still real subprocesses of
-the double); the happy path runs `python -m kops_runner` exactly as the Fargate task would.
+Most cases call `run.main` in this process with the testing entry's platform (the kops calls are still real
+subprocesses of the double); the happy path runs the testing entry as its own `python -I` process, as
+LocalFargate does. Each RunTask here passes only MAREA_DECISION_ID unless the test says otherwise.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from kops_runner.__main__ import main
+from kops_runner import run
 from kops_runner.outcome import Outcome, Sizes, Status, record
 from kops_runner.resize import Resize
 from marea_local.kops_local import run_runner_locally
-from tests.kops_runner.conftest import CLUSTER, CONTROL_PLANE, NODES, KopsWorld
+from tests.kops_runner.conftest import BUCKET, CLUSTER, CONTROL_PLANE, NODES, KopsWorld, in_s
 
 pytestmark = pytest.mark.integration
 
 
-def run_main(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str]
-) -> tuple[int, Any]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    code = main()
+def run_main(world: KopsWorld, capsys: pytest.CaptureFixture[str], task: dict[str, Any], **double_env: str) -> Any:
+    code = run.main(world.platform(task, **double_env))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1, "stdout carries exactly one line: the outcome"
     return code, json.loads(lines[0])
@@ -35,17 +32,17 @@ def run_main(
 
 def test_apply_resizes_the_instance_group_and_its_asg_and_records_the_outcome(world: KopsWorld) -> None:
     # Given a node group at 2..2 and a decision waiting for the runner
-    env = world.runner_env(3, 5, apply=True)
+    decision_id = world.new_decision(3, 5)
 
-    # When the runner runs as the Fargate task would
-    code, outcome = run_runner_locally(env)
+    # When the runner runs as LocalFargate runs it for the task Marea started
+    code, outcome = run_runner_locally(world.start(decision_id))
 
     # Then kops changed the instance group, kops update cluster set the ASG, and the outcome says so
     assert code == 0, outcome
     assert world.ig_sizes() == (3, 5)
     assert world.asg_sizes() == (3, 5)
     assert outcome == {
-        "decision_id": env["MAREA_DECISION_ID"],
+        "decision_id": decision_id,
         "cluster": CLUSTER,
         "instance_group": NODES,
         "requested": {"min": 3, "max": 5},
@@ -57,45 +54,41 @@ def test_apply_resizes_the_instance_group_and_its_asg_and_records_the_outcome(wo
         "kops_version": "1.36.2",
     }
     assert "Auto Scaling group nodes-us-east-1a.k8s.example.com has MinSize 3, MaxSize 5" in outcome["message"]
-    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+    assert world.runner_result(decision_id) == outcome
     # kops records the version that last applied the cluster
-    assert world.s3.get_object(Bucket="kops-state-store", Key=f"{CLUSTER}/kops-version.txt")["Body"].read() == b"1.36.2"
+    assert world.s3.get_object(Bucket=BUCKET, Key=f"{CLUSTER}/kops-version.txt")["Body"].read() == b"1.36.2"
 
 
-def test_without_the_apply_flag_it_only_runs_the_dry_run(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = world.runner_env(3, 5, apply=False)
-    del env["MAREA_APPLY"]
+def test_pinned_to_dry_run_it_only_runs_the_dry_run(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    world.pin(apply=False)
+    decision_id = world.new_decision(3, 5)
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id))
 
     assert code == 0
     assert (outcome["status"], outcome["applied"], outcome["dry_run"]) == ("dry_run", False, True)
     assert outcome["previous"] == {"min": 2, "max": 2}
     assert "would set instance group nodes-us-east-1a of k8s.example.com to minSize 3, maxSize 5" in outcome["message"]
-    assert world.ig_sizes() == (2, 2)
-    assert world.asg_sizes() == (2, 2)
-    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+    assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))
+    assert world.runner_result(decision_id) == outcome
 
 
-def test_a_missing_instance_group_is_a_bad_request(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = world.runner_env(3, 5, apply=True, ig="nodes-eu-west-9z")
+def test_a_missing_instance_group_is_a_bad_request(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    world.pin(MAREA_INSTANCE_GROUPS=f"{NODES},nodes-eu-west-9z")
+    decision_id = world.new_decision(3, 5, instance_group="nodes-eu-west-9z")
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id))
 
     assert (code, outcome["status"], outcome["applied"]) == (2, "bad_request", False)
     assert 'instancegroup not found "nodes-eu-west-9z"' in outcome["message"]
     assert outcome["kops_version"] == "1.36.2"
-    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+    assert world.runner_result(decision_id) == outcome
 
 
-def test_a_control_plane_group_is_refused(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, outcome = run_main(monkeypatch, capsys, world.runner_env(3, 3, apply=True, ig=CONTROL_PLANE))
+def test_a_control_plane_group_is_refused(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    decision_id = world.new_decision(3, 3, instance_group=CONTROL_PLANE)
+
+    code, outcome = run_main(world, capsys, world.start(decision_id))
 
     assert (code, outcome["status"]) == (2, "bad_request")
     assert "has role ControlPlane, not Node" in outcome["message"]
@@ -105,101 +98,121 @@ def test_a_control_plane_group_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("min_size", "max_size", "extra", "says"),
+    ("request_", "pinned", "says"),
     [
-        ("5", "3", {}, "MAREA_MIN_SIZE 5 is above MAREA_MAX_SIZE 3"),
-        ("2", "40", {"MAREA_MAX_NODES": "20"}, "above the safety cap MAREA_MAX_NODES 20"),
-        ("-1", "3", {}, "MAREA_MIN_SIZE: Input should be greater than or equal to 0"),
-        ("2", "many", {}, "MAREA_MAX_SIZE: Input should be a valid integer"),
+        ({"min_size": 5, "max_size": 3}, {}, "min_size 5 is above max_size 3"),
+        ({"max_size": 40}, {"MAREA_MAX_NODES": "20"}, "max_size 40 is above the safety cap MAREA_MAX_NODES 20"),
+        ({"instance_group": "nodes-other"}, {}, "instance group nodes-other is not one this runner may resize"),
+        ({"cluster": "other.example.com"}, {}, "cluster other.example.com is not this runner's (k8s.example.com)"),
+        ({"state_store": "s3://other-state"}, {}, "state store s3://other-state is not this runner's"),
+        ({"min_size": -1}, {}, "min_size: Input should be greater than or equal to 0"),
+        ({"target_kind": "asg"}, {}, "target_kind: Input should be 'kops'"),
+        ({"state_store": "s3://kops-state-store/$(id)"}, {}, "state_store: String should match pattern"),
     ],
 )
-def test_an_out_of_range_request_is_refused_before_kops_runs(
+def test_a_request_this_runner_may_not_run_is_refused_before_kops_runs(
     world: KopsWorld,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    min_size: str,
-    max_size: str,
-    extra: dict[str, str],
+    request_: dict[str, Any],
+    pinned: dict[str, str],
     says: str,
 ) -> None:
-    env = world.runner_env(0, 0, apply=True, MAREA_MIN_SIZE=min_size, MAREA_MAX_SIZE=max_size, **extra)
-    # A kops that cannot run proves kops is never called.
-    env["KOPS_BINARY"] = "/nonexistent/kops"
+    if pinned:
+        world.pin(**pinned)
+    decision_id = world.new_decision(**{"min_size": 2, "max_size": 4, **request_})
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    # A kops that fails every call would show in the message: kops is never called.
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_FAIL="version,get,edit,update")
 
     assert (code, outcome["status"], outcome["requested"], outcome["kops_version"]) == (2, "bad_request", None, None)
     assert says in outcome["message"]
-    assert outcome["decision_id"] == env["MAREA_DECISION_ID"]
-    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+    assert outcome["decision_id"] == decision_id
+    assert world.runner_result(decision_id) == outcome
+    assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))
+
+
+@pytest.mark.parametrize("outcome_", ["applied", "failed", "skipped"])
+def test_a_decision_no_longer_pending_is_not_run(
+    world: KopsWorld, capsys: pytest.CaptureFixture[str], outcome_: str
+) -> None:
+    decision_id = world.new_decision(3, 5, outcome=outcome_)
+
+    code, outcome = run_main(world, capsys, world.start(decision_id))
+
+    assert (code, outcome["status"]) == (2, "bad_request")
+    assert f"decision {decision_id} is {outcome_}, not pending" in outcome["message"]
+    assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))
+
+
+def test_a_decision_that_does_not_exist_is_not_run_nor_created(
+    world: KopsWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = "01J00000000000000000000000"
+
+    code, outcome = run_main(world, capsys, world.start(unknown))
+
+    assert (code, outcome["status"]) == (2, "bad_request")
+    assert "does not exist" in outcome["message"]
+    assert world.runner_result(unknown) is None
+    assert "Item" not in world.dynamodb.get_item(TableName=world.decisions_table, Key={"id": {"S": unknown}})
+
+
+def test_a_task_definition_without_instance_groups_runs_nothing(
+    world: KopsWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.pin(MAREA_INSTANCE_GROUPS="")
+    decision_id = world.new_decision(3, 5)
+
+    code, outcome = run_main(world, capsys, world.start(decision_id))
+
+    assert (code, outcome["status"]) == (2, "bad_request")
+    assert "MAREA_INSTANCE_GROUPS" in outcome["message"]
     assert world.ig_sizes() == (2, 2)
 
 
-def test_a_request_without_cluster_or_state_store_is_a_bad_request(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = world.runner_env(3, 5, apply=True)
-    del env["KOPS_CLUSTER_NAME"], env["KOPS_STATE_STORE"]
+def test_a_failing_kops_update_is_a_kops_failure(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    decision_id = world.new_decision(3, 5)
 
-    code, outcome = run_main(monkeypatch, capsys, env)
-
-    assert (code, outcome["status"]) == (2, "bad_request")
-    assert "KOPS_CLUSTER_NAME: Field required" in outcome["message"]
-    assert "KOPS_STATE_STORE: Field required" in outcome["message"]
-
-
-def test_a_failing_kops_update_is_a_kops_failure(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = world.runner_env(3, 5, apply=True, KOPS_DOUBLE_FAIL="update")
-
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_FAIL="update")
 
     assert (code, outcome["status"], outcome["applied"]) == (3, "kops_failed", False)
     assert outcome["message"].startswith("instance group spec set to 3..5 but kops update cluster exited with 1")
     assert world.asg_sizes() == (2, 2)
-    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+    assert world.runner_result(decision_id) == outcome
 
 
-def test_a_kops_call_that_hangs_is_killed_at_the_timeout(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_kops_call_that_hangs_is_killed_at_the_timeout(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
     # `kops version` is the first call and, in the double, one that loads no AWS SDK: quick even on a busy machine.
-    env = world.runner_env(3, 5, apply=True, KOPS_DOUBLE_FAIL="version-hangs", MAREA_KOPS_TIMEOUT_S="2")
+    world.pin(MAREA_KOPS_TIMEOUT_S="2")
+    decision_id = world.new_decision(3, 5)
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_FAIL="version-hangs")
 
     assert (code, outcome["status"]) == (3, "kops_failed")
     assert outcome["message"] == "kops version timed out after 2 s"
     assert world.ig_sizes() == (2, 2)
 
 
-def _in(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def test_a_run_whose_deadline_has_passed_changes_nothing(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_run_whose_deadline_has_passed_changes_nothing(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a runner that starts after Marea's lease on the group has (nearly) run out
-    env = world.runner_env(3, 5, apply=True, MAREA_DEADLINE=_in(-1))
+    decision_id = world.new_decision(3, 5, deadline=in_s(-1))
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id))
 
     assert (code, outcome["status"], outcome["applied"]) == (5, "deadline_passed", False)
     assert "deadline passed before kops version" in outcome["message"]
     assert world.ig_sizes() == (2, 2)
-    assert world.runner_result(env["MAREA_DECISION_ID"]) == outcome
+    assert world.runner_result(decision_id) == outcome
 
 
 def test_a_kops_call_that_hangs_is_cut_short_at_the_deadline_not_at_its_own_timeout(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: KopsWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Each kops call may take 600 s; the whole run may not outlast its deadline, 10 s away.
-    env = world.runner_env(3, 5, apply=True, KOPS_DOUBLE_FAIL="version-hangs", MAREA_DEADLINE=_in(10))
+    decision_id = world.new_decision(3, 5, deadline=in_s(10))
     started = time.monotonic()
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_FAIL="version-hangs")
 
     assert (code, outcome["status"]) == (5, "deadline_passed")
     assert outcome["message"].startswith("kops version")  # cut at the deadline (or, on a slow start, before it)
@@ -207,20 +220,14 @@ def test_a_kops_call_that_hangs_is_cut_short_at_the_deadline_not_at_its_own_time
     assert world.ig_sizes() == (2, 2)
 
 
-def test_a_run_within_its_deadline_applies_as_without_one(world: KopsWorld) -> None:
-    env = world.runner_env(3, 5, apply=True, MAREA_DEADLINE=_in(840))
-    code, outcome = run_runner_locally(env)
-    assert (code, outcome["status"]) == (0, "applied")
-    assert world.ig_sizes() == (3, 5)
-
-
 def test_an_asg_that_does_not_follow_is_a_verification_failure(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: KopsWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a kops that reports success but leaves the ASG as it was
-    env = world.runner_env(3, 5, apply=True, KOPS_DOUBLE_FAIL="update-skips-asg", MAREA_VERIFY_ATTEMPTS="2")
+    world.pin(MAREA_VERIFY_ATTEMPTS="2")
+    decision_id = world.new_decision(3, 5)
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_FAIL="update-skips-asg")
 
     assert (code, outcome["status"], outcome["applied"]) == (4, "verification_failed", False)
     assert "shows MinSize 2, MaxSize 2 after 2 reads, expected MinSize 3, MaxSize 5" in outcome["message"]
@@ -228,13 +235,14 @@ def test_an_asg_that_does_not_follow_is_a_verification_failure(
 
 
 def test_kops_older_than_1_31_updates_the_cluster_without_instance_group_flag(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: KopsWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The double, like kops 1.30, rejects --instance-group as an unknown flag; the state store says 1.30 applied last.
-    world.s3.put_object(Bucket="kops-state-store", Key=f"{CLUSTER}/kops-version.txt", Body=b"1.30.4")
-    env = world.runner_env(0, 4, apply=False, KOPS_DOUBLE_VERSION="1.30.4")
+    world.s3.put_object(Bucket=BUCKET, Key=f"{CLUSTER}/kops-version.txt", Body=b"1.30.4")
+    world.pin(apply=False)
+    decision_id = world.new_decision(0, 4)
 
-    code, outcome = run_main(monkeypatch, capsys, env)
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_VERSION="1.30.4")
 
     assert (code, outcome["status"], outcome["kops_version"]) == (0, "dry_run", "1.30.4")
 
@@ -247,7 +255,7 @@ def test_an_unexpected_error_is_reported_with_exit_code_1(
 
     monkeypatch.setattr(Resize, "run", broken)
 
-    code, outcome = run_main(monkeypatch, capsys, world.runner_env(3, 5, apply=True))
+    code, outcome = run_main(world, capsys, world.start(world.new_decision(3, 5)))
 
     assert (code, outcome["status"], outcome["message"]) == (1, "error", "unexpected RuntimeError: disk full")
 
@@ -271,29 +279,17 @@ def test_the_outcome_never_creates_a_decision(world: KopsWorld) -> None:
     assert "Item" not in world.dynamodb.get_item(TableName=world.decisions_table, Key={"id": {"S": unknown}})
 
 
-def test_without_a_decisions_table_only_stdout_carries_the_outcome(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_decisions_table_that_cannot_be_read_is_an_error_whose_outcome_still_reaches_stdout(
+    world: KopsWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = world.runner_env(5, 3, apply=False)
-    del env["MAREA_DECISIONS_TABLE"]
+    world.pin(MAREA_DECISIONS_TABLE="marea-nowhere-decisions")
+    task = world.start(world.new_decision(3, 5))
 
-    code, outcome = run_main(monkeypatch, capsys, env)
-
-    assert (code, outcome["status"]) == (2, "bad_request")
-    assert world.runner_result(env["MAREA_DECISION_ID"]) is None
-
-
-def test_an_outcome_that_cannot_be_recorded_keeps_its_exit_code(
-    world: KopsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = world.runner_env(5, 3, apply=True, MAREA_DECISIONS_TABLE="marea-nowhere-decisions")
-
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    code = main()
+    code = run.main(world.platform(task))
     captured = capsys.readouterr()
 
-    assert code == 2
-    assert json.loads(captured.out)["status"] == "bad_request"
+    assert code == 1
+    assert json.loads(captured.out)["status"] == "error"
     assert '"event": "outcome_not_recorded"' in captured.err
     assert "ResourceNotFoundException" in captured.err
+    assert world.ig_sizes() == (2, 2)

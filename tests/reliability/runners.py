@@ -3,7 +3,7 @@
 The runner is the real one (``python -m kops_runner`` against the kops test double and the embedded
 AWS's S3 and Auto Scaling), run by marea_local.local_fargate.LocalFargate where Fargate would run it.
 The evaluator's clock is simulated, so that leases expire without waiting; the runner reads the wall
-clock, so its deadline (set on the simulated clock) is handed to it moved onto the wall clock.
+clock, so it runs with its clock moved as far ahead as the simulated one (the testing entry's --clock-ahead-s).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import patch
 
@@ -104,7 +104,14 @@ def build_kops_world(clients: dict[str, Any]) -> dict[str, Any]:
         clients["cloudwatch"], alarm_name(GROUP), namespace="AWS/EC2", metric_name="CPUUtilization",
         dimensions=dimensions, threshold=ALARM_THRESHOLD,
     )  # fmt: skip
-    runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
+    runner = create_kops_runner_cluster(
+        clients["ec2"],
+        clients["ecs"],
+        stage=STAGE,
+        kops_cluster=CLUSTER_NAME,
+        state_store=f"s3://{BUCKET}",
+        instance_groups=[INSTANCE_GROUP],
+    )
     os.environ.update(runner_environment(runner))
     forget_wiring()
     register(kops_body())
@@ -135,16 +142,12 @@ def set_alarm(clients: dict[str, Any], recent: list[float]) -> float:
     return deciding
 
 
-def runner_on(clock: SimulatedClock) -> Callable[[dict[str, str]], tuple[int, dict[str, Any]]]:
-    """run_runner_locally with MAREA_DEADLINE moved from the simulated clock onto the wall clock: a runner run
-    after its deadline (simulated) finds it passed, as it would on Fargate."""
+def runner_on(clock: SimulatedClock) -> Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]:
+    """run_runner_locally with the runner's clock on the simulated one: a runner run after its deadline (set on
+    the simulated clock) finds it passed, as it would on Fargate."""
 
-    def run(environment: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        deadline = environment.get("MAREA_DEADLINE")
-        if deadline:
-            wall = datetime.fromisoformat(deadline) - timedelta(seconds=clock.ahead_s())
-            environment = {**environment, "MAREA_DEADLINE": wall.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        return run_runner_locally(environment)
+    def run(task: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return run_runner_locally(task, clock_ahead_s=clock.ahead_s())
 
     return run
 

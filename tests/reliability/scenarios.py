@@ -75,11 +75,18 @@ def kops_world(clients: dict[str, Any], stack: DataStack, at: datetime) -> KopsW
     from chalicelib.models.decisions import Trigger, TriggerType
     from marea_local.demo_resources import create_kops_runner_cluster, create_web_asg, runner_environment
     from marea_local.local_fargate import task_stopped_event
-    from tests.integration.world import KOPS_CLUSTER, KOPS_IG, kops_target
+    from tests.integration.world import KOPS_CLUSTER, KOPS_IG, KOPS_STATE_STORE, kops_target
 
     group = f"{KOPS_IG}.{KOPS_CLUSTER}"
     create_web_asg(clients["ec2"], clients["autoscaling"], group, stage=STAGE, min_size=1, max_size=20, desired=2)
-    runner = create_kops_runner_cluster(clients["ec2"], clients["ecs"], stage=STAGE)
+    runner = create_kops_runner_cluster(
+        clients["ec2"],
+        clients["ecs"],
+        stage=STAGE,
+        kops_cluster=KOPS_CLUSTER,
+        state_store=KOPS_STATE_STORE,
+        instance_groups=[KOPS_IG],
+    )
     os.environ.update(runner_environment(runner))
     forget_wiring()
     register({**kops_target(), "id": "nodes"})

@@ -74,6 +74,9 @@ class MemoryRunners:
     def read(self, target: TargetBase) -> CapacityReading:
         return CapacityReading(current=self.current, serving=self.current)
 
+    def runner_request(self, target: TargetBase, capacity: int, deadline: datetime) -> dict[str, str | int]:
+        return {"capacity": capacity, "deadline": deadline.isoformat()}
+
     def start(self, target: TargetBase, capacity: int, decision_id: str, deadline: datetime) -> Actuation:
         if self.lose_start_answer:  # as the kops actuator reports a RunTask that may have started
             self.lose_start_answer = False

@@ -1,0 +1,147 @@
+"""Which task the runner is, and what its caller asked of it: the one place the caller's overrides are read.
+
+On Fargate the task metadata endpoint v4 (`ECS_CONTAINER_METADATA_URI_V4`, always on the link-local
+host 169.254.170.2, served by the Fargate agent to this task only) names the task and the container.
+`ecs:DescribeTasks` then gives the task's overrides as ECS recorded them (not as the process
+environment shows them), and `ecs:DescribeTaskDefinition` the environment registered for the
+container: the runner's pinned settings. The only override accepted is `MAREA_DECISION_ID` on the
+runner's own container; anything else is refused, naming what was overridden, never its value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kops_runner.errors import BadRequest
+from kops_runner.settings import ULID_PATTERN
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"
+# Fargate's task metadata endpoint: http://169.254.170.2/v4/<id> (AWS: "Task metadata endpoint version 4 for
+# tasks on Fargate"). Any other host could be a server of the caller's choosing that describes a task of its own.
+FARGATE_METADATA_HOST = "169.254.170.2"
+DECISION_VARIABLE = "MAREA_DECISION_ID"
+_METADATA_TIMEOUT_S = 5
+_TASK_ARN = re.compile(
+    r"^arn:aws[a-z-]*:ecs:([a-z0-9-]{1,32}):[0-9]{12}:task/([A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9-]{1,64}$"
+)
+# Keys of an override that override nothing when empty (DescribeTasks lists every container, often with a name only).
+_EMPTY: tuple[Any, ...] = (None, [], {}, "")
+
+
+@dataclass(frozen=True)
+class TaskIdentity:
+    task_arn: str
+    cluster: str
+    container_name: str
+
+    @property
+    def region(self) -> str:
+        """From the task's own ARN, not from AWS_REGION (which a caller could override)."""
+        match = _TASK_ARN.match(self.task_arn)
+        if match is None:
+            raise BadRequest("the task metadata named no valid task ARN")
+        return match[1]
+
+
+@dataclass(frozen=True)
+class DescribedTask:
+    overrides: dict[str, Any]
+    task_definition_arn: str
+    registered_environment: list[dict[str, Any]]
+
+
+def metadata_endpoint(value: str | None) -> str:
+    """The v4 endpoint, accepted only on Fargate's fixed host over plain HTTP (as the agent serves it)."""
+    if not value:
+        raise BadRequest(f"{METADATA_VARIABLE} is not set: the runner runs only as an ECS task on Fargate")
+    parts = urllib.parse.urlsplit(value)
+    if (parts.scheme, parts.netloc) != ("http", FARGATE_METADATA_HOST) or not parts.path.startswith("/v4/"):
+        raise BadRequest(f"{METADATA_VARIABLE} is not on Fargate's task metadata host {FARGATE_METADATA_HOST}")
+    return value.rstrip("/")
+
+
+def _get_json(url: str) -> Any:
+    # No proxies whatever the environment says: the endpoint is link-local.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=_METADATA_TIMEOUT_S) as response:
+        return json.loads(response.read())
+
+
+def identify(endpoint: str, get_json: Callable[[str], Any] = _get_json) -> TaskIdentity:
+    """This container's name and its task's ARN and cluster, from the task metadata endpoint."""
+    container = get_json(endpoint)
+    task = get_json(f"{endpoint}/task")
+    try:
+        identity = TaskIdentity(task_arn=task["TaskARN"], cluster=task["Cluster"], container_name=container["Name"])
+    except (KeyError, TypeError) as error:
+        raise BadRequest(f"the task metadata lacks {error}") from error
+    _ = identity.region  # validates the ARN
+    return identity
+
+
+def describe(ecs: ECSClient, identity: TaskIdentity) -> DescribedTask:
+    """The task's overrides and the environment its task definition registers for this container."""
+    tasks = ecs.describe_tasks(cluster=identity.cluster, tasks=[identity.task_arn]).get("tasks", [])
+    if len(tasks) != 1 or tasks[0].get("taskArn") != identity.task_arn:
+        raise BadRequest(f"ECS does not know this task ({identity.task_arn})")
+    task: Any = tasks[0]
+    definition: Any = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+    containers = [c for c in definition.get("containerDefinitions", []) if c.get("name") == identity.container_name]
+    if len(containers) != 1:
+        raise BadRequest(f"the task definition has no container {identity.container_name}")
+    return DescribedTask(
+        overrides=task.get("overrides") or {},
+        task_definition_arn=task["taskDefinitionArn"],
+        registered_environment=list(containers[0].get("environment", [])),
+    )
+
+
+def overridden(overrides: dict[str, Any], container_name: str) -> list[str]:
+    """What the overrides change besides MAREA_DECISION_ID on this container: names only, never values."""
+    found = [key for key, value in overrides.items() if key != "containerOverrides" and value not in _EMPTY]
+    for override in overrides.get("containerOverrides") or []:
+        name = override.get("name", "?")
+        for key, value in override.items():
+            if key in ("name", "environment") or value in _EMPTY:
+                continue
+            found.append(f"containerOverrides[{name}].{key}")
+        for pair in override.get("environment") or []:
+            if name != container_name or pair.get("name") != DECISION_VARIABLE:
+                found.append(f"containerOverrides[{name}].environment {pair.get('name')}")
+    return found
+
+
+def decision_id_of(overrides: dict[str, Any], container_name: str) -> str | None:
+    """The MAREA_DECISION_ID override on this container, if it is a decision id (a ULID)."""
+    values = [
+        pair.get("value")
+        for override in overrides.get("containerOverrides") or []
+        if override.get("name") == container_name
+        for pair in override.get("environment") or []
+        if pair.get("name") == DECISION_VARIABLE
+    ]
+    if len(values) != 1 or not isinstance(values[0], str) or not re.fullmatch(ULID_PATTERN, values[0]):
+        return None
+    return values[0]
+
+
+def require_only_the_decision_id(overrides: dict[str, Any], container_name: str) -> str:
+    """The decision id, or BadRequest when the caller overrode anything else (or passed no valid id)."""
+    extra = overridden(overrides, container_name)
+    if extra:
+        raise BadRequest(
+            f"refused: the task's overrides set more than {DECISION_VARIABLE} on {container_name}: {', '.join(extra)}"
+        )
+    decision_id = decision_id_of(overrides, container_name)
+    if decision_id is None:
+        raise BadRequest(f"the task's overrides carry no valid {DECISION_VARIABLE} on {container_name}")
+    return decision_id
