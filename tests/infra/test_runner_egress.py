@@ -74,7 +74,7 @@ def test_by_default_the_runner_reaches_only_its_endpoints(region: str, parameter
     assert not {r.get("CidrIpv6") for r in rules} & EVERYWHERE
     assert {(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in rules} == {("tcp", 443, 443)}
     targets = [r.get("DestinationSecurityGroupId") or r.get("CidrIp") for r in rules]
-    assert targets == [ENDPOINT_GROUP, IAM_CIDR] if region != "us-east-1" else [ENDPOINT_GROUP]
+    assert targets == ([ENDPOINT_GROUP] if region == "us-east-1" else [ENDPOINT_GROUP, IAM_CIDR])
 
 
 @pytest.mark.parametrize(("region", "parameters"), ENDPOINT_MODES)
