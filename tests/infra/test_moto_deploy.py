@@ -21,6 +21,7 @@ import pytest
 
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from tests.infra.iam_policy import Policy, Request
+from tests.infra.runner_services import allowed_actions, endpoint_services
 from tests.infra.templates import INFRA, ROOT, template, templates
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
@@ -30,7 +31,13 @@ STAGE = "test"
 KOPS_CLUSTER = "demo.k8s.local"
 KOPS_NODE_GROUPS = ("nodes", "spot")
 # Resources created only when a parameter asks for them (no certificate, no extra handler in this test).
-CONDITIONAL_OFF = {("webapp-asg.yaml", "HttpsListener"), ("kops-runner.yaml", "TaskStateHandlerPermission")}
+# IAM's endpoint: us-east-1 only (eu-west-1 reaches it through IAM_ENDPOINT_CIDR).
+CONDITIONAL_OFF = {
+    ("webapp-asg.yaml", "HttpsListener"),
+    ("kops-runner.yaml", "TaskStateHandlerPermission"),
+    ("kops-runner.yaml", "IamEndpoint"),
+}
+IAM_ENDPOINT_CIDR = "10.255.0.0/24"
 
 
 @dataclass
@@ -90,6 +97,8 @@ def deployment() -> Iterator[Deployment]:
                 "RunnerImage": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/marea-kops-runner:1.36.2-1",
                 "KopsClusterName": KOPS_CLUSTER,
                 "KopsInstanceGroups": ",".join(KOPS_NODE_GROUPS),
+                "RunnerSubnetIds": network["PrivateSubnetIds"],  # RunnerEgress: its default, vpc-endpoints
+                "IamEndpointCidr": IAM_ENDPOINT_CIDR,
             },
         )
         yield deployed
@@ -209,6 +218,34 @@ def test_the_kops_runner_task_and_its_least_privilege_roles(deployment: Deployme
     assert resize["Condition"]["StringEquals"]["aws:ResourceTag/KubernetesCluster"] == KOPS_CLUSTER
     assert resize["Resource"].endswith(f":autoScalingGroupName/*.{KOPS_CLUSTER}")
     assert all(a != "*" and not a.endswith(":*") for s in document["Statement"] for a in _actions(s))
+
+
+def test_the_runner_reaches_an_endpoint_for_every_service_its_roles_call(deployment: Deployment) -> None:
+    """The endpoints moto created, against the roles CloudFormation created (egress rules: test_runner_egress.py)."""
+    ec2, iam = deployment.client("ec2"), deployment.client("iam")
+    outputs, created = deployment.outputs["kops-runner.yaml"], deployment.physical["kops-runner.yaml"]
+    actions = []
+    for role, policy in (("task", "resize-kops-instance-groups"), ("execution", "pull-image-and-log")):
+        raw = iam.get_role_policy(RoleName=f"marea-{STAGE}-kops-runner-{role}", PolicyName=policy)["PolicyDocument"]
+        actions += allowed_actions(_document(raw))
+    vpc = deployment.outputs["network.yaml"]["VpcId"]
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+    by_service = {e["ServiceName"].removeprefix(f"com.amazonaws.{REGION}."): e for e in endpoints}
+
+    assert outputs["RunnerEgress"] == "vpc-endpoints"
+    # IAM is reached over Transit Gateway from eu-west-1 (IAM_ENDPOINT_CIDR), every other service here.
+    assert set(by_service) == endpoint_services(actions) - {"iam"}
+    for service, endpoint in by_service.items():
+        assert endpoint["VpcEndpointType"] == "Interface", service
+        assert endpoint["PrivateDnsEnabled"] is True, service
+        assert set(endpoint["SubnetIds"]) == set(_subnets(deployment, "PrivateSubnetIds")), service
+        assert [g["GroupId"] for g in endpoint["Groups"]] == [outputs["EndpointSecurityGroupId"]], service
+    (group,) = ec2.describe_security_groups(GroupIds=[created["EndpointSecurityGroup"]])["SecurityGroups"]
+    (ingress,) = group["IpPermissions"]
+    assert (ingress["IpProtocol"], ingress["FromPort"], ingress["ToPort"]) == ("tcp", 443, 443)
+    assert [p["GroupId"] for p in ingress["UserIdGroupPairs"]] == [outputs["SecurityGroupId"]]
+    assert ingress["IpRanges"] == []
+    assert ingress.get("Ipv6Ranges", []) == []
 
 
 def _runner_task_policy(deployment: Deployment) -> Policy:
