@@ -97,7 +97,8 @@ def deployment() -> Iterator[Deployment]:
                 "RunnerImage": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/marea-kops-runner:1.36.2-1",
                 "KopsClusterName": KOPS_CLUSTER,
                 "KopsInstanceGroups": ",".join(KOPS_NODE_GROUPS),
-                "RunnerSubnetIds": network["PrivateSubnetIds"],  # RunnerEgress: its default, vpc-endpoints
+                "RunnerSubnetIds": network["PrivateSubnetIds"],
+                "RunnerEgress": "vpc-endpoints",
                 "IamEndpointCidr": IAM_ENDPOINT_CIDR,
             },
         )

@@ -22,6 +22,7 @@ BASE: dict[str, str | list[str]] = {
     "RunnerImage": "r/kops:1",
     "KopsClusterName": "demo.k8s.local",
     "RunnerSubnetIds": SUBNETS,
+    "RunnerEgress": "vpc-endpoints",  # chosen here; the template's default is internet (a shared VPC's safe choice)
 }
 ENDPOINT_GROUP = {"GetAtt": "EndpointSecurityGroup.GroupId"}
 EVERYWHERE = {"0.0.0.0/0", "::/0"}
@@ -142,3 +143,9 @@ def test_endpoints_outside_us_east_1_without_a_route_to_iam_are_refused() -> Non
 
     assert "IamEndpointCidr" in refusal
     assert "RunnerEgress=internet" in refusal
+
+
+def test_the_default_keeps_a_shared_vpc_working() -> None:
+    """Endpoints with private DNS admit only the runner, VPC-wide: they are chosen, never the default."""
+    parameters = template("kops-runner.yaml")["Parameters"]
+    assert parameters["RunnerEgress"]["Default"] == "internet"
