@@ -201,7 +201,8 @@ class RunnerLeases:
         Returns None for a task Marea does not know, a decision already closed (a duplicate event),
         a runner whose lease had passed (noted on its decision), or a task that is not the decision's
         runner: ``startedBy`` is RunTask's caller's to choose, so only ``task_arn`` equal to the task
-        RunTask answered with closes a decision (unknown when its answer was lost: the lease expiry does).
+        RunTask answered with closes a decision; when that is unknown, only a decision carrying its runner's
+        result (written by the runner role only) is closed, else the lease expiry closes it.
         """
         found = self.log.get_with_runner_result(decision_id)
         if found is None:
@@ -211,7 +212,9 @@ class RunnerLeases:
         in_flight = stored.state.in_flight if stored is not None else None
         holds = in_flight is not None and in_flight.decision_id == decision_id
         known_task = (in_flight.task_arn if holds and in_flight else None) or self._started_task(decision)
-        if known_task != task_arn:
+        # No task known (RunTask's every answer lost): only a runner's own result, which only the runner role
+        # writes, vouches for the event; a task stopped before it ran, or of another definition, leaves none.
+        if (known_task != task_arn) if known_task is not None else runner is None:
             logger().warning(
                 "runner event of a task that is not the decision's runner ignored",
                 extra={"decision_id": decision_id, "task_arn": task_arn, "runner_task_arn": known_task},
