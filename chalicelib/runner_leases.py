@@ -193,19 +193,34 @@ class RunnerLeases:
             )
 
     # ---- when a runner stops ------------------------------------------------------------------
-    def complete(self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime) -> Decision | None:
+    def complete(
+        self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime, *, task_arn: str
+    ) -> Decision | None:
         """A runner task stopped: its decision becomes applied or failed, the lease passes on.
 
         Returns None for a task Marea does not know, a decision already closed (a duplicate event),
-        or a runner whose lease had passed (noted on its decision).
+        a runner whose lease had passed (noted on its decision), or a task that is not the decision's
+        runner: ``startedBy`` is RunTask's caller's to choose, so only ``task_arn`` equal to the task
+        RunTask answered with closes a decision; when that is unknown, only a decision carrying its runner's
+        result (written by the runner role only) is closed, else the lease expiry closes it.
         """
         found = self.log.get_with_runner_result(decision_id)
         if found is None:
             return None
         decision, runner = found
         stored = self.registry.get(decision.target_id)
-        holds = stored is not None and stored.state.in_flight is not None
-        holds = holds and stored.state.in_flight.decision_id == decision_id  # type: ignore[union-attr]
+        in_flight = stored.state.in_flight if stored is not None else None
+        holds = in_flight is not None and in_flight.decision_id == decision_id
+        known_task = (in_flight.task_arn if holds and in_flight else None) or self._started_task(decision)
+        # No task known (RunTask's every answer lost): only a runner's own result, which only the runner role
+        # writes, vouches for the event; a task stopped before it ran, or of another definition, leaves none.
+        if (known_task != task_arn) if known_task is not None else runner is None:
+            logger().warning(
+                "runner event of a task that is not the decision's runner ignored",
+                extra={"decision_id": decision_id, "task_arn": task_arn, "runner_task_arn": known_task},
+            )
+            count("MismatchedRunnerEvents", "kops")
+            return None
         if decision.outcome is not Outcome.PENDING or not holds:
             self._late(decision, runner, exit_code, holds, at)
             return None
@@ -221,6 +236,12 @@ class RunnerLeases:
         count("RunnerCompletions", "kops")
         self.pass_lease(decision.target_id, decision_id, at, made=closed.outcome is Outcome.APPLIED)
         return closed
+
+    @staticmethod
+    def _started_task(decision: Decision) -> str | None:
+        """The task RunTask answered with, as the decision recorded it (the lease may have missed it)."""
+        reference = decision.inputs.get("actuation_reference")
+        return reference if isinstance(reference, str) else None
 
     def _late(
         self, decision: Decision, runner: dict[str, Any] | None, exit_code: int | None, holds: bool, at: datetime

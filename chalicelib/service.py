@@ -365,10 +365,10 @@ class Evaluator:
         return existing or self.log.get(decision.id, consistent=True) or decision
 
     def complete_runner(
-        self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime
+        self, decision_id: str, exit_code: int | None, stopped_reason: str, at: datetime, *, task_arn: str
     ) -> Decision | None:
         """A runner task stopped (runner_leases.RunnerLeases.complete)."""
-        return self.leases.complete(decision_id, exit_code, stopped_reason, at)
+        return self.leases.complete(decision_id, exit_code, stopped_reason, at, task_arn=task_arn)
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self.decision_ttl).timestamp())

@@ -169,13 +169,31 @@ def handle_task_state_change(raw: dict[str, Any]) -> dict[str, Any]:
     detail = event.detail
     if detail.last_status != "STOPPED" or detail.group != RUNNER_TASK_GROUP or not detail.started_by:
         return {"ignored": f"not a stopped Marea runner task ({detail.task_arn})"}
+    runner = get_settings().kops_runner()
+    # The EventBridge rule filters on the runner cluster too; the handler does not rely on the rule alone.
+    if runner is None or not _is_cluster(detail.cluster_arn, runner.ecs_cluster):
+        logger().warning(
+            "runner event of another ECS cluster ignored",
+            extra={"cluster_arn": detail.cluster_arn, "task_arn": detail.task_arn, "event_id": event.id},
+        )
+        count("MismatchedRunnerEvents", "kops")
+        return {"ignored": f"not a task of this stage's runner cluster ({detail.cluster_arn})"}
     decision = wiring.evaluator().complete_runner(
-        detail.started_by, detail.exit_code, detail.stopped_reason or "", event.time
+        detail.started_by, detail.exit_code, detail.stopped_reason or "", event.time, task_arn=detail.task_arn
     )
     if decision is None:
         logger().info("runner event for no pending decision", extra={"task_arn": detail.task_arn, "event_id": event.id})
         return {"ignored": f"no pending decision {detail.started_by}"}
     return _summary([decision])
+
+
+def _is_cluster(cluster_arn: str | None, configured: str) -> bool:
+    """Whether an event's cluster ARN is the configured cluster (MAREA_KOPS_RUNNER_CLUSTER: its name or ARN)."""
+    if not cluster_arn:
+        return False
+    if configured.startswith("arn:"):
+        return cluster_arn == configured
+    return cluster_arn.split(":", 5)[-1] == f"cluster/{configured}"
 
 
 def evaluate_now(target_id: str) -> Decision:

@@ -14,7 +14,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,21 @@ ROOT = Path(__file__).resolve().parent.parent
 KOPS_VERSION = "1.36.2"
 KUBERNETES_VERSION = "1.33.4"
 RUNNER_TIMEOUT_S = 120.0
+
+# (the task, the AWS calls its runner and kops made) → None; registered by the tests (tests/infra/runner_guard.py).
+RunnerCallsObserver = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+_observers: list[RunnerCallsObserver] = []
+
+
+@contextmanager
+def observing_runner_calls(observer: RunnerCallsObserver) -> Iterator[None]:
+    """While active, each run_runner_locally records the runner's and the kops double's AWS calls and hands them
+    to ``observer``; the innermost observer only (a test checking the guard itself takes the calls over)."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 @dataclass(frozen=True)
@@ -97,15 +114,22 @@ def run_runner_locally(
     argv += [arg for name, value in (double_env or {}).items() for arg in ("--double-env", f"{name}={value}")]
     if record_kops_env is not None:
         argv += ["--record-kops-env", str(record_kops_env)]
-    result = subprocess.run(  # noqa: S603 (this interpreter, the repository's testing entry, arguments from ECS)
-        [sys.executable, "-I", "-c", _LOCAL_ENTRY, *argv],
-        cwd=ROOT,
-        env=container_environment(task, container),
-        capture_output=True,
-        text=True,
-        timeout=RUNNER_TIMEOUT_S,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="marea-runner-calls-") as scratch:
+        calls = Path(scratch) / "aws-calls.jsonl"
+        if _observers:
+            argv += ["--record-aws-calls", str(calls)]
+        result = subprocess.run(  # noqa: S603 (this interpreter, the repository's testing entry, arguments from ECS)
+            [sys.executable, "-I", "-c", _LOCAL_ENTRY, *argv],
+            cwd=ROOT,
+            env=container_environment(task, container),
+            capture_output=True,
+            text=True,
+            timeout=RUNNER_TIMEOUT_S,
+            check=False,
+        )
+        if _observers:
+            recorded = calls.read_text(encoding="utf-8").splitlines() if calls.exists() else []
+            _observers[-1](task, [json.loads(line) for line in recorded])
     outcome = _outcome_line(result.stdout)
     if outcome is None:
         raise RuntimeError(f"kops runner printed no outcome (exit {result.returncode}): {result.stderr[-3000:]}")

@@ -211,6 +211,7 @@ class TaskContainerState(AwsPart):
 
 class TaskStateDetail(AwsPart):
     task_arn: str = Field(alias="taskArn", min_length=1)
+    cluster_arn: str | None = Field(default=None, alias="clusterArn")
     last_status: str = Field(alias="lastStatus")
     group: str | None = None
     started_by: str | None = Field(default=None, alias="startedBy")

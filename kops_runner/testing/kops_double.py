@@ -287,7 +287,10 @@ def cmd_update_cluster(invocation: Invocation) -> str:
     if "update-skips-asg" not in double_controls():
         for change in changes:
             change.apply(autoscaling)
-    store.write(version_text(), "kops-version.txt")
+    # kops-version.txt is one of kops' managed files (pkg/model ConfigBuilder, fitasks.ManagedFile): written
+    # only when its contents change, i.e. when a different kops version applies the cluster.
+    if (store.read("kops-version.txt") or "").strip() != version_text():
+        store.write(version_text(), "kops-version.txt")
     return "\nCluster changes have been applied to the cloud.\n"
 
 

@@ -252,8 +252,12 @@ _SERVICES: dict[str, Callable[[str, dict[str, Any], _Where], list[Request]]] = {
 }
 
 
-def iam_requests(service: str, operation: str, params: dict[str, Any], region: str) -> list[Request]:
-    """The IAM requests one API call needs. Raises UnmappedCallError for calls not translated yet."""
+def iam_requests(
+    service: str, operation: str, params: dict[str, Any], region: str, *, stage_mapped: bool = True
+) -> list[Request]:
+    """The IAM requests one API call needs. Raises UnmappedCallError for calls not translated yet.
+
+    ``stage_mapped``: the tests' stage is replaced by ``{stage}`` (False: names kept as they are)."""
     action = f"{service}:{operation}"
     if action in NO_RESOURCE_LEVEL:
         return [Request(action, "*")]
@@ -261,7 +265,8 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], region: s
     if translate is None:
         raise UnmappedCallError(action)
     try:
-        return translate(operation, params, _Where(region=region, account=_account(), stage=_stage()))
+        where = _Where(region=region, account=_account(), stage=_stage() if stage_mapped else None)
+        return translate(operation, params, where)
     except UnmappedCallError as exc:
         raise UnmappedCallError(action) from exc
 

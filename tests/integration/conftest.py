@@ -13,12 +13,20 @@ from chalicelib import wiring
 from marea_local.data_stack import DataStack, create_data_stack
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from tests.infra.policy_guard import calls_checked_against_policies
+from tests.infra.runner_guard import runner_calls_checked
 
 
 @pytest.fixture(autouse=True)
 def iam_policy_guard() -> Iterator[None]:
     """Every AWS call Marea's clients make in a test must be allowed by .chalice/policy-{dev,prod}.json."""
     with calls_checked_against_policies():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def runner_role_guard() -> Iterator[None]:
+    """Every AWS call a kops runner run here makes (its own and the kops double's) must be allowed by its IAM role."""
+    with runner_calls_checked():
         yield
 
 

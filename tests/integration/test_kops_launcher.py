@@ -315,3 +315,37 @@ def test_a_name_the_runner_would_refuse_is_refused_at_registration(
     assert response.status_code == 400, response.json_body
     assert field in response.json_body["message"]
     assert wiring.registry().get("nodes") is None
+
+
+def forged_task(clients: dict[str, Any], runner: dict[str, Any], decision_id: str) -> dict[str, Any]:
+    """A task anyone allowed RunTask on the runner's task definition can start: startedBy and group are the
+    caller's to choose (ECS RunTask), so they name the pending decision, as Marea's own runner does."""
+    definition = runner_tasks(clients)[0]["taskDefinitionArn"]
+    task: dict[str, Any] = clients["ecs"].run_task(
+        cluster=RUNNER_CLUSTER,
+        taskDefinition=definition,
+        launchType="FARGATE",
+        group="marea-kops-runner",
+        startedBy=decision_id,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": list(runner["subnets"]), "securityGroups": []}},
+    )["tasks"][0]
+    return task
+
+
+@pytest.mark.parametrize("forgery", ["another-task", "another-cluster"])
+def test_a_stopped_event_of_a_task_marea_did_not_start_leaves_the_decision_pending(
+    client: Any, clients: dict[str, Any], kops: Any, forgery: str
+) -> None:
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    decision = evaluate()
+    [genuine] = runner_tasks(clients)
+    if forgery == "another-task":
+        task = forged_task(clients, kops, decision.id)
+    else:  # the runner's task ARN, in an event of a cluster that is not the stage's runner cluster
+        task = {**genuine, "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/another-cluster"}
+
+    assert "ignored" in stop(client, clients, task, exit_code=0)
+
+    assert wiring.decision_log().get(decision.id).outcome == "pending"  # type: ignore[union-attr]
+    payload = stop(client, clients, genuine, exit_code=3)  # the real runner's event still closes it
+    assert payload["decisions"][0]["outcome"] == "failed"

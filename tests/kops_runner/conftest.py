@@ -29,6 +29,7 @@ from marea_local.data_stack import create_data_stack
 from marea_local.demo_resources import create_kops_runner_cluster, register_kops_runner_task_definition, runner_settings
 from marea_local.embedded_aws import REGION, EmbeddedAws, start_embedded_aws
 from marea_local.kops_local import KOPS_VERSION, SeededInstanceGroup, seed_kops_cluster
+from tests.infra.runner_guard import runner_calls_checked
 
 BUCKET = "kops-state-store"
 CLUSTER = "k8s.example.com"
@@ -229,3 +230,10 @@ def world(seeded_world: KopsWorld, kops_embedded_aws: EmbeddedAws, monkeypatch: 
         seeded_world.seed()
     seeded_world.pin()
     return seeded_world
+
+
+@pytest.fixture(autouse=True)
+def runner_role_guard() -> Iterator[None]:
+    """Every AWS call a kops runner run here makes (its own and the kops double's) must be allowed by its IAM role."""
+    with runner_calls_checked():
+        yield

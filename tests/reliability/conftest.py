@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from marea_local.embedded_aws import EmbeddedAws
+from tests.infra.runner_guard import runner_calls_checked
 from tests.reliability.embedded import forget_wiring, reliability_aws
 
 
@@ -22,3 +23,10 @@ def _fresh_wiring() -> Iterator[None]:
     forget_wiring()
     yield
     forget_wiring()
+
+
+@pytest.fixture(autouse=True)
+def runner_role_guard() -> Iterator[None]:
+    """Every AWS call a kops runner run here makes (its own and the kops double's) must be allowed by its IAM role."""
+    with runner_calls_checked():
+        yield

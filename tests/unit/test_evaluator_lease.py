@@ -39,7 +39,9 @@ def runner_and_queued(world: World) -> tuple[Decision, Decision]:
 
 def stop(world: World, decision: Decision) -> None:
     world.log.record_runner_result(decision.id, {"status": "applied", "message": "sizes verified"})
-    world.evaluator.complete_runner(decision.id, 0, "Essential container in task exited", world.clock.advance(60))
+    world.evaluator.complete_runner(
+        decision.id, 0, "Essential container in task exited", world.clock.advance(60), task_arn=f"task/{decision.id}"
+    )
 
 
 def test_a_queued_decision_starts_when_the_runner_stops() -> None:
@@ -172,7 +174,9 @@ def test_a_completion_after_the_lease_passed_is_ignored_and_noted_on_its_decisio
     newer = world.evaluate("nodes", event_id="e2")
 
     world.log.record_runner_result(lost.id, {"status": "applied", "message": "late"})
-    result = world.evaluator.complete_runner(lost.id, 0, "Task stopped by user", world.clock.advance(5))
+    result = world.evaluator.complete_runner(
+        lost.id, 0, "Task stopped by user", world.clock.advance(5), task_arn=f"task/{lost.id}"
+    )
 
     assert result is None
     old = world.decision(lost.id)
@@ -229,7 +233,9 @@ def test_a_redelivered_completion_of_an_applied_runner_is_not_taken_for_a_late_o
     world = kops_world()
     running, _queued = runner_and_queued(world)
     stop(world, running)
-    world.evaluator.complete_runner(running.id, 0, "Essential container in task exited", world.clock.advance(5))
+    world.evaluator.complete_runner(
+        running.id, 0, "Essential container in task exited", world.clock.advance(5), task_arn=f"task/{running.id}"
+    )
     assert "late_completion" not in world.decision(running.id).inputs
     assert world.decision(running.id).outcome == "applied"
 
@@ -242,7 +248,9 @@ def test_a_late_task_state_event_does_not_hand_the_next_runner_an_expired_lease(
     seen: list[datetime] = []  # the lease as any evaluation sees it while the next RunTask is under way
     runners(world).on_start = lambda: seen.append(world.registry.require("nodes").state.in_flight.since)  # type: ignore[union-attr]
 
-    world.evaluator.complete_runner(running.id, 0, "Essential container in task exited", event_time)
+    world.evaluator.complete_runner(
+        running.id, 0, "Essential container in task exited", event_time, task_arn=f"task/{running.id}"
+    )
 
     assert seen == [world.clock() - timedelta(seconds=2)]  # from when the lease passed, not the event's time
     run = world.registry.require("nodes").state.in_flight
@@ -257,7 +265,9 @@ def test_a_queued_change_counts_when_its_runner_starts_and_a_failed_one_is_forgo
     assert out is not None
     assert out.capacity == running.final  # the queued 6 has not counted: it may never run
 
-    world.evaluator.complete_runner(running.id, 3, "Essential container in task exited", world.clock.advance(60))
+    world.evaluator.complete_runner(
+        running.id, 3, "Essential container in task exited", world.clock.advance(60), task_arn=f"task/{running.id}"
+    )
 
     history = world.registry.require("nodes").state.history
     assert history.last_scale_out is not None
@@ -281,7 +291,7 @@ def test_a_runner_that_failed_or_timed_out_leaves_no_trace_in_the_history() -> N
     world = kops_world()
     world.signals.cpu = 90
     failed = world.evaluate("nodes", event_id="e1")
-    world.evaluator.complete_runner(failed.id, 3, "kops failed", world.clock.advance(60))
+    world.evaluator.complete_runner(failed.id, 3, "kops failed", world.clock.advance(60), task_arn=f"task/{failed.id}")
     assert world.registry.require("nodes").state.history.last_scale_out is None
 
     lost = world.evaluate("nodes", event_id="e2")
@@ -371,3 +381,35 @@ def test_a_queued_decision_whose_commit_answer_was_lost_is_started_once_when_the
 
     assert "RUNNER_BUSY" in queued.reasons
     assert runners(world).started == [running.id, queued.id]
+
+
+def test_a_completion_of_another_task_naming_the_decision_leaves_it_pending_and_the_lease_held() -> None:
+    # startedBy is RunTask's caller's to choose: a task Marea did not start can name a pending decision.
+    world = kops_world()
+    running, _queued = runner_and_queued(world)
+    world.log.record_runner_result(running.id, {"status": "applied"})
+
+    forged = world.evaluator.complete_runner(running.id, 0, "exited", world.clock.advance(5), task_arn="task/forged")
+
+    assert forged is None
+    assert world.decision(running.id).outcome == "pending"
+    assert world.registry.require("nodes").state.in_flight.decision_id == running.id  # type: ignore[union-attr]
+    assert runners(world).started == [running.id]  # the queued decision did not start
+    stop(world, running)  # the real runner's event still closes it
+    assert world.decision(running.id).outcome == "applied"
+
+
+def test_a_completion_when_runtasks_answer_was_lost_is_not_trusted_and_the_lease_expiry_closes_it() -> None:
+    # No task ARN is known to match the event against: the decision waits for its lease to expire.
+    world = kops_world()
+    world.signals.cpu = 90
+    runners(world).lose_start_answer = True
+    maybe = world.evaluate("nodes", event_id="e1")
+
+    ignored = world.evaluator.complete_runner(maybe.id, 0, "exited", world.clock.advance(60), task_arn="task/any")
+
+    assert ignored is None
+    assert world.decision(maybe.id).outcome == "pending"
+    world.clock.advance(901)
+    world.evaluate("nodes", event_id="e2")
+    assert world.decision(maybe.id).reasons[-1] == "RUNNER_TIMEOUT"
