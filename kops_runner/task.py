@@ -28,6 +28,8 @@ METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"
 # Fargate's task metadata endpoint: http://169.254.170.2/v4/<id> (AWS: "Task metadata endpoint version 4 for
 # tasks on Fargate"). Any other host could be a server of the caller's choosing that describes a task of its own.
 FARGATE_METADATA_HOST = "169.254.170.2"
+# This task's own path there (the agent's: /v4/<hex id>-<number>); no "..", query or fragment naming another.
+_METADATA_PATH = re.compile(r"/v4/[A-Za-z0-9-]{1,128}/?")
 DECISION_VARIABLE = "MAREA_DECISION_ID"
 _METADATA_TIMEOUT_S = 5
 _TASK_ARN = re.compile(
@@ -64,8 +66,10 @@ def metadata_endpoint(value: str | None) -> str:
     if not value:
         raise BadRequest(f"{METADATA_VARIABLE} is not set: the runner runs only as an ECS task on Fargate")
     parts = urllib.parse.urlsplit(value)
-    if (parts.scheme, parts.netloc) != ("http", FARGATE_METADATA_HOST) or not parts.path.startswith("/v4/"):
+    if (parts.scheme, parts.netloc) != ("http", FARGATE_METADATA_HOST):
         raise BadRequest(f"{METADATA_VARIABLE} is not on Fargate's task metadata host {FARGATE_METADATA_HOST}")
+    if not _METADATA_PATH.fullmatch(parts.path) or parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise BadRequest(f"{METADATA_VARIABLE} is not a task's v4 path on {FARGATE_METADATA_HOST} (/v4/<id>)")
     return value.rstrip("/")
 
 

@@ -112,6 +112,12 @@ def test_a_task_without_a_valid_decision_id_is_refused(overrides: dict[str, Any]
         "http://user@169.254.170.2/v4/abc",
         "http://169.254.170.2.evil.example/v4/abc",
         "http://169.254.170.2/v2/credentials/abc",
+        # On Fargate's host, but another path than this task's v4 endpoint.
+        "http://169.254.170.2/v4/../v2/credentials/abc",
+        "http://169.254.170.2/v4/abc/../../other",
+        "http://169.254.170.2/v4/abc?task=other",
+        "http://169.254.170.2/v4/abc#x",
+        "http://169.254.170.2/v4/",
     ],
 )
 def test_the_metadata_endpoint_is_accepted_only_on_fargates_host(value: str | None) -> None:
@@ -161,6 +167,36 @@ def test_the_runner_keeps_only_what_the_ecs_agent_sets() -> None:
         "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
         **PINNED,
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # botocore fetches f"http://169.254.170.2{relative_uri}": these make the host the caller's.
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "@creds.attacker.example/x"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ".attacker.example/x"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ":8080/v2/credentials/abc"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/../../v4/abc"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc?x=1"),
+        ("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE\r\nX-Evil: 1"),
+    ],
+)
+def test_an_agent_variable_not_in_the_agents_form_is_dropped(name: str, value: str) -> None:
+    environ = {**HOSTILE, name: value}
+
+    isolate(environ)
+
+    assert name not in environ
+    assert name not in kops_environment(environ, "eu-west-1")
+
+
+def test_a_dropped_relative_uri_would_have_sent_the_credential_fetch_to_the_callers_host() -> None:
+    from botocore.utils import ContainerMetadataFetcher
+    from urllib3.util import parse_url
+
+    url = ContainerMetadataFetcher().full_url("@creds.attacker.example/x")
+
+    assert parse_url(url).host == "creds.attacker.example"
 
 
 def test_kops_gets_a_minimal_environment_in_the_tasks_region() -> None:
