@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kops_runner.errors import BadRequest
@@ -59,6 +60,7 @@ class DescribedTask:
     overrides: dict[str, Any]
     task_definition_arn: str
     registered_environment: list[dict[str, Any]]
+    created_at: datetime | None = None  # AWS: when the task entered PENDING (moto's DescribeTasks omits it)
 
 
 def metadata_endpoint(value: str | None) -> str:
@@ -98,6 +100,10 @@ def describe(ecs: ECSClient, identity: TaskIdentity) -> DescribedTask:
     if len(tasks) != 1 or tasks[0].get("taskArn") != identity.task_arn:
         raise BadRequest(f"ECS does not know this task ({identity.task_arn})")
     task: Any = tasks[0]
+    # RunTask parameters outside `overrides` that ECS records on the task: ECS Exec would be a shell holding the
+    # runner's role (today only the missing ssmmessages:* grant stops it; the runner does not rely on that).
+    if task.get("enableExecuteCommand"):
+        raise BadRequest("refused: the task was started with enableExecuteCommand (ECS Exec)")
     definition: Any = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
     containers = [c for c in definition.get("containerDefinitions", []) if c.get("name") == identity.container_name]
     if len(containers) != 1:
@@ -106,6 +112,7 @@ def describe(ecs: ECSClient, identity: TaskIdentity) -> DescribedTask:
         overrides=task.get("overrides") or {},
         task_definition_arn=task["taskDefinitionArn"],
         registered_environment=list(containers[0].get("environment", [])),
+        created_at=task.get("createdAt"),
     )
 
 

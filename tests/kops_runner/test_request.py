@@ -3,6 +3,7 @@ runner's environment, and what the runner reads back from kops. Pure: no AWS."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from kops_runner.instance_group import UnreadableOutput, parse_instance_group, p
 from kops_runner.isolation import KOPS_SEARCH_PATH, PINNED, isolate, kops_environment
 from kops_runner.outcome import MAX_MESSAGE_CHARS, clip
 from kops_runner.settings import PinnedSettings
-from kops_runner.task import TaskIdentity, metadata_endpoint, require_only_the_decision_id
+from kops_runner.task import TaskIdentity, describe, metadata_endpoint, require_only_the_decision_id
 
 DECISION = "01J0000000000000000000000A"
 BASE = {
@@ -253,3 +254,36 @@ def test_long_kops_output_is_clipped_keeping_both_ends() -> None:
     assert len(clipped) <= MAX_MESSAGE_CHARS
     assert clipped.startswith("start ")
     assert clipped.endswith("Error: the end")
+
+
+class DescribingEcs:
+    """ECS's DescribeTasks/DescribeTaskDefinition answers for one task, as AWS gives them: a double, because moto's
+    RunTask drops `enableExecuteCommand` and its DescribeTasks returns no `createdAt`."""
+
+    def __init__(self, **task: Any) -> None:
+        self.task = {"taskArn": TASK_ARN, "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/r:1"}
+        self.task.update(task)
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
+        return {"tasks": [self.task]}
+
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:
+        return {"taskDefinition": {"containerDefinitions": [{"name": "kops-runner", "environment": []}]}}
+
+
+TASK_ARN = "arn:aws:ecs:eu-west-1:123456789012:task/marea-prod-kops-runner/0123456789abcdef0123456789abcdef"
+IDENTITY = TaskIdentity(TASK_ARN, "marea-prod-kops-runner", "kops-runner")
+
+
+def test_a_task_started_with_ecs_exec_is_refused() -> None:
+    # ECS Exec: a shell holding the runner's role. enableExecuteCommand is a RunTask parameter, not an override.
+    with pytest.raises(BadRequest, match="refused: the task was started with enableExecuteCommand"):
+        describe(DescribingEcs(enableExecuteCommand=True), IDENTITY)  # type: ignore[arg-type]
+
+
+def test_the_tasks_creation_time_is_read_from_ecs() -> None:
+    created = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    described = describe(DescribingEcs(createdAt=created, enableExecuteCommand=False), IDENTITY)  # type: ignore[arg-type]
+
+    assert described.created_at == created
