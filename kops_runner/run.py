@@ -87,8 +87,11 @@ def _prepare(platform: Platform, report: Report) -> Resize:
     task = describe(aws.ecs(), identity)
     report.decision_id = decision_id_of(task.overrides, identity.container_name)
     pinned = PinnedSettings.registered(task.registered_environment)
-    report.decisions_table, report.cluster, report.apply = pinned.decisions_table, pinned.cluster, pinned.apply
+    report.cluster, report.apply = pinned.cluster, pinned.apply
     decision_id = require_only_the_decision_id(task.overrides, identity.container_name)
+    # Only now may the outcome go onto the decision: a task with other overrides is not the one Marea started, and
+    # its refusal must not overwrite what that one writes (it goes to stdout only).
+    report.decisions_table = pinned.decisions_table
     request = read_request(aws.dynamodb(), pinned.decisions_table, decision_id)
     report.instance_group = request.instance_group
     run_request = RunRequest.checked(decision_id, request, pinned)

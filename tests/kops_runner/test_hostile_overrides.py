@@ -167,7 +167,8 @@ def test_a_runtask_with_more_overrides_than_the_decision_id_is_refused_and_chang
         assert name in message
     assert "os.system" not in message
     assert "127.0.0.1:9" not in message  # names, never values
-    assert world.runner_result(decision_id) == outcome  # recorded on the decision, like any bad request
+    # Not recorded on the decision: a refused task is not the one Marea started; its outcome is on stdout only.
+    assert world.runner_result(decision_id) is None
     assert not kops_calls.exists()  # kops never ran
     assert not (tmp_path / "marker").exists()
     assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))
