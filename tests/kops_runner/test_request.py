@@ -50,12 +50,20 @@ def test_the_defaults_are_a_dry_run_capped_at_1000_nodes() -> None:
         ("KOPS_STATE_STORE", "s3://--state"),
         ("MAREA_DECISIONS_TABLE", "a"),
         ("MAREA_MAX_NODES", "-4"),
+        # infra/kops-runner.yaml grants the state-store write for four groups only: a fifth would fail every run.
+        ("MAREA_INSTANCE_GROUPS", "a,b,c,d,e"),
     ],
 )
 def test_a_malformed_task_definition_is_refused_naming_the_variable_not_the_value(name: str, value: str) -> None:
     with pytest.raises(BadRequest, match=name) as refused:
         pinned(**{name: value})
     assert "rm -rf" not in str(refused.value)
+
+
+def test_more_instance_groups_than_the_stack_grants_writes_for_are_refused_naming_the_limit() -> None:
+    with pytest.raises(BadRequest, match="at most 4 instance groups: the kops-runner stack grants the state-store"):
+        pinned(MAREA_INSTANCE_GROUPS="a,b,c,d,e")
+    assert pinned(MAREA_INSTANCE_GROUPS="a,b,c,d").instance_groups == ("a", "b", "c", "d")
 
 
 SIDECAR = {"name": "sidecar", "environment": [{"name": "MAREA_DECISION_ID", "value": DECISION}]}
