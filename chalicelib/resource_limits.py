@@ -19,9 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from types import MappingProxyType
+from typing import TypeVar
 
 from chalicelib.models.resources import scaled_resources
 from chalicelib.models.targets import TargetBase
+
+T = TypeVar("T", bound=TargetBase)
 
 ALLOWED_RESOURCES_SETTING = "MAREA_ALLOWED_RESOURCES"
 KINDS = ("asg", "ecs", "kops", "alarm")
@@ -114,7 +117,7 @@ class ResourceLimits:
             f"({CEILING_SETTINGS[kind]}); ask the platform team to raise it, or register a lower max"
         )
 
-    def within_ceiling(self, target: TargetBase) -> TargetBase:
+    def within_ceiling(self, target: T) -> T:
         """``target`` with [min, max] lowered to the ceiling (a target written before the ceiling was lowered)."""
         ceiling = self.ceiling(target)
         if ceiling is None or target.max <= ceiling:

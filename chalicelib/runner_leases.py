@@ -145,8 +145,9 @@ class RunnerLeases:
         """Start the runner of a committed decision that holds the lease, with a deadline short of the lease.
 
         The runner's request goes onto the decision first (the runner reads it there; RunTask passes only the
-        decision id); a decision closed meanwhile starts no runner."""
-        target = committed.target
+        decision id); a decision closed meanwhile starts no runner. The target is taken within the stage's ceiling,
+        as it was decided: a `floor` kops target's maxSize is its max, which may predate a lowered ceiling."""
+        target = self.limits.within_ceiling(committed.target)
         budget = runner_lease.runner_budget_s(runner_timeout_s(target))
         deadline = self.clock() + timedelta(seconds=budget)
         try:

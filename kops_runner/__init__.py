@@ -5,5 +5,5 @@ from the decision and its configuration from its own task definition (README.md)
 with `kops get ig`, refuses anything that is not a node group or not in range, runs
 `kops edit ig --set` and `kops update cluster --yes` (or only the dry run), checks that the
 state store and the Auto Scaling group agree, and reports one JSON outcome on stdout and in the
-decision record. It is a separate image: it never imports `chalicelib`.
+decision record. It is a separate image: of `chalicelib` it imports only `kops_names` (copied into the image).
 """

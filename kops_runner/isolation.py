@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 from collections.abc import Mapping, MutableMapping
 
 # The kops binary the image installs (kops_runner/Dockerfile); not a setting.
 KOPS_PATH = "/usr/local/bin/kops"
 KOPS_SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
-# Set by the ECS agent: the task role's credentials (a path on 169.254.170.2) and the SDK's user agent.
-KEPT = ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_EXECUTION_ENV")
+# Set by the ECS agent: the task role's credentials (a path on 169.254.170.2) and the SDK's user agent, each kept
+# only in the form the agent sets. A caller can override them too, and botocore fetches credentials from
+# f"http://169.254.170.2{relative_uri}": "@host/x" or ".host/x" there would make the host the caller's.
+KEPT = {
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": re.compile(r"/v2/credentials/[A-Za-z0-9-]{1,128}"),
+    "AWS_EXECUTION_ENV": re.compile(r"[A-Za-z0-9_]{1,64}"),  # AWS_ECS_FARGATE
+}
 # The SDK's defaults that would otherwise read files or the instance metadata service.
 PINNED = {
     "AWS_CONFIG_FILE": os.devnull,
@@ -27,9 +33,15 @@ PINNED = {
 }
 
 
+def agent_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """The KEPT variables of ``environ`` that have the agent's form; any other value is dropped (for the
+    credentials: the run then has none, and fails)."""
+    return {name: environ[name] for name, form in KEPT.items() if form.fullmatch(environ.get(name, ""))}
+
+
 def isolate(environ: MutableMapping[str, str]) -> None:
     """Cut the process environment to KEPT (+ PINNED), before any AWS SDK reads it."""
-    kept = {name: environ[name] for name in KEPT if name in environ}
+    kept = agent_variables(environ)
     environ.clear()
     environ.update({**kept, **PINNED})
 
@@ -40,7 +52,7 @@ def kops_environment(environ: Mapping[str, str], region: str, home: str | None =
     return {
         "HOME": home or pwd.getpwuid(os.getuid()).pw_dir,
         "PATH": KOPS_SEARCH_PATH,
-        **{name: environ[name] for name in KEPT if name in environ},
+        **agent_variables(environ),
         **PINNED,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,

@@ -50,6 +50,10 @@ EXIT_CODES: dict[Status, ExitCode] = {
     Status.DEADLINE_PASSED: ExitCode.DEADLINE_PASSED,
 }
 
+# The decision's attribute holding the ARN of the one task that runs it (decision.py `claim`); the runner role may
+# write only it and runner_result (infra/kops-runner.yaml RecordOutcome).
+CLAIM_ATTRIBUTE = "runner_claim"
+
 # DynamoDB items are capped at 400 KB; kops output quoted in a message must not come near it.
 MAX_MESSAGE_CHARS = 2000
 
@@ -97,8 +101,9 @@ def write_stdout(outcome: Outcome, stream: TextIO | None = None) -> None:
     out.flush()
 
 
-def record(dynamodb: Callable[[], DynamoDBClient], table: str, outcome: Outcome) -> bool:
-    """Store the outcome on the existing decision; never creates one. Returns whether it was stored."""
+def record(dynamodb: Callable[[], DynamoDBClient], table: str, outcome: Outcome, task_arn: str) -> bool:
+    """Store the outcome on the decision ``task_arn`` claimed (decision.py); never creates one, never writes on a
+    decision another task claimed. Returns whether it was stored."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     if not outcome.decision_id:
@@ -109,8 +114,9 @@ def record(dynamodb: Callable[[], DynamoDBClient], table: str, outcome: Outcome)
             TableName=table,
             Key={"id": {"S": outcome.decision_id}},
             UpdateExpression="SET runner_result = :json",
-            ConditionExpression="attribute_exists(id)",
-            ExpressionAttributeValues={":json": {"S": outcome.to_json()}},
+            ConditionExpression="attribute_exists(id) AND #claim = :task",
+            ExpressionAttributeNames={"#claim": CLAIM_ATTRIBUTE},
+            ExpressionAttributeValues={":json": {"S": outcome.to_json()}, ":task": {"S": task_arn}},
         )
     except ClientError as error:
         # The kops change (or refusal) already happened; the exit code still tells Marea what it was.

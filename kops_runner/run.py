@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from kops_runner import log
 from kops_runner.aws import AwsClients
 from kops_runner.deadline import Deadline
-from kops_runner.decision import read_request
+from kops_runner.decision import claim, parse_request, read_pending
 from kops_runner.errors import RunnerError
 from kops_runner.kops_cli import KopsCli
 from kops_runner.outcome import Outcome, Status, record, write_stdout
@@ -40,6 +40,7 @@ class Report:
 
     decision_id: str | None = None
     decisions_table: str | None = None
+    claimed_by: str | None = None  # this task's ARN, once it holds the decision's claim: only then is it recorded
     cluster: str | None = None
     instance_group: str | None = None
     apply: bool = False
@@ -87,11 +88,19 @@ def _prepare(platform: Platform, report: Report) -> Resize:
     task = describe(aws.ecs(), identity)
     report.decision_id = decision_id_of(task.overrides, identity.container_name)
     pinned = PinnedSettings.registered(task.registered_environment)
-    report.decisions_table, report.cluster, report.apply = pinned.decisions_table, pinned.cluster, pinned.apply
+    report.cluster, report.apply = pinned.cluster, pinned.apply
     decision_id = require_only_the_decision_id(task.overrides, identity.container_name)
-    request = read_request(aws.dynamodb(), pinned.decisions_table, decision_id)
+    report.decisions_table = pinned.decisions_table
+    stored = read_pending(aws.dynamodb(), pinned.decisions_table, decision_id)
+    # Only the task holding the claim runs the decision and records its outcome on it: a task with other
+    # overrides, or a second task for the same decision, is not the one Marea started (its outcome: stdout only).
+    claim(aws.dynamodb(), pinned.decisions_table, decision_id, identity.task_arn)
+    report.claimed_by = identity.task_arn
+    request = parse_request(decision_id, stored)
     report.instance_group = request.instance_group
-    run_request = RunRequest.checked(decision_id, request, pinned)
+    # AWS always gives createdAt; moto does not, and the runner's own start (later) then bounds the deadline.
+    created_at = task.created_at or platform.now()
+    run_request = RunRequest.checked(decision_id, request, pinned, created_at)
     kops = KopsCli(
         binary=platform.kops_binary,
         cluster=run_request.cluster,
@@ -104,9 +113,11 @@ def _prepare(platform: Platform, report: Report) -> Resize:
 
 
 def _finish(outcome: Outcome, report: Report) -> int:
-    # Recorded only once the table is known from the task definition, and never creates a decision.
-    if report.decisions_table and report.aws is not None:
-        record(report.aws.dynamodb, report.decisions_table, outcome)
+    # Recorded only by the task holding the decision's claim, in the table its task definition names.
+    if report.decisions_table and report.claimed_by and report.aws is not None:
+        record(report.aws.dynamodb, report.decisions_table, outcome, report.claimed_by)
+    else:
+        log.event("outcome_not_recorded", reason="this task holds no claim on a decision (stdout only)")
     log.event("outcome", status=outcome.status, exit_code=int(outcome.exit_code))
     write_stdout(outcome)
     return int(outcome.exit_code)

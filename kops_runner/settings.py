@@ -8,7 +8,7 @@ here reads the environment.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -22,6 +22,13 @@ ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
 
 DEFAULT_MAX_NODES = 1000
+# infra/kops-runner.yaml grants PutObject on <cluster>/instancegroup/<ig> for KopsInstanceGroups' first four only
+# (Select [0..3]): a fifth group would pass every check here and then fail `kops edit ig` with AccessDenied.
+MAX_INSTANCE_GROUPS = 4
+# Marea's longest runner lease (chalicelib KopsTarget.runner_timeout_s ≤ 3600; tests/kops_runner/test_shared_names.py
+# holds them equal). Marea's deadline is the lease less a margin, from RunTask: later than this after the task was
+# created, a deadline is not one Marea wrote.
+MAX_LEASE_S = 3600
 # `kops update cluster` on a large cluster takes minutes; a hung call must not hold the lease forever.
 DEFAULT_KOPS_TIMEOUT_S = 600.0
 
@@ -48,6 +55,16 @@ def _comma_list(value: object) -> object:
     return value
 
 
+def _at_most_four_groups(value: object) -> object:
+    groups = _comma_list(value)
+    if isinstance(groups, tuple) and len(groups) > MAX_INSTANCE_GROUPS:
+        raise ValueError(
+            f"at most {MAX_INSTANCE_GROUPS} instance groups: the kops-runner stack grants the state-store write "
+            f"(KopsInstanceGroups) for {MAX_INSTANCE_GROUPS} only, {len(groups)} are listed"
+        )
+    return groups
+
+
 ApplyFlag = Annotated[bool, BeforeValidator(_apply_flag)]
 
 
@@ -60,7 +77,7 @@ class PinnedSettings(BaseModel):
     state_store: StateStore = Field(alias="KOPS_STATE_STORE")
     decisions_table: str = Field(alias="MAREA_DECISIONS_TABLE", pattern=TABLE_NAME_PATTERN)
     # The node instance groups this runner may resize: required, so a runner never sizes a group by default.
-    instance_groups: Annotated[tuple[InstanceGroupName, ...], BeforeValidator(_comma_list)] = Field(
+    instance_groups: Annotated[tuple[InstanceGroupName, ...], BeforeValidator(_at_most_four_groups)] = Field(
         alias="MAREA_INSTANCE_GROUPS", min_length=1
     )
     apply: ApplyFlag = Field(default=False, alias="MAREA_APPLY")
@@ -117,9 +134,18 @@ class RunRequest(BaseModel):
     kops_home: str | None = None
 
     @classmethod
-    def checked(cls, decision_id: str, request: DecisionRequest, pinned: PinnedSettings) -> RunRequest:
-        """BadRequest unless the request names this runner's cluster, state store and one of its groups, in range."""
+    def checked(
+        cls, decision_id: str, request: DecisionRequest, pinned: PinnedSettings, task_created_at: datetime
+    ) -> RunRequest:
+        """BadRequest unless the request names this runner's cluster, state store and one of its groups, in range,
+        with a deadline no later than the longest lease after the task was created."""
         refusals = []
+        latest = task_created_at + timedelta(seconds=MAX_LEASE_S)
+        if request.deadline > latest:
+            refusals.append(
+                f"deadline {request.deadline.isoformat()} is more than {MAX_LEASE_S} s after its task was created "
+                f"({task_created_at.isoformat()})"
+            )
         if request.cluster != pinned.cluster:
             refusals.append(f"cluster {request.cluster} is not this runner's ({pinned.cluster})")
         if request.state_store != pinned.state_store:

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kops_runner.errors import BadRequest
@@ -28,6 +29,8 @@ METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"
 # Fargate's task metadata endpoint: http://169.254.170.2/v4/<id> (AWS: "Task metadata endpoint version 4 for
 # tasks on Fargate"). Any other host could be a server of the caller's choosing that describes a task of its own.
 FARGATE_METADATA_HOST = "169.254.170.2"
+# This task's own path there (the agent's: /v4/<hex id>-<number>); no "..", query or fragment naming another.
+_METADATA_PATH = re.compile(r"/v4/[A-Za-z0-9-]{1,128}/?")
 DECISION_VARIABLE = "MAREA_DECISION_ID"
 _METADATA_TIMEOUT_S = 5
 _TASK_ARN = re.compile(
@@ -57,6 +60,7 @@ class DescribedTask:
     overrides: dict[str, Any]
     task_definition_arn: str
     registered_environment: list[dict[str, Any]]
+    created_at: datetime | None = None  # AWS: when the task entered PENDING (moto's DescribeTasks omits it)
 
 
 def metadata_endpoint(value: str | None) -> str:
@@ -64,8 +68,10 @@ def metadata_endpoint(value: str | None) -> str:
     if not value:
         raise BadRequest(f"{METADATA_VARIABLE} is not set: the runner runs only as an ECS task on Fargate")
     parts = urllib.parse.urlsplit(value)
-    if (parts.scheme, parts.netloc) != ("http", FARGATE_METADATA_HOST) or not parts.path.startswith("/v4/"):
+    if (parts.scheme, parts.netloc) != ("http", FARGATE_METADATA_HOST):
         raise BadRequest(f"{METADATA_VARIABLE} is not on Fargate's task metadata host {FARGATE_METADATA_HOST}")
+    if not _METADATA_PATH.fullmatch(parts.path) or parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise BadRequest(f"{METADATA_VARIABLE} is not a task's v4 path on {FARGATE_METADATA_HOST} (/v4/<id>)")
     return value.rstrip("/")
 
 
@@ -94,6 +100,10 @@ def describe(ecs: ECSClient, identity: TaskIdentity) -> DescribedTask:
     if len(tasks) != 1 or tasks[0].get("taskArn") != identity.task_arn:
         raise BadRequest(f"ECS does not know this task ({identity.task_arn})")
     task: Any = tasks[0]
+    # RunTask parameters outside `overrides` that ECS records on the task: ECS Exec would be a shell holding the
+    # runner's role (today only the missing ssmmessages:* grant stops it; the runner does not rely on that).
+    if task.get("enableExecuteCommand"):
+        raise BadRequest("refused: the task was started with enableExecuteCommand (ECS Exec)")
     definition: Any = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
     containers = [c for c in definition.get("containerDefinitions", []) if c.get("name") == identity.container_name]
     if len(containers) != 1:
@@ -102,6 +112,7 @@ def describe(ecs: ECSClient, identity: TaskIdentity) -> DescribedTask:
         overrides=task.get("overrides") or {},
         task_definition_arn=task["taskDefinitionArn"],
         registered_environment=list(containers[0].get("environment", [])),
+        created_at=task.get("createdAt"),
     )
 
 

@@ -342,6 +342,11 @@ RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
         True,
     ),
     (
+        "the runner claims its decision",
+        Request("dynamodb:UpdateItem", _DECISIONS, {"dynamodb:Attributes": ("id", "runner_claim")}),
+        True,
+    ),
+    (
         "an outcome rewritten",
         Request("dynamodb:UpdateItem", _DECISIONS, {"dynamodb:Attributes": ("id", "outcome", "runner_result")}),
         False,

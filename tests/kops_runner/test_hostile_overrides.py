@@ -8,6 +8,7 @@ moto's ECS records the overrides of a RunTask and the runner reads them back as 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from typing import Any, ClassVar
 
 import pytest
 
+from kops_runner import __main__ as entrypoint
+from kops_runner import isolation, task
+from kops_runner.aws import AwsClients
 from marea_local.kops_local import run_runner_locally
 from tests.kops_runner.conftest import NODES, KopsWorld
 
@@ -89,6 +93,10 @@ def marker_script(path: Path, marker: Path) -> Path:
 def test_the_images_entrypoint_runs_no_code_of_the_callers_choosing(
     tmp_path: Path, recorder: tuple[str, list[str]]
 ) -> None:
+    """What this proves: `python -I` ignores the PYTHON* variables and the working directory, and a metadata
+    endpoint off Fargate's host is refused before anything is asked of it. The run stops there, so it does not
+    prove that KOPS_BINARY, PATH, BASH_ENV, KOPS_BASE_URL or AWS_* are ignored: the next test (production
+    `main()`) and test_kops_gets_none_of_the_containers_variables do."""
     url, seen = recorder
     entrypoint = image(tmp_path)
     marker = tmp_path / "marker"
@@ -133,6 +141,51 @@ def test_the_images_entrypoint_runs_no_code_of_the_callers_choosing(
     assert seen == []  # no metadata read, no AWS call, nothing asked of the caller's server
 
 
+class FirstClient(Exception):
+    """Raised where the production entrypoint builds its first AWS client: the test has seen what it needs."""
+
+
+def test_production_main_cuts_the_environment_before_it_builds_any_aws_client(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The task metadata endpoint cannot answer here (a double of task.identify); every other step is production's.
+    hostile = {
+        **{name: "/v2/credentials/0b1c" if name.endswith("URI") else "AWS_ECS_FARGATE" for name in isolation.KEPT},
+        "ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/0b1c-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL_ECS": "http://127.0.0.1:9",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/credentials",
+        "AWS_CA_BUNDLE": "/scratch/ca.pem",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "KOPS_BINARY": "/scratch/kops",
+        "AWS_REGION": "xx-evil-1",
+    }
+    monkeypatch.setattr(os, "environ", dict(hostile))  # main() clears os.environ: never this process's own
+    asked: list[str] = []
+
+    def identify(endpoint: str) -> task.TaskIdentity:
+        asked.append(endpoint)
+        return task.TaskIdentity(f"arn:aws:ecs:eu-west-1:123456789012:task/c/{'0' * 32}", "c", "kops-runner")
+
+    seen: list[tuple[dict[str, str], AwsClients, str]] = []
+
+    def first_client(self: AwsClients, service: str) -> Any:
+        seen.append((dict(os.environ), self, service))
+        raise FirstClient
+
+    monkeypatch.setattr(task, "identify", identify)
+    monkeypatch.setattr(AwsClients, "_client", first_client)
+
+    code = entrypoint.main()
+
+    assert asked == ["http://169.254.170.2/v4/0b1c-1"]
+    [(environment, clients, service)] = seen
+    assert environment == {name: hostile[name] for name in isolation.KEPT} | isolation.PINNED
+    assert (clients.endpoint_url, clients.credentials, clients.region, service) == (None, {}, "eu-west-1", "ecs")
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "error"
+
+
 def hostile_overrides(decision_id: str, tmp_path: Path) -> list[dict[str, Any]]:
     return [
         {
@@ -167,7 +220,8 @@ def test_a_runtask_with_more_overrides_than_the_decision_id_is_refused_and_chang
         assert name in message
     assert "os.system" not in message
     assert "127.0.0.1:9" not in message  # names, never values
-    assert world.runner_result(decision_id) == outcome  # recorded on the decision, like any bad request
+    # Not recorded on the decision: a refused task is not the one Marea started; its outcome is on stdout only.
+    assert world.runner_result(decision_id) is None
     assert not kops_calls.exists()  # kops never ran
     assert not (tmp_path / "marker").exists()
     assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))

@@ -3,6 +3,7 @@ runner's environment, and what the runner reads back from kops. Pure: no AWS."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from kops_runner.instance_group import UnreadableOutput, parse_instance_group, p
 from kops_runner.isolation import KOPS_SEARCH_PATH, PINNED, isolate, kops_environment
 from kops_runner.outcome import MAX_MESSAGE_CHARS, clip
 from kops_runner.settings import PinnedSettings
-from kops_runner.task import TaskIdentity, metadata_endpoint, require_only_the_decision_id
+from kops_runner.task import TaskIdentity, describe, metadata_endpoint, require_only_the_decision_id
 
 DECISION = "01J0000000000000000000000A"
 BASE = {
@@ -49,12 +50,20 @@ def test_the_defaults_are_a_dry_run_capped_at_1000_nodes() -> None:
         ("KOPS_STATE_STORE", "s3://--state"),
         ("MAREA_DECISIONS_TABLE", "a"),
         ("MAREA_MAX_NODES", "-4"),
+        # infra/kops-runner.yaml grants the state-store write for four groups only: a fifth would fail every run.
+        ("MAREA_INSTANCE_GROUPS", "a,b,c,d,e"),
     ],
 )
 def test_a_malformed_task_definition_is_refused_naming_the_variable_not_the_value(name: str, value: str) -> None:
     with pytest.raises(BadRequest, match=name) as refused:
         pinned(**{name: value})
     assert "rm -rf" not in str(refused.value)
+
+
+def test_more_instance_groups_than_the_stack_grants_writes_for_are_refused_naming_the_limit() -> None:
+    with pytest.raises(BadRequest, match="at most 4 instance groups: the kops-runner stack grants the state-store"):
+        pinned(MAREA_INSTANCE_GROUPS="a,b,c,d,e")
+    assert pinned(MAREA_INSTANCE_GROUPS="a,b,c,d").instance_groups == ("a", "b", "c", "d")
 
 
 SIDECAR = {"name": "sidecar", "environment": [{"name": "MAREA_DECISION_ID", "value": DECISION}]}
@@ -112,6 +121,12 @@ def test_a_task_without_a_valid_decision_id_is_refused(overrides: dict[str, Any]
         "http://user@169.254.170.2/v4/abc",
         "http://169.254.170.2.evil.example/v4/abc",
         "http://169.254.170.2/v2/credentials/abc",
+        # On Fargate's host, but another path than this task's v4 endpoint.
+        "http://169.254.170.2/v4/../v2/credentials/abc",
+        "http://169.254.170.2/v4/abc/../../other",
+        "http://169.254.170.2/v4/abc?task=other",
+        "http://169.254.170.2/v4/abc#x",
+        "http://169.254.170.2/v4/",
     ],
 )
 def test_the_metadata_endpoint_is_accepted_only_on_fargates_host(value: str | None) -> None:
@@ -161,6 +176,36 @@ def test_the_runner_keeps_only_what_the_ecs_agent_sets() -> None:
         "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
         **PINNED,
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # botocore fetches f"http://169.254.170.2{relative_uri}": these make the host the caller's.
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "@creds.attacker.example/x"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ".attacker.example/x"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ":8080/v2/credentials/abc"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/../../v4/abc"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc?x=1"),
+        ("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE\r\nX-Evil: 1"),
+    ],
+)
+def test_an_agent_variable_not_in_the_agents_form_is_dropped(name: str, value: str) -> None:
+    environ = {**HOSTILE, name: value}
+
+    isolate(environ)
+
+    assert name not in environ
+    assert name not in kops_environment(environ, "eu-west-1")
+
+
+def test_a_dropped_relative_uri_would_have_sent_the_credential_fetch_to_the_callers_host() -> None:
+    from botocore.utils import ContainerMetadataFetcher
+    from urllib3.util import parse_url
+
+    url = ContainerMetadataFetcher().full_url("@creds.attacker.example/x")
+
+    assert parse_url(url).host == "creds.attacker.example"
 
 
 def test_kops_gets_a_minimal_environment_in_the_tasks_region() -> None:
@@ -217,3 +262,36 @@ def test_long_kops_output_is_clipped_keeping_both_ends() -> None:
     assert len(clipped) <= MAX_MESSAGE_CHARS
     assert clipped.startswith("start ")
     assert clipped.endswith("Error: the end")
+
+
+class DescribingEcs:
+    """ECS's DescribeTasks/DescribeTaskDefinition answers for one task, as AWS gives them: a double, because moto's
+    RunTask drops `enableExecuteCommand` and its DescribeTasks returns no `createdAt`."""
+
+    def __init__(self, **task: Any) -> None:
+        self.task = {"taskArn": TASK_ARN, "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/r:1"}
+        self.task.update(task)
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
+        return {"tasks": [self.task]}
+
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:
+        return {"taskDefinition": {"containerDefinitions": [{"name": "kops-runner", "environment": []}]}}
+
+
+TASK_ARN = "arn:aws:ecs:eu-west-1:123456789012:task/marea-prod-kops-runner/0123456789abcdef0123456789abcdef"
+IDENTITY = TaskIdentity(TASK_ARN, "marea-prod-kops-runner", "kops-runner")
+
+
+def test_a_task_started_with_ecs_exec_is_refused() -> None:
+    # ECS Exec: a shell holding the runner's role. enableExecuteCommand is a RunTask parameter, not an override.
+    with pytest.raises(BadRequest, match="refused: the task was started with enableExecuteCommand"):
+        describe(DescribingEcs(enableExecuteCommand=True), IDENTITY)  # type: ignore[arg-type]
+
+
+def test_the_tasks_creation_time_is_read_from_ecs() -> None:
+    created = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    described = describe(DescribingEcs(createdAt=created, enableExecuteCommand=False), IDENTITY)  # type: ignore[arg-type]
+
+    assert described.created_at == created

@@ -131,6 +131,35 @@ def test_a_request_this_runner_may_not_run_is_refused_before_kops_runs(
     assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))
 
 
+def test_a_decision_is_run_by_one_task_only(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a pending decision for which any holder of Marea's role starts a second task beside Marea's
+    decision_id = world.new_decision(3, 5)
+    first, second = world.start(decision_id), world.start(decision_id)
+    code, applied = run_main(world, capsys, first)
+    assert (code, applied["status"]) == (0, "applied")
+
+    # When the second runs (the decision still pending: Marea closes it on the first's STOPPED event)
+    code, outcome = run_main(world, capsys, second, KOPS_DOUBLE_FAIL="version,get,edit,update")
+
+    # Then it is refused before kops runs, and the first's outcome stays on the decision
+    assert (code, outcome["status"], outcome["kops_version"]) == (2, "bad_request", None)
+    assert f"decision {decision_id} is already claimed by another runner task" in outcome["message"]
+    assert world.runner_result(decision_id) == applied
+    claim = world.dynamodb.get_item(TableName=world.decisions_table, Key={"id": {"S": decision_id}})["Item"]
+    assert claim["runner_claim"] == {"S": first["taskArn"]}
+
+
+def test_a_deadline_beyond_the_longest_lease_is_refused(world: KopsWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    # Marea's deadline is its lease (at most 3600 s, KopsTarget.runner_timeout_s) less a margin, from RunTask.
+    decision_id = world.new_decision(3, 5, deadline=in_s(3600 + 300))
+
+    code, outcome = run_main(world, capsys, world.start(decision_id), KOPS_DOUBLE_FAIL="version,get,edit,update")
+
+    assert (code, outcome["status"]) == (2, "bad_request")
+    assert "is more than 3600 s after its task was created" in outcome["message"]
+    assert (world.ig_sizes(), world.asg_sizes()) == ((2, 2), (2, 2))
+
+
 @pytest.mark.parametrize("outcome_", ["applied", "failed", "skipped"])
 def test_a_decision_no_longer_pending_is_not_run(
     world: KopsWorld, capsys: pytest.CaptureFixture[str], outcome_: str
@@ -275,7 +304,10 @@ def test_the_outcome_never_creates_a_decision(world: KopsWorld) -> None:
         kops_version=None,
     )
 
-    assert record(lambda: world.dynamodb, world.decisions_table, outcome) is False
+    assert (
+        record(lambda: world.dynamodb, world.decisions_table, outcome, "arn:aws:ecs:us-east-1:123456789012:task/x")
+        is False
+    )
     assert "Item" not in world.dynamodb.get_item(TableName=world.decisions_table, Key={"id": {"S": unknown}})
 
 

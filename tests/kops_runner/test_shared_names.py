@@ -73,3 +73,11 @@ def test_the_shared_module_imports_nothing_the_runner_image_lacks() -> None:
         for alias in node.names
     }
     assert imported <= {"__future__"}
+
+
+def test_the_runner_bounds_deadlines_by_marea_s_longest_lease() -> None:
+    # A deadline later than MAX_LEASE_S after the task was created is refused: Marea's own must never be.
+    from kops_runner.settings import MAX_LEASE_S
+
+    [bound] = [m.le for m in KopsTarget.model_fields["runner_timeout_s"].metadata if getattr(m, "le", None)]
+    assert bound == MAX_LEASE_S

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from kops_runner.settings import PinnedSettings
+from kops_runner.settings import MAX_INSTANCE_GROUPS, PinnedSettings
 from tests.infra.templates import template
 
+ROOT = Path(__file__).resolve().parents[2]
 PARAMETERS: dict[str, Any] = {
     "KopsClusterName": "k8s.example.com",
     "KopsInstanceGroups": ["nodes-a", "nodes-b"],  # a CommaDelimitedList
@@ -49,3 +51,10 @@ def test_the_stacks_task_definition_is_a_valid_pinned_configuration() -> None:
         50,
         "/tmp",  # noqa: S108 (the stack mounts a scratch volume there)
     )
+
+
+def test_the_runner_accepts_as_many_instance_groups_as_the_stack_grants_state_store_writes_for() -> None:
+    # One `Select [i]` of the padded KopsInstanceGroups per PutObject slot in the TaskRole.
+    text = (ROOT / "infra" / "kops-runner.yaml").read_text()
+    slots = {line.split("!Select [", 1)[1].split(",", 1)[0] for line in text.splitlines() if "Group: !Select [" in line}
+    assert len(slots) == MAX_INSTANCE_GROUPS

@@ -3,10 +3,14 @@ registered before the stage was tightened, and a decision that waited, never act
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from chalicelib.actuators.kops import KopsActuator
+from chalicelib.models.targets import TargetBase
 from chalicelib.resource_limits import AllowList, ResourceLimits
 from tests.unit.evaluator_world import Clock, MemoryGroup, MemoryRunners, World, asg_body, kops_body
 from tests.unit.test_evaluator_lease import runner_and_queued, runners, stop
@@ -116,3 +120,26 @@ def test_a_change_that_never_acted_is_checked_against_the_stage_before_it_is_car
     assert group(world).applied == []
     assert (again.outcome, again.reasons[-1]) == ("skipped", "SUPERSEDED")
     assert why in again.explanation
+
+
+@dataclass
+class RequestingRunners(MemoryRunners):
+    """The runner double, writing the kops actuator's own request (a pure function of the target it is given)."""
+
+    def runner_request(self, target: TargetBase, capacity: int, deadline: datetime) -> dict[str, str | int]:
+        return KopsActuator(None, None, None).runner_request(target, capacity, deadline)  # type: ignore[arg-type]
+
+
+def test_a_floor_kops_target_above_a_lowered_ceiling_asks_its_runner_for_no_max_above_it() -> None:
+    clock = Clock()
+    world = World(RequestingRunners(current=2, clock=clock), clock)
+    world.register(kops_body(sizing="floor", max=5000))
+    world.signals.cpu = 90  # 2 at 90 % of 50: 4 wanted
+    world.redeploy(ResourceLimits(ceilings={"asg": 1000, "ecs": 1000, "kops": 1000}))
+
+    decision = world.evaluate("nodes")
+
+    assert runners(world).started == [decision.id]
+    request = world.log.runner_request(decision.id)
+    assert request is not None
+    assert (request["min_size"], request["max_size"]) == (4, 1000)  # floor sizing: the ceiling, not the target's 5000

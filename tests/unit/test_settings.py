@@ -56,7 +56,7 @@ def test_every_stage_of_the_chalice_config_gives_valid_settings() -> None:
     for name, stage in config["stages"].items():
         environment = {**config["environment_variables"], **stage.get("environment_variables", {})}
         settings = Settings.from_environment(environment)
-        runner = settings.kops_runner()
-        if name != "local":
-            assert runner is not None
-            assert runner.ecs_cluster == runner.task_definition == f"marea-{name}-kops-runner"
+        # No stage ships placeholder runner settings ("subnet-REPLACE-…" counted as configured, and a kops change
+        # then failed at RunTask): a stage runs no runner, and says which settings to set, until they are its own.
+        assert settings.kops_runner() is None, name
+        assert not [value for value in environment.values() if "REPLACE" in value], name
