@@ -25,7 +25,7 @@ from unittest.mock import patch
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.infra.iam_policy import Request
+from tests.infra.iam_policy import ContextValue, Request
 
 STAGE_TOKEN = "{stage}"
 PARTITION = "aws"
@@ -144,6 +144,28 @@ def _tag_context(tags: dict[str, str], where: _Where) -> dict[str, str]:
     return {f"aws:ResourceTag/{key}": value(key, raw) for key, raw in tags.items()}
 
 
+def update_auto_scaling_group_context(params: dict[str, Any]) -> dict[str, ContextValue]:
+    """The autoscaling: condition keys an UpdateAutoScalingGroup request carries for the fields it sets.
+
+    The keys the Service Authorization Reference lists for the action, each present when the request
+    sets its field; LaunchTemplateVersionSpecified is "false" for $Latest/$Default (or no version)."""
+    context: dict[str, ContextValue] = {}
+    for field_name in ("MinSize", "MaxSize", "LaunchConfigurationName"):
+        if field_name in params:
+            context[f"autoscaling:{field_name}"] = str(params[field_name])
+    if params.get("VPCZoneIdentifier"):
+        context["autoscaling:VPCZoneIdentifiers"] = tuple(params["VPCZoneIdentifier"].split(","))
+    mixed = (params.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
+    template = params.get("LaunchTemplate") or mixed.get("LaunchTemplateSpecification")
+    if template is not None:
+        specific = template.get("Version") not in (None, "$Latest", "$Default")
+        context["autoscaling:LaunchTemplateVersionSpecified"] = str(specific).lower()
+    types = tuple(o["InstanceType"] for o in mixed.get("Overrides") or [] if "InstanceType" in o)
+    if types:
+        context["autoscaling:InstanceTypes"] = types
+    return context
+
+
 def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
     name = params.get("AutoScalingGroupName")
     if name is None:
@@ -155,7 +177,8 @@ def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[
         tags = {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
     else:  # the call will fail anyway; still check it is a call Marea may make
         arn, tags = where.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}"), {}
-    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags, where))]
+    fields = update_auto_scaling_group_context(params) if operation == "UpdateAutoScalingGroup" else {}
+    return [Request(f"autoscaling:{operation}", where.normalise(arn), {**_tag_context(tags, where), **fields})]
 
 
 def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:

@@ -263,6 +263,13 @@ _NODE_TAGS = {
     "aws:ResourceTag/k8s.io/role/node": "1",
     "aws:ResourceTag/kops.k8s.io/instancegroup": "nodes",
 }
+_NODE_GROUP = f"{_ASG}/nodes.{KOPS_CLUSTER}"
+
+
+def _sizes(min_size: int, max_size: int) -> dict[str, str]:
+    return {"autoscaling:MinSize": str(min_size), "autoscaling:MaxSize": str(max_size)}
+
+
 _BUCKET = f"arn:aws:s3:::marea-{STAGE}-kops-state-123456789012-{REGION}"
 _DECISIONS = f"arn:aws:dynamodb:{REGION}:123456789012:table/marea-{STAGE}-decisions"
 _RUNNER_CLUSTER = {"ecs:cluster": f"arn:aws:ecs:{REGION}:123456789012:cluster/marea-{STAGE}-kops-runner"}
@@ -315,6 +322,31 @@ RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
         ),
         False,
     ),
+    # kops' size-only change sends MinSize and MaxSize only (awstasks/autoscalinggroup.go RenderAWS).
+    (
+        "a size-only change within KopsMaxNodes",
+        Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(0, 1000)}),
+        True,
+    ),
+    (
+        "a maxSize above KopsMaxNodes",
+        Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(0, 1001)}),
+        False,
+    ),
+    *[
+        (
+            f"a size change that also sets {key}",
+            Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(1, 3), key: value}),
+            False,
+        )
+        for key, value in [
+            ("autoscaling:LaunchTemplateVersionSpecified", "true"),
+            ("autoscaling:LaunchTemplateVersionSpecified", "false"),
+            ("autoscaling:LaunchConfigurationName", "miner"),
+            ("autoscaling:VPCZoneIdentifiers", ("subnet-0attacker",)),
+            ("autoscaling:InstanceTypes", "p5.48xlarge"),
+        ]
+    ],
     ("kops edit ig of an allowed ig", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/spot"), True),
     ("another ig's object", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/control-plane-a"), False),
     ("a CA key", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/pki/private/kubernetes-ca/keyset.yaml"), False),
