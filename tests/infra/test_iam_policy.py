@@ -225,6 +225,31 @@ def test_update_auto_scaling_group_carries_the_keys_of_the_fields_it_sets(field:
     assert key in update_auto_scaling_group_context({**sizes, field: value})
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "key", "carried"),
+    [
+        ("enableExecuteCommand", True, "ecs:enable-execute-command", "true"),
+        ("enableExecuteCommand", False, "ecs:enable-execute-command", "false"),
+        ("volumeConfigurations", [{"name": "data"}], "ecs:enable-ebs-volumes", "true"),
+        (
+            "capacityProviderStrategy",
+            [{"capacityProvider": "FARGATE_SPOT"}],
+            "ecs:capacity-provider",
+            f"arn:aws:ecs:{R}:{ACCOUNT}:capacity-provider/FARGATE_SPOT",
+        ),
+    ],
+)
+def test_run_task_carries_the_condition_keys_of_the_fields_it_sets(
+    field: str, value: Any, key: str, carried: str
+) -> None:
+    from tests.infra.aws_calls import run_task_context
+
+    params = {"cluster": "marea-prod-kops-runner", "taskDefinition": "marea-prod-kops-runner", "launchType": "FARGATE"}
+
+    assert run_task_context(params, R) == {}
+    assert run_task_context({**params, field: value}, R) == {key: carried}
+
+
 def test_the_guard_refuses_an_update_service_that_sends_more_than_the_count() -> None:
     from tests.infra.aws_calls import CallRecorder
 
@@ -361,6 +386,23 @@ def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stag
             True,
         ),
         (Request("ecs:RunTask", f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/miner:1", RUNNER_CLUSTER), False),
+        # No ECS Exec into the runner (a shell holding its role), no EBS volume attached to it.
+        *[
+            (
+                Request(
+                    "ecs:RunTask",
+                    f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/marea-prod-kops-runner:3",
+                    {**RUNNER_CLUSTER, key: v},
+                ),
+                allowed,
+            )
+            for key, v, allowed in [
+                ("ecs:enable-execute-command", "true", False),
+                ("ecs:enable-execute-command", "false", True),
+                ("ecs:enable-ebs-volumes", "true", False),
+                ("ecs:enable-ebs-volumes", "false", False),
+            ]
+        ],
         (
             Request(
                 "ecs:RunTask",
