@@ -372,12 +372,21 @@ def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stag
                 ("ecs:capacity-provider", f"arn:aws:ecs:{R}:{ACCOUNT}:capacity-provider/FARGATE_SPOT"),
                 ("ecs:enable-ebs-volumes", "true"),
                 ("ecs:enable-execute-command", "true"),
-                ("ecs:enable-execute-command", "false"),
                 ("ecs:enable-service-connect", "true"),
+                ("ecs:enable-service-connect", "false"),
                 ("ecs:namespace", f"arn:aws:servicediscovery:{R}:{ACCOUNT}:namespace/ns-1"),
                 ("ecs:enable-vpc-lattice", "true"),
             ]
         ],
+        # ECS Exec turned off (or a "false" ECS might fill in) opens nothing: refused only when "true".
+        (
+            Request(
+                "ecs:UpdateService",
+                f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat",
+                {**MANAGED, "ecs:enable-execute-command": "false"},
+            ),
+            True,
+        ),
         (Request("ecs:DeleteService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", MANAGED), False),
         (
             Request(
