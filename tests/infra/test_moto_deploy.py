@@ -387,6 +387,9 @@ RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
         ),
         False,
     ),
+    # ForAllValues holds for a request without the key (IAM); Null "false" requires it (an UpdateItem
+    # always names the item's key attribute, so a real request carries it).
+    ("an update naming no attribute", Request("dynamodb:UpdateItem", _DECISIONS), False),
     ("the runner reads its decision", Request("dynamodb:GetItem", _DECISIONS), True),
     (
         "the runner describes its own task",
