@@ -59,3 +59,15 @@ def test_every_suppression_is_still_needed() -> None:
     )
 
     assert skipped == _declared_skips()
+
+
+def test_the_runner_stack_accepts_exactly_the_kops_names_marea_and_its_runner_accept() -> None:
+    """A stack deployed with a name the runner refuses would yield a runner that exits 2 on every run."""
+    from chalicelib import kops_names
+
+    parameters = template("kops-runner.yaml")["Parameters"]
+
+    assert parameters["KopsClusterName"]["AllowedPattern"] == kops_names.CLUSTER_NAME_PATTERN
+    assert parameters["KopsClusterName"]["MaxLength"] == kops_names.CLUSTER_NAME_MAX_LENGTH
+    # On a CommaDelimitedList, CloudFormation applies AllowedPattern to each member.
+    assert parameters["KopsInstanceGroups"]["AllowedPattern"] == kops_names.INSTANCE_GROUP_PATTERN
