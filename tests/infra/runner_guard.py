@@ -6,7 +6,8 @@ observer ``runner_calls_checked`` registers. Each call becomes the IAM requests 
 (tests/infra/aws_calls.py where it fits, plus S3 and DynamoDB's condition keys here), evaluated
 against infra/kops-runner.yaml's TaskRole policy resolved for that test's deployment: the stage of
 the runner's ECS cluster (``marea-<stage>-kops-runner``), and KOPS_CLUSTER_NAME, KOPS_STATE_STORE,
-MAREA_INSTANCE_GROUPS, MAREA_MAX_NODES as its task definition pins them (the parameters a deployment gives both).
+MAREA_INSTANCE_GROUPS, MAREA_MAX_NODES, MAREA_DECISIONS_TABLE as its task definition pins them
+(the parameters a deployment gives both).
 
 The double imitates kops: its calls stand for kops' only as far as it imitates them (state-store
 reads and writes, DescribeAutoScalingGroups, UpdateAutoScalingGroup of the groups it reconciles);
@@ -45,6 +46,7 @@ class Deployment:
     bucket: str
     instance_groups: tuple[str, ...]
     max_nodes: str  # KopsMaxNodes, the task definition's MAREA_MAX_NODES
+    decisions_table: str  # DecisionsTableName, its MAREA_DECISIONS_TABLE
 
 
 # ---- the TaskRole's policy, resolved ------------------------------------------------------------
@@ -102,11 +104,12 @@ def task_role_policy(deployment: Deployment) -> Policy:
         "KopsClusterName": d.kops_cluster,
         "KopsInstanceGroups": list(d.instance_groups),
         "KopsMaxNodes": d.max_nodes,
+        "DecisionsTableName": d.decisions_table,
         "ExistingStateStoreBucket": d.bucket,
         "Cluster.Arn": cluster_arn,
     }
     # The state store is the test's own bucket: the template's ExistingStateStoreBucket case.
-    conditions = {"CreateStateStore": False, "WithHandler": False}
+    conditions = {"CreateStateStore": False, "WithHandler": False, "DefaultDecisionsTable": False}
     role = template(TEMPLATE)["Resources"]["TaskRole"]["Properties"]
     (inline,) = (p for p in role["Policies"] if p["PolicyName"] == "resize-kops-instance-groups")
     return Policy.from_document("kops-runner.yaml TaskRole", _resolve(inline["PolicyDocument"], names, conditions))
@@ -131,6 +134,7 @@ def deployment_of(task: dict[str, Any]) -> Deployment:
         instance_groups=tuple(g for g in pinned.get("MAREA_INSTANCE_GROUPS", "").split(",") if g),
         # Unpinned, the runner's own default; the stack always pins it (KopsMaxNodes).
         max_nodes=pinned.get("MAREA_MAX_NODES", str(DEFAULT_MAX_NODES)),
+        decisions_table=pinned["MAREA_DECISIONS_TABLE"],
     )
 
 
