@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
-from tests.infra.iam_policy import Policy, Request
+from tests.infra.iam_policy import ContextValue, Policy, Request
 from tests.infra.runner_services import allowed_actions, endpoint_services
 from tests.infra.templates import INFRA, ROOT, template, templates
 
@@ -279,6 +279,15 @@ _TAGS_OF_A_CONTROL_PLANE = {
     "aws:ResourceTag/k8s.io/role/node": "1",
 }
 
+# Request keys of the fields a size-only change never sets (each one refused by its own Deny).
+_NOT_A_RESIZE: list[tuple[str, ContextValue]] = [
+    ("autoscaling:LaunchTemplateVersionSpecified", "true"),
+    ("autoscaling:LaunchTemplateVersionSpecified", "false"),
+    ("autoscaling:LaunchConfigurationName", "miner"),
+    ("autoscaling:VPCZoneIdentifiers", ("subnet-0attacker",)),
+    ("autoscaling:InstanceTypes", "p5.48xlarge"),
+]
+
 # What the runner's role must allow (its own calls: kops_runner/, kops' size-only change) and refuse.
 RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
     (
@@ -339,13 +348,7 @@ RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
             Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(1, 3), key: value}),
             False,
         )
-        for key, value in [
-            ("autoscaling:LaunchTemplateVersionSpecified", "true"),
-            ("autoscaling:LaunchTemplateVersionSpecified", "false"),
-            ("autoscaling:LaunchConfigurationName", "miner"),
-            ("autoscaling:VPCZoneIdentifiers", ("subnet-0attacker",)),
-            ("autoscaling:InstanceTypes", "p5.48xlarge"),
-        ]
+        for key, value in _NOT_A_RESIZE
     ],
     ("kops edit ig of an allowed ig", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/spot"), True),
     ("another ig's object", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/control-plane-a"), False),
