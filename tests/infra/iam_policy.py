@@ -3,21 +3,23 @@
 It implements explicit Deny over Allow, Action and Resource lists with ``*`` and ``?`` wildcards
 (actions compared case-insensitively, resources case-sensitively, ``*`` spanning ``/`` and ``:``
 as in IAM) and the condition operators Marea's policies use: StringEquals, StringLike, ArnLike,
-ArnEquals, Bool, each with ``IfExists``; ``Null``; and ``ForAllValues:``/``ForAnyValue:`` over
-multi-valued keys (a request value that is a tuple, e.g. ``dynamodb:Attributes``). Anything else
-in a policy (NotAction, NotResource, policy variables, other operators, a multi-valued key without
-a set operator) raises ``UnsupportedPolicyError``: a policy that uses more of IAM than this
-checker understands fails loudly instead of passing silently.
+ArnEquals, Bool, the Numeric comparisons (NumericLessThanEquals...), each with ``IfExists``;
+``Null``; and ``ForAllValues:``/``ForAnyValue:`` over multi-valued keys (a request value that is a
+tuple, e.g. ``dynamodb:Attributes``). Anything else in a policy (NotAction, NotResource, policy
+variables, other operators, a multi-valued key without a set operator) raises
+``UnsupportedPolicyError``: a policy that uses more of IAM than this checker understands fails
+loudly instead of passing silently.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
+from operator import eq, ge, gt, le, lt, ne
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +64,42 @@ def wildcard_match(pattern: str, value: str, *, case_sensitive: bool = True) -> 
 
 
 def _as_list(value: Any) -> list[str]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # a numeric condition's value, unquoted
+        return [str(value)]
     return [value] if isinstance(value, str) else list(value)
 
 
+# IAM's numeric operators: the request's number compared with the policy's.
+_NUMERIC: dict[str, Callable[[float, float], bool]] = {
+    "NumericEquals": eq,
+    "NumericNotEquals": ne,
+    "NumericLessThan": lt,
+    "NumericLessThanEquals": le,
+    "NumericGreaterThan": gt,
+    "NumericGreaterThanEquals": ge,
+}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _numeric_matches(compare: Callable[[float, float], bool], actual: str, expected: Sequence[str]) -> bool:
+    value = _number(actual)
+    if value is None:  # not a number: no numeric condition matches
+        return False
+    limits = [_number(e) for e in expected]
+    if None in limits:
+        raise UnsupportedPolicyError(f"a numeric condition needs numbers, not {list(expected)}")
+    return any(compare(value, limit) for limit in limits if limit is not None)
+
+
 def _value_matches(operator: str, actual: str, expected: Sequence[str]) -> bool:
+    if operator in _NUMERIC:
+        return _numeric_matches(_NUMERIC[operator], actual, expected)
     if operator == "StringEquals":
         return actual in expected
     if operator in ("StringLike", "ArnLike", "ArnEquals"):

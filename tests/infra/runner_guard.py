@@ -6,7 +6,8 @@ observer ``runner_calls_checked`` registers. Each call becomes the IAM requests 
 (tests/infra/aws_calls.py where it fits, plus S3 and DynamoDB's condition keys here), evaluated
 against infra/kops-runner.yaml's TaskRole policy resolved for that test's deployment: the stage of
 the runner's ECS cluster (``marea-<stage>-kops-runner``), and KOPS_CLUSTER_NAME, KOPS_STATE_STORE,
-MAREA_INSTANCE_GROUPS as its task definition pins them (the parameters a deployment gives both).
+MAREA_INSTANCE_GROUPS, MAREA_MAX_NODES, MAREA_DECISIONS_TABLE as its task definition pins them
+(the parameters a deployment gives both).
 
 The double imitates kops: its calls stand for kops' only as far as it imitates them (state-store
 reads and writes, DescribeAutoScalingGroups, UpdateAutoScalingGroup of the groups it reconciles);
@@ -24,6 +25,7 @@ from typing import Any
 
 import boto3
 
+from kops_runner.settings import DEFAULT_MAX_NODES
 from marea_local.kops_local import observing_runner_calls
 from tests.infra.aws_calls import PARTITION, UnmappedCallError, iam_requests
 from tests.infra.iam_policy import Policy, Request
@@ -43,6 +45,8 @@ class Deployment:
     kops_cluster: str
     bucket: str
     instance_groups: tuple[str, ...]
+    max_nodes: str  # KopsMaxNodes, the task definition's MAREA_MAX_NODES
+    decisions_table: str  # DecisionsTableName, its MAREA_DECISIONS_TABLE
 
 
 # ---- the TaskRole's policy, resolved ------------------------------------------------------------
@@ -99,11 +103,13 @@ def task_role_policy(deployment: Deployment) -> Policy:
         "Stage": d.stage,
         "KopsClusterName": d.kops_cluster,
         "KopsInstanceGroups": list(d.instance_groups),
+        "KopsMaxNodes": d.max_nodes,
+        "DecisionsTableName": d.decisions_table,
         "ExistingStateStoreBucket": d.bucket,
         "Cluster.Arn": cluster_arn,
     }
     # The state store is the test's own bucket: the template's ExistingStateStoreBucket case.
-    conditions = {"CreateStateStore": False, "WithHandler": False}
+    conditions = {"CreateStateStore": False, "WithHandler": False, "DefaultDecisionsTable": False}
     role = template(TEMPLATE)["Resources"]["TaskRole"]["Properties"]
     (inline,) = (p for p in role["Policies"] if p["PolicyName"] == "resize-kops-instance-groups")
     return Policy.from_document("kops-runner.yaml TaskRole", _resolve(inline["PolicyDocument"], names, conditions))
@@ -126,6 +132,9 @@ def deployment_of(task: dict[str, Any]) -> Deployment:
         kops_cluster=pinned["KOPS_CLUSTER_NAME"],
         bucket=pinned["KOPS_STATE_STORE"].removeprefix("s3://").split("/", 1)[0],
         instance_groups=tuple(g for g in pinned.get("MAREA_INSTANCE_GROUPS", "").split(",") if g),
+        # Unpinned, the runner's own default; the stack always pins it (KopsMaxNodes).
+        max_nodes=pinned.get("MAREA_MAX_NODES", str(DEFAULT_MAX_NODES)),
+        decisions_table=pinned["MAREA_DECISIONS_TABLE"],
     )
 
 

@@ -109,6 +109,19 @@ def test_if_exists_holds_for_a_missing_key_and_a_single_valued_key_matches_any_p
         _one({"StringEquals": {"k": "a"}}).allows(Request("s3:GetObject", "*", {"k": ("a",)}))
 
 
+def test_numeric_operators_compare_numbers_and_if_exists_holds_for_a_missing_key() -> None:
+    """IAM: NumericLessThanEquals compares the request's number with the policy's (autoscaling:MaxSize)."""
+    policy = _one({"NumericLessThanEqualsIfExists": {"autoscaling:MaxSize": "1000"}})
+
+    assert policy.allows(Request("s3:GetObject", "*", {"autoscaling:MaxSize": "1000"}))
+    assert policy.allows(Request("s3:GetObject", "*", {"autoscaling:MaxSize": "9"}))
+    assert not policy.allows(Request("s3:GetObject", "*", {"autoscaling:MaxSize": "1001"}))
+    assert policy.allows(Request("s3:GetObject", "*"))
+    assert not _one({"NumericLessThanEquals": {"autoscaling:MaxSize": "10"}}).allows(Request("s3:GetObject", "*"))
+    # A value that is not a number matches no numeric condition (IAM compares numbers only).
+    assert not policy.allows(Request("s3:GetObject", "*", {"autoscaling:MaxSize": "ten"}))
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -183,6 +196,58 @@ def test_update_service_carries_the_condition_keys_of_the_fields_it_sets(field: 
 
     assert update_service_context(params, R) == {}
     assert key in update_service_context({**params, field: value}, R)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "key"),
+    [
+        (
+            "LaunchTemplate",
+            {"LaunchTemplateName": "lt", "Version": "$Latest"},
+            "autoscaling:LaunchTemplateVersionSpecified",
+        ),
+        ("LaunchConfigurationName", "miner", "autoscaling:LaunchConfigurationName"),
+        ("VPCZoneIdentifier", "subnet-1,subnet-2", "autoscaling:VPCZoneIdentifiers"),
+        (
+            "MixedInstancesPolicy",
+            {"LaunchTemplate": {"Overrides": [{"InstanceType": "p5.48xlarge"}]}},
+            "autoscaling:InstanceTypes",
+        ),
+    ],
+)
+def test_update_auto_scaling_group_carries_the_keys_of_the_fields_it_sets(field: str, value: Any, key: str) -> None:
+    """What the runner role's Denies test: a size-only change (kops') carries the sizes only."""
+    from tests.infra.aws_calls import update_auto_scaling_group_context
+
+    sizes = {"AutoScalingGroupName": "nodes.demo.k8s.local", "MinSize": 1, "MaxSize": 3}
+
+    assert update_auto_scaling_group_context(sizes) == {"autoscaling:MinSize": "1", "autoscaling:MaxSize": "3"}
+    assert key in update_auto_scaling_group_context({**sizes, field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "key", "carried"),
+    [
+        ("enableExecuteCommand", True, "ecs:enable-execute-command", "true"),
+        ("enableExecuteCommand", False, "ecs:enable-execute-command", "false"),
+        ("volumeConfigurations", [{"name": "data"}], "ecs:enable-ebs-volumes", "true"),
+        (
+            "capacityProviderStrategy",
+            [{"capacityProvider": "FARGATE_SPOT"}],
+            "ecs:capacity-provider",
+            f"arn:aws:ecs:{R}:{ACCOUNT}:capacity-provider/FARGATE_SPOT",
+        ),
+    ],
+)
+def test_run_task_carries_the_condition_keys_of_the_fields_it_sets(
+    field: str, value: Any, key: str, carried: str
+) -> None:
+    from tests.infra.aws_calls import run_task_context
+
+    params = {"cluster": "marea-prod-kops-runner", "taskDefinition": "marea-prod-kops-runner", "launchType": "FARGATE"}
+
+    assert run_task_context(params, R) == {}
+    assert run_task_context({**params, field: value}, R) == {key: carried}
 
 
 def test_the_guard_refuses_an_update_service_that_sends_more_than_the_count() -> None:
@@ -307,12 +372,21 @@ def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stag
                 ("ecs:capacity-provider", f"arn:aws:ecs:{R}:{ACCOUNT}:capacity-provider/FARGATE_SPOT"),
                 ("ecs:enable-ebs-volumes", "true"),
                 ("ecs:enable-execute-command", "true"),
-                ("ecs:enable-execute-command", "false"),
                 ("ecs:enable-service-connect", "true"),
+                ("ecs:enable-service-connect", "false"),
                 ("ecs:namespace", f"arn:aws:servicediscovery:{R}:{ACCOUNT}:namespace/ns-1"),
                 ("ecs:enable-vpc-lattice", "true"),
             ]
         ],
+        # ECS Exec turned off (or a "false" ECS might fill in) opens nothing: refused only when "true".
+        (
+            Request(
+                "ecs:UpdateService",
+                f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat",
+                {**MANAGED, "ecs:enable-execute-command": "false"},
+            ),
+            True,
+        ),
         (Request("ecs:DeleteService", f"arn:aws:ecs:{R}:{ACCOUNT}:service/demo/chat", MANAGED), False),
         (
             Request(
@@ -321,6 +395,23 @@ def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stag
             True,
         ),
         (Request("ecs:RunTask", f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/miner:1", RUNNER_CLUSTER), False),
+        # No ECS Exec into the runner (a shell holding its role), no EBS volume attached to it.
+        *[
+            (
+                Request(
+                    "ecs:RunTask",
+                    f"arn:aws:ecs:{R}:{ACCOUNT}:task-definition/marea-prod-kops-runner:3",
+                    {**RUNNER_CLUSTER, key: v},
+                ),
+                allowed,
+            )
+            for key, v, allowed in [
+                ("ecs:enable-execute-command", "true", False),
+                ("ecs:enable-execute-command", "false", True),
+                ("ecs:enable-ebs-volumes", "true", False),
+                ("ecs:enable-ebs-volumes", "false", False),
+            ]
+        ],
         (
             Request(
                 "ecs:RunTask",

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
-from tests.infra.iam_policy import Policy, Request
+from tests.infra.iam_policy import ContextValue, Policy, Request
 from tests.infra.runner_services import allowed_actions, endpoint_services
 from tests.infra.templates import INFRA, ROOT, template, templates
 
@@ -263,6 +263,13 @@ _NODE_TAGS = {
     "aws:ResourceTag/k8s.io/role/node": "1",
     "aws:ResourceTag/kops.k8s.io/instancegroup": "nodes",
 }
+_NODE_GROUP = f"{_ASG}/nodes.{KOPS_CLUSTER}"
+
+
+def _sizes(min_size: int, max_size: int) -> dict[str, str]:
+    return {"autoscaling:MinSize": str(min_size), "autoscaling:MaxSize": str(max_size)}
+
+
 _BUCKET = f"arn:aws:s3:::marea-{STAGE}-kops-state-123456789012-{REGION}"
 _DECISIONS = f"arn:aws:dynamodb:{REGION}:123456789012:table/marea-{STAGE}-decisions"
 _RUNNER_CLUSTER = {"ecs:cluster": f"arn:aws:ecs:{REGION}:123456789012:cluster/marea-{STAGE}-kops-runner"}
@@ -271,6 +278,15 @@ _TAGS_OF_A_CONTROL_PLANE = {
     "aws:ResourceTag/kops.k8s.io/instancegroup": "nodes",  # named like a node group, to show the tags decide
     "aws:ResourceTag/k8s.io/role/node": "1",
 }
+
+# Request keys of the fields a size-only change never sets (each one refused by its own Deny).
+_NOT_A_RESIZE: list[tuple[str, ContextValue]] = [
+    ("autoscaling:LaunchTemplateVersionSpecified", "true"),
+    ("autoscaling:LaunchTemplateVersionSpecified", "false"),
+    ("autoscaling:LaunchConfigurationName", "miner"),
+    ("autoscaling:VPCZoneIdentifiers", ("subnet-0attacker",)),
+    ("autoscaling:InstanceTypes", "p5.48xlarge"),
+]
 
 # What the runner's role must allow (its own calls: kops_runner/, kops' size-only change) and refuse.
 RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
@@ -315,6 +331,25 @@ RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
         ),
         False,
     ),
+    # kops' size-only change sends MinSize and MaxSize only (awstasks/autoscalinggroup.go RenderAWS).
+    (
+        "a size-only change within KopsMaxNodes",
+        Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(0, 1000)}),
+        True,
+    ),
+    (
+        "a maxSize above KopsMaxNodes",
+        Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(0, 1001)}),
+        False,
+    ),
+    *[
+        (
+            f"a size change that also sets {key}",
+            Request("autoscaling:UpdateAutoScalingGroup", _NODE_GROUP, {**_NODE_TAGS, **_sizes(1, 3), key: value}),
+            False,
+        )
+        for key, value in _NOT_A_RESIZE
+    ],
     ("kops edit ig of an allowed ig", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/spot"), True),
     ("another ig's object", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/instancegroup/control-plane-a"), False),
     ("a CA key", Request("s3:PutObject", f"{_BUCKET}/{KOPS_CLUSTER}/pki/private/kubernetes-ca/keyset.yaml"), False),
@@ -360,6 +395,9 @@ RUNNER_DECIDES: list[tuple[str, Request, bool]] = [
         ),
         False,
     ),
+    # ForAllValues holds for a request without the key (IAM); Null "false" requires it (an UpdateItem
+    # always names the item's key attribute, so a real request carries it).
+    ("an update naming no attribute", Request("dynamodb:UpdateItem", _DECISIONS), False),
     ("the runner reads its decision", Request("dynamodb:GetItem", _DECISIONS), True),
     (
         "the runner describes its own task",

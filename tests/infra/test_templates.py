@@ -59,3 +59,57 @@ def test_every_suppression_is_still_needed() -> None:
     )
 
     assert skipped == _declared_skips()
+
+
+def test_the_runner_stack_accepts_exactly_the_kops_names_marea_and_its_runner_accept() -> None:
+    """A stack deployed with a name the runner refuses would yield a runner that exits 2 on every run."""
+    from chalicelib import kops_names
+
+    parameters = template("kops-runner.yaml")["Parameters"]
+
+    assert parameters["KopsClusterName"]["AllowedPattern"] == kops_names.CLUSTER_NAME_PATTERN
+    assert parameters["KopsClusterName"]["MaxLength"] == kops_names.CLUSTER_NAME_MAX_LENGTH
+    # On a CommaDelimitedList, CloudFormation applies AllowedPattern to each member.
+    assert parameters["KopsInstanceGroups"]["AllowedPattern"] == kops_names.INSTANCE_GROUP_PATTERN
+
+
+def test_the_runner_reads_and_writes_the_decisions_table_it_is_given() -> None:
+    """DecisionsTableName (Marea's MAREA_DECISIONS_TABLE when not marea-<stage>-decisions) in the runner's
+    environment, its role and the DynamoDB endpoint's policy; empty: marea-<Stage>-decisions."""
+    from tests.infra.cfn_resolve import Stack
+    from tests.infra.iam_policy import Request
+    from tests.infra.runner_guard import Deployment, task_role_policy
+
+    kops = template("kops-runner.yaml")
+    region, account = "eu-west-1", "123456789012"
+
+    def table(name: str) -> str:
+        return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+    required: dict[str, str | list[str]] = {
+        "VpcId": "vpc-1",
+        "RunnerImage": "registry/marea-kops-runner@sha256:" + "0" * 64,
+        "KopsClusterName": "k8s.example.com",
+        "RunnerSubnetIds": ["subnet-1"],
+    }
+
+    def environment(parameters: dict[str, str | list[str]]) -> dict[str, Any]:
+        stack = Stack(kops, {**required, **parameters}, region)
+        (container,) = stack.value(kops["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"])
+        return {v["Name"]: v["Value"] for v in container["Environment"]}
+
+    custom = Deployment("prod", region, account, "k8s.example.com", "state", ("nodes",), "10", "decisions-of-prod")
+    policy = task_role_policy(custom)
+    written = {"dynamodb:Attributes": ("id", "runner_result")}
+    # The endpoint policy's ARN is a Sub over the table's name: the name as CloudFormation resolves it.
+    (_, names) = kops["Resources"]["DynamoDbEndpoint"]["Properties"]["PolicyDocument"]["Statement"][0]["Resource"][
+        "Sub"
+    ]
+    endpoint = Stack(kops, {**required, "DecisionsTableName": "decisions-of-prod"}, region).value(names["Table"])
+
+    assert environment({"DecisionsTableName": "decisions-of-prod"})["MAREA_DECISIONS_TABLE"] == "decisions-of-prod"
+    assert environment({})["MAREA_DECISIONS_TABLE"] == {"Sub": "marea-${Stage}-decisions"}
+    assert policy.allows(Request("dynamodb:GetItem", table("decisions-of-prod")))
+    assert policy.allows(Request("dynamodb:UpdateItem", table("decisions-of-prod"), written))
+    assert not policy.allows(Request("dynamodb:GetItem", table("marea-prod-decisions")))
+    assert endpoint == "decisions-of-prod"
