@@ -77,18 +77,22 @@ class DecisionLog:
         Returns False when the decision is gone or pending, or its outcome changed since it was read.
         """
         noted = decision.model_copy(update={"inputs": {**decision.inputs, key: note}})
+        return self._update_if(
+            TableName=self._table,
+            Key={"id": {"S": decision.id}},
+            UpdateExpression="SET doc = :doc",
+            ConditionExpression="outcome = :o AND outcome <> :pending",
+            ExpressionAttributeValues={
+                ":doc": {"S": noted.model_dump_json()},
+                ":o": {"S": decision.outcome.value},
+                ":pending": {"S": Outcome.PENDING.value},
+            },
+        )
+
+    def _update_if(self, **update: Any) -> bool:
+        """A conditional UpdateItem: False when its condition no longer holds, any other error raised."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": decision.id}},
-                UpdateExpression="SET doc = :doc",
-                ConditionExpression="outcome = :o AND outcome <> :pending",
-                ExpressionAttributeValues={
-                    ":doc": {"S": noted.model_dump_json()},
-                    ":o": {"S": decision.outcome.value},
-                    ":pending": {"S": Outcome.PENDING.value},
-                },
-            )
+            self._client.update_item(**update)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -101,13 +105,7 @@ class DecisionLog:
 
     def finalize_if_pending(self, decision: Decision) -> bool:
         """``finalize`` that returns False instead of raising when the decision is no longer pending."""
-        try:
-            self.finalize(decision)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_if(**outcome_update(self._table, decision)["Update"])
 
     def get_with_runner_result(self, decision_id: str) -> tuple[Decision, dict[str, Any] | None] | None:
         """A decision and the outcome its kops runner wrote beside it (attribute ``runner_result``)."""
@@ -123,22 +121,16 @@ class DecisionLog:
         return decision_from_item(item), runner if isinstance(runner, dict) else None  # type: ignore[arg-type]
 
     def attach_runner_request(self, decision_id: str, request: RunnerRequest) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": decision_id}},
-                UpdateExpression="SET runner_request = :request",
-                ConditionExpression="outcome = :pending",
-                ExpressionAttributeValues={
-                    ":request": {"M": runner_request_map(request)},
-                    ":pending": {"S": Outcome.PENDING.value},
-                },
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_if(
+            TableName=self._table,
+            Key={"id": {"S": decision_id}},
+            UpdateExpression="SET runner_request = :request",
+            ConditionExpression="outcome = :pending",
+            ExpressionAttributeValues={
+                ":request": {"M": runner_request_map(request)},
+                ":pending": {"S": Outcome.PENDING.value},
+            },
+        )
 
     def runner_request(self, decision_id: str) -> RunnerRequest | None:
         response = self._client.get_item(
