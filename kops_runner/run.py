@@ -20,9 +20,10 @@ from kops_runner.decision import claim, parse_request, read_pending
 from kops_runner.errors import RunnerError
 from kops_runner.kops_cli import KopsCli
 from kops_runner.outcome import Outcome, Status, record, write_stdout
+from kops_runner.overrides import decision_id_of, require_only_the_decision_id
 from kops_runner.resize import Resize
 from kops_runner.settings import PinnedSettings, RunRequest
-from kops_runner.task import TaskIdentity, decision_id_of, describe, require_only_the_decision_id
+from kops_runner.task import TaskIdentity, describe
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
-"""Which task the runner is, and what its caller asked of it: the one place the caller's overrides are read.
+"""Which task the runner is: its identity (task metadata) and, from ECS, its overrides and registered environment.
 
 On Fargate the task metadata endpoint v4 (`ECS_CONTAINER_METADATA_URI_V4`, always on the link-local
 host 169.254.170.2, served by the Fargate agent to this task only) names the task and the container.
 `ecs:DescribeTasks` then gives the task's overrides as ECS recorded them (not as the process
 environment shows them), and `ecs:DescribeTaskDefinition` the environment registered for the
-container: the runner's pinned settings. The only override accepted is `MAREA_DECISION_ID` on the
-runner's own container; anything else is refused, naming what was overridden, never its value.
+container: the runner's pinned settings. What the overrides may hold is kops_runner/overrides.py's.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kops_runner.errors import BadRequest
-from kops_runner.settings import ULID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -31,13 +29,10 @@ METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"
 FARGATE_METADATA_HOST = "169.254.170.2"
 # This task's own path there (the agent's: /v4/<hex id>-<number>); no "..", query or fragment naming another.
 _METADATA_PATH = re.compile(r"/v4/[A-Za-z0-9-]{1,128}/?")
-DECISION_VARIABLE = "MAREA_DECISION_ID"
 _METADATA_TIMEOUT_S = 5
 _TASK_ARN = re.compile(
     r"^arn:aws[a-z-]*:ecs:([a-z0-9-]{1,32}):[0-9]{12}:task/([A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9-]{1,64}$"
 )
-# Keys of an override that override nothing when empty (DescribeTasks lists every container, often with a name only).
-_EMPTY: tuple[Any, ...] = (None, [], {}, "")
 
 
 @dataclass(frozen=True)
@@ -114,45 +109,3 @@ def describe(ecs: ECSClient, identity: TaskIdentity) -> DescribedTask:
         registered_environment=list(containers[0].get("environment", [])),
         created_at=task.get("createdAt"),
     )
-
-
-def overridden(overrides: dict[str, Any], container_name: str) -> list[str]:
-    """What the overrides change besides MAREA_DECISION_ID on this container: names only, never values."""
-    found = [key for key, value in overrides.items() if key != "containerOverrides" and value not in _EMPTY]
-    for override in overrides.get("containerOverrides") or []:
-        name = override.get("name", "?")
-        for key, value in override.items():
-            if key in ("name", "environment") or value in _EMPTY:
-                continue
-            found.append(f"containerOverrides[{name}].{key}")
-        for pair in override.get("environment") or []:
-            if name != container_name or pair.get("name") != DECISION_VARIABLE:
-                found.append(f"containerOverrides[{name}].environment {pair.get('name')}")
-    return found
-
-
-def decision_id_of(overrides: dict[str, Any], container_name: str) -> str | None:
-    """The MAREA_DECISION_ID override on this container, if it is a decision id (a ULID)."""
-    values = [
-        pair.get("value")
-        for override in overrides.get("containerOverrides") or []
-        if override.get("name") == container_name
-        for pair in override.get("environment") or []
-        if pair.get("name") == DECISION_VARIABLE
-    ]
-    if len(values) != 1 or not isinstance(values[0], str) or not re.fullmatch(ULID_PATTERN, values[0]):
-        return None
-    return values[0]
-
-
-def require_only_the_decision_id(overrides: dict[str, Any], container_name: str) -> str:
-    """The decision id, or BadRequest when the caller overrode anything else (or passed no valid id)."""
-    extra = overridden(overrides, container_name)
-    if extra:
-        raise BadRequest(
-            f"refused: the task's overrides set more than {DECISION_VARIABLE} on {container_name}: {', '.join(extra)}"
-        )
-    decision_id = decision_id_of(overrides, container_name)
-    if decision_id is None:
-        raise BadRequest(f"the task's overrides carry no valid {DECISION_VARIABLE} on {container_name}")
-    return decision_id

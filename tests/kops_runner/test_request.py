@@ -12,8 +12,9 @@ from kops_runner.errors import BadRequest
 from kops_runner.instance_group import UnreadableOutput, parse_instance_group, parse_kops_version
 from kops_runner.isolation import KOPS_SEARCH_PATH, PINNED, isolate, kops_environment
 from kops_runner.outcome import MAX_MESSAGE_CHARS, clip
+from kops_runner.overrides import require_only_the_decision_id
 from kops_runner.settings import PinnedSettings
-from kops_runner.task import TaskIdentity, describe, metadata_endpoint, require_only_the_decision_id
+from kops_runner.task import TaskIdentity, describe, metadata_endpoint
 
 DECISION = "01J0000000000000000000000A"
 BASE = {
