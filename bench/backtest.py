@@ -4,24 +4,19 @@ For each trace the unit capacity is U = mean demand / 7 (the mean needs 10 units
 target). The bar, per trace and kind: `marea` has at most half the under-provisioned minutes of
 `aws-target-tracking`, no more unit-hours, and at most 1.5x its scaling actions.
 
-Traces: bench/data/nasa_jul95.csv and bench/data/nab_aws_elb_requests.csv (sources and terms in
-bench/data/README.md), and pmdarima's `taylor` series, fetched at run time with `pip download`
-into a temporary folder and read with `ast` (nothing from pmdarima is imported or installed).
-`--synthetic` adds the seeded shapes of marea_backtest/synthetic.py (generality, not the bar).
+Traces: every CSV in bench/data (NASA July 1995, NAB's AWS ELB request count, pmdarima's `taylor`
+electricity load; sources and terms in bench/data/README.md). Nothing is fetched. `--synthetic`
+adds the seeded shapes of marea_backtest/synthetic.py (generality, not the bar).
 Replay speed is CPU time of the replay loop (time.process_time), one process per run.
 
 Usage: .venv/bin/python bench/backtest.py [--kinds ec2,fargate,kops] [--policies ...] [--trace PATH ...]
-       [--no-taylor] [--synthetic] [--jobs 2]
+       [--synthetic] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import subprocess
 import sys
-import tempfile
-import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.backtest import KINDS, POLICY_NAMES, Summary, Trace, World, run_backtest, trace_from_rates  # noqa: E402
+from chalicelib.backtest import KINDS, POLICY_NAMES, Summary, Trace, World, run_backtest  # noqa: E402
 from marea_backtest.synthetic import SHAPES, synthetic_trace  # noqa: E402
-from marea_backtest.trace import load_trace, spread  # noqa: E402
+from marea_backtest.trace import load_trace  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-BUNDLED = [DATA / "nasa_jul95.csv", DATA / "nab_aws_elb_requests.csv"]
-TAYLOR_WHEEL = "pmdarima==2.1.1"
-TAYLOR_MEMBER = "pmdarima/datasets/taylor.py"
-TAYLOR_VALUES = 4032  # half-hours from Mon 2000-06-05 to Sun 2000-08-27
-TAYLOR_STEP_MIN = 30
+BUNDLED = sorted(DATA.glob("*.csv"))
+NASA = DATA / "nasa_jul95.csv"
 UNITS_AT_MEAN = 7  # U = mean / 7: the mean needs 10 units at 70 %
 BAR_UNDER, BAR_UNIT_HOURS, BAR_ACTIONS = 0.5, 1.0, 1.5
 SPEED_GOAL_S = 10.0
@@ -55,32 +47,6 @@ class Row:
     cpu_seconds: float
 
 
-def taylor_trace() -> Trace:
-    """pmdarima's `taylor` (MW per half-hour, licence MIT), spread over minutes like a CSV trace."""
-    with tempfile.TemporaryDirectory() as folder:
-        subprocess.run(  # noqa: S603 - fixed arguments, the interpreter running this script
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", folder, TAYLOR_WHEEL],
-            check=True,
-        )
-        wheel = next(Path(folder).glob("pmdarima-*.whl"))
-        source = zipfile.ZipFile(wheel).read(TAYLOR_MEMBER).decode()
-    values = _array_literal(source)
-    if len(values) != TAYLOR_VALUES:
-        raise RuntimeError(f"{TAYLOR_MEMBER}: expected {TAYLOR_VALUES} values, found {len(values)}")
-    minutes = [i * TAYLOR_STEP_MIN for i in range(len(values))]
-    return trace_from_rates("pmdarima_taylor", spread(minutes, values))
-
-
-def _array_literal(source: str) -> list[float]:
-    """The longest list of numbers written literally in ``source`` (load_taylor's np.array([...]))."""
-    lists = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.List)]
-    numbers = [
-        [float(e.value) for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, int | float)]
-        for node in lists
-    ]
-    return max(numbers, key=len, default=[])
-
-
 def replay(trace: Trace, kind: str, policy: str) -> Row:
     world = World(kind=kind, unit_capacity=trace.mean / UNITS_AT_MEAN)  # type: ignore[arg-type]
     result = run_backtest(trace, policy, world)
@@ -90,8 +56,6 @@ def replay(trace: Trace, kind: str, policy: str) -> Row:
 def main() -> int:
     args = _arguments()
     traces = [load_trace(path) for path in args.trace or BUNDLED]
-    if not args.trace and not args.no_taylor:
-        traces.append(taylor_trace())
     if args.synthetic:
         traces += [synthetic_trace(name) for name in SHAPES]
     jobs = [(trace, kind, policy) for trace in traces for kind in args.kinds for policy in args.policies]
@@ -156,7 +120,7 @@ def print_speed(rows: list[Row], policies: list[str]) -> None:
     best of three solo runs is the figure least disturbed by neighbours on a shared host.
     """
     print(f"\nReplay speed, CPU s per 40,000 minutes (goal < {SPEED_GOAL_S:g} s on one core)")
-    nasa = load_trace(BUNDLED[0])
+    nasa = load_trace(NASA)
     print(f"  {'policy':<20} {'table mean':>10} {'table worst':>11} {'NASA ec2 best of 3':>19}")
     for policy in policies:
         rates = [r.cpu_seconds / r.minutes * 40_000 for r in rows if r.policy == policy]
@@ -169,7 +133,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--kinds", type=lambda v: v.split(","), default=list(KINDS))
     parser.add_argument("--policies", type=lambda v: v.split(","), default=list(POLICY_NAMES))
     parser.add_argument("--trace", type=Path, action="append", help="a minute,requests CSV (repeatable)")
-    parser.add_argument("--no-taylor", action="store_true", help="skip the trace fetched from PyPI")
     parser.add_argument("--synthetic", action="store_true", help="add the seeded synthetic shapes")
     parser.add_argument("--jobs", type=int, default=1, help="replays in parallel (CPU time is per replay)")
     return parser.parse_args()

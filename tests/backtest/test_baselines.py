@@ -84,3 +84,39 @@ def test_given_low_utilization_then_hpa_scales_down_to_the_highest_of_the_last_3
 
     # 100 % asks for 15 (capped at the limit), then 5 is recommended; the window keeps 15 for 300 s.
     assert decided == [15, 15, 15, 15, 15, 15, 5, 5]
+
+
+def test_given_units_came_into_service_after_the_datapoint_then_target_tracking_sizes_from_those_behind_it() -> None:
+    # 5 served the last minute at 140 %: 10 are needed. 5 more came into service since; the datapoint
+    # was not measured over them, so 10 is still the need, not ceil(10 x 140 / 70) = 20.
+    policy = AwsTargetTracking(WORLD)
+    for minute in (1, 2):
+        policy.decide(minute, seen(minute - 1, 140.0, ready=5, desired=10), 5, 10)
+
+    assert policy.decide(3, seen(2, 140.0, ready=5, desired=10), 10, 10).desired == 10
+
+
+def test_given_units_removed_after_the_datapoint_then_target_tracking_scale_in_sizes_from_those_behind_it() -> None:
+    # 10 served at 30 % for 15 minutes: 5 are needed (ceil(10 x 30 / 70)), whatever serves now.
+    policy = AwsTargetTracking(WORLD)
+    for minute in range(1, 15):
+        policy.decide(minute, seen(minute - 1, 30.0, ready=10), 10, 10)
+
+    assert policy.decide(15, seen(14, 30.0, ready=10), 8, 8).desired == 5
+
+
+def test_given_pods_ready_after_the_datapoint_then_hpa_counts_them_as_using_nothing_on_scale_up() -> None:
+    # HPA: pods without a metric are taken as using 0 % of their request when scaling up, so the
+    # 5 new pods do not double the 5 measured ones: ceil((5 x 140 + 5 x 0) / 70) = 10.
+    assert Hpa(WORLD).decide(1, seen(0, 140.0, ready=5, desired=10), 10, 10).desired == 10
+
+
+def test_given_pods_ready_after_the_datapoint_then_hpa_counts_them_as_fully_used_on_scale_down() -> None:
+    # Scale-down: pods without a metric are taken as using 100 % of their CPU request: 5 measured at
+    # 14 % and 5 new at 100 % average 57 %, ceil(10 x 57 / 70) = 9, not ceil(10 x 14 / 70) = 2.
+    assert Hpa(WORLD).decide(1, seen(0, 14.0, ready=5, desired=10), 10, 10).desired == 9
+
+
+def test_given_the_missing_pods_bring_the_ratio_within_tolerance_then_hpa_does_nothing() -> None:
+    # 5 measured at 150 %, 5 new at 0 %: (5 x 150) / (10 x 70) = 1.07, within the 0.1 tolerance.
+    assert Hpa(WORLD).decide(1, seen(0, 150.0, ready=5, desired=10), 10, 10).desired == 10

@@ -1,11 +1,14 @@
 """AWS target tracking on average utilization, as documented (docs/aws-semantics.md, "Target tracking").
 
 - Scale-out alarm: the last 3 one-minute datapoints above the target. While it stays in ALARM,
-  CloudWatch re-invokes the action every minute. New capacity ``ceil(ready * latest / target)``
-  (proportional, rounded up): units still warming count toward desired capacity but not toward
-  the metric, so only what exceeds the current desired capacity is added.
+  CloudWatch re-invokes the action every minute. New capacity ``ceil(serving * latest / target)``
+  (proportional, rounded up), where ``serving`` is the units the latest datapoint was averaged
+  over: warming units feed no metric, so a unit that came into service after the datapoint's
+  minute is not in it, and multiplying by the units serving *now* would count the load twice
+  (5 at 140 % need 10; once the 5 new ones serve, the same datapoint would ask for 20). Units still
+  warming count toward desired capacity, so only what exceeds the current desired capacity is added.
 - Scale-in alarm: the last 15 datapoints below 0.9 x target. New capacity
-  ``ceil(ready * latest / target)`` (removing 1.5 units removes 1). No scale-in while units warm
+  ``ceil(serving * latest / target)`` (removing 1.5 units removes 1). No scale-in while units warm
   up, nor within the 300 s scale-in cooldown after the previous scale-in.
 - No datapoint (no unit serving): INSUFFICIENT_DATA, which never scales in.
 """
@@ -37,9 +40,10 @@ class AwsTargetTracking:
         if last is not None:
             self._window.append(last.utilization)
         latest = self._window[-1] if self._window else None
-        if latest is None:
+        if latest is None or last is None:
             return Decision(desired)
-        needed = self._world.clamp(math.ceil(ready * latest / self._target - CEIL_EPSILON))
+        # The units behind the datapoint (last.ready), not those serving now (module docstring).
+        needed = self._world.clamp(math.ceil(last.ready * latest / self._target - CEIL_EPSILON))
         if self._breaching(SCALE_OUT_DATAPOINTS, lambda u: u > self._target) and needed > desired:
             return Decision(needed, f"scale-out alarm: utilization {latest:.0f} % > {self._target:g} % for 3 min")
         if needed < desired and self._may_scale_in(minute, ready, desired):
