@@ -19,6 +19,7 @@ import argparse
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,10 @@ NASA = DATA / "nasa_jul95.csv"
 UNITS_AT_MEAN = 7  # U = mean / 7: the mean needs 10 units at 70 %
 BAR_UNDER, BAR_UNIT_HOURS, BAR_ACTIONS = 0.5, 1.0, 1.5
 SPEED_GOAL_S = 10.0
+DEFAULT_TARGET = 70.0
+# Targets `marea` is also replayed at for the frontier ratio: spending more than at 70 %, so that
+# AWS target tracking's unit-hours fall between two of them.
+FRONTIER_TARGETS = (55.0, 60.0, 65.0)
 SPEED_REPEATS = 3
 
 
@@ -45,12 +50,13 @@ class Row:
     policy: str
     summary: Summary
     cpu_seconds: float
+    target_utilization: float = DEFAULT_TARGET
 
 
-def replay(trace: Trace, kind: str, policy: str) -> Row:
-    world = World(kind=kind, unit_capacity=trace.mean / UNITS_AT_MEAN)  # type: ignore[arg-type]
+def replay(trace: Trace, kind: str, policy: str, target: float = DEFAULT_TARGET) -> Row:
+    world = World(kind=kind, unit_capacity=trace.mean / UNITS_AT_MEAN, target_utilization=target)  # type: ignore[arg-type]
     result = run_backtest(trace, policy, world)
-    return Row(trace.name, len(trace), kind, policy, result.summary, result.cpu_seconds)
+    return Row(trace.name, len(trace), kind, policy, result.summary, result.cpu_seconds, target)
 
 
 def main() -> int:
@@ -58,13 +64,16 @@ def main() -> int:
     traces = [load_trace(path) for path in args.trace or BUNDLED]
     if args.synthetic:
         traces += [synthetic_trace(name) for name in SHAPES]
-    jobs = [(trace, kind, policy) for trace in traces for kind in args.kinds for policy in args.policies]
+    jobs = [(t, k, p, DEFAULT_TARGET) for t in traces for k in args.kinds for p in args.policies]
     print(f"{len(jobs)} replays ({len(traces)} traces x {len(args.kinds)} kinds x {len(args.policies)} policies)")
+    if not args.no_frontier and {"marea", "aws-target-tracking"} <= set(args.policies):
+        jobs += [(t, k, "marea", target) for t in traces for k in args.kinds for target in FRONTIER_TARGETS]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(replay, *zip(*jobs, strict=True)))
-    print_table(rows)
-    failures = print_bar(rows)
-    print_speed(rows, args.policies)
+    table = [r for r in rows if r.target_utilization == DEFAULT_TARGET]
+    print_table(table)
+    failures = print_bar(table, rows)
+    print_speed(table, args.policies)
     return 1 if failures else 0
 
 
@@ -85,14 +94,18 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
-def print_bar(rows: list[Row]) -> int:
-    """marea against aws-target-tracking, per trace and kind; returns the number of failures."""
+def print_bar(rows: list[Row], swept: list[Row]) -> int:
+    """marea against aws-target-tracking, per trace and kind; returns the number of failures.
+
+    The frontier ratio: marea's short minutes at AWS target tracking's unit-hours (interpolated
+    between the two targets of marea's sweep that bracket them) over AWS's short minutes.
+    """
     by_key = {(r.trace, r.kind, r.policy): r.summary for r in rows}
     print(
         f"\nThe bar: marea / aws-target-tracking under-provisioned minutes <= {BAR_UNDER},"
         f" unit-hours <= {BAR_UNIT_HOURS}, scaling actions <= {BAR_ACTIONS}"
     )
-    print(f"{'trace':<26} {'kind':<8} {'under':>7} {'unit-h':>7} {'actions':>8}  verdict")
+    print(f"{'trace':<26} {'kind':<8} {'under':>7} {'unit-h':>7} {'actions':>8} {'frontier':>9}  verdict")
     failures = 0
     for trace, kind in dict.fromkeys((r.trace, r.kind) for r in rows):
         marea, aws = by_key.get((trace, kind, "marea")), by_key.get((trace, kind, "aws-target-tracking"))
@@ -101,10 +114,23 @@ def print_bar(rows: list[Row]) -> int:
         under = _ratio(marea.under_provisioned_minutes, aws.under_provisioned_minutes)
         hours = marea.unit_hours / aws.unit_hours
         actions = _ratio(marea.scaling_actions, aws.scaling_actions)
+        curve = [r.summary for r in swept if (r.trace, r.kind, r.policy) == (trace, kind, "marea")]
+        at_equal = short_at_unit_hours(curve, aws.unit_hours)
+        frontier = "-" if at_equal is None else f"{_ratio(at_equal, aws.under_provisioned_minutes):9.2f}"
         passed = under <= BAR_UNDER and hours <= BAR_UNIT_HOURS and actions <= BAR_ACTIONS
         failures += not passed
-        print(f"{trace:<26} {kind:<8} {under:7.2f} {hours:7.3f} {actions:8.2f}  {'pass' if passed else 'FAIL'}")
+        verdict = "pass" if passed else "FAIL"
+        print(f"{trace:<26} {kind:<8} {under:7.2f} {hours:7.3f} {actions:8.2f} {frontier:>9}  {verdict}")
     return failures
+
+
+def short_at_unit_hours(curve: list[Summary], unit_hours: float) -> float | None:
+    """Short minutes at ``unit_hours``, linear between the two points of ``curve`` around it."""
+    points = sorted((s.unit_hours, s.under_provisioned_minutes) for s in curve)
+    for (h0, u0), (h1, u1) in pairwise(points):
+        if h0 <= unit_hours <= h1:
+            return u0 if h1 == h0 else u0 + (u1 - u0) * (unit_hours - h0) / (h1 - h0)
+    return None
 
 
 def _ratio(ours: float, theirs: float) -> float:
@@ -134,6 +160,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--policies", type=lambda v: v.split(","), default=list(POLICY_NAMES))
     parser.add_argument("--trace", type=Path, action="append", help="a minute,requests CSV (repeatable)")
     parser.add_argument("--synthetic", action="store_true", help="add the seeded synthetic shapes")
+    parser.add_argument("--no-frontier", action="store_true", help="skip marea's replays at 55/60/65 %%")
     parser.add_argument("--jobs", type=int, default=1, help="replays in parallel (CPU time is per replay)")
     return parser.parse_args()
 

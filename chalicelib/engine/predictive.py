@@ -10,9 +10,12 @@ now + lead_s. The policy reads the target's total load (one metric, oldest first
   twice, and it needs no run of datapoints above target before it moves;
 - recent peak: the busiest period of the last ``peak_window_s`` at 100 %. Spikes seen within the
   window are expected to recur, so noise is provisioned for instead of chased; a surge counts
-  from its first period (spike handling);
-- forecast: both grown by the rise that the same local time of earlier days showed over the next
-  ``lead_s`` (daily and weekly seasonality learnt from the history given, nothing stored).
+  from its first period (spike handling). With ``peak_quantile`` below 1, the covered peak
+  instead (``covered_peak``): the busiest stretches of a noisy window are let go;
+- forecast: the busiest load (peak or mean) grown by the rise that the same local time of earlier
+  days showed over the next ``lead_s``, at 100 %: pre-scaling is spent where the load to come would
+  not fit in the units at all (a short minute), and the level at target follows the load as it
+  comes (daily and weekly seasonality learnt from the history given, nothing stored).
 
 A burst that recurred at the same minute of each of the last hours (a cron job) is left out of
 the level and the recent peak, and served only when it comes round again: a floor from the lead
@@ -169,8 +172,8 @@ def propose(policy: PredictivePolicy, signal: Signal, now: datetime) -> PolicyRe
     bursts = None
     if need.peak > need.level / windows.utilization:  # only a binding peak can hold a recurring burst
         bursts = _recurring(policy, windows, view, latest.timestamp, need)
-        if bursts is not None:
-            need = Need(level=bursts.level, peak=bursts.peak)
+        if bursts is not None:  # leaving the bursts out never raises the need (a covered peak may be lower)
+            need = Need(level=min(bursts.level, need.level), peak=min(bursts.peak, need.peak))
     forecast = seasonal_forecast(policy, windows, view, now)
     return _vote(policy, signal.current_capacity, need, forecast, coverage, bursts)
 
@@ -200,6 +203,9 @@ class _Windows(NamedTuple):
     period_s: int
     peak_window_s: int
     utilization: float
+    peak_quantile: float
+    stretch: int  # periods in lead_s and the period after it: what one decision must cover
+    surge: int  # periods of the surge window
 
     @classmethod
     def of(cls, policy: PredictivePolicy) -> _Windows:
@@ -211,6 +217,9 @@ class _Windows(NamedTuple):
             policy.metric.period_s,
             policy.peak_window_s,
             policy.target_utilization / 100,
+            policy.peak_quantile,
+            math.ceil(policy.lead_s / policy.metric.period_s) + 1,
+            policy.surge_window_s // policy.metric.period_s,
         )
 
 
@@ -276,6 +285,12 @@ def _need_of(windows: _Windows, early: list[float], late: list[float]) -> tuple[
     if not late:
         return None, 0.0
     # The shorter window is the end of the longer one: "late" is in both, "early" only in the longer.
+    if windows.peak_quantile < 1:
+        peak_values = early + late if windows.level_is_inner else late
+        level_values = late if windows.level_is_inner else early + late
+        peak = covered_peak(peak_values, windows.stretch, windows.peak_quantile, windows.surge)
+        level = sum(level_values) / len(level_values)
+        return Need(level=level, peak=peak), len(peak_values) * windows.period_s / windows.peak_window_s
     late_max = max(late)
     if windows.level_is_inner:
         level, peak_count = sum(late) / len(late), len(early) + len(late)
@@ -285,17 +300,37 @@ def _need_of(windows: _Windows, early: list[float], late: list[float]) -> tuple[
     return Need(level=level, peak=peak), peak_count * windows.period_s / windows.peak_window_s
 
 
+def covered_peak(values: Sequence[float], stretch: int, quantile: float, surge: int = 0) -> float:
+    """The load that covers ``quantile`` of the stretches of ``stretch`` periods in ``values``, and
+    the busiest of the last ``surge`` periods.
+
+    A capacity decided now must serve until a unit ordered now could (lead_s), so what it covers is
+    the busiest period of each such stretch: the rolling maxima, of which the nearest-rank
+    ``quantile`` is taken. The busiest other stretches are let go: on a noisy load they are spikes
+    that holding their level all window would not have bought back. A surge still counts at once:
+    the newest periods are always covered.
+    """
+    newest = max(values[-surge:]) if surge else 0.0
+    if len(values) <= stretch:
+        return max(values)
+    maxima = sorted(max(values[i : i + stretch]) for i in range(len(values) - stretch + 1))
+    return max(newest, maxima[max(0, math.ceil(quantile * len(maxima)) - 1)])
+
+
 def _growth_on(windows: _Windows, view: SeriesView, then: datetime) -> float | None:
-    """need(then .. then + lead) / need(window before then), on one reference day."""
+    """Busiest period of then .. then + lead over the busiest load before then, on one reference day.
+
+    Both at 100 %: the rise is applied to the load that must fit in the units (``_vote_on_need``).
+    Against that day's busiest period (not a covered one), so a noisy day does not "rise".
+    """
     early, late, ahead = view.spans(then - windows.before, then - windows.inner, then, then + windows.ahead)
-    before, coverage = _need_of(windows, early, late)
+    before, coverage = _need_of(windows._replace(peak_quantile=1.0), early, late)
     if before is None or coverage < MIN_PEAK_COVERAGE or not ahead:
         return None
-    base = before.load_at_full(windows.utilization)
+    base = max(before.peak, before.level)
     if base <= 0:
         return None
-    coming = max(max(ahead), sum(ahead) / len(ahead) / windows.utilization)
-    return min(coming / base, MAX_GROWTH)
+    return min(max(ahead) / base, MAX_GROWTH)
 
 
 def _vote(
@@ -317,8 +352,11 @@ def _vote_on_need(
     utilization = policy.target_utilization / 100
     load = need.load_at_full(utilization)
     units_now = _units(policy, load)
-    units_out = _units(policy, load * max(1.0, forecast.growth_out))
-    units_in = _units(policy, load * max(1.0, forecast.growth_in))
+    # The forecast rise must fit at 100 %, not at target: pre-scaling buys short minutes only where
+    # the grown load would exceed the units; the level at target follows the load as it comes.
+    full = max(need.peak, need.level)
+    units_out = max(units_now, _units(policy, full * max(1.0, forecast.growth_out)))
+    units_in = max(units_now, _units(policy, full * max(1.0, forecast.growth_in)))
     detail = _describe(policy, need, forecast, bursts)
     if units_out > current:
         reason = ReasonCode.ABOVE_TARGET if units_now > current else ReasonCode.FORECAST_RISE
@@ -364,7 +402,7 @@ def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast, bursts: 
     rise = f"x{growth:.2f}" if growth > 1 else "no rise"
     text = (
         f"{label} mean {need.level:.1f} over {policy.level_window_s} s (at {policy.target_utilization:g} %),"
-        f" peak {need.peak:.1f} over {policy.peak_window_s} s (at 100 %), {rise} forecast within"
+        f" {_peak_label(policy)} {need.peak:.1f} (at 100 %), {rise} forecast within"
         f" {policy.lead_s} s from {forecast.references}, {policy.unit_capacity:g} per unit"
     )
     if bursts is None:
@@ -376,3 +414,11 @@ def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast, bursts: 
             f", {bursts.due:.1f} due within {policy.lead_s} s: floor {_units(policy, bursts.due)} until it has passed"
         )
     return text
+
+
+def _peak_label(policy: PredictivePolicy) -> str:
+    if policy.peak_quantile >= 1:
+        return f"peak over {policy.peak_window_s} s"
+    stretch_s = policy.lead_s + policy.metric.period_s
+    label = f"covered peak ({policy.peak_quantile * 100:g} % of the {stretch_s} s stretches of {policy.peak_window_s} s"
+    return label + (f", busiest of the last {policy.surge_window_s} s)" if policy.surge_window_s else ")")

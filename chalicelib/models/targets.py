@@ -270,6 +270,11 @@ class PredictivePolicy(Frozen):
     lead_s: int = Field(default=300, ge=0, le=3600, description="provisioning delay: how far ahead to provision")
     level_window_s: int = Field(default=900, ge=60, le=3600)
     peak_window_s: int = Field(default=3600, ge=60, le=6 * 3600)
+    # 1.0: the busiest period of the peak window. Below 1: that share of the window's stretches of
+    # lead_s + one period (rolling maxima) are covered, the busiest others are let go; the busiest
+    # period of the last surge_window_s always counts (engine/predictive.py, "covered peak").
+    peak_quantile: float = Field(default=1.0, gt=0, le=1)
+    surge_window_s: int = Field(default=0, ge=0, le=3600)
     history_days: int = Field(default=14, ge=0, le=14)  # CloudWatch keeps 1-minute data 15 days
     timezone: IanaZone = "UTC"  # "the same time on previous days" is local clock time (DST-correct)
 

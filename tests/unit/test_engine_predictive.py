@@ -96,6 +96,49 @@ def test_given_a_surge_in_the_last_minute_when_proposing_then_it_scales_out_at_o
     assert (result.vote, result.proposed) == (Vote.OUT, 40)
 
 
+COVERED = {"peak_quantile": 0.6, "surge_window_s": 120, "history_days": 0}
+
+
+def test_given_a_quantile_when_one_spike_stood_out_in_the_window_then_it_is_let_go() -> None:
+    # 10 a minute, one minute at 195 half an hour ago: the busiest-period rule holds 20 units for
+    # it; 60 % of the 5-minute stretches saw at most 10, so the mean at target (2 units) decides.
+    points = minutes(flat(10), NOW, 60)
+    points[30] = Datapoint(timestamp=points[30].timestamp, value=195.0)
+
+    held = predictive.propose(policy(history_days=0), sig(20, points), NOW)
+    covered = predictive.propose(policy(**COVERED), sig(20, points), NOW)
+
+    assert (held.vote, held.proposed) == (Vote.HOLD, 20)
+    assert (covered.vote, covered.proposed) == (Vote.IN, 2)
+    assert "covered peak (60 % of the 300 s stretches of 3600 s, busiest of the last 120 s) 10.0" in covered.detail
+
+
+def test_given_a_quantile_when_spikes_fill_most_stretches_then_their_load_is_covered() -> None:
+    # A spike every 4 minutes: every 5-minute stretch holds one, so covering 60 % of them is 195.
+    points = [
+        Datapoint(timestamp=p.timestamp, value=195.0 if i % 4 == 0 else 10.0)
+        for i, p in enumerate(minutes(flat(10), NOW, 60))
+    ]
+
+    result = predictive.propose(policy(**COVERED), sig(2, points), NOW)
+
+    assert (result.vote, result.proposed) == (Vote.OUT, 20)
+
+
+def test_given_a_quantile_when_a_surge_starts_in_the_last_minute_then_it_still_scales_out_at_once() -> None:
+    points = [*minutes(flat(10), NOW, 59), Datapoint(timestamp=NOW - MINUTE, value=400.0)]
+
+    result = predictive.propose(policy(**COVERED), sig(2, points), NOW)
+
+    assert (result.vote, result.proposed) == (Vote.OUT, 40)
+
+
+@pytest.mark.parametrize("quantile", [0.0, 1.01])
+def test_given_a_peak_quantile_outside_0_1_then_the_policy_is_invalid(quantile: float) -> None:
+    with pytest.raises(ValueError, match="peak_quantile"):
+        policy(peak_quantile=quantile)
+
+
 def test_given_no_datapoints_when_proposing_then_it_holds_without_an_opinion() -> None:
     result = predictive.propose(policy(), sig(4, []), NOW)
 
