@@ -142,6 +142,7 @@ class Evaluator:
             settlement = self.unsettled.settle(evaluation.stored, actuator, evaluation.reading, evaluation.decision_id)
             if settlement.resumed is not None:
                 evaluation = self._reread(evaluation, actuator)
+                settlement = settlement.after_resuming(evaluation.stored)
         stored, target, at = evaluation.stored, evaluation.target, evaluation.at
         signal = self.collector.collect(target, evaluation.reading, at, known_alarms, known_metrics)
         # A target written before the stage's ceiling was lowered is decided within it: nothing acts above it.

@@ -7,12 +7,14 @@ the outcome write removes it. An evaluation that finds the mark closes or carrie
   between commit and act), so this evaluation claims it and acts on it now, exactly once;
 - claimed, not confirmed, ``pending_timeout`` passed: failed (its Lambda cannot be acting any more);
 - otherwise it may still be in flight, and nothing may act over it.
+An evaluation that carried out the marked decision but could not write its outcome does not act
+either: its commit would replace the mark, and nothing would ever settle that decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib import decision_records
@@ -36,6 +38,14 @@ class Settlement:
     clear_mark: bool = False  # the marked decision is closed: this evaluation's commit removes the mark
     busy_with: str | None = None  # a decision that may still be acting: this evaluation must not act
     resumed: Decision | None = None  # the marked decision, carried out now by this evaluation
+
+    def after_resuming(self, now: StoredTarget) -> Settlement:
+        """``now``: the target re-read after carrying out ``resumed``. If it still carries that decision's
+        mark, its outcome was not written: this evaluation must not act, or its new mark would strand it."""
+        marker = now.unsettled
+        if self.resumed is not None and marker is not None and marker.decision_id == self.resumed.id:
+            return replace(self, busy_with=self.resumed.id)
+        return self
 
 
 @dataclass

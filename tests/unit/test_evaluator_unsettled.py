@@ -183,3 +183,43 @@ def test_a_claim_retried_by_its_own_claimer_still_acts() -> None:
     world.registry.claim_actuation = claimed_twice  # type: ignore[method-assign]
     decision = world.evaluate("web", event_id="alarm-1")
     assert (decision.outcome, group(world).applied) == ("applied", [(decision.id, 4)])
+
+
+def outcome_write_fails_once(world: World) -> None:
+    """The write of the next outcome (with the mark's removal) is throttled past botocore's retries."""
+    settle = world.registry.settle_actuation
+
+    def throttled(*args: Any, **kwargs: Any) -> bool:
+        world.registry.settle_actuation = settle  # type: ignore[method-assign]
+        raise THROTTLED
+
+    world.registry.settle_actuation = throttled  # type: ignore[method-assign]
+
+
+def test_a_change_carried_out_by_a_later_evaluation_whose_outcome_was_not_written_is_not_acted_over() -> None:
+    # Before: the later evaluation then decided afresh and acted, its commit replaced the mark, and the
+    # carried-out decision stayed pending for ever (test_faults.py's 50 % run, about 1 run in 11).
+    world = group_world()
+    dies_before_acting(world)
+    with pytest.raises(Died):
+        world.evaluate("web", event_id="alarm-1")
+    [unacted] = world.tables.decisions.values()
+    world.clock.advance(60)
+    outcome_write_fails_once(world)
+
+    tick = world.evaluate("web", event_id="tick-1")  # carries it out (2 -> 4); at 90 % of 4 it wants 8
+
+    assert group(world).applied == [(unacted.id, 4)]
+    assert (tick.outcome, tick.reasons[-1]) == ("skipped", "ACTUATION_IN_PROGRESS")
+    marker = world.registry.require("web").unsettled
+    assert marker is not None
+    assert marker.decision_id == unacted.id  # the mark still stands for the unrecorded change
+    world.clock.advance(60)
+
+    after = world.evaluate("web", event_id="tick-2")
+
+    closed = world.decision(unacted.id)
+    assert (closed.outcome, closed.final) == ("applied", 4)
+    assert closed.inputs["actuation"].startswith("confirmed by a later evaluation")
+    assert (after.outcome, after.final) == ("applied", 8)
+    assert group(world).applied == [(unacted.id, 4), (after.id, 8)]
