@@ -28,8 +28,8 @@ def remember(
     since = now - timedelta(seconds=target.scale_in_stabilization_s)
     recent = [r for r in history.recommendations if r.at >= since]
     recommendations = [*recent, Recommendation(at=now, capacity=result.proposed)][-MAX_RECOMMENDATIONS:]
-    serving = remember_serving(history, target, result.current if result.serving is None else result.serving, now)
-    remembered = history.model_copy(update={"recommendations": recommendations, "serving": serving})
+    counts = remember_serving(history, target, result.current if result.serving is None else result.serving, now)
+    remembered = history.model_copy(update={"recommendations": recommendations, "serving_counts": counts})
     if not applied or result.action is Action.NONE:
         return remembered
     return remember_change(remembered, target, result.action, result.current, result.final, result.policy, now)

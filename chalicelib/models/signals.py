@@ -136,4 +136,4 @@ class TargetHistory(Frozen):
     recommendations: list[Recommendation] = Field(default_factory=list)
     # The units serving as evaluations saw them, one entry per change, oldest first: what a datapoint
     # was averaged over (engine/serving.py). Empty in histories stored before it was kept.
-    serving: list[ServingCount] = Field(default_factory=list)
+    serving_counts: list[ServingCount] = Field(default_factory=list)

@@ -126,15 +126,17 @@ def test_the_units_serving_are_remembered_when_they_change_as_far_back_as_the_po
     reach = tt_policy().lookback  # 20 one-minute periods
 
     def seen(*counts: tuple[int, int]) -> TargetHistory:
-        return TargetHistory(serving=[ServingCount(since=NOW - m * MINUTE, count=c) for m, c in counts])
+        return TargetHistory(serving_counts=[ServingCount(since=NOW - m * MINUTE, count=c) for m, c in counts])
 
     unchanged = seen((5, 4))
-    assert remember_serving(unchanged, GROUP, 4, NOW) is unchanged.serving
+    assert remember_serving(unchanged, GROUP, 4, NOW) is unchanged.serving_counts
     kept = remember_serving(seen((40, 2), (30, 3), (10, 4)), GROUP, 5, NOW)
     # The count in force when the reach begins (3, since 30 min ago) stays; the one before it goes.
     assert [(NOW - c.since, c.count) for c in kept] == [(30 * MINUTE, 3), (10 * MINUTE, 4), (timedelta(0), 5)]
     assert reach == 20 * MINUTE
-    many = TargetHistory(serving=[ServingCount(since=NOW - MINUTE * m / 1000, count=m) for m in range(300, 0, -1)])
+    many = TargetHistory(
+        serving_counts=[ServingCount(since=NOW - MINUTE * m / 1000, count=m) for m in range(300, 0, -1)]
+    )
     assert len(remember_serving(many, GROUP, 0, NOW)) == MAX_SERVING_COUNTS
 
 
@@ -143,7 +145,7 @@ def test_a_state_stored_before_the_units_serving_were_remembered_still_loads() -
 
     state = TargetState.model_validate_json(stored)
 
-    assert state.history.serving == []
+    assert state.history.serving_counts == []
     # With nothing remembered, the datapoint is sized from the units serving now, as before.
     result = decide(GROUP, signal(10, {"cpu": series([140] * 3)}, serving=10), state.history, NOW)
     assert result.final == 20
