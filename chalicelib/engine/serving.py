@@ -5,9 +5,9 @@ later (CloudWatch publishes it after the period ends). Units that came into serv
 then are not behind it: sizing it by the units serving now over-scales by their ratio (5 serving at
 140 % of target ask for 10; when the 5 new ones serve, the same datapoint asks for 20). The engine
 sees the units serving only at evaluations, so each evaluation remembers the count when it changes
-(``TargetHistory.serving_counts``), and a datapoint whose period began before the evaluation that first saw
-a count is sized from the count before it. A rise seen late sizes from too few (the next datapoint
-corrects); a fall seen late sizes from too many, the cautious side for a scale-in.
+(``TargetHistory.serving_counts``), and a datapoint whose period began before the evaluation that
+first saw a count is sized from the count before it. A rise seen late sizes from too few (the next
+datapoint corrects); a fall seen late sizes from too many, the cautious side for a scale-in.
 docs/aws-semantics.md, "Units behind a datapoint".
 """
 
