@@ -19,7 +19,7 @@ cooldown for target tracking and step policies, and waits until the instances ha
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.models.reasons import ReasonCode
@@ -57,12 +57,21 @@ class SizingBase:
     """The capacity a scale-out is sized from, below ``current`` when earlier asks count toward it.
 
     For target tracking it is the units the metric was measured over (the units serving, which may
-    exceed the desired capacity during an ECS deployment); a step applies its adjustment to it.
+    exceed the desired capacity during an ECS deployment, or those that served the datapoint's
+    period: ``behind_datapoint``); a step applies its adjustment to it.
     """
 
     capacity: int
     current: int
     recent: RecentScaleOut | None = None  # set when the last scale-out's base is the one used
+    serving: int | None = None  # the units serving now, set when ``capacity`` is those behind the datapoint
+
+    def behind_datapoint(self, behind: int, serving: int) -> SizingBase:
+        """Sized from the ``behind`` units that served the datapoint instead, when they are not the
+        ``serving`` now (engine/serving.py); the last scale-out's base stays when it is lower."""
+        if behind == serving or (self.recent is not None and self.capacity <= behind):
+            return self
+        return replace(self, capacity=behind, recent=None, serving=serving)
 
     @property
     def reason(self) -> ReasonCode:
@@ -74,6 +83,8 @@ class SizingBase:
     def covered(self, need: int) -> str:
         """Why asking for ``need`` adds nothing: units already asked for cover it."""
         added = self.current - self.capacity
+        if self.serving is not None:
+            return f"the {self.capacity} units that served the datapoint need {need}; {self._since_datapoint()}"
         if self.recent is None:
             return f"{self.capacity} serving need {need}, {added} more already starting"
         recent = self.recent
@@ -86,12 +97,23 @@ class SizingBase:
     def sized(self, need: int) -> str:
         """How a scale-out larger than the earlier asks was sized ("" when from the current capacity)."""
         added = self.current - self.capacity
+        if self.serving is not None:
+            since = self._since_datapoint()
+            return f"sized from the {self.capacity} units that served the datapoint (need {need}); {since}"
         if added <= 0:
             return ""
         if self.recent is None:
             return f"{self.capacity} serving need {need}, {added} of them already starting"
         ago = self.recent.ago_s
         return f"{self.capacity} before the scale-out {ago} s ago need {need}, the {added} it added among them"
+
+    def _since_datapoint(self) -> str:
+        serving = self.capacity if self.serving is None else self.serving
+        came, starting = serving - self.capacity, self.current - serving
+        parts = [f"{came} more came into service since" if came > 0 else f"{-came} left service since"]
+        if starting > 0:
+            parts.append(f"{starting} more already starting")
+        return ", ".join(parts)
 
 
 def sizing_base(

@@ -10,6 +10,7 @@ from chalicelib.engine.combine import Combination, combine
 from chalicelib.engine.cooldown import sizing_base
 from chalicelib.engine.explain import explain
 from chalicelib.engine.normalize import Normalization, normalize
+from chalicelib.engine.serving import units_served
 from chalicelib.models.decisions import Action, EngineResult, PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Signal, TargetHistory
@@ -51,6 +52,7 @@ def decide(target: TargetBase, signal: Signal, history: TargetHistory, now: date
         policy_results=results,
         effective_min=normalization.bounds.low,
         effective_max=normalization.bounds.high,
+        serving=current if signal.serving_capacity is None else signal.serving_capacity,
     )
 
 
@@ -62,7 +64,8 @@ def _propose(
     now: datetime,
 ) -> PolicyResult:
     if isinstance(policy, TargetTrackingPolicy):
-        return target_tracking.propose(policy, signal, now, sizing_base(target, policy, signal, history, now))
+        base = sizing_base(target, policy, signal, history, now)
+        return target_tracking.propose(policy, signal, now, base, units_served(history, signal, now))
     if isinstance(policy, StepScalingPolicy):
         return step_scaling.propose(policy, signal, sizing_base(target, policy, signal, history, now))
     if isinstance(policy, PredictivePolicy):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.engine.cooldown import base_after_scale_out
+from chalicelib.engine.serving import remember_serving
 from chalicelib.models.decisions import Action, EngineResult
 from chalicelib.models.signals import CapacityChange, Recommendation, TargetHistory
 from chalicelib.models.targets import StepScalingPolicy, TargetBase, TargetTrackingPolicy
@@ -20,13 +21,15 @@ def remember(
     """The history after this decision.
 
     Every evaluation records its combined proposal (before normalisation) for the stabilisation
-    window, applied or not: advise mode must stabilise exactly like act mode. Only an applied
-    change starts cooldowns; a scale-out remembers the capacity it was sized from (engine/cooldown.py).
+    window, applied or not: advise mode must stabilise exactly like act mode, and the units serving
+    it saw (engine/serving.py). Only an applied change starts cooldowns; a scale-out remembers the
+    capacity it was sized from (engine/cooldown.py).
     """
     since = now - timedelta(seconds=target.scale_in_stabilization_s)
     recent = [r for r in history.recommendations if r.at >= since]
     recommendations = [*recent, Recommendation(at=now, capacity=result.proposed)][-MAX_RECOMMENDATIONS:]
-    remembered = history.model_copy(update={"recommendations": recommendations})
+    counts = remember_serving(history, target, result.current if result.serving is None else result.serving, now)
+    remembered = history.model_copy(update={"recommendations": recommendations, "serving_counts": counts})
     if not applied or result.action is Action.NONE:
         return remembered
     return remember_change(remembered, target, result.action, result.current, result.final, result.policy, now)

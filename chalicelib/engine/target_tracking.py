@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from chalicelib.engine.cooldown import SizingBase
+from chalicelib.engine.serving import UnitsServed
 from chalicelib.models.decisions import PolicyResult, Vote
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.signals import Datapoint, Signal
@@ -29,11 +30,16 @@ CEIL_EPSILON = 1e-9
 
 
 def propose(
-    policy: TargetTrackingPolicy, signal: Signal, now: datetime, base: SizingBase | None = None
+    policy: TargetTrackingPolicy,
+    signal: Signal,
+    now: datetime,
+    base: SizingBase | None = None,
+    served: UnitsServed | None = None,
 ) -> PolicyResult:
     """What this policy asks for, given the datapoints observed up to ``now``.
 
     ``base``: the units a scale-out is sized from (engine/cooldown.py); by default the units serving.
+    ``served``: the units behind each datapoint (engine/serving.py); by default the units serving now.
     """
     series = usable_datapoints(signal.metrics.get(policy.name, []), now)
     label = metric_label(policy)
@@ -48,7 +54,8 @@ def propose(
         )
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.STALE_DATA, detail, observed=latest.value)
     base = base or SizingBase(capacity=_serving(signal), current=signal.current_capacity)
-    return _scale_out(policy, series, signal, base) or _scale_in_or_hold(policy, series, signal)
+    served = served or UnitsServed(now=_serving(signal), at_evaluation=now)
+    return _scale_out(policy, series, signal, base, served) or _scale_in_or_hold(policy, series, signal, served)
 
 
 def decided_by_newest(policy: TargetTrackingPolicy, newest: Sequence[Datapoint], now: datetime) -> bool:
@@ -111,7 +118,7 @@ def _serving(signal: Signal) -> int:
 
 
 def _scale_out(
-    policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal, base: SizingBase
+    policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal, base: SizingBase, served: UnitsServed
 ) -> PolicyResult | None:
     needed = policy.scale_out_datapoints
     window = series[-needed:]
@@ -127,8 +134,10 @@ def _scale_out(
     current = signal.current_capacity
     # Sized from the units serving: units still starting count toward the need (as AWS counts warming
     # instances), so a scale-out during a boot does not order them twice; during an Application Auto
-    # Scaling cooldown, from the capacity before the last scale-out (what it added counts).
+    # Scaling cooldown, from the capacity before the last scale-out (what it added counts). Units that
+    # came into service after the datapoint's period began are not behind it: they count as started.
     # Scaling from zero: a target at 0 grows as if it had one unit, so it can leave zero at all.
+    base = base.behind_datapoint(served.behind(series[-1].timestamp), served.now)
     need = ceil_capacity(max(base.capacity, 1) * latest / policy.target_value)
     detail = f"{label} {latest:.1f} > target {policy.target_value:.1f} for {needed} datapoints"
     if base.capacity < current and need <= current:
@@ -140,7 +149,9 @@ def _scale_out(
     return PolicyResult.vote_of(policy, Vote.OUT, ReasonCode.ABOVE_TARGET, detail, proposed=proposed, observed=latest)
 
 
-def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal) -> PolicyResult:
+def _scale_in_or_hold(
+    policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal, served: UnitsServed
+) -> PolicyResult:
     current = signal.current_capacity
     needed = policy.scale_in_datapoints
     window = series[-needed:]
@@ -160,16 +171,19 @@ def _scale_in_or_hold(policy: TargetTrackingPolicy, series: list[Datapoint], sig
     if len(window) < needed:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for only {len(window)} of {needed} datapoints"
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest)
-    # Conservative: size for the busiest point of the window, not the latest one, over the units it was
-    # averaged over (during an ECS deployment more tasks run than are desired).
-    peak = max(p.value for p in window)
-    proposed = ceil_capacity(max(_serving(signal), 1) * peak / policy.target_value)
+    # Conservative: size for the busiest point of the window, not the latest one, each over the units it
+    # was averaged over (during an ECS deployment more tasks run than are desired; units removed since
+    # the datapoint still served it).
+    units, peak = max(((max(served.behind(p.timestamp), 1), p.value) for p in window), key=lambda up: up[0] * up[1])
+    proposed = ceil_capacity(units * peak / policy.target_value)
     if proposed >= current:
         detail = f"{label} {latest:.1f} < {threshold:.1f} for {needed} datapoints, but {current} is still needed"
         return PolicyResult.vote_of(
             policy, Vote.HOLD, ReasonCode.WITHIN_TOLERANCE, detail, proposed=current, observed=latest
         )
     detail = f"{label} {latest:.1f} < {threshold:.1f} (target {policy.target_value:.1f}) for {needed} datapoints"
+    if units != max(served.now, 1):
+        detail += f", sized from the {units} units that served the busiest of them ({served.now} serve now)"
     return PolicyResult.vote_of(policy, Vote.IN, ReasonCode.BELOW_TARGET, detail, proposed=proposed, observed=latest)
 
 

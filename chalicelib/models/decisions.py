@@ -128,6 +128,8 @@ class EngineResult(Frozen):
     policy_results: list[PolicyResult]
     effective_min: int
     effective_max: int
+    # The units serving the decision saw (engine/serving.py remembers them); None: not known, current stands in.
+    serving: int | None = None
 
 
 class Decision(Frozen):

@@ -21,7 +21,8 @@ class ReasonCode(StrEnum):
     SCHEDULE_ACTIVE = "SCHEDULE_ACTIVE"
     SCHEDULE_EXCLUDED_DATE = "SCHEDULE_EXCLUDED_DATE"
     NO_POLICIES = "NO_POLICIES"
-    # target tracking: units ordered earlier and still starting already cover what the metric asks for
+    # target tracking: units ordered earlier and still starting (or serving since the datapoint) already cover what
+    # the metric asks for
     SCALE_OUT_IN_PROGRESS = "SCALE_OUT_IN_PROGRESS"
     # target tracking with disable_scale_in: no vote on scale-in, so it never vetoes another policy's
     SCALE_IN_DISABLED = "SCALE_IN_DISABLED"

@@ -119,6 +119,13 @@ class Recommendation(Frozen):
     capacity: int
 
 
+class ServingCount(Frozen):
+    """The units serving, as seen from the evaluation at ``since`` until the next entry's."""
+
+    since: AwareDatetime  # the first evaluation that saw this count
+    count: int = Field(ge=0)
+
+
 class TargetHistory(Frozen):
     """The memory the engine needs: last scaling actions and recent recommendations."""
 
@@ -127,3 +134,6 @@ class TargetHistory(Frozen):
     # Per-policy time of the last action it caused (step-scaling cooldowns are per policy).
     last_action_by_policy: dict[str, AwareDatetime] = Field(default_factory=dict)
     recommendations: list[Recommendation] = Field(default_factory=list)
+    # The units serving as evaluations saw them, one entry per change, oldest first: what a datapoint
+    # was averaged over (engine/serving.py). Empty in histories stored before it was kept.
+    serving_counts: list[ServingCount] = Field(default_factory=list)

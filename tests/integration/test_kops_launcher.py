@@ -23,11 +23,13 @@ from tests.integration.world import (
     kops_target,
     make_asg,
     make_runner_cluster,
+    minute_floor,
     publish_cpu,
     register,
 )
 
 ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -144,14 +146,19 @@ def test_floor_sizing_keeps_max_at_the_targets_max(client: Any, clients: dict[st
 def test_while_a_runner_runs_no_second_one_starts_and_the_newest_decision_waits(
     client: Any, clients: dict[str, Any], kops: Any
 ) -> None:
-    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    minute = minute_floor(datetime.now(UTC))
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90], end=minute - 2 * MINUTE)
     first = evaluate()
-    publish_cpu(clients["cloudwatch"], ASG, [99, 99, 99])  # now asks for 4 again: in progress
+    publish_cpu(clients["cloudwatch"], ASG, [99, 99, 99], end=minute - 2 * MINUTE)  # now asks for 4 again: in progress
     same = evaluate()
+    # The load rises as instances come into service; the datapoints began before any evaluation saw
+    # them, so each is sized from the 2 it was measured over.
     clients["autoscaling"].set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=3)
-    queued_a = evaluate()  # 3 -> ceil(3 x 99 / 50) = 6: queued
+    publish_cpu(clients["cloudwatch"], ASG, [140], end=minute - MINUTE)
+    queued_a = evaluate()  # ceil(2 x 140 / 50) = 6: queued
     clients["autoscaling"].set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=4)
-    queued_b = evaluate()  # 4 -> 8: queued, supersedes queued_a
+    publish_cpu(clients["cloudwatch"], ASG, [190], end=minute)
+    queued_b = evaluate()  # ceil(2 x 190 / 50) = 8: queued, supersedes queued_a
 
     assert len(runner_tasks(clients)) == 1
     assert (first.outcome, first.final) == ("pending", 4)
@@ -223,10 +230,11 @@ def test_task_events_of_other_tasks_are_ignored(client: Any, clients: dict[str, 
 
 def runner_and_queued(clients: dict[str, Any]) -> tuple[Any, Any]:
     """A runner in flight for 4, and a decision for 6 queued behind it."""
-    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+    minute = minute_floor(datetime.now(UTC))
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90], end=minute - MINUTE)
     running = evaluate()
     clients["autoscaling"].set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=3)
-    publish_cpu(clients["cloudwatch"], ASG, [99, 99, 99])
+    publish_cpu(clients["cloudwatch"], ASG, [150], end=minute)  # over the 2 before the 3rd: ceil(2 x 150 / 50)
     queued = evaluate()
     assert (running.final, queued.final, queued.reasons[-1]) == (4, 6, "RUNNER_BUSY")
     return running, queued

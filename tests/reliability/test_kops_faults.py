@@ -77,7 +77,8 @@ def test_a_runner_started_though_every_answer_of_its_runtask_was_lost_holds_the_
     [task] = runner_tasks(kops["clients"], kops["cluster"], desired="RUNNING")
 
     kops["clients"]["autoscaling"].set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=3)
-    publish_cpu(kops["clients"], kops["now"], 99.0)  # 3 -> 6: another size, it waits for the lease
+    # Measured over the 2 before the 3rd came into service: ceil(2 x 140 / 50) = 6, waits for the lease
+    publish_cpu(kops["clients"], kops["now"], 140.0)
     run_threads([Delivery("tick", TICK, tick_event(kops["now"] + timedelta(seconds=30)))], Plan(threads=1))
 
     assert [t["taskArn"] for t in runner_tasks(kops["clients"], kops["cluster"], desired="RUNNING")] == [

@@ -101,7 +101,12 @@ class MemoryRunners:
 
 @dataclass
 class FixedSignals:
-    """The metric a target-tracking policy named "cpu" reads: one value, over the last minutes."""
+    """The metric a target-tracking policy named "cpu" reads: one value, over the last minutes.
+
+    Without CloudWatch's lag: the newest datapoint's period begins at the evaluation, so the value is
+    taken over the units serving then (engine/serving.py sizes older periods from the units before a
+    change), which is what these lease and settlement tests mean when they change the capacity.
+    """
 
     cpu: float = 50.0
 
@@ -113,8 +118,7 @@ class FixedSignals:
         known_alarms: dict[str, AlarmObservation],
         known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
     ) -> Signal:
-        minute = now.replace(second=0, microsecond=0)
-        points = [Datapoint(timestamp=minute - timedelta(minutes=m), value=self.cpu) for m in range(20, -1, -1)]
+        points = [Datapoint(timestamp=now - timedelta(minutes=m), value=self.cpu) for m in range(20, -1, -1)]
         return Signal(current_capacity=reading.current, serving_capacity=reading.serving, metrics={"cpu": points})
 
 
