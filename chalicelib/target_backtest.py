@@ -3,7 +3,8 @@
 Reads the last N days of the target's demand from CloudWatch (chalicelib/demand.py), replays them
 through the target's current policies and a proposed policy in the same world (chalicelib/backtest),
 and returns both summaries side by side. Reads only: the registry (one GetItem) and CloudWatch
-(one GetMetricData query, paginated); nothing is written anywhere.
+(one GetMetricData call, paginated: the request count, or a tracked utilization and the units
+serving; one DescribeAlarms call when step policies are replayed); nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -12,9 +13,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from chalicelib.backtest import PolicySpec, Result, Summary, World, run_backtest, trace_from_rates
+from chalicelib.alarm_evaluation import AlarmDefinition
+from chalicelib.backtest import (
+    PolicySpec,
+    Result,
+    Summary,
+    UnsupportedPolicyError,
+    World,
+    run_backtest,
+    trace_from_rates,
+)
 from chalicelib.backtest.world import Kind
-from chalicelib.demand import demand_metric, describe_metrics, per_minute, read_datapoints
+from chalicelib.demand import Demand, demand_metric, describe_metrics, per_minute, read_datapoints, read_series
+from chalicelib.derived_demand import DerivedDemand, derive, tracked_gauge
 from chalicelib.errors import NoDataError, UnprocessableError, ValidationFailedError
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.backtest import (
@@ -60,14 +71,13 @@ def backtest(
     request: BacktestRequest, target: AsgTarget | EcsTarget | KopsTarget, cloudwatch: CloudWatchClient, now: datetime
 ) -> BacktestResponse:
     """``backtest_target`` for a target already read (bench/backtest_api.py times this)."""
-    metric = _demand_metric(request, target)
+    source = _demand_source(request, target)
+    metric = source if isinstance(source, CustomMetric) else source.gauge
     proposed = _proposed(request, target)
     current = _current(target)
+    alarms = _alarm_definitions(cloudwatch, [current, proposed])
     end = now.replace(second=0, microsecond=0)  # the minute in progress is not complete yet
-    try:
-        demand = per_minute(read_datapoints(cloudwatch, metric, end - timedelta(days=request.days), end))
-    except ValueError as exc:
-        raise UnprocessableError(str(exc)) from exc
+    demand = _read_demand(cloudwatch, source, request, end)
     if demand is None:
         raise NoDataError(
             f"no datapoints of {metric.namespace} {metric.metric_name} {metric.dimensions}"
@@ -83,11 +93,20 @@ def backtest(
         start=demand.start.astimezone(ZoneInfo(zone)),
     )
     trace = trace_from_rates(target.id, demand.requests)
-    current_run = run_backtest(trace, current, world, label=_label(current))
-    proposed_run = run_backtest(trace, proposed, world, label=_label(proposed))
+    try:
+        current_run = run_backtest(trace, current, world, label=_label(current), alarms=alarms)
+        proposed_run = run_backtest(trace, proposed, world, label=_label(proposed), alarms=alarms)
+    except UnsupportedPolicyError as exc:
+        raise UnprocessableError(f"target {target.id!r} cannot be replayed: {exc}") from exc
     return BacktestResponse(
         target=target.id,
         metric=metric,
+        serving_metric=None if isinstance(source, CustomMetric) else source.serving,
+        demand_formula=(
+            f"{metric.metric_name} ({metric.statistic.value})"
+            if isinstance(source, CustomMetric)
+            else source.formula(request.unit_capacity)
+        ),
         days=request.days,
         first_minute=demand.start,
         last_minute=demand.last_minute,
@@ -140,26 +159,82 @@ def figures(summary: Summary) -> SummaryFigures:
     )
 
 
-def _demand_metric(request: BacktestRequest, target: TargetBase) -> CustomMetric:
+def _demand_source(
+    request: BacktestRequest, target: AsgTarget | EcsTarget | KopsTarget
+) -> CustomMetric | DerivedDemand:
+    """The request count to read, or the tracked utilization (or load per unit) to derive it from."""
     if request.demand_metric is not None:
         return request.demand_metric.as_metric()
     metric = demand_metric(target)
-    if metric is None:
+    if metric is not None:
+        return metric
+    derived = tracked_gauge(target)
+    if derived is None:
         raise ValidationFailedError(
-            f"demand_metric: target {target.id!r} tracks no request count (its policies read"
+            f"demand_metric: target {target.id!r} tracks no request count nor utilization (its policies read"
             f" {describe_metrics(target)}); name the CloudWatch metric that counts its requests"
         )
-    return metric
+    return derived
+
+
+def _read_demand(
+    cloudwatch: CloudWatchClient, source: CustomMetric | DerivedDemand, request: BacktestRequest, end: datetime
+) -> Demand | None:
+    start = end - timedelta(days=request.days)
+    try:
+        if isinstance(source, CustomMetric):
+            return per_minute(read_datapoints(cloudwatch, source, start, end))
+        series = read_series(cloudwatch, {"gauge": source.gauge, "serving": source.serving}, start, end)
+        if series["gauge"] and not series["serving"]:
+            serving = source.serving
+            raise UnprocessableError(
+                f"the demand of target {request.target!r} is derived from {source.gauge.metric_name} and the units"
+                f" serving, but {serving.namespace} {serving.metric_name} {serving.dimensions} has no datapoint in"
+                f" the last {request.days} days ({_PUBLISHED_BY.get(serving.namespace, 'publish it')}); or name"
+                " demand_metric"
+            )
+        return derive(series["gauge"], series["serving"], source.reading, request.unit_capacity)
+    except ValueError as exc:
+        raise UnprocessableError(str(exc)) from exc
+
+
+# What turns the serving-units metric on, for the error that says it is missing.
+_PUBLISHED_BY = {
+    "AWS/AutoScaling": "enable group metrics collection on the Auto Scaling group: EnableMetricsCollection, 1Minute",
+    "ECS/ContainerInsights": "turn Container Insights on for the cluster",
+}
+
+
+def _alarm_definitions(cloudwatch: CloudWatchClient, runs: list[PolicySpec]) -> dict[str, AlarmDefinition]:
+    """The alarms of the step policies replayed, from one DescribeAlarms call; 422 for one that is missing
+    or that a replay cannot evaluate (metric math, anomaly detection)."""
+    names = sorted(
+        {
+            p.alarm_name
+            for run in runs
+            if isinstance(run, TargetBase)
+            for p in run.policies
+            if isinstance(p, StepScalingPolicy)
+        }
+    )
+    if not names:
+        return {}
+    response = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
+    found = {alarm["AlarmName"]: alarm for alarm in response.get("MetricAlarms", [])}
+    absent = [name for name in names if name not in found]
+    if absent:
+        raise UnprocessableError(
+            f"step policies act on alarms that do not exist: {', '.join(absent)} (a replay evaluates each alarm as"
+            " DescribeAlarms defines it)"
+        )
+    try:
+        return {name: AlarmDefinition.from_metric_alarm(found[name]) for name in names}
+    except ValueError as exc:  # UnsupportedAlarmError, or an entry that is not a valid alarm
+        raise UnprocessableError(f"a step policy's alarm cannot be replayed: {exc}") from exc
 
 
 def _current(target: TargetBase) -> TargetBase:
     """The target as its policies stand; a paused target is replayed as if it were running."""
-    steps = [p.name for p in target.policies if isinstance(p, StepScalingPolicy)]
-    if steps:
-        raise UnprocessableError(
-            f"target {target.id!r} cannot be replayed: its step policies ({', '.join(steps)}) act on"
-            " CloudWatch alarms, which a backtest does not replay"
-        )
     return target.model_copy(update={"paused": False})
 
 
