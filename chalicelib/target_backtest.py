@@ -3,17 +3,16 @@
 Reads the last N days of the target's demand from CloudWatch (chalicelib/demand.py), replays them
 through the target's current policies and a proposed policy in the same world (chalicelib/backtest),
 and returns both summaries side by side. Reads only: the registry (one GetItem) and CloudWatch
-(one GetMetricData call, paginated: the request count, or a tracked utilization and the units
-serving; one DescribeAlarms call when step policies are replayed); nothing is written anywhere.
+(chalicelib/backtest_inputs.py: one GetMetricData call, paginated, and one DescribeAlarms call when
+step policies are replayed); nothing is written anywhere.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from chalicelib.alarm_evaluation import AlarmDefinition
 from chalicelib.backtest import (
     PolicySpec,
     Result,
@@ -24,8 +23,7 @@ from chalicelib.backtest import (
     trace_from_rates,
 )
 from chalicelib.backtest.world import Kind
-from chalicelib.demand import Demand, demand_metric, describe_metrics, per_minute, read_datapoints, read_series
-from chalicelib.derived_demand import DerivedDemand, derive, tracked_gauge
+from chalicelib.backtest_inputs import alarm_definitions, demand_source, read_demand
 from chalicelib.errors import NoDataError, UnprocessableError, ValidationFailedError
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.backtest import (
@@ -45,7 +43,6 @@ from chalicelib.models.targets import (
     EcsTarget,
     KopsTarget,
     PredictivePolicy,
-    StepScalingPolicy,
     TargetBase,
     TargetTrackingPolicy,
 )
@@ -71,13 +68,13 @@ def backtest(
     request: BacktestRequest, target: AsgTarget | EcsTarget | KopsTarget, cloudwatch: CloudWatchClient, now: datetime
 ) -> BacktestResponse:
     """``backtest_target`` for a target already read (bench/backtest_api.py times this)."""
-    source = _demand_source(request, target)
+    source = demand_source(request, target)
     metric = source if isinstance(source, CustomMetric) else source.gauge
     proposed = _proposed(request, target)
     current = _current(target)
-    alarms = _alarm_definitions(cloudwatch, [current, proposed])
+    alarms = alarm_definitions(cloudwatch, [current, proposed])
     end = now.replace(second=0, microsecond=0)  # the minute in progress is not complete yet
-    demand = _read_demand(cloudwatch, source, request, end)
+    demand = read_demand(cloudwatch, source, request, end)
     if demand is None:
         raise NoDataError(
             f"no datapoints of {metric.namespace} {metric.metric_name} {metric.dimensions}"
@@ -157,80 +154,6 @@ def figures(summary: Summary) -> SummaryFigures:
         tau_o=summary.tau_o,
         jitter_per_hour=summary.jitter_per_hour,
     )
-
-
-def _demand_source(
-    request: BacktestRequest, target: AsgTarget | EcsTarget | KopsTarget
-) -> CustomMetric | DerivedDemand:
-    """The request count to read, or the tracked utilization (or load per unit) to derive it from."""
-    if request.demand_metric is not None:
-        return request.demand_metric.as_metric()
-    metric = demand_metric(target)
-    if metric is not None:
-        return metric
-    derived = tracked_gauge(target)
-    if derived is None:
-        raise ValidationFailedError(
-            f"demand_metric: target {target.id!r} tracks no request count nor utilization (its policies read"
-            f" {describe_metrics(target)}); name the CloudWatch metric that counts its requests"
-        )
-    return derived
-
-
-def _read_demand(
-    cloudwatch: CloudWatchClient, source: CustomMetric | DerivedDemand, request: BacktestRequest, end: datetime
-) -> Demand | None:
-    start = end - timedelta(days=request.days)
-    try:
-        if isinstance(source, CustomMetric):
-            return per_minute(read_datapoints(cloudwatch, source, start, end))
-        series = read_series(cloudwatch, {"gauge": source.gauge, "serving": source.serving}, start, end)
-        if series["gauge"] and not series["serving"]:
-            serving = source.serving
-            raise UnprocessableError(
-                f"the demand of target {request.target!r} is derived from {source.gauge.metric_name} and the units"
-                f" serving, but {serving.namespace} {serving.metric_name} {serving.dimensions} has no datapoint in"
-                f" the last {request.days} days ({_PUBLISHED_BY.get(serving.namespace, 'publish it')}); or name"
-                " demand_metric"
-            )
-        return derive(series["gauge"], series["serving"], source.reading, request.unit_capacity)
-    except ValueError as exc:
-        raise UnprocessableError(str(exc)) from exc
-
-
-# What turns the serving-units metric on, for the error that says it is missing.
-_PUBLISHED_BY = {
-    "AWS/AutoScaling": "enable group metrics collection on the Auto Scaling group: EnableMetricsCollection, 1Minute",
-    "ECS/ContainerInsights": "turn Container Insights on for the cluster",
-}
-
-
-def _alarm_definitions(cloudwatch: CloudWatchClient, runs: list[PolicySpec]) -> dict[str, AlarmDefinition]:
-    """The alarms of the step policies replayed, from one DescribeAlarms call; 422 for one that is missing
-    or that a replay cannot evaluate (metric math, anomaly detection)."""
-    names = sorted(
-        {
-            p.alarm_name
-            for run in runs
-            if isinstance(run, TargetBase)
-            for p in run.policies
-            if isinstance(p, StepScalingPolicy)
-        }
-    )
-    if not names:
-        return {}
-    response = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
-    found = {alarm["AlarmName"]: alarm for alarm in response.get("MetricAlarms", [])}
-    absent = [name for name in names if name not in found]
-    if absent:
-        raise UnprocessableError(
-            f"step policies act on alarms that do not exist: {', '.join(absent)} (a replay evaluates each alarm as"
-            " DescribeAlarms defines it)"
-        )
-    try:
-        return {name: AlarmDefinition.from_metric_alarm(found[name]) for name in names}
-    except ValueError as exc:  # UnsupportedAlarmError, or an entry that is not a valid alarm
-        raise UnprocessableError(f"a step policy's alarm cannot be replayed: {exc}") from exc
 
 
 def _current(target: TargetBase) -> TargetBase:
