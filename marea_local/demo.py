@@ -301,6 +301,12 @@ class Demo:
             decisions_table=os.environ["MAREA_DECISIONS_TABLE"],
         )
         os.environ.update(runner_environment(runner))
+        # What POST /backtest derives the demand of a CPU-scaled group with: AWS publishes GroupInServiceInstances
+        # once collection is on. moto records the setting and publishes nothing, so the demo puts it each minute.
+        for group in (WEB_ASG, KOPS_ASG):
+            autoscaling.enable_metrics_collection(
+                AutoScalingGroupName=group, Granularity="1Minute", Metrics=["GroupInServiceInstances"]
+            )
         put_demo_alarms(cloudwatch)
         from chalicelib import wiring
         from chalicelib.derived_demand import serving_units_metric
