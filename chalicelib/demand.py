@@ -108,28 +108,39 @@ def read_datapoints(
     cloudwatch: CloudWatchClient, metric: CustomMetric, start: datetime, end: datetime
 ) -> list[tuple[datetime, float]]:
     """(minute, value) of ``metric`` for the minutes starting in [start, end), oldest first."""
-    query: Any = {
-        "Id": "demand",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": metric.namespace,
-                "MetricName": metric.metric_name,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(metric.dimensions.items())],
+    return read_series(cloudwatch, {"demand": metric}, start, end)["demand"]
+
+
+def read_series(
+    cloudwatch: CloudWatchClient, metrics: dict[str, CustomMetric], start: datetime, end: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    """(minute, value) of each metric (by query id) for the minutes in [start, end): one paginated
+    GetMetricData call for all of them (up to 500 queries a call; a page holds 100,800 datapoints)."""
+    queries: Any = [
+        {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": metric.namespace,
+                    "MetricName": metric.metric_name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(metric.dimensions.items())],
+                },
+                "Period": PERIOD_S,
+                "Stat": metric.statistic.value,
             },
-            "Period": PERIOD_S,
-            "Stat": metric.statistic.value,
-        },
-        "ReturnData": True,
-    }
-    points: list[tuple[datetime, float]] = []
+            "ReturnData": True,
+        }
+        for query_id, metric in metrics.items()
+    ]
+    points: dict[str, list[tuple[datetime, float]]] = {query_id: [] for query_id in metrics}
     paginator = cloudwatch.get_paginator("get_metric_data")
     for page in paginator.paginate(
-        MetricDataQueries=[query], StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+        MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
     ):
         for result in page["MetricDataResults"]:
             pairs = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-            points.extend((at.astimezone(UTC), value) for at, value in pairs)
-    return sorted((at, value) for at, value in points if start <= at < end)
+            points[result["Id"]].extend((at.astimezone(UTC), value) for at, value in pairs)
+    return {query_id: sorted((at, v) for at, v in series if start <= at < end) for query_id, series in points.items()}
 
 
 def per_minute(points: list[tuple[datetime, float]]) -> Demand | None:

@@ -3,18 +3,27 @@
 Reads the last N days of the target's demand from CloudWatch (chalicelib/demand.py), replays them
 through the target's current policies and a proposed policy in the same world (chalicelib/backtest),
 and returns both summaries side by side. Reads only: the registry (one GetItem) and CloudWatch
-(one GetMetricData query, paginated); nothing is written anywhere.
+(chalicelib/backtest_inputs.py: one GetMetricData call, paginated, and one DescribeAlarms call when
+step policies are replayed); nothing is written anywhere.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from chalicelib.backtest import PolicySpec, Result, Summary, World, run_backtest, trace_from_rates
+from chalicelib.backtest import (
+    PolicySpec,
+    Result,
+    Summary,
+    UnsupportedPolicyError,
+    World,
+    run_backtest,
+    trace_from_rates,
+)
 from chalicelib.backtest.world import Kind
-from chalicelib.demand import demand_metric, describe_metrics, per_minute, read_datapoints
+from chalicelib.backtest_inputs import alarm_definitions, demand_source, read_demand
 from chalicelib.errors import NoDataError, UnprocessableError, ValidationFailedError
 from chalicelib.metrics import resolve_metric
 from chalicelib.models.backtest import (
@@ -34,7 +43,6 @@ from chalicelib.models.targets import (
     EcsTarget,
     KopsTarget,
     PredictivePolicy,
-    StepScalingPolicy,
     TargetBase,
     TargetTrackingPolicy,
 )
@@ -60,14 +68,13 @@ def backtest(
     request: BacktestRequest, target: AsgTarget | EcsTarget | KopsTarget, cloudwatch: CloudWatchClient, now: datetime
 ) -> BacktestResponse:
     """``backtest_target`` for a target already read (bench/backtest_api.py times this)."""
-    metric = _demand_metric(request, target)
+    source = demand_source(request, target)
+    metric = source if isinstance(source, CustomMetric) else source.gauge
     proposed = _proposed(request, target)
     current = _current(target)
+    alarms = alarm_definitions(cloudwatch, [current, proposed])
     end = now.replace(second=0, microsecond=0)  # the minute in progress is not complete yet
-    try:
-        demand = per_minute(read_datapoints(cloudwatch, metric, end - timedelta(days=request.days), end))
-    except ValueError as exc:
-        raise UnprocessableError(str(exc)) from exc
+    demand = read_demand(cloudwatch, source, request, end)
     if demand is None:
         raise NoDataError(
             f"no datapoints of {metric.namespace} {metric.metric_name} {metric.dimensions}"
@@ -83,11 +90,20 @@ def backtest(
         start=demand.start.astimezone(ZoneInfo(zone)),
     )
     trace = trace_from_rates(target.id, demand.requests)
-    current_run = run_backtest(trace, current, world, label=_label(current))
-    proposed_run = run_backtest(trace, proposed, world, label=_label(proposed))
+    try:
+        current_run = run_backtest(trace, current, world, label=_label(current), alarms=alarms)
+        proposed_run = run_backtest(trace, proposed, world, label=_label(proposed), alarms=alarms)
+    except UnsupportedPolicyError as exc:
+        raise UnprocessableError(f"target {target.id!r} cannot be replayed: {exc}") from exc
     return BacktestResponse(
         target=target.id,
         metric=metric,
+        serving_metric=None if isinstance(source, CustomMetric) else source.serving,
+        demand_formula=(
+            f"{metric.metric_name} ({metric.statistic.value})"
+            if isinstance(source, CustomMetric)
+            else source.formula(request.unit_capacity)
+        ),
         days=request.days,
         first_minute=demand.start,
         last_minute=demand.last_minute,
@@ -140,26 +156,8 @@ def figures(summary: Summary) -> SummaryFigures:
     )
 
 
-def _demand_metric(request: BacktestRequest, target: TargetBase) -> CustomMetric:
-    if request.demand_metric is not None:
-        return request.demand_metric.as_metric()
-    metric = demand_metric(target)
-    if metric is None:
-        raise ValidationFailedError(
-            f"demand_metric: target {target.id!r} tracks no request count (its policies read"
-            f" {describe_metrics(target)}); name the CloudWatch metric that counts its requests"
-        )
-    return metric
-
-
 def _current(target: TargetBase) -> TargetBase:
     """The target as its policies stand; a paused target is replayed as if it were running."""
-    steps = [p.name for p in target.policies if isinstance(p, StepScalingPolicy)]
-    if steps:
-        raise UnprocessableError(
-            f"target {target.id!r} cannot be replayed: its step policies ({', '.join(steps)}) act on"
-            " CloudWatch alarms, which a backtest does not replay"
-        )
     return target.model_copy(update={"paused": False})
 
 

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -53,7 +54,14 @@ from marea_local.event_pump import EventPump
 from marea_local.kops_local import run_runner_locally, seed_kops_cluster
 from marea_local.local_fargate import LocalFargate
 from marea_local.simulated_clock import SimulatedClock
-from marea_local.workload import Fleet, Workload, connections_publisher, cpu_publisher, load_trace
+from marea_local.workload import (
+    Fleet,
+    Workload,
+    connections_publisher,
+    cpu_publisher,
+    load_trace,
+    serving_units_publisher,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # 1995-07-13 06:00 EDT (trace minute 0 is 1995-07-01 00:00): the STS-70 launch morning.
@@ -181,10 +189,29 @@ def nodes_target() -> dict[str, Any]:
     }
 
 
+# Requests per minute one unit serves at 100 %, in each workload's own demand (marea_local/workload.py):
+# what POST /backtest needs to turn the web tier's CPU, or the chat's connections per task, into demand.
+WEB_UNIT_CAPACITY, CHAT_UNIT_CAPACITY = 250, 500
+
+
+def backtest_requests() -> list[dict[str, Any]]:
+    """The POST /backtest bodies the demo prints and checks: each of its CPU- and connections-scaled targets,
+    with its step policy, against Marea's default policy on the replayed minutes (the last day)."""
+    return [
+        {"target": "web", "days": 1, "unit_capacity": WEB_UNIT_CAPACITY, "target_utilization": 60},
+        {"target": "chat", "days": 1, "unit_capacity": CHAT_UNIT_CAPACITY, "target_utilization": 80},
+    ]
+
+
 def api_examples(base: str, aws_url: str) -> list[str]:
     """The commands the demo suggests once the API serves. Switching the web tier to advise mode is a
     PATCH: a PUT of a partial body would replace the whole target (and is refused, naming what it drops)."""
+    backtests = [
+        f"curl -s -X POST {base}/backtest -H 'Content-Type: application/json' -d '{json.dumps(body)}'"
+        for body in backtest_requests()
+    ]
     return [
+        *backtests,
         f"curl -s '{base}/decisions?target=web&limit=5'",
         f"curl -s '{base}/decisions?outcome=applied&limit=20'",
         f"curl -s {base}/targets/chat",
@@ -195,6 +222,28 @@ def api_examples(base: str, aws_url: str) -> list[str]:
         f"aws --region us-east-1 cloudwatch put-metric-data --namespace AWS/EC2 --metric-name CPUUtilization "
         f"--dimensions AutoScalingGroupName={WEB_ASG} --value 95",
     ]
+
+
+def put_demo_alarms(cloudwatch: Any) -> None:
+    """The alarms of the web and chat step policies (the demo's, and the tests' that register its targets)."""
+    put_alarm(
+        cloudwatch,
+        WEB_ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": WEB_ASG},
+        threshold=80,
+    )
+    put_alarm(
+        cloudwatch,
+        CHAT_ALARM,
+        namespace="Marea/Chat",
+        metric_name="ConnectedClients",
+        dimensions={"ClusterName": CHAT_CLUSTER, "ServiceName": CHAT_SERVICE},
+        threshold=500,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    )
 
 
 @dataclass
@@ -216,6 +265,8 @@ class Demo:
         self.trace = load_trace()
         self.lines: list[str] = []
         self.chat: RealChat | None = None  # the real chat tier, when it runs
+        # Per target: puts its units serving each minute (AWS's group metrics / Container Insights stand-in).
+        self.publish_serving: dict[str, Callable[[datetime, int], None]] = {}
 
     # ---- set-up ------------------------------------------------------------------------------
     def start_aws(self) -> None:
@@ -250,30 +301,22 @@ class Demo:
             decisions_table=os.environ["MAREA_DECISIONS_TABLE"],
         )
         os.environ.update(runner_environment(runner))
-        put_alarm(
-            cloudwatch,
-            WEB_ALARM,
-            namespace="AWS/EC2",
-            metric_name="CPUUtilization",
-            dimensions={"AutoScalingGroupName": WEB_ASG},
-            threshold=80,
-        )
-        put_alarm(
-            cloudwatch,
-            CHAT_ALARM,
-            namespace="Marea/Chat",
-            metric_name="ConnectedClients",
-            dimensions={"ClusterName": CHAT_CLUSTER, "ServiceName": CHAT_SERVICE},
-            threshold=500,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-        )
+        # What POST /backtest derives the demand of a CPU-scaled group with: AWS publishes GroupInServiceInstances
+        # once collection is on. moto records the setting and publishes nothing, so the demo puts it each minute.
+        for group in (WEB_ASG, KOPS_ASG):
+            autoscaling.enable_metrics_collection(
+                AutoScalingGroupName=group, Granularity="1Minute", Metrics=["GroupInServiceInstances"]
+            )
+        put_demo_alarms(cloudwatch)
         from chalicelib import wiring
+        from chalicelib.derived_demand import serving_units_metric
         from chalicelib.store.items import TARGET_ADAPTER
 
         wiring.reset()
         for body in (web_target(), chat_target(), nodes_target()):
-            wiring.registry().put(TARGET_ADAPTER.validate_python(body))
+            target = TARGET_ADAPTER.validate_python(body)
+            wiring.registry().put(target)
+            self.publish_serving[target.id] = serving_units_publisher(cloudwatch, serving_units_metric(target))
         say(
             f"registered in act mode: 'web' = ASG {WEB_ASG} (alarm {WEB_ALARM}), 'chat' = ECS Fargate service "
             f"{CHAT_CLUSTER}/{CHAT_SERVICE} (alarm {CHAT_ALARM}), 'nodes' = kops instance group {KOPS_IG} of "
@@ -295,7 +338,7 @@ class Demo:
         return {
             "web": Workload(
                 "web",
-                unit_capacity=250,
+                unit_capacity=WEB_UNIT_CAPACITY,
                 demand_scale=5,
                 read_desired=asg_desired(WEB_ASG),
                 publish=cpu_publisher(cloudwatch, WEB_ASG, 250),
@@ -303,7 +346,7 @@ class Demo:
             ),
             "chat": Workload(
                 "chat",
-                unit_capacity=500,
+                unit_capacity=CHAT_UNIT_CAPACITY,
                 demand_scale=8,
                 read_desired=ecs_desired,
                 publish=connections_publisher(cloudwatch, CHAT_CLUSTER, CHAT_SERVICE),
@@ -447,6 +490,8 @@ class Demo:
         if self.chat:
             states["chat"] = self.chat.finish()
             self.lines.extend(states["chat"]["notes"])
+        for name, state in states.items():
+            self.publish_serving[name](minute, state["ready"])
         # The pump looks 30 s into the minute: CloudWatch evaluates shortly after a period closes.
         pump.step()
         fargate.step(minute + timedelta(seconds=45))
@@ -568,7 +613,35 @@ class Demo:
             f"API check: GET /decisions?target=web&limit=3 -> {len(body['decisions'])} decisions; latest: "
             f"{latest['explanation'] if latest else 'none'}"
         )
-        return bool(body["decisions"]) and (self.chat is None or self.check_chat_metric(self.chat))
+        backtests_ok = self.check_backtests()
+        return bool(body["decisions"]) and backtests_ok and (self.chat is None or self.check_chat_metric(self.chat))
+
+    def check_backtests(self) -> bool:
+        """The POST /backtest examples the demo prints answer, on its own targets, step policies and all."""
+        ok = True
+        for body in backtest_requests():
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.args.port}/backtest",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback only
+                    result = json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                say(f"API check: POST /backtest {json.dumps(body)} -> {exc.code} {exc.read().decode()[:300]}")
+                ok = False
+                continue
+            current, proposed = result["current"], result["proposed"]
+            say(
+                f"API check: POST /backtest {json.dumps(body)} -> {result['minutes']} minutes of "
+                f"{result['demand_formula']}; under-provisioned minutes {current['label']} "
+                f"{current['summary']['under_provisioned_minutes']} vs {proposed['label']} "
+                f"{proposed['summary']['under_provisioned_minutes']}, unit-hours "
+                f"{current['summary']['unit_hours']:.1f} vs {proposed['summary']['unit_hours']:.1f}"
+            )
+        return ok
 
     def check_chat_metric(self, chat: RealChat) -> bool:
         """The latest chat decision that read ConnectedClients read what the real chat's EMF lines put."""

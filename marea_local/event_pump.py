@@ -2,7 +2,7 @@
 
 moto keeps alarms and metric data but never evaluates an alarm, and its EventBridge never invokes
 a Lambda nor fires a schedule (docs/local-event-pump.md). Each ``step`` therefore reads every metric alarm,
-evaluates it from its metric data (alarm_evaluator), records a state change with SetAlarmState so
+evaluates it from its metric data (chalicelib/alarm_evaluation.py), records a state change with SetAlarmState so
 DescribeAlarms agrees, delivers the "CloudWatch Alarm State Change" event, then delivers the
 schedule ticks that fell due on the clock.
 """
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.alarm_evaluation import AlarmDefinition, evaluate
 from chalicelib.models.signals import AlarmState
-from marea_local.alarm_evaluator import AlarmDefinition, evaluate
 from marea_local.events import DEFAULT_ACCOUNT, alarm_state_change_event, scheduled_tick_event
 from marea_local.metric_data import fetch_datapoints
 

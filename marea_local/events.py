@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.alarm_evaluation import AlarmDefinition, AlarmEvaluation, cloudwatch_timestamp
 from chalicelib.models.events import ALARM_DETAIL_TYPE, ALARM_SOURCE, SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE
 from chalicelib.models.signals import AlarmState
-from marea_local.alarm_evaluator import AlarmDefinition, AlarmEvaluation, cloudwatch_timestamp
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account, also the one in AWS's examples
 EVENT_VERSION = "0"  # "By default, this is set to 0 (zero) in all events."

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
+from chalicelib.alarm_evaluation import AlarmDefinition, evaluation_range
 from chalicelib.metric_retention import oldest_readable
-from marea_local.alarm_evaluator import AlarmDefinition, evaluation_range
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.models.targets import CustomMetric
 
 TRACE = Path(__file__).resolve().parent.parent / "bench" / "data" / "nasa_jul95.csv"
 
@@ -110,5 +113,27 @@ def connections_publisher(cloudwatch: Any, cluster: str, service: str) -> Callab
             ],
         )
         return per_task
+
+    return publish
+
+
+def serving_units_publisher(cloudwatch: Any, metric: CustomMetric) -> Callable[[datetime, int], None]:
+    """The units serving each minute, as AWS publishes them (``metric``: chalicelib/derived_demand.py
+    serving_units_metric: an ASG's GroupInServiceInstances once group metrics collection is on, a
+    service's Container Insights RunningTaskCount): what a backtest derives demand from utilization with."""
+
+    def publish(minute: datetime, serving: int) -> None:
+        cloudwatch.put_metric_data(
+            Namespace=metric.namespace,
+            MetricData=[
+                {
+                    "MetricName": metric.metric_name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in metric.dimensions.items()],
+                    "Timestamp": minute,
+                    "Value": serving,
+                    "Unit": "Count",
+                }
+            ],
+        )
 
     return publish

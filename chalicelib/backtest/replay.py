@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from chalicelib.alarm_evaluation import AlarmDefinition
 from chalicelib.backtest.metrics import Summary, summarize
 from chalicelib.backtest.policies.aws_target_tracking import AwsTargetTracking
 from chalicelib.backtest.policies.base import Controller, Observation
@@ -38,15 +39,22 @@ class Result:
 
 
 def run_backtest(
-    trace: Trace, policy: PolicySpec, world: World, progress: Progress | None = None, label: str | None = None
+    trace: Trace,
+    policy: PolicySpec,
+    world: World,
+    progress: Progress | None = None,
+    label: str | None = None,
+    alarms: Mapping[str, AlarmDefinition] | None = None,
 ) -> Result:
     """Replay ``trace`` minute by minute under ``policy`` in ``world``.
+
+    ``alarms``: the CloudWatch alarms of a target's step policies, by name (evaluated in the replay).
 
     Causal: the decision for minute t is made from minutes before t only, so a replay of the
     first N minutes decides exactly what a replay of the whole trace decides for those minutes
     (for ``scheduled`` by name, from day 7 on: its schedule is written from the first week).
     """
-    controller = make_controller(policy, world, trace)
+    controller = make_controller(policy, world, trace, alarms)
     initial = world.ideal_units(trace.demand[0]) if trace.demand else world.min_units
     fleet = Fleet(ready=initial)
     desired: list[int] = []
@@ -85,9 +93,11 @@ def run_backtest(
     )
 
 
-def make_controller(policy: PolicySpec, world: World, trace: Trace) -> Controller:
+def make_controller(
+    policy: PolicySpec, world: World, trace: Trace, alarms: Mapping[str, AlarmDefinition] | None = None
+) -> Controller:
     if isinstance(policy, TargetBase):
-        return EngineController(policy, world)
+        return EngineController(policy, world, alarms)
     if policy == "marea":
         return EngineController(marea_target(world), world)
     if policy == "scheduled":

@@ -18,7 +18,6 @@ from chalicelib.models.targets import (
     IanaZone,
     Policy,
     Statistic,
-    StepScalingPolicy,
 )
 
 # CloudWatch keeps 1-minute datapoints for 15 days; a backtest reads whole days of them.
@@ -106,12 +105,6 @@ class BacktestRequest(_Body):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"proposed policy names must be unique; repeated: {', '.join(duplicates)}")
-        steps = [p.name for p in self.proposed if isinstance(p, StepScalingPolicy)]
-        if steps:
-            raise ValueError(
-                f"proposed step policies ({', '.join(steps)}) act on CloudWatch alarms,"
-                " which a backtest does not replay"
-            )
         return self
 
 
@@ -181,12 +174,20 @@ class Trajectory(_Body):
 
 class BacktestResponse(_Body):
     target: str
-    metric: CustomMetric = Field(description="the demand: the metric read, per minute")
+    metric: CustomMetric = Field(
+        description="the demand: the request count read per minute, or the utilization it is derived from"
+    )
+    serving_metric: CustomMetric | None = Field(
+        default=None, description="the units serving per minute, when the demand is derived from a utilization"
+    )
+    demand_formula: str = Field(description="how a minute's requests come from the metrics read")
     days: int
     first_minute: AwareDatetime
     last_minute: AwareDatetime
     minutes: int = Field(description="minutes replayed, first_minute to last_minute")
-    missing_minutes: int = Field(description="minutes without a datapoint, replayed as 0 requests")
+    missing_minutes: int = Field(
+        description="minutes without a datapoint: 0 requests for a request count, the previous minute's when derived"
+    )
     world: WorldFigures
     current: PolicyRun
     proposed: PolicyRun

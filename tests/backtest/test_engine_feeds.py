@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.backtest import World, run_backtest, trace_from_rates
-from chalicelib.backtest.policies.engine import PeriodSums, reads_requests_per_unit
+from chalicelib.backtest.periods import PeriodDatapoints
+from chalicelib.backtest.policies.engine import reads_requests_per_unit
+from chalicelib.backtest.world_metrics import Reading, reading_of
 from chalicelib.models.targets import (
     CustomMetric,
     PredefinedMetric,
@@ -39,6 +41,31 @@ def test_only_the_albs_request_count_per_target_is_read_as_requests_per_unit() -
     assert not reads_requests_per_unit(tracking(custom.model_copy(update={"namespace": "App"}), 60))
 
 
+def test_a_gauge_averaged_over_the_units_is_the_load_per_unit_and_a_sum_is_the_total() -> None:
+    connections = CustomMetric(namespace="Marea/Chat", metric_name="ConnectedClients", dimensions={"ServiceName": "c"})
+    memory = CustomMetric(namespace="AWS/ECS", metric_name="MemoryUtilization")
+
+    assert reading_of(connections) is Reading.PER_UNIT
+    assert reading_of(connections.model_copy(update={"statistic": Statistic.SUM})) is Reading.TOTAL
+    assert reading_of(memory) is Reading.UTILIZATION
+    assert (
+        reading_of(PredefinedMetric(predefined=PredefinedMetricType.ECS_SERVICE_AVERAGE_MEMORY)) is Reading.UTILIZATION
+    )
+
+
+def test_given_a_connections_per_task_policy_when_replaying_then_it_follows_the_load_per_unit() -> None:
+    """Connections per task are not a percent: a target of 5 per task means 5 of each unit's 10."""
+    per_task = CustomMetric(namespace="Marea/Chat", metric_name="ConnectedClients")
+    target = TargetBase(id="chat", min=1, max=100, policies=[tracking(per_task, target_value=5)])
+    trace = step_trace(low=10, high=30, step_at=30, minutes=60)
+
+    result = run_backtest(trace, target, WORLD)
+
+    # As requests per target: 15 per unit on 2 units is ceil(2 x 15 / 5) = 6 units, not 60 (150 % read as 150).
+    assert result.desired[:33] == (2,) * 33
+    assert result.desired[33] == 6
+
+
 def test_given_a_request_count_per_target_policy_when_replaying_then_it_follows_requests_per_unit() -> None:
     target = TargetBase(id="web", min=1, max=100, policies=[tracking(PER_TARGET, target_value=5)])
     # 10 requests a minute start on 2 units (at 70 % of 10 each): 5 per unit, on target. Then 30: 15 per unit.
@@ -64,7 +91,7 @@ def test_given_a_predictive_policy_on_5_minute_periods_then_it_reads_5_minute_su
 
 
 def test_given_1_minute_periods_then_every_minute_with_a_value_is_a_datapoint() -> None:
-    sums = PeriodSums(60, T0)
+    sums = PeriodDatapoints(60, T0)
 
     for minute, value in enumerate([3.0, None, 5.0]):
         sums.add(minute, value)
@@ -74,7 +101,7 @@ def test_given_1_minute_periods_then_every_minute_with_a_value_is_a_datapoint() 
 
 
 def test_given_5_minute_periods_then_minutes_are_summed_into_clock_aligned_periods() -> None:
-    sums = PeriodSums(300, T0 + 2 * MINUTE)  # minute 0 is 00:02: the first period (00:00) is seen in part
+    sums = PeriodDatapoints(300, T0 + 2 * MINUTE)  # minute 0 is 00:02: the first period (00:00) is seen in part
 
     for minute in range(13):
         sums.add(minute, None if 4 <= minute < 8 else 1.0)
@@ -88,7 +115,7 @@ def test_given_5_minute_periods_then_minutes_are_summed_into_clock_aligned_perio
 
 
 def test_given_a_period_without_any_value_then_it_has_no_datapoint() -> None:
-    sums = PeriodSums(120, T0)
+    sums = PeriodDatapoints(120, T0)
 
     for minute, value in enumerate([None, None, 4.0, 4.0]):
         sums.add(minute, value)

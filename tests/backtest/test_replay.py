@@ -7,18 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.backtest import POLICY_NAMES, World, run_backtest
-from chalicelib.backtest.policies.engine import RequestSeries, UnsupportedPolicyError
+from chalicelib.backtest.policies.engine import RequestSeries
 from chalicelib.backtest.policies.presets import schedule_from_history, scheduled_target
 from chalicelib.backtest.trace import trace_from_rates
 from chalicelib.engine.predictive import SeriesView
 from chalicelib.models.signals import Datapoint
 from chalicelib.models.targets import (
-    AdjustmentType,
     CustomMetric,
     ScheduledAction,
     ScheduledPolicy,
-    StepAdjustment,
-    StepScalingPolicy,
     TargetBase,
     TargetTrackingPolicy,
 )
@@ -96,17 +93,6 @@ def test_given_a_target_tracking_target_when_replaying_then_the_engine_reads_uti
     assert result.desired[32] == 1
     assert result.desired[33] == 3
     assert "Scale out from 1 to 3" in result.notes[33]
-
-
-def test_given_a_step_policy_when_replaying_then_it_is_refused() -> None:
-    step = StepScalingPolicy(
-        name="burst",
-        alarm_name="cpu-high",
-        adjustment_type=AdjustmentType.CHANGE_IN_CAPACITY,
-        steps=[StepAdjustment(lower_bound=0, adjustment=2)],
-    )
-    with pytest.raises(UnsupportedPolicyError, match="alarms"):
-        run_backtest(step_trace(1, 1, 0, 5), TargetBase(id="t", min=0, max=5, policies=[step]), WORLD)
 
 
 def test_given_a_schedule_learnt_from_a_week_then_hours_get_the_units_of_their_busiest_minute() -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chalicelib.alarm_evaluation import AlarmDefinition
 from chalicelib.backtest import Result, World, run_backtest, trace_from_rates
 from chalicelib.models.targets import TargetBase
 from chalicelib.store.items import TARGET_ADAPTER
 from marea_backtest.trace import load_trace
 from marea_local.data_stack import DataStack
+from marea_local.demo_resources import put_alarm
 from tests.infra.aws_calls import recording
 from tests.integration.world import HEADERS, asg_target, minute_floor, register
 
@@ -65,7 +68,12 @@ def post(client: Any, body: dict[str, Any] | str) -> Any:
 
 
 def expected_replay(
-    body: dict[str, Any], target_id: str, policy: Any, response: dict[str, Any], values: dict[datetime, float]
+    body: dict[str, Any],
+    target_id: str,
+    policy: Any,
+    response: dict[str, Any],
+    values: dict[datetime, float],
+    alarms: dict[str, AlarmDefinition] | None = None,
 ) -> Result:
     """What run_backtest gives on the minutes the response says it replayed (0 where none was published)."""
     first = datetime.fromisoformat(response["first_minute"])
@@ -79,7 +87,7 @@ def expected_replay(
     )
     if isinstance(policy, TargetBase):
         policy = policy.model_copy(update={"paused": False})
-    return run_backtest(trace_from_rates(target_id, demand), policy, world)
+    return run_backtest(trace_from_rates(target_id, demand), policy, world, alarms=alarms)
 
 
 def summary_of(result: Result) -> dict[str, Any]:
@@ -236,23 +244,48 @@ def test_given_an_alb_request_count_per_target_policy_then_the_target_groups_req
     assert result["current"]["summary"]["scaling_actions"] > 0  # it read requests per unit, and followed them
 
 
-def test_given_a_cpu_target_when_no_demand_metric_is_named_then_400_and_when_named_then_it_is_read(
+SERVING = {
+    "namespace": "AWS/AutoScaling",
+    "metric_name": "GroupInServiceInstances",
+    "dimensions": {"AutoScalingGroupName": "web"},
+}
+CPU = {"namespace": "AWS/EC2", "metric_name": "CPUUtilization", "dimensions": {"AutoScalingGroupName": "web"}}
+
+
+def cpu_world(demand: list[float], unit_capacity: float) -> tuple[list[float | None], list[float | None]]:
+    """CPU and units in service of a fleet that serves ``demand`` unsaturated: 2-7 units, never above 100 %."""
+    units = [float(max(2, math.ceil(d / (0.8 * unit_capacity)))) for d in demand]
+    return [100 * d / (n * unit_capacity) for d, n in zip(demand, units, strict=True)], list(units)
+
+
+def test_given_a_cpu_target_then_its_demand_is_cpu_times_units_in_service_and_without_them_422(
     client: Any, clients: dict[str, Any]
 ) -> None:
-    register(client, "web", asg_target())
+    register(client, "web", asg_target(max=20))
     last = minute_floor(datetime.now(UTC)) - 2 * MINUTE
-    publish(clients["cloudwatch"], list(nasa_minutes(0, 300)), last)
+    demand = nasa_minutes(0, 300)
+    cpu, units = cpu_world(demand, UNIT_CAPACITY)
+    publish(clients["cloudwatch"], cpu, last, CPU)
 
-    refused = post(client, {"target": "web", "unit_capacity": 10})
-    named = post(client, {"target": "web", "unit_capacity": 10, "demand_metric": REQUESTS})
+    without_units = post(client, {"target": "web", "unit_capacity": UNIT_CAPACITY})
+    publish(clients["cloudwatch"], units, last, SERVING)
+    derived = post(client, {"target": "web", "unit_capacity": UNIT_CAPACITY, "trajectory": True})
+    named = post(client, {"target": "web", "unit_capacity": UNIT_CAPACITY, "demand_metric": REQUESTS})
 
-    assert refused.status_code == 400
-    assert refused.json_body["code"] == "VALIDATION_FAILED"
-    assert refused.json_body["message"].startswith("demand_metric: target 'web' tracks no request count")
-    assert "ASGAverageCPUUtilization" in refused.json_body["message"]
-    assert named.status_code == 200, named.json_body
-    assert named.json_body["minutes"] == 300
-    assert named.json_body["current"]["label"] == "cpu"
+    assert without_units.status_code == 422, without_units.json_body
+    assert "AWS/AutoScaling GroupInServiceInstances" in without_units.json_body["message"]
+    assert "EnableMetricsCollection" in without_units.json_body["message"]
+    assert derived.status_code == 200, derived.json_body
+    result = derived.json_body
+    assert result["demand_formula"] == f"CPUUtilization (Average) x GroupInServiceInstances x {UNIT_CAPACITY:g} / 100"
+    assert result["serving_metric"]["metric_name"] == "GroupInServiceInstances"
+    assert (result["minutes"], result["missing_minutes"]) == (300, 0)
+    # The round trip through CloudWatch gives back the requests the fleet served.
+    assert result["trajectory"]["demand"] == pytest.approx(demand)
+    assert result["current"]["label"] == "cpu"
+    # demand_metric still overrides: nothing is published under it, so there is no data.
+    assert named.status_code == 422
+    assert named.json_body["code"] == "NO_DATA"
 
 
 def test_given_an_unknown_target_when_backtesting_then_404(client: Any) -> None:
@@ -276,20 +309,73 @@ def test_given_no_datapoints_in_the_window_when_backtesting_then_422_no_data(
     assert "RequestCount" in response.json_body["message"]
 
 
-def test_given_a_target_with_step_policies_when_backtesting_then_422(client: Any) -> None:
+def test_given_a_step_policy_when_backtesting_then_its_alarm_is_evaluated_in_the_replay(
+    client: Any, clients: dict[str, Any]
+) -> None:
     step = {
         "type": "step",
         "name": "burst",
         "alarm_name": "web-cpu-high",
         "adjustment_type": "change_in_capacity",
-        "steps": [{"lower_bound": 0, "adjustment": 2}],
+        "steps": [{"lower_bound": 0, "adjustment": 3}],
+        "cooldown_s": 120,
     }
-    register(client, "web", asg_target(policies=[step]))
+    body = asg_target(max=40, policies=[step])
+    register(client, "web", body)
+    last = minute_floor(datetime.now(UTC)) - 2 * MINUTE
+    publish(clients["cloudwatch"], [100.0] * 240, last, {**REQUESTS, "namespace": "App/Web"})
+    refused = post(client, {"target": "web", "unit_capacity": UNIT_CAPACITY, "demand_metric": REQUESTS})
+    put_alarm(clients["cloudwatch"], "web-cpu-high", threshold=75, **CPU)
 
-    response = post(client, {"target": "web", "unit_capacity": 10, "demand_metric": REQUESTS})
+    with recording() as recorder:
+        response = post(client, {"target": "web", "unit_capacity": UNIT_CAPACITY, "demand_metric": REQUESTS})
 
-    assert response.status_code == 422
-    assert "step policies (burst)" in response.json_body["message"]
+    assert refused.status_code == 422
+    assert "alarms that do not exist: web-cpu-high" in refused.json_body["message"]
+    assert response.status_code == 200, response.json_body
+    assert [c.operation for c in recorder.calls] == [
+        "dynamodb.GetItem",
+        "cloudwatch.DescribeAlarms",
+        "cloudwatch.GetMetricData",
+    ]
+    alarm = clients["cloudwatch"].describe_alarms(AlarmNames=["web-cpu-high"])["MetricAlarms"][0]
+    replay = expected_replay(
+        body,
+        "web",
+        stored(body, "web"),
+        response.json_body,
+        timeline([100.0] * 240, last),
+        alarms={"web-cpu-high": AlarmDefinition.from_metric_alarm(alarm)},
+    )
+    # 100 requests a minute start on ceil(100 / (0.7 x 6.8)) = 21 units at 70 % CPU, below the alarm's 75 %: the
+    # step never fires, and a steeper load would. The replay is the engine's with the alarm as CloudWatch holds it.
+    assert response.json_body["current"]["summary"] == summary_of(replay)
+
+
+def test_given_a_load_above_a_step_policys_alarm_then_the_step_scales_out_in_the_replay(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    step = {
+        "type": "step",
+        "name": "burst",
+        "alarm_name": "web-cpu-high",
+        "adjustment_type": "change_in_capacity",
+        "steps": [{"lower_bound": 0, "adjustment": 3}],
+        "cooldown_s": 120,
+    }
+    body = asg_target(max=40, policies=[step])
+    register(client, "web", body)
+    last = minute_floor(datetime.now(UTC)) - 2 * MINUTE
+    values = [20.0] * 60 + [120.0] * 60  # 4 units at 74 %, then at 441 %: the alarm fires
+    publish(clients["cloudwatch"], values, last, {**REQUESTS, "namespace": "App/Web"})
+    put_alarm(clients["cloudwatch"], "web-cpu-high", threshold=75, **CPU)
+
+    response = post(client, {"target": "web", "unit_capacity": UNIT_CAPACITY, "demand_metric": REQUESTS})
+
+    assert response.status_code == 200, response.json_body
+    current = response.json_body["current"]["summary"]
+    assert current["scale_outs"] > 0
+    assert current["under_provisioned_minutes"] < 60
 
 
 def test_a_backtest_reads_the_registry_and_cloudwatch_once_each_and_writes_nothing(
@@ -321,20 +407,6 @@ def test_a_backtest_reads_the_registry_and_cloudwatch_once_each_and_writes_nothi
         ({"proposed": "magic"}, "proposed"),
         ({"proposed": []}, "proposed"),
         ({"proposed": [{"type": "target_tracking", "name": "cpu"}]}, "proposed"),
-        (
-            {
-                "proposed": [
-                    {
-                        "type": "step",
-                        "name": "burst",
-                        "alarm_name": "a",
-                        "adjustment_type": "change_in_capacity",
-                        "steps": [{"lower_bound": 0, "adjustment": 2}],
-                    }
-                ]
-            },
-            "body",
-        ),
         ({"scale_in_stabilization_s": 60}, "body"),
         ({"demand_metric": {"namespace": "App/Web"}}, "demand_metric.metric_name"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
@@ -379,3 +451,39 @@ def test_given_a_proposed_policy_on_a_metric_the_target_cannot_have_then_400(cli
 
     assert response.status_code == 400
     assert response.json_body["message"].startswith("proposed.0.metric: ECSServiceAverageCPUUtilization needs an ecs")
+
+
+def test_the_backtests_the_demo_prints_answer_on_the_demos_own_targets(client: Any, clients: dict[str, Any]) -> None:
+    """The demo's web tier tracks CPU and the chat connections per task, both with a step policy: before
+    they were refused (400 at demand_metric, 422 for the step policies). Registered and published as the
+    demo does (its publishers, its alarms), the exact bodies it prints are answered."""
+    from chalicelib.derived_demand import serving_units_metric
+    from marea_local import demo
+    from marea_local.workload import connections_publisher, cpu_publisher, serving_units_publisher
+
+    cloudwatch = clients["cloudwatch"]
+    targets = {body["id"]: TARGET_ADAPTER.validate_python(body) for body in (demo.web_target(), demo.chat_target())}
+    for target_id, target in targets.items():
+        register(client, target_id, target.model_dump(mode="json", exclude={"id"}))
+    demo.put_demo_alarms(cloudwatch)
+    publishers = {
+        "web": (cpu_publisher(cloudwatch, demo.WEB_ASG, demo.WEB_UNIT_CAPACITY), demo.WEB_UNIT_CAPACITY, 5),
+        "chat": (connections_publisher(cloudwatch, demo.CHAT_CLUSTER, demo.CHAT_SERVICE), demo.CHAT_UNIT_CAPACITY, 8),
+    }
+    serving = {name: serving_units_publisher(cloudwatch, serving_units_metric(t)) for name, t in targets.items()}
+    first = minute_floor(datetime.now(UTC)) - 92 * MINUTE
+    for index, requests in enumerate(nasa_minutes(12 * 1440 + 8 * 60, 90)):
+        minute = first + index * MINUTE
+        for name, (publish_metric, capacity, scale) in publishers.items():
+            units = max(2, math.ceil(requests * scale / (0.8 * capacity)))
+            publish_metric(minute, requests * scale, units)
+            serving[name](minute, units)
+
+    responses = {body["target"]: post(client, body) for body in demo.backtest_requests()}
+
+    for target_id, response in responses.items():
+        assert response.status_code == 200, (target_id, response.json_body)
+        assert response.json_body["minutes"] == 90
+        assert response.json_body["current"]["label"] == "+".join(p.name for p in targets[target_id].policies)
+    assert responses["web"].json_body["demand_formula"].startswith("CPUUtilization (Average) x GroupInService")
+    assert responses["chat"].json_body["demand_formula"] == "ConnectedClients (Average) x RunningTaskCount"

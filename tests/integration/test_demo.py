@@ -67,6 +67,11 @@ def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(tmp_
     assert "nodes pending: Scale out from 2 to" in output  # the kops instance group, through the runner
     assert "nodes applied: the kops runner finished; instance group nodes size" in output
     assert "API check: GET /decisions?target=web&limit=3 -> 3 decisions" in output
+    # The POST /backtest examples it prints answer on its own targets (CPU- and connections-scaled, with step policies).
+    assert 'API check: POST /backtest {"target": "web"' in output
+    assert "minutes of CPUUtilization (Average) x GroupInServiceInstances x 250 / 100" in output
+    assert 'API check: POST /backtest {"target": "chat"' in output
+    assert "minutes of ConnectedClients (Average) x RunningTaskCount" in output
     assert "Traceback" not in output + result.stderr
     assert_the_chat_tier_was_real_and_scaled_from_its_own_metric(output)
     assert_the_backtest_is_printed_and_charted(output, chart)

@@ -93,7 +93,7 @@ def test_given_a_bad_body_then_validation_says_why(change: dict[str, Any], messa
         BacktestRequest.model_validate({**BASE, **change})
 
 
-def test_given_a_proposed_step_policy_then_it_is_refused_as_not_replayable() -> None:
+def test_given_a_proposed_step_policy_then_it_is_accepted_its_alarm_being_read_when_replayed() -> None:
     step = {
         "type": "step",
         "name": "burst",
@@ -102,8 +102,10 @@ def test_given_a_proposed_step_policy_then_it_is_refused_as_not_replayable() -> 
         "steps": [{"lower_bound": 0, "adjustment": 2}],
     }
 
-    with pytest.raises(ValidationError, match=r"step policies \(burst\) act on CloudWatch alarms"):
-        BacktestRequest.model_validate({**BASE, "proposed": [step]})
+    request = BacktestRequest.model_validate({**BASE, "proposed": [step]})
+
+    assert not isinstance(request.proposed, str)
+    assert [p.name for p in request.proposed] == ["burst"]
 
 
 def test_given_a_named_demand_metric_then_it_is_read_per_minute_with_sum_by_default() -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.alarm_evaluation import AlarmDefinition, ComparisonOperator, evaluate
 from chalicelib.models.events import AlarmStateChangeEvent, ScheduledTickEvent, parse_event
 from chalicelib.models.signals import AlarmState
-from marea_local.alarm_evaluator import AlarmDefinition, ComparisonOperator, evaluate
 from marea_local.events import alarm_state_change_event, scheduled_tick_event
 
 NOW = datetime(2026, 11, 24, 10, 3, 12, 481000, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from marea_local.alarm_evaluator import AlarmDefinition, ComparisonOperator
+from chalicelib.alarm_evaluation import AlarmDefinition, ComparisonOperator
 from marea_local.metric_data import MAX_QUERIES_PER_CALL, fetch_datapoints, metric_query, plan_windows
 
 NOW = datetime(2026, 11, 24, 10, 5, 30, 250000, tzinfo=UTC)

@@ -4,6 +4,10 @@ Sources (CloudWatch user guide): "Evaluating an alarm" (period, evaluation perio
 alarm: M out of N) and "Configuring how CloudWatch alarms treat missing data" (the evaluation
 range, the missing-data treatments and their example tables, and "avoiding premature transitions
 to alarm state"). No boto3, no clock: the caller passes the datapoints and ``now``.
+
+One implementation for both places that evaluate alarms without CloudWatch: the local event pump
+(marea_local/event_pump.py, on the embedded AWS) and a backtest replaying step policies
+(chalicelib/backtest/alarm_replay.py, on the replayed metric).
 """
 
 from __future__ import annotations

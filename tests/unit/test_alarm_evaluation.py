@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.models.signals import AlarmState
-from marea_local.alarm_evaluator import (
+from chalicelib.alarm_evaluation import (
     AlarmDefinition,
     ComparisonOperator,
     TreatMissingData,
@@ -23,6 +22,7 @@ from marea_local.alarm_evaluator import (
     evaluate,
     evaluation_range,
 )
+from chalicelib.models.signals import AlarmState
 
 NOW = datetime(2026, 11, 24, 10, 5, 30, tzinfo=UTC)  # the last complete minute is 10:04
 THRESHOLD = 70.0
