@@ -12,10 +12,10 @@ now + lead_s. The policy reads the target's total load (one metric, oldest first
   window are expected to recur, so noise is provisioned for instead of chased; a surge counts
   from its first period (spike handling). With ``peak_quantile`` below 1, the covered peak
   instead (``covered_peak``): the busiest stretches of a noisy window are let go;
-- forecast: the busiest load (peak or mean) grown by the rise that the same local time of earlier
-  days showed over the next ``lead_s``, at 100 %: pre-scaling is spent where the load to come would
-  not fit in the units at all (a short minute), and the level at target follows the load as it
-  comes (daily and weekly seasonality learnt from the history given, nothing stored).
+- forecast: both grown by the rise that the same local time of earlier days showed over the next
+  ``lead_s``, spent only where the grown load would not fit in the units even at 100 % (a short
+  minute to come): a rise the headroom absorbs is left to the level, which follows it as it comes
+  (daily and weekly seasonality learnt from the history given, nothing stored).
 
 A burst that recurred at the same minute of each of the last hours (a cron job) is left out of
 the level and the recent peak, and served only when it comes round again: a floor from the lead
@@ -63,7 +63,8 @@ class Need(NamedTuple):
     """What one stretch of load asks of capacity: the load that must be served at 100 %."""
 
     level: float  # mean load per period
-    peak: float  # busiest period
+    peak: float  # busiest period (the covered peak, with a peak_quantile below 1)
+    busiest: float = 0.0  # busiest period of the peak window, whatever the quantile
 
     def load_at_full(self, utilization: float) -> float:
         return max(self.peak, self.level / utilization)
@@ -170,7 +171,8 @@ def propose(policy: PredictivePolicy, signal: Signal, now: datetime) -> PolicyRe
         detail = f"no recent {label} datapoints"
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest.value)
     bursts = None
-    if need.peak > need.level / windows.utilization:  # only a binding peak can hold a recurring burst
+    # Only a binding busiest period can be a recurring burst (a covered peak may have let it go).
+    if max(need.peak, need.busiest) > need.level / windows.utilization:
         bursts = _recurring(policy, windows, view, latest.timestamp, need)
         if bursts is not None:  # leaving the bursts out never raises the need (a covered peak may be lower)
             need = Need(level=min(bursts.level, need.level), peak=min(bursts.peak, need.peak))
@@ -290,14 +292,15 @@ def _need_of(windows: _Windows, early: list[float], late: list[float]) -> tuple[
         level_values = late if windows.level_is_inner else early + late
         peak = covered_peak(peak_values, windows.stretch, windows.peak_quantile, windows.surge)
         level = sum(level_values) / len(level_values)
-        return Need(level=level, peak=peak), len(peak_values) * windows.period_s / windows.peak_window_s
+        need = Need(level=level, peak=peak, busiest=max(peak_values))
+        return need, len(peak_values) * windows.period_s / windows.peak_window_s
     late_max = max(late)
     if windows.level_is_inner:
         level, peak_count = sum(late) / len(late), len(early) + len(late)
         peak = max(max(early), late_max) if early else late_max
     else:
         level, peak, peak_count = (sum(early) + sum(late)) / (len(early) + len(late)), late_max, len(late)
-    return Need(level=level, peak=peak), peak_count * windows.period_s / windows.peak_window_s
+    return Need(level=level, peak=peak, busiest=peak), peak_count * windows.period_s / windows.peak_window_s
 
 
 def covered_peak(values: Sequence[float], stretch: int, quantile: float, surge: int = 0) -> float:
@@ -320,7 +323,7 @@ def covered_peak(values: Sequence[float], stretch: int, quantile: float, surge: 
 def _growth_on(windows: _Windows, view: SeriesView, then: datetime) -> float | None:
     """Busiest period of then .. then + lead over the busiest load before then, on one reference day.
 
-    Both at 100 %: the rise is applied to the load that must fit in the units (``_vote_on_need``).
+    Both at 100 %: whether the grown load fits in the units is judged at 100 % (``_grown``).
     Against that day's busiest period (not a covered one), so a noisy day does not "rise".
     """
     early, late, ahead = view.spans(then - windows.before, then - windows.inner, then, then + windows.ahead)
@@ -352,11 +355,8 @@ def _vote_on_need(
     utilization = policy.target_utilization / 100
     load = need.load_at_full(utilization)
     units_now = _units(policy, load)
-    # The forecast rise must fit at 100 %, not at target: pre-scaling buys short minutes only where
-    # the grown load would exceed the units; the level at target follows the load as it comes.
-    full = max(need.peak, need.level)
-    units_out = max(units_now, _units(policy, full * max(1.0, forecast.growth_out)))
-    units_in = max(units_now, _units(policy, full * max(1.0, forecast.growth_in)))
+    units_out = _grown(policy, need, load, forecast.growth_out, units_now, fits=current)
+    units_in = _grown(policy, need, load, forecast.growth_in, units_now, fits=units_now)
     detail = _describe(policy, need, forecast, bursts)
     if units_out > current:
         reason = ReasonCode.ABOVE_TARGET if units_now > current else ReasonCode.FORECAST_RISE
@@ -390,6 +390,14 @@ def _vote_on_need(
         proposed=current,
         observed=need.level,
     )
+
+
+def _grown(policy: PredictivePolicy, need: Need, load: float, growth: float, units_now: int, fits: int) -> int:
+    """Units for a forecast rise: spent only where the rise would not fit in ``fits`` units at all
+    (a short minute to come), and then sized at target like the load of now."""
+    if _units(policy, max(need.peak, need.level) * max(1.0, growth)) <= fits:
+        return units_now
+    return max(units_now, _units(policy, load * growth))
 
 
 def _units(policy: PredictivePolicy, load: float) -> int:

@@ -176,10 +176,23 @@ def test_given_weekday_mornings_when_monday_0857_then_it_prescales_for_0900() ->
 
     result = predictive.propose(policy(), sig(3, history), MONDAY_0857)
 
-    # 09:00 is within the 4-minute lead: 200 requests a minute must be served, 20 units at 100 %
-    # (the mean at 70 % follows once the minutes after 09:00 are in the lead window too).
-    assert (result.vote, result.proposed, result.reasons) == (Vote.OUT, 20, [R.FORECAST_RISE])
+    # 09:00 is within the 4-minute lead: 200 requests a minute would not fit in 3 units even at
+    # 100 %, so the rise is pre-scaled for, at target like the load of now: 200 / (10 x 0.7) = 29.
+    assert (result.vote, result.proposed, result.reasons) == (Vote.OUT, 29, [R.FORECAST_RISE])
     assert "same weekday 1 and 2 weeks ago" in result.detail
+
+
+def test_given_a_rise_the_headroom_absorbs_when_0857_then_it_is_left_to_the_level() -> None:
+    # Weekday mornings from 20 to 26 a minute: 26 fits in 3 units of 10 at 100 %, so no unit is
+    # ordered ahead of it (the mean at target will ask for 4 once the load is there).
+    def mild_mornings(at: datetime) -> float:
+        return 26.0 if at.weekday() < 5 and 9 <= at.hour < 17 else 20.0
+
+    history = minutes(mild_mornings, MONDAY_0857, 21 * 1440)
+
+    result = predictive.propose(policy(), sig(3, history), MONDAY_0857)
+
+    assert (result.vote, result.proposed) == (Vote.HOLD, 3)
 
 
 def test_given_weekday_mornings_when_saturday_0857_then_it_does_not_prescale() -> None:

@@ -66,6 +66,17 @@ def test_given_a_burst_at_the_top_of_every_hour_when_within_the_lead_then_a_floo
     assert "200.0 due within 240 s: floor 20 until it has passed" in result.detail
 
 
+def test_given_a_covered_peak_that_lets_the_bursts_go_when_within_the_lead_then_a_floor_still_serves_them() -> None:
+    # 3 burst minutes an hour are few of the hour's stretches: a covered peak of 60 % lets them go,
+    # and the recurrence is found from the busiest period all the same.
+    at = NOON + 57 * MINUTE
+    covered = policy(peak_quantile=0.6, surge_window_s=120, peak_window_s=7200)
+
+    result = predictive.propose(covered, sig(3, history(batch, at)), at)
+
+    assert (result.vote, result.proposed, result.floor) == (Vote.HOLD, 3, 20)
+
+
 def test_given_a_burst_at_the_top_of_every_hour_when_before_the_lead_then_it_waits() -> None:
     at = NOON + 55 * MINUTE
 
