@@ -57,6 +57,11 @@ class ReplayedAlarm:
             return self._observation
         recent = self._datapoints.series[-self.definition.range_periods :]
         evaluation = evaluate(self.definition, [(p.timestamp, p.value) for p in recent], now, self._state)
+        self._evaluated_until = until
+        if self._observation is not None and evaluation.state is self._state:
+            # CloudWatch keeps the StateReasonData of the last state change, and the Lambdas read the
+            # alarm's value from there: an alarm that stays in ALARM reports the datapoint it fired on.
+            return self._observation
         self._state = evaluation.state
         values = [p["value"] for p in evaluation.reason_data["evaluatedDatapoints"] if "value" in p]
         self._observation = AlarmObservation.model_construct(
@@ -67,5 +72,4 @@ class ReplayedAlarm:
             timestamp=None,
             comparison=self.definition.comparison_operator,
         )
-        self._evaluated_until = until
         return self._observation

@@ -427,6 +427,6 @@ def _describe(policy: PredictivePolicy, need: Need, forecast: Forecast, bursts: 
 def _peak_label(policy: PredictivePolicy) -> str:
     if policy.peak_quantile >= 1:
         return f"peak over {policy.peak_window_s} s"
-    stretch_s = policy.lead_s + policy.metric.period_s
+    stretch_s = _Windows.of(policy).stretch * policy.metric.period_s
     label = f"covered peak ({policy.peak_quantile * 100:g} % of the {stretch_s} s stretches of {policy.peak_window_s} s"
     return label + (f", busiest of the last {policy.surge_window_s} s)" if policy.surge_window_s else ")")

@@ -284,6 +284,8 @@ class PredictivePolicy(Frozen):
             raise ValueError("the load metric's period_s must be a multiple of 60")
         if min(self.level_window_s, self.peak_window_s) < self.metric.period_s:
             raise ValueError("level_window_s and peak_window_s must cover at least one metric period")
+        if 0 < self.surge_window_s < self.metric.period_s:
+            raise ValueError("surge_window_s must be 0 (off) or cover at least one metric period")
         return self
 
 

@@ -111,12 +111,12 @@ def test_given_pods_ready_after_the_datapoint_then_hpa_counts_them_as_using_noth
     assert Hpa(WORLD).decide(1, seen(0, 140.0, ready=5, desired=10), 10, 10).desired == 10
 
 
-def test_given_pods_ready_after_the_datapoint_then_hpa_counts_them_as_fully_used_on_scale_down() -> None:
-    # Scale-down: pods without a metric are taken as using 100 % of their CPU request: 5 measured at
-    # 14 % and 5 new at 100 % average 57 %, ceil(10 x 57 / 70) = 9, not ceil(10 x 14 / 70) = 2.
-    assert Hpa(WORLD).decide(1, seen(0, 14.0, ready=5, desired=10), 10, 10).desired == 9
+def test_given_pods_ready_after_the_datapoint_then_hpa_leaves_them_out_on_scale_down() -> None:
+    # Scale-down: pods whose latest metric predates their readiness are set aside (groupPods), so the
+    # 5 measured at 14 % decide: ceil(5 x 14 / 70) = 1, not ceil(10 x 14 / 70) = 2.
+    assert Hpa(WORLD).decide(1, seen(0, 14.0, ready=5, desired=10), 10, 10).desired == 1
 
 
-def test_given_the_missing_pods_bring_the_ratio_within_tolerance_then_hpa_does_nothing() -> None:
+def test_given_the_set_aside_pods_bring_the_ratio_within_tolerance_then_hpa_does_nothing() -> None:
     # 5 measured at 150 %, 5 new at 0 %: (5 x 150) / (10 x 70) = 1.07, within the 0.1 tolerance.
     assert Hpa(WORLD).decide(1, seen(0, 150.0, ready=5, desired=10), 10, 10).desired == 10

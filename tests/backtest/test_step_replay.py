@@ -4,6 +4,7 @@ evaluates it (chalicelib/alarm_evaluation.py), and the step applies through the 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -129,3 +130,28 @@ def test_a_step_replay_is_causal() -> None:
     part = run_backtest(prefix, step_target(2, cooldown_s=60), WORLD, alarms={"cpu-high": alarm()})
 
     assert part.desired == full.desired[:70]
+
+
+def test_given_an_alarm_that_stays_in_alarm_then_the_step_reads_the_datapoint_it_fired_on() -> None:
+    # CloudWatch keeps the StateReasonData of the last state change and the Lambdas read the value from
+    # there: an alarm that fired at 90 % and stays in ALARM while the load climbs still reports 90 %.
+    trace = trace_from_rates("climb", [14.0] * 30 + [18.0] * 2 + [60.0] * 28)
+    steps = StepScalingPolicy(
+        name="burst",
+        alarm_name="cpu-high",
+        adjustment_type=AdjustmentType.CHANGE_IN_CAPACITY,
+        steps=[
+            StepAdjustment(lower_bound=0, upper_bound=20, adjustment=1),
+            StepAdjustment(lower_bound=20, adjustment=4),
+        ],
+        cooldown_s=300,
+    )
+    target = TargetBase(id="web", min=1, max=50, policies=[steps])
+
+    result = run_backtest(trace, target, WORLD, alarms={"cpu-high": alarm()})
+
+    desired = result.desired
+    changes = [(minute, desired[minute]) for minute in range(1, len(desired)) if desired[minute] != desired[minute - 1]]
+    assert changes[0] == (32, 3)  # fired on 90 %: 10 above the threshold, +1
+    assert len(changes) > 1  # the alarm stayed in ALARM: the step applied again after its cooldown
+    assert all(units - before == 1 for (_, before), (_, units) in pairwise(changes))

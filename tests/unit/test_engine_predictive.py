@@ -133,6 +133,20 @@ def test_given_a_quantile_when_a_surge_starts_in_the_last_minute_then_it_still_s
     assert (result.vote, result.proposed) == (Vote.OUT, 40)
 
 
+def test_given_a_surge_window_shorter_than_the_metric_period_then_the_policy_is_invalid() -> None:
+    with pytest.raises(ValueError, match="surge_window_s"):
+        policy(surge_window_s=30)
+
+
+def test_given_a_lead_between_periods_then_the_sentence_names_the_stretch_it_covers() -> None:
+    # 5-minute periods, a 240 s lead: a stretch is the period under way and the next, 600 s.
+    five_minutes = REQUESTS.model_copy(update={"period_s": 300})
+    p = policy(metric=five_minutes, peak_quantile=0.6, history_days=0)
+    points = [Datapoint(timestamp=NOW - (12 - i) * 5 * MINUTE, value=50.0) for i in range(12)]
+
+    assert "60 % of the 600 s stretches" in predictive.propose(p, sig(2, points), NOW).detail
+
+
 @pytest.mark.parametrize("quantile", [0.0, 1.01])
 def test_given_a_peak_quantile_outside_0_1_then_the_policy_is_invalid(quantile: float) -> None:
     with pytest.raises(ValueError, match="peak_quantile"):

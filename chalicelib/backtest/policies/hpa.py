@@ -2,12 +2,12 @@
 
 - Recommendation ``ceil(ready * utilization / target)``; nothing changes while
   |utilization / target - 1| <= 0.1 (tolerance). The replica calculator's corrections
-  (replica_calculator.go, and kubernetes.io "Horizontal Pod Autoscaling", "Algorithm details"):
-  pods ready now that have no metric for the datapoint's minute (they came up after it) count as
-  using 0 % on a scale-up and max(100 %, target) of their request on a scale-down; pods not ready
-  (booting) count as using 0 % on a scale-up. The ratio is then computed again, and nothing
-  changes if it is within tolerance or points the other way. So booting and newly ready pods are
-  never counted twice.
+  (replica_calculator.go ``groupPods``, and kubernetes.io "Horizontal Pod Autoscaling",
+  "Algorithm details"): pods not ready (booting) and pods whose latest metric is from before they
+  became ready (they came up after the datapoint's minute) are set aside: left out of the
+  recommendation, and on a scale-up counted as using 0 %, after which the ratio is computed again
+  and nothing changes if it is within tolerance or points the other way. So booting and newly
+  ready pods are never counted twice.
 - Scale-down stabilisation: the highest recommendation of the last 300 s.
 - Scale-up limit: max(100 %, 4 pods) per 15 s period. Metrics here are 1-minute, so one minute
   holds four 15 s syncs and the limit compounds four times.
@@ -53,29 +53,26 @@ class Hpa:
 
 
 def replicas(utilization: float, target: float, measured: int, ready: int, desired: int) -> int:
-    """The replica calculator for a resource utilization: ``measured`` pods served the datapoint,
-    ``ready`` serve now, ``desired`` are asked for (the rest are not ready)."""
+    """The replica calculator for a CPU utilization: ``measured`` pods served the datapoint,
+    ``ready`` serve now, ``desired`` are asked for.
+
+    Pods not ready (booting), and pods ready whose latest sample is from before they became ready
+    (they came up after the datapoint), are set aside as unready (``groupPods``): left out, but
+    counted as using 0 % on a scale-up. This world has no pod without any sample ("missing").
+    """
     ratio = utilization / target
     with_metric = min(measured, ready)  # pods removed since the datapoint have no say
-    missing = ready - with_metric
-    unready = desired - ready
-    rebalance_unready = unready > 0 and ratio > 1
-    if not rebalance_unready and not missing:
-        return desired if abs(ratio - 1) <= TOLERANCE else math.ceil(ratio * ready - CEIL_EPSILON)
-    used = utilization * with_metric  # in pod-percent of the request
-    pods = with_metric
-    if missing and ratio != 1:
-        used += (max(100.0, target) if ratio < 1 else 0.0) * missing
-        pods += missing
-    if rebalance_unready:
-        pods += unready
-    new_ratio = used / pods / target
-    if abs(new_ratio - 1) <= TOLERANCE or (ratio < 1 < new_ratio) or (ratio > 1 > new_ratio):
+    unready = desired - with_metric
+    if not with_metric:  # no ready pod has a metric: the HPA cannot compute a ratio and does nothing
+        return desired
+    if not (unready > 0 and ratio > 1):
+        return desired if abs(ratio - 1) <= TOLERANCE else math.ceil(ratio * with_metric - CEIL_EPSILON)
+    pods = with_metric + unready
+    new_ratio = utilization * with_metric / pods / target
+    if abs(new_ratio - 1) <= TOLERANCE or new_ratio < 1:
         return desired
     proposed = math.ceil(new_ratio * pods - CEIL_EPSILON)
-    if (new_ratio < 1 and proposed > desired) or (new_ratio > 1 and proposed < desired):
-        return desired
-    return proposed
+    return desired if proposed < desired else proposed
 
 
 def scale_up_limit(current: int) -> int:
