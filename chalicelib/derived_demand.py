@@ -34,7 +34,6 @@ from chalicelib.models.targets import (
     CustomMetric,
     EcsTarget,
     KopsTarget,
-    PredefinedMetric,
     Statistic,
     TargetTrackingPolicy,
 )
@@ -83,9 +82,10 @@ def tracked_gauge(target: AsgTarget | EcsTarget | KopsTarget) -> DerivedDemand |
             metric = resolve_metric(target, policy.metric)
         except ValueError:  # a predefined metric of another kind of target: it reads nothing here
             continue
-        statistic = Statistic.AVERAGE if isinstance(policy.metric, PredefinedMetric) else metric.statistic
+        # Always the mean over the units: u x n is the demand only for the average (a policy on the
+        # Maximum would overstate it by the spread between units, a Sum count it n times).
         return DerivedDemand(
-            gauge=metric.model_copy(update={"period_s": PERIOD_S, "statistic": statistic}),
+            gauge=metric.model_copy(update={"period_s": PERIOD_S, "statistic": Statistic.AVERAGE}),
             reading=reading,
             serving=serving_units_metric(target),
         )

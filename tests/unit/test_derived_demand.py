@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.backtest import World, run_backtest
 from chalicelib.backtest.world_metrics import Reading
-from chalicelib.derived_demand import derive
+from chalicelib.derived_demand import derive, tracked_gauge
+from chalicelib.models.targets import AsgTarget, CustomMetric, Statistic, TargetTrackingPolicy
 from tests.backtest.factories import daily_trace
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -59,3 +60,21 @@ def test_given_a_value_that_is_not_a_load_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="not a load"):
         derive([(T0, -1.0)], [(T0, 2.0)], Reading.UTILIZATION, 10.0)
     assert derive([], [(T0, 2.0)], Reading.UTILIZATION, 10.0) is None
+
+
+@pytest.mark.parametrize("statistic", [Statistic.MAXIMUM, Statistic.MINIMUM, Statistic.AVERAGE])
+def test_given_a_policy_on_any_statistic_then_the_derived_demand_reads_the_average(statistic: Statistic) -> None:
+    # u x n is the demand only for the mean over the units: a Maximum would overstate it.
+    cpu = CustomMetric(
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": "web"},
+        statistic=statistic,
+    )
+    tracking = TargetTrackingPolicy(name="cpu", metric=cpu, target_value=60)
+    target = AsgTarget(id="web", asg_name="web", min=1, max=10, policies=[tracking])
+
+    derived = tracked_gauge(target)
+
+    assert derived is not None
+    assert derived.gauge.statistic is Statistic.AVERAGE
