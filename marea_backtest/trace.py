@@ -2,10 +2,11 @@
 
 Three headers are read: ``minute,requests`` (minutes since minute 0), ``timestamp,requests`` and
 NAB's own ``timestamp,value`` (ISO 8601 times; the first one becomes the trace's start, in its
-own offset). A timestamp without an offset is read as UTC (NAB's files and CloudWatch exports
-give UTC times without saying so) and ``TraceFile.naive_read_as_utc`` says it was, for the CLI
-to tell the user. The Trace itself lives in ``chalicelib.backtest.trace`` (the Lambda replays
-CloudWatch data without files); it is re-exported here for the CLI and older imports.
+own offset). A timestamp without an offset is read as UTC and ``TraceFile.naive_read_as_utc``
+says so, for the CLI to tell the user: NAB's files (exported from CloudWatch) carry no offset,
+and CloudWatch reports in UTC unless asked for another zone (``LabelOptions.Timezone``, default
++0000). The Trace itself lives in ``chalicelib.backtest.trace`` (the Lambda replays CloudWatch
+data without files); it is re-exported here for the CLI and older imports.
 """
 
 from __future__ import annotations

@@ -279,3 +279,11 @@ def test_given_an_output_in_a_missing_directory_then_it_is_refused_before_replay
     assert code == 2
     assert f"{option}: no directory" in stderr
     assert stdout == ""
+
+
+def test_given_no_jobs_then_it_is_refused(trace_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, stderr = backtest(trace_file, "hpa,marea", "--jobs", "0", capsys=capsys)
+
+    assert code == 2
+    assert "--jobs must be at least 1" in stderr
+    assert stdout == ""

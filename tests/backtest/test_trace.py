@@ -113,3 +113,8 @@ def test_given_a_malformed_timestamped_file_when_loading_then_it_says_where(
 ) -> None:
     with pytest.raises(TraceError, match=message):
         load_trace(write(tmp_path, text))
+
+
+def test_given_a_naive_start_then_a_trace_in_memory_is_refused() -> None:
+    with pytest.raises(TraceError, match="timezone-aware"):
+        trace_from_rates("t", [1.0], start=datetime(2024, 1, 1))  # naive on purpose
