@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loaded = read_trace(args.trace)
         policies = parse_policies(args.policy)
-        targets = sweep_targets(parse_sweep(args.sweep), args.target_utilization) if args.sweep else None
+        targets = sweep_targets(parse_sweep(args.sweep), args.target_utilization) if args.sweep is not None else None
         if args.jobs < 1:
             raise ValueError("--jobs must be at least 1")
         if args.schedule is not None and "scheduled" not in policies:

@@ -133,6 +133,7 @@ def test_given_a_schedule_without_the_scheduled_policy_then_it_is_refused(
 @pytest.mark.parametrize(
     ("sweep", "message"),
     [
+        pytest.param("", "START:STOP:STEP", id="empty"),
         pytest.param("50:95", "START:STOP:STEP", id="two-fields"),
         pytest.param("a:95:5", "START:STOP:STEP", id="not-numbers"),
         pytest.param("nan:95:5", "START:STOP:STEP", id="nan"),
