@@ -81,7 +81,7 @@ def _increasing_minutes(path: Path, rows: list[Row[int]]) -> list[int]:
     minutes: list[int] = []
     for number, minute, _ in rows:
         if minute < 0:
-            raise TraceError(f"{path}:{number}: minute and requests must be >= 0 and finite")
+            raise TraceError(f"{path}:{number}: minutes must be >= 0")
         if minutes and minute <= minutes[-1]:
             raise TraceError(f"{path}:{number}: minutes must increase ({minute} after {minutes[-1]})")
         minutes.append(minute)
@@ -124,7 +124,7 @@ def _rows(path: Path, body: list[tuple[int, list[str]]], parse_key: Callable[[st
         except ValueError as exc:
             raise TraceError(f"{path}:{number}: {exc}") from exc
         if not math.isfinite(count) or count < 0:
-            raise TraceError(f"{path}:{number}: minute and requests must be >= 0 and finite")
+            raise TraceError(f"{path}:{number}: requests must be >= 0 and finite")
         rows.append((number, key, count))
     if not rows:
         raise TraceError(f"{path}: no rows")
