@@ -1,6 +1,7 @@
 """Demand and capacity over time, and a zoom on the busiest day, as one PNG (matplotlib).
 
-``draw_comparison`` draws several policies replayed on the same trace, one panel each, for a short run.
+``draw_comparison`` draws several policies replayed on the same trace, one panel each. Each PNG
+carries its title as text (the ``Title`` chunk), so what a chart shows can be read without eyes.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ def draw_chart(result: Result, path: str | Path) -> None:
     clock_offset_h = (day_start - midnight).total_seconds() / 3600
     figure, (whole, zoom) = plt.subplots(2, 1, figsize=(14, 8.5), layout="constrained")
     s = result.summary
-    figure.suptitle(
-        f"{result.trace}: policy {result.policy} on {result.world.kind}"
+    title = (
+        f"{result.trace} from {start:%Y-%m-%d %H:%M %z}: policy {result.policy} on {result.world.kind}"
         f" (delay {result.world.delay_min} min, {result.world.unit_capacity:g} req/min per unit)\n"
         f"under-provisioned {s.under_provisioned_pct:.2f} % of minutes, {s.unit_hours:,.0f} unit-hours"
-        f" ({s.cost_vs_ideal:.2f}x ideal), {s.scaling_actions:,} scaling actions",
-        fontsize=12,
+        f" ({s.cost_vs_ideal:.2f}x ideal), {s.scaling_actions:,} scaling actions"
     )
+    figure.suptitle(title, fontsize=12)
     _panel(whole, result, 0, len(result.demand), lambda m: m / MINUTES_PER_DAY)
     whole.set_title("whole run", loc="left", fontsize=10)
     whole.set_xlabel(f"days since {start:%a %Y-%m-%d %H:%M %z}")
@@ -51,7 +52,7 @@ def draw_chart(result: Result, path: str | Path) -> None:
     zoom.set_title(f"busiest day: {day_start:%a %Y-%m-%d}", loc="left", fontsize=10)
     zoom.set_xlabel(f"hour of the day (UTC{start:%z})")
     zoom.set_xticks(range(0, 25, 2))
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, metadata={"Title": title})
     plt.close(figure)
 
 
@@ -105,7 +106,7 @@ def draw_comparison(results: Sequence[Result], path: str | Path, title: str) -> 
     bottom.xaxis.set_major_locator(locator)
     bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=start.tzinfo))  # type: ignore[no-untyped-call]
     bottom.set_xlabel(f"wall-clock time ({start:%Z}, UTC{start:%z})")
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, metadata={"Title": title})
     plt.close(figure)
 
 

@@ -12,10 +12,14 @@ LOG_TENTHS = 10
 
 
 class ProgressBar:
-    """``bar(done, total)`` redraws one line on a terminal; a finished bar ends the line."""
+    """``bar(done, total)`` redraws one line on a terminal; a finished bar ends the line.
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    ``unit`` names what is counted: minutes of one replay, or the replays of a comparison or a sweep.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None, unit: str = "min") -> None:
         self._label = label
+        self._unit = unit
         self._stream = stream if stream is not None else sys.stderr
         self._animated = self._stream.isatty()
         self._started = time.monotonic()
@@ -31,7 +35,7 @@ class ProgressBar:
         filled = round(share * BAR_WIDTH)
         line = (
             f"{self._label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}"
-            f" {done:,}/{total:,} min {time.monotonic() - self._started:5.1f} s"
+            f" {done:,}/{total:,} {self._unit} {time.monotonic() - self._started:5.1f} s"
         )
         if self._animated:
             self._stream.write("\r" + line + ("\n" if finished else ""))

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from chalicelib.backtest.replay import Result
+from chalicelib.backtest.world import World
 
 CSV_COLUMNS = ["minute", "demand", "desired", "ready", "ideal", "utilization", "under_provisioned", "note"]
 
@@ -36,11 +37,9 @@ def write_csv(result: Result, path: str | Path) -> None:
 
 def format_summary(result: Result) -> str:
     s = result.summary
-    world = result.world
     lines = [
         f"backtest of {result.trace} ({s.minutes:,} minutes) with policy {result.policy}",
-        f"  world: {world.kind} (provisioning delay {world.delay_min} min), {world.unit_capacity:g} requests/min"
-        f" per unit, target {world.target_utilization:g} %, units in [{world.min_units}, {world.max_units}]",
+        format_world(result.world),
         f"  under-provisioned minutes  {s.under_provisioned_pct:8.2f} %  ({s.under_provisioned_minutes:,} minutes)",
         f"  unit-hours                 {s.unit_hours:11,.1f}  (ideal {s.ideal_unit_hours:,.1f})",
         f"  cost relative to ideal     {s.cost_vs_ideal:8.3f}",
@@ -51,3 +50,11 @@ def format_summary(result: Result) -> str:
         f"  replay time                {result.cpu_seconds:8.2f} s CPU",
     ]
     return "\n".join(lines)
+
+
+def format_world(world: World, with_target: bool = True) -> str:
+    target = f", target {world.target_utilization:g} %" if with_target else ""
+    return (
+        f"  world: {world.kind} (provisioning delay {world.delay_min} min), {world.unit_capacity:g} requests/min"
+        f" per unit{target}, units in [{world.min_units}, {world.max_units}]"
+    )
