@@ -11,14 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 
 from chalicelib.ids import decision_id
 from chalicelib.models.decisions import Action, Decision, Outcome, Trigger, TriggerType
 from chalicelib.models.targets import Mode
+from chalicelib.store.items import decision_item
+from marea_local.data_stack import DataStack
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TARGETS = ("web", "chat")
+BATCH_WRITE_MAX = 25  # items per BatchWriteItem call
 # Mixed, irregular outcomes: a filter keeps runs of very different lengths, as a real log does.
 OUTCOME_WEIGHTS = {Outcome.SKIPPED: 6, Outcome.APPLIED: 2, Outcome.RECOMMENDED: 1, Outcome.FAILED: 1}
 
@@ -44,18 +48,25 @@ def decision(target_id: str, outcome: Outcome, at: datetime) -> Decision:
 
 
 @pytest.fixture
-def log(client: Any) -> list[Decision]:
-    """150 decisions, one a minute, of two targets and mixed outcomes; returned newest first."""
-    from chalicelib import wiring
+def log(client: Any, data_stack: DataStack) -> list[Decision]:
+    """150 decisions, one a minute, of two targets and mixed outcomes; returned newest first.
 
+    Written as DecisionStore.put_new writes them (its item, store/items.py decision_item), 25 a BatchWriteItem: the
+    pages are what these tests read, and 150 transactions took 2 s of every test's set-up.
+    """
     rng = random.Random(12)
     outcomes, weights = list(OUTCOME_WEIGHTS), list(OUTCOME_WEIGHTS.values())
     written = []
     for minute in range(150):
         outcome = rng.choices(outcomes, weights)[0]
-        made = decision(rng.choice(TARGETS), outcome, START + timedelta(minutes=minute))
-        assert wiring.decision_log().put_new(made, expires_at=2_000_000_000)
-        written.append(made)
+        written.append(decision(rng.choice(TARGETS), outcome, START + timedelta(minutes=minute)))
+    dynamodb: Any = boto3.client("dynamodb")
+    for first in range(0, len(written), BATCH_WRITE_MAX):
+        puts = [
+            {"PutRequest": {"Item": decision_item(d, 2_000_000_000)}} for d in written[first : first + BATCH_WRITE_MAX]
+        ]
+        response = dynamodb.batch_write_item(RequestItems={data_stack.decisions_table: puts})
+        assert not response["UnprocessedItems"]
     return sorted(written, key=lambda d: d.id, reverse=True)
 
 
