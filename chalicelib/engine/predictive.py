@@ -172,7 +172,7 @@ def propose(policy: PredictivePolicy, signal: Signal, now: datetime) -> PolicyRe
         return PolicyResult.vote_of(policy, Vote.HOLD, ReasonCode.INSUFFICIENT_DATA, detail, observed=latest.value)
     bursts = None
     # Only a binding busiest period can be a recurring burst (a covered peak may have let it go).
-    if max(need.peak, need.busiest) > need.level / windows.utilization:
+    if need.busiest > need.level / windows.utilization:
         bursts = _recurring(policy, windows, view, latest.timestamp, need)
         if bursts is not None:  # leaving the bursts out never raises the need (a covered peak may be lower)
             need = Need(level=min(bursts.level, need.level), peak=min(bursts.peak, need.peak))

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.backtest import World, run_backtest, trace_from_rates
 from chalicelib.backtest.periods import PeriodDatapoints
-from chalicelib.backtest.policies.engine import reads_requests_per_unit
 from chalicelib.backtest.world_metrics import Reading, reading_of
 from chalicelib.models.targets import (
     CustomMetric,
@@ -35,10 +34,10 @@ def test_only_the_albs_request_count_per_target_is_read_as_requests_per_unit() -
     custom = CustomMetric(namespace="AWS/ApplicationELB", metric_name="RequestCountPerTarget", statistic=Statistic.SUM)
     cpu = PredefinedMetric(predefined=PredefinedMetricType.ASG_AVERAGE_CPU)
 
-    assert reads_requests_per_unit(tracking(PER_TARGET, 100))
-    assert reads_requests_per_unit(tracking(custom, 100))
-    assert not reads_requests_per_unit(tracking(cpu, 60))
-    assert not reads_requests_per_unit(tracking(custom.model_copy(update={"namespace": "App"}), 60))
+    assert reading_of(tracking(PER_TARGET, 100).metric) is Reading.PER_UNIT
+    assert reading_of(tracking(custom, 100).metric) is Reading.PER_UNIT
+    assert reading_of(tracking(cpu, 60).metric) is not Reading.PER_UNIT
+    assert reading_of(tracking(custom.model_copy(update={"namespace": "App"}), 60).metric) is not Reading.PER_UNIT
 
 
 def test_a_gauge_averaged_over_the_units_is_the_load_per_unit_and_a_sum_is_the_total() -> None:

@@ -43,12 +43,7 @@ from chalicelib.models.targets import (
 )
 
 MINUTE = timedelta(minutes=1)
-__all__ = ["EngineController", "RequestSeries", "UnsupportedPolicyError", "reads_requests_per_unit"]
-
-
-def reads_requests_per_unit(policy: TargetTrackingPolicy) -> bool:
-    """Whether a target-tracking policy tracks the load per unit (else: utilization or the total)."""
-    return reading_of(policy.metric) is Reading.PER_UNIT
+__all__ = ["EngineController", "RequestSeries", "UnsupportedPolicyError"]
 
 
 def _statistic(metric: CustomMetric | PredefinedMetric) -> str:
