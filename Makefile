@@ -16,8 +16,19 @@ $(STAMP): requirements.in requirements-dev.txt chat/requirements.txt pyproject.t
 	$(BIN)/python -m pip install --quiet -e . --no-deps
 	touch $(STAMP)
 
-demo: venv
+demo: venv demo-deps
 	$(BIN)/python -m marea_local.demo $(DEMO_ARGS)
+
+# The demo's chat page needs the socket.io client from npm, as `make test` does; redis-server (the real chat
+# tier) is installed too when running as root, and otherwise optional: without it the chat tier is simulated.
+.PHONY: demo-deps
+demo-deps:
+	@if [ "$$(id -u)" = 0 ]; then deps="npm:npm redis-server:redis-server"; else deps="npm:npm"; fi; \
+	if [ "$$(id -u)" = 0 ] || command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory chat-deps CHAT_SYSTEM_DEPS="$$deps"; \
+	else \
+	  echo "demo: npm is missing, so the chat page's socket.io client is not installed (apt-get install npm)" >&2; \
+	fi
 
 test: venv chat-deps checkov
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -38,6 +38,7 @@ from typing import Any
 
 import boto3
 
+from marea_local import demo_display as display
 from marea_local.chat_processes import ChatProcessError
 from marea_local.chat_tier import DEFAULT_MAX_INSTANCES, EMF_INTERVAL_S, USERS_PER_CLIENT, RealChat, unavailable_reason
 from marea_local.data_stack import create_data_stack
@@ -49,7 +50,7 @@ from marea_local.demo_resources import (
     put_alarm,
     runner_environment,
 )
-from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
+from marea_local.embedded_aws import EmbeddedAws, PortUnavailable, check_port_free, start_embedded_aws
 from marea_local.event_pump import EventPump
 from marea_local.kops_local import run_runner_locally, seed_kops_cluster
 from marea_local.local_fargate import LocalFargate
@@ -75,13 +76,6 @@ KOPS_ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
 WEB_ALARM = "demo-web-cpu-high"
 CHAT_ALARM = "demo-chat-connections-high"
 MAX_CHAT_INSTANCES = 12
-
-
-def local_stage_moto_port() -> int:
-    """The embedded AWS port the `local` stage points at (.chalice/config.json is the source)."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    url: str = config["stages"]["local"]["environment_variables"]["AWS_ENDPOINT_URL"]
-    return int(url.rsplit(":", 1)[1])
 
 
 def web_target() -> dict[str, Any]:
@@ -262,6 +256,7 @@ class Demo:
         self.aws: EmbeddedAws | None = None
         self.api: subprocess.Popen[bytes] | None = None
         self.tally = Tally()
+        self.width = display.terminal_width()  # None when piped: lines stay whole
         self.trace = load_trace()
         self.lines: list[str] = []
         self.chat: RealChat | None = None  # the real chat tier, when it runs
@@ -270,12 +265,16 @@ class Demo:
 
     # ---- set-up ------------------------------------------------------------------------------
     def start_aws(self) -> None:
-        port = local_stage_moto_port()
+        # A free port unless AWS_PORT names one: the `local` stage takes the address from this environment.
+        asked = os.environ.get("AWS_PORT", "")
+        if asked and not (asked.isdigit() and 0 < int(asked) < 65536):
+            raise SystemExit(f"AWS_PORT={asked!r} is not a port number (1-65535); unset it for a free port")
         try:
-            self.aws = start_embedded_aws(port)
-        except OSError as exc:
+            self.aws = start_embedded_aws(int(asked) if asked else None)
+        except PortUnavailable as exc:
             raise SystemExit(
-                f"cannot start the embedded AWS on 127.0.0.1:{port} ({exc}); is another demo running?"
+                f"cannot start the embedded AWS on 127.0.0.1:{exc.port}: {exc.reason}. Another program (another "
+                f"demo?) holds it: stop it, or pick another port with AWS_PORT=<port>, or unset AWS_PORT for a free one"
             ) from exc
         os.environ.update(self.aws.environment())
         os.environ.update(
@@ -404,6 +403,7 @@ class Demo:
         from app import app
         from chalicelib import wiring
 
+        self.check_api_port()
         self.start_aws()
         workloads = self.create_workloads()
         self.start_chat(workloads)
@@ -428,21 +428,12 @@ class Demo:
                 f"replaying {replay_minutes} minutes of the NASA trace (1995-07-13 from 06:00 EDT, STS-70 launch) "
                 f"at {self.args.seconds_per_minute:g} s per simulated minute"
             )
-            chat_header = (
-                f"{'chat run/desired':>16} {'clients':>7} {'conn/task':>9}"
-                if self.chat
-                else f"{'chat ready/desired':>18} {'conn/task':>9}"
-            )
-            say(
-                f"{'':>11} {'time':>5} {'req/min':>7} | {'web ready/desired':>17} {'CPU':>4} | "
-                f"{chat_header} | {'nodes ready/desired':>19} {'CPU':>4}"
-            )
-            if self.chat:
-                say(
-                    f"{'':>12}chat: run = healthy chat processes, clients = real socket.io clients connected, "
-                    f"conn/task = the ConnectedClients per task put from their EMF lines this minute (users)"
-                )
-            say(f"{'':>12}-> a decision that changed capacity, answered an alarm or closed a kops runner")
+            for line in display.header(real_chat=self.chat is not None):
+                say(line)
+            for line in display.note(
+                "a decision that changed capacity, answered an alarm or closed a kops runner", self.width
+            ):
+                say(line)
             for offset in range(replay_minutes):
                 if self.stop.is_set():
                     break
@@ -503,20 +494,22 @@ class Demo:
         w, c, n = states["web"], states["chat"], states["nodes"]
         label = (datetime(1995, 7, 1, 0, 0) + timedelta(minutes=trace_minute)).strftime("%H:%M")
         done = self.tally.minutes
-        progress = f"[{done:>4}/{self.args.minutes}]" if done <= self.args.minutes else "[  live  ]"
-        chat = (
-            f"{c['ready']:>8}/{c['desired']:<7} {c['clients']:>7} {c['metric']:>9.0f}"
-            if self.chat
-            else f"{c['ready']:>9}/{c['desired']:<8} {c['metric']:>9.0f}"
-        )
-        status = (
-            f"{progress} {label:>5} {requests:>7} | {w['ready']:>8}/{w['desired']:<8} {w['metric']:>3.0f}% | "
-            f"{chat} | {n['ready']:>10}/{n['desired']:<8} {n['metric']:>3.0f}%"
+        progress = f"[{done:>4}/{self.args.minutes:>4}]" if done <= self.args.minutes else "[   live  ]"
+        status = display.row(
+            display.Row(
+                progress=progress,
+                clock=label,
+                requests=requests,
+                web=(w["ready"], w["desired"], w["metric"]),
+                chat=(c["ready"], c["desired"], c["clients"] if self.chat else None, c["metric"]),
+                nodes=(n["ready"], n["desired"], n["metric"]),
+            )
         )
         if self.lines or self.args.verbose or trace_minute % 15 == 0:
             say(status)
             for line in self.lines:
-                say(f"{'':>12}-> {line}")
+                for part in display.note(line, self.width):
+                    say(part)
 
     def record(self, payload: Any, event: dict[str, Any]) -> None:
         """Show every decision that changed something, and count all of them."""
@@ -577,6 +570,16 @@ class Demo:
         )
 
     # ---- the API -------------------------------------------------------------------------------
+    def check_api_port(self) -> None:
+        """Before the replay, not after it: the API's port is the one users type, so it is fixed, and may be held."""
+        try:
+            check_port_free(self.args.port)
+        except PortUnavailable as exc:
+            raise SystemExit(
+                f"the HTTP API's port 127.0.0.1:{exc.port} is not free ({exc.reason}): is another demo running? "
+                f"Stop it, or pick another port: make demo PORT=<port> (or DEMO_ARGS=--port <port>)"
+            ) from exc
+
     def serve_api(self) -> None:
         port = self.args.port
         chalice = Path(sys.executable).with_name("chalice")
@@ -665,8 +668,10 @@ class Demo:
         return False
 
     def shutdown(self) -> None:
+        """Stop every part, saying which as it goes (a Ctrl-C should not leave anyone guessing what still runs)."""
         self.stop.set()
         if self.api is not None and self.api.poll() is None:
+            say(f"stopping: the HTTP API (chalice local, pid {self.api.pid}) on 127.0.0.1:{self.args.port}")
             self.api.terminate()
             try:
                 self.api.wait(timeout=10)
@@ -674,9 +679,11 @@ class Demo:
                 self.api.kill()
         try:
             if self.chat is not None:
+                say("stopping: the chat tier (its chat processes, their socket.io clients and redis-server)")
                 self.chat.close()
         finally:
             if self.aws is not None:
+                say(f"stopping: the embedded AWS on {self.aws.url} (its state goes with it)")
                 self.aws.stop()
 
 
@@ -735,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = Demo(parse_args(argv))
 
     def stop(signum: int, _frame: Any) -> None:
-        say(f"\n{signal.Signals(signum).name}: stopping the API, the event pump and the embedded AWS")
+        say(f"\n{signal.Signals(signum).name}: finishing the current minute, then stopping the demo")
         demo.stop.set()
 
     signal.signal(signal.SIGINT, stop)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -34,10 +34,59 @@ def free_port() -> int:
         return port
 
 
+class PortUnavailable(OSError):
+    """The embedded AWS could not listen on the port asked for (held by another program, or not allowed)."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"127.0.0.1:{port}: {reason}")
+        self.port = port
+        self.reason = reason
+
+
+def check_port_free(port: int) -> None:
+    """PortUnavailable unless 127.0.0.1:`port` can be listened on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds: TIME_WAIT is no obstacle
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortUnavailable(port, (exc.strerror or str(exc)).lower()) from exc
+
+
+class _MotoServer:
+    """moto's server app on a werkzeug server bound here, in the caller's thread, then served from another.
+
+    moto's own ThreadedMotoServer binds inside its thread and waits for it without a timeout, so a port
+    another program holds hangs the caller forever; binding first turns that into an immediate error.
+    """
+
+    def __init__(self, port: int) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        if port:
+            check_port_free(port)  # before werkzeug, which prints its own advice and exits when the port is taken
+        app = DomainDispatcherApplication(create_backend_app)
+        try:
+            self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+        except OSError as exc:
+            raise PortUnavailable(port, exc.strerror or str(exc)) from exc
+        except SystemExit as exc:  # werkzeug exits, after printing, when the port is taken
+            raise PortUnavailable(port, "address already in use") from exc
+        self.port: int = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+
+
 @dataclass
 class EmbeddedAws:
     port: int
-    server: Any
+    server: _MotoServer
 
     @property
     def url(self) -> str:
@@ -58,14 +107,11 @@ class EmbeddedAws:
 
 
 def start_embedded_aws(port: int | None = None) -> EmbeddedAws:
-    from moto.server import ThreadedMotoServer
-
+    """moto on 127.0.0.1:`port` (a free port when None); PortUnavailable at once when it cannot listen there."""
     # One access-log line per AWS call would drown what the demo and the tests print.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    chosen = port or free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=chosen, verbose=False)
-    server.start()
-    return EmbeddedAws(port=chosen, server=server)
+    server = _MotoServer(port or 0)
+    return EmbeddedAws(port=server.port, server=server)
 
 
 @contextmanager
