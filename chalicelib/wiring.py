@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from chalicelib import aws
 from chalicelib.actuators.registry import actuator_for
+from chalicelib.decision_events import DecisionEvents, PublishingDecisionLog, PublishingTargetRegistry
 from chalicelib.resource_limits import ResourceLimits
 from chalicelib.service import Evaluator, utc_now
 from chalicelib.settings import get_settings
@@ -27,14 +28,25 @@ def use_clock(clock: Callable[[], datetime]) -> None:
 
 
 @lru_cache(maxsize=1)
+def decision_events() -> DecisionEvents | None:
+    """Where recorded decisions are announced; None when the stage puts no decision events."""
+    bus = get_settings().event_bus_name
+    return DecisionEvents(client=aws.events, bus=bus) if bus else None
+
+
+@lru_cache(maxsize=1)
 def registry() -> TargetRegistry:
     settings = get_settings()
-    return TargetRegistry(aws.dynamodb(), settings.targets_table, settings.decisions_table)
+    plain = TargetRegistry(aws.dynamodb(), settings.targets_table, settings.decisions_table)
+    events = decision_events()
+    return PublishingTargetRegistry(plain, events) if events else plain
 
 
 @lru_cache(maxsize=1)
 def decision_log() -> DecisionLog:
-    return DecisionLog(aws.dynamodb(), get_settings().decisions_table)
+    plain = DecisionLog(aws.dynamodb(), get_settings().decisions_table)
+    events = decision_events()
+    return PublishingDecisionLog(plain, events) if events else plain
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +76,6 @@ def reset() -> None:
     _clock = utc_now
     from chalicelib.settings import get_settings as settings_factory
 
-    for factory in (registry, decision_log, limits, evaluator, settings_factory):
+    for factory in (decision_events, registry, decision_log, limits, evaluator, settings_factory):
         factory.cache_clear()
     aws.reset_clients()

@@ -42,6 +42,7 @@ from marea_local import demo_display as display
 from marea_local.chat_processes import ChatProcessError
 from marea_local.chat_tier import DEFAULT_MAX_INSTANCES, EMF_INTERVAL_S, USERS_PER_CLIENT, RealChat, unavailable_reason
 from marea_local.data_stack import create_data_stack
+from marea_local.decision_inbox import DecisionInbox
 from marea_local.demo_backtest import Window, report_backtest
 from marea_local.demo_resources import (
     create_fargate_service,
@@ -260,6 +261,7 @@ class Demo:
         self.trace = load_trace()
         self.lines: list[str] = []
         self.chat: RealChat | None = None  # the real chat tier, when it runs
+        self.inbox: DecisionInbox | None = None
         # Per target: puts its units serving each minute (AWS's group metrics / Container Insights stand-in).
         self.publish_serving: dict[str, Callable[[datetime, int], None]] = {}
 
@@ -282,6 +284,8 @@ class Demo:
         )
         stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="local")
         os.environ.update(stack.environment())
+        # A user's rule for Marea's decision events (docs/decision-events.md): the summary counts what it received.
+        self.inbox = DecisionInbox(boto3.client("events"), boto3.client("sqs"))
         say(f"embedded AWS (moto server) on {self.aws.url}; tables {stack.targets_table}, {stack.decisions_table}")
 
     def create_workloads(self) -> dict[str, Workload]:
@@ -550,6 +554,13 @@ class Demo:
             f"under-provisioned minutes: web {t.overloaded_minutes['web']}, chat {t.overloaded_minutes['chat']}, "
             f"nodes {t.overloaded_minutes['nodes']}"
         )
+        if self.inbox is not None:
+            self.inbox.drain()
+            received = self.inbox.received
+            say(
+                f"decision events on EventBridge (a rule on the default bus -> SQS queue marea-decision-events): "
+                f"{sum(received.values())} ({', '.join(f'{k} {v}' for k, v in sorted(received.items())) or 'none'})"
+            )
         if self.chat:
             say(self.chat.summary())
 

@@ -11,9 +11,10 @@ import os
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -53,20 +54,22 @@ def check_port_free(port: int) -> None:
             raise PortUnavailable(port, (exc.strerror or str(exc)).lower()) from exc
 
 
-class _MotoServer:
+class MotoServer:
     """moto's server app on a werkzeug server bound here, in the caller's thread, then served from another.
 
     moto's own ThreadedMotoServer binds inside its thread and waits for it without a timeout, so a port
     another program holds hangs the caller forever; binding first turns that into an immediate error.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, wrap: Callable[[Any], Any] | None = None) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
         if port:
             check_port_free(port)  # before werkzeug, which prints its own advice and exits when the port is taken
-        app = DomainDispatcherApplication(create_backend_app)
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if wrap is not None:
+            app = wrap(app)  # e.g. the reliability suite's serialising middleware
         try:
             self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
         except OSError as exc:
@@ -86,7 +89,7 @@ class _MotoServer:
 @dataclass
 class EmbeddedAws:
     port: int
-    server: _MotoServer
+    server: MotoServer
 
     @property
     def url(self) -> str:
@@ -106,11 +109,13 @@ class EmbeddedAws:
         self.server.stop()
 
 
-def start_embedded_aws(port: int | None = None) -> EmbeddedAws:
-    """moto on 127.0.0.1:`port` (a free port when None); PortUnavailable at once when it cannot listen there."""
+def start_embedded_aws(port: int | None = None, *, wrap: Callable[[Any], Any] | None = None) -> EmbeddedAws:
+    """moto on 127.0.0.1:`port` (a free port when None); PortUnavailable at once when it cannot listen there.
+
+    ``wrap``: middleware around moto's WSGI app."""
     # One access-log line per AWS call would drown what the demo and the tests print.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = _MotoServer(port or 0)
+    server = MotoServer(port or 0, wrap=wrap)
     return EmbeddedAws(port=server.port, server=server)
 
 

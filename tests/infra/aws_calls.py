@@ -280,12 +280,29 @@ def _cloudwatch(operation: str, params: dict[str, Any], where: _Where) -> list[R
     raise UnmappedCallError(operation)
 
 
+def _events(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    if operation == "PutEvents":
+        # The bus of each entry (a name or an ARN), with the fine-grained keys EventBridge checks per entry.
+        return [
+            Request(
+                "events:PutEvents",
+                bus
+                if (bus := entry.get("EventBusName", "default")).startswith("arn:")
+                else where.arn("events", f"event-bus/{bus}"),
+                {"events:source": entry["Source"], "events:detail-type": entry["DetailType"]},
+            )
+            for entry in params["Entries"]
+        ]
+    raise UnmappedCallError(operation)
+
+
 _SERVICES: dict[str, Callable[[str, dict[str, Any], _Where], list[Request]]] = {
     "dynamodb": _dynamodb,
     "sqs": _sqs,
     "autoscaling": _autoscaling,
     "ecs": _ecs,
     "cloudwatch": _cloudwatch,
+    "events": _events,
 }
 
 

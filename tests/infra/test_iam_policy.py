@@ -20,6 +20,7 @@ from tests.infra.policy_guard import POLICY_STAGES, policy_path
 from tests.infra.templates import ROOT, resource_types, template
 
 ACCOUNT = "123456789012"
+DECISION_EVENT = {"events:source": "marea", "events:detail-type": "Marea Decision"}
 R = "us-east-1"
 
 
@@ -444,6 +445,17 @@ def test_a_stage_scales_only_what_is_tagged_with_its_own_stage(action: str, stag
         (Request("dynamodb:Scan", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-prod-targets"), False),
         (Request("dynamodb:DeleteItem", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/marea-prod-decisions"), False),
         (Request("sqs:SendMessage", f"arn:aws:sqs:{R}:{ACCOUNT}:someone-elses-queue"), False),
+        (Request("events:PutEvents", f"arn:aws:events:{R}:{ACCOUNT}:event-bus/default", DECISION_EVENT), True),
+        # Only Marea's own events, only on the default bus: no posing as another source, no other bus.
+        (
+            Request(
+                "events:PutEvents",
+                f"arn:aws:events:{R}:{ACCOUNT}:event-bus/default",
+                {"events:source": "aws.ec2", "events:detail-type": "Marea Decision"},
+            ),
+            False,
+        ),
+        (Request("events:PutEvents", f"arn:aws:events:{R}:{ACCOUNT}:event-bus/payments", DECISION_EVENT), False),
         (Request("cloudwatch:PutMetricAlarm", f"arn:aws:cloudwatch:{R}:{ACCOUNT}:alarm:web-cpu-high"), False),
         (Request("logs:PutLogEvents", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/other:log-stream:x"), False),
     ],
@@ -472,6 +484,10 @@ NEEDED: list[tuple[Request, str]] = [
     (Request("sqs:DeleteMessage", QUEUE), "Lambda SQS event source, after a successful batch"),
     (Request("sqs:GetQueueAttributes", QUEUE), "Lambda SQS event source"),
     (Request("sqs:SendMessage", QUEUE), "tests: schedule tick fan-out (SendMessageBatch)"),
+    (
+        Request("events:PutEvents", f"arn:aws:events:{R}:{ACCOUNT}:event-bus/default", DECISION_EVENT),
+        "tests: a decision event (chalicelib/decision_events.py)",
+    ),
     (Request("dynamodb:GetItem", TABLE + "targets"), "tests: registry reads"),
     (Request("dynamodb:Query", TABLE + "targets"), "tests: targets linked to an alarm"),
     (Request("dynamodb:Query", TABLE + "targets/index/by_listing"), "tests: GET /targets, ticks"),

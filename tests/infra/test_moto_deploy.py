@@ -38,6 +38,7 @@ CONDITIONAL_OFF = {
     ("kops-runner.yaml", "IamEndpoint"),
 }
 IAM_ENDPOINT_CIDR = "10.255.0.0/24"
+NOTIFY = "platform-team@example.com"
 
 
 @dataclass
@@ -85,7 +86,7 @@ def deployment() -> Iterator[Deployment]:
 
     try:
         network = deploy("network.yaml", {"Stage": STAGE})
-        deploy("marea-data.yaml", {"Stage": STAGE})
+        deploy("marea-data.yaml", {"Stage": STAGE, "NotificationEmail": NOTIFY})
         wiring = {"VpcId": network["VpcId"]}
         subnets = {"PublicSubnetIds": network["PublicSubnetIds"], "PrivateSubnetIds": network["PrivateSubnetIds"]}
         deploy("webapp-asg.yaml", {"Stage": STAGE, **wiring, **subnets, "MinSize": "2", "MaxSize": "6"})
@@ -149,6 +150,42 @@ def test_the_data_stack_creates_the_tables_the_code_uses(deployment: Deployment)
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         indexes = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
         assert indexes == {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
+
+
+def test_applied_and_failed_decision_events_go_to_the_notification_topic(deployment: Deployment) -> None:
+    from moto.events.models import EventPattern
+
+    from chalicelib.decision_events import DETAIL_TYPE, SOURCE
+
+    events, sns = deployment.client("events"), deployment.client("sns")
+    topic = deployment.outputs["marea-data.yaml"]["DecisionNotificationTopicArn"]
+    rule = events.describe_rule(Name=f"marea-{STAGE}-decisions-to-sns")
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == topic
+    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", NOTIFY)
+    # moto skips AWS::SNS::TopicPolicy (README): the grant is read from the template.
+    policy = template("marea-data.yaml")["Resources"]["DecisionNotificationTopicPolicy"]["Properties"]
+    [grant] = policy["PolicyDocument"]["Statement"]
+    assert (grant["Principal"], grant["Action"]) == ({"Service": "events.amazonaws.com"}, "sns:Publish")
+    assert grant["Condition"] == {"ArnEquals": {"aws:SourceArn": {"GetAtt": "DecisionNotificationRule.Arn"}}}
+
+    def matches(outcome: str, source: str = SOURCE) -> bool:
+        event = {
+            "id": "1",
+            "account": "123456789012",
+            "source": source,
+            "time": "2026-12-01T00:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail-type": DETAIL_TYPE,
+            "detail": {"outcome": outcome},
+        }
+        # moto's server answers TestEventPattern with nothing: its own matcher, the one its rules use, decides.
+        return bool(EventPattern.load(rule["EventPattern"]).matches_event(event))  # type: ignore[arg-type]
+
+    assert [matches(o) for o in ("applied", "failed", "recommended", "skipped")] == [True, True, False, False]
+    assert not matches("failed", source="aws.ec2")
 
 
 def test_the_fan_out_queue_has_a_dead_letter_queue_and_outlives_the_lambda_timeout(deployment: Deployment) -> None:

@@ -73,6 +73,9 @@ def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(tmp_
     assert 'API check: POST /backtest {"target": "chat"' in output
     assert "minutes of ConnectedClients (Average) x RunningTaskCount" in output
     assert "Traceback" not in output + result.stderr
+    events = re.search(r"^decision events on EventBridge \(.*\): (\d+) \(applied (\d+)", output, re.MULTILINE)
+    assert events, output[-3000:]
+    assert int(events[2]) > 0  # the web tier's scale-outs, at least, were announced
     assert_the_chat_tier_was_real_and_scaled_from_its_own_metric(output)
     assert_the_backtest_is_printed_and_charted(output, chart)
 

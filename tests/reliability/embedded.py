@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 
 from marea_local.data_stack import DataStack, create_data_stack
-from marea_local.embedded_aws import EmbeddedAws, free_port
+from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 STAGE = "rel"
@@ -95,24 +95,7 @@ def run_task_tokens_honoured(app: WsgiApp) -> WsgiApp:
 
 
 def start_serialized_aws() -> EmbeddedAws:
-    import logging
-
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    class SerializedMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = serialized(run_task_tokens_honoured(DomainDispatcherApplication(create_backend_app)))
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return EmbeddedAws(port=port, server=server)
+    return start_embedded_aws(wrap=lambda app: serialized(run_task_tokens_honoured(app)))
 
 
 @contextmanager

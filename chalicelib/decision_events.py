@@ -1,0 +1,129 @@
+"""Decision events: each recorded applied, failed or recommended decision, put on EventBridge.
+
+Users route them as they route AWS's own "EC2 Instance Launch Successful" events: a rule on the
+bus (source ``marea``, detail-type ``Marea Decision``) to SNS, chat tools or paging. The event is
+put after the write that recorded the outcome succeeded, from the same process, once per write that
+recorded something: a duplicate or redelivered event records nothing, so it puts nothing. A failed
+put is logged and counted (``DecisionEventsFailed``) and never changes the decision: the decision
+log is the record, the event a notification of it (docs/decision-events.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.models.api import decision_response
+from chalicelib.models.decisions import Decision, Outcome
+from chalicelib.models.state import StoredTarget, TargetState, Unsettled
+from chalicelib.observability import count, logger
+from chalicelib.store.decisions import DecisionLog
+from chalicelib.store.targets import TargetRegistry
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+SOURCE = "marea"
+DETAIL_TYPE = "Marea Decision"
+# What a reader is told about: a change made, a change that failed, a change recommended (advise
+# mode). Skipped and pending decisions are steps on the way, read in the decision log.
+PUBLISHED_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.FAILED, Outcome.RECOMMENDED})
+
+
+def decision_entry(decision: Decision, bus: str) -> dict[str, Any]:
+    """The PutEvents entry of a decision: its public fields, as GET /decisions/{id} returns them."""
+    return {
+        "Source": SOURCE,
+        "DetailType": DETAIL_TYPE,
+        "Detail": json.dumps(decision_response(decision), separators=(",", ":")),
+        "EventBusName": bus,
+        "Time": decision.updated_at or decision.created_at,
+    }
+
+
+@dataclass
+class DecisionEvents:
+    """Puts decision events on one bus; never raises (the decision is recorded whatever happens here)."""
+
+    client: Callable[[], EventBridgeClient]
+    bus: str
+
+    def recorded(self, decision: Decision) -> None:
+        if decision.outcome not in PUBLISHED_OUTCOMES:
+            return
+        try:
+            response = self.client().put_events(Entries=[decision_entry(decision, self.bus)])  # type: ignore[list-item]
+        except (ClientError, BotoCoreError) as exc:
+            self._failed(decision, str(exc))
+            return
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            self._failed(decision, f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
+            return
+        count("DecisionEvents")
+
+    def _failed(self, decision: Decision, error: str) -> None:
+        count("DecisionEventsFailed")
+        logger().warning(
+            "decision event not put: the decision is recorded, only its notification is lost",
+            extra={"decision_id": decision.id, "outcome": decision.outcome, "bus": self.bus, "error": error},
+        )
+
+
+class PublishingDecisionLog(DecisionLog):
+    """The DynamoDB decision log, putting an event after each write that recorded a new outcome."""
+
+    def __init__(self, log: DecisionLog, events: DecisionEvents) -> None:
+        super().__init__(log._client, log._table)
+        self._events = events
+
+    def put_new(self, decision: Decision, expires_at: int, dedup: str | None = None) -> bool:
+        recorded = super().put_new(decision, expires_at, dedup)
+        if recorded:
+            self._events.recorded(decision)
+        return recorded
+
+    def finalize(self, decision: Decision) -> None:
+        super().finalize(decision)
+        self._events.recorded(decision)
+
+    def finalize_if_pending(self, decision: Decision) -> bool:
+        recorded = super().finalize_if_pending(decision)
+        if recorded:
+            self._events.recorded(decision)
+        return recorded
+
+
+class PublishingTargetRegistry(TargetRegistry):
+    """The DynamoDB target registry, putting an event after each evaluation or settlement it recorded."""
+
+    def __init__(self, registry: TargetRegistry, events: DecisionEvents) -> None:
+        super().__init__(registry._client, registry._table, registry._decisions_table)
+        self._events = events
+
+    def commit_evaluation(
+        self,
+        stored: StoredTarget,
+        state: TargetState,
+        decision: Decision,
+        expires_at: int,
+        *,
+        mark: Unsettled | None = None,
+        clear_mark: bool = False,
+        dedup: str | None = None,
+    ) -> StoredTarget:
+        committed = super().commit_evaluation(
+            stored, state, decision, expires_at, mark=mark, clear_mark=clear_mark, dedup=dedup
+        )
+        self._events.recorded(decision)
+        return committed
+
+    def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
+        recorded = super().settle_actuation(committed, decision, state)
+        if recorded:
+            self._events.recorded(decision)
+        return recorded

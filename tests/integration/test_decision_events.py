@@ -1,0 +1,161 @@
+"""Decision events on the embedded AWS's EventBridge: a rule routes them to an SQS queue the tests read.
+
+Each recorded applied, failed or recommended decision is put once, with the fields GET /decisions/{id}
+returns; a duplicate delivery records nothing new and puts nothing; a PutEvents that fails leaves the
+decision as it was, and is logged and counted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import boto3
+import pytest
+
+from marea_local.decision_inbox import DecisionInbox
+from marea_local.demo_resources import put_alarm
+from tests.integration.test_alarm_flow import ALARM, fire_alarm, step_policy
+from tests.integration.world import asg_desired, asg_target, make_asg, publish_cpu, register
+
+
+@pytest.fixture
+def inbox(data_stack: Any) -> DecisionInbox:
+    return DecisionInbox(boto3.client("events"), boto3.client("sqs"))
+
+
+@pytest.fixture
+def web(client: Any, clients: dict[str, Any]) -> None:
+    make_asg(clients, desired=2)
+    register(client, "web", asg_target())
+
+
+def test_an_applied_decision_is_put_once_with_the_fields_the_api_returns(
+    client: Any, clients: dict[str, Any], web: None, inbox: DecisionInbox
+) -> None:
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+
+    decision = client.http.post("/targets/web/evaluate").json_body
+
+    [event] = inbox.drain()
+    assert (event["source"], event["detail-type"]) == ("marea", "Marea Decision")
+    assert event["detail"] == client.http.get(f"/decisions/{decision['id']}").json_body
+    assert event["detail"]["outcome"] == "applied"
+
+
+def test_a_recommendation_and_a_failure_are_put_and_a_skipped_decision_is_not(
+    client: Any, clients: dict[str, Any], inbox: DecisionInbox
+) -> None:
+    make_asg(clients, desired=2)
+    make_asg(clients, name="idle", desired=2)
+    register(client, "advised", asg_target(mode="advise"))
+    register(client, "ghost", asg_target(asg_name="does-not-exist"))
+    register(client, "idle", asg_target(asg_name="idle"))  # no metric data for it: the decision is skipped
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+
+    outcomes = {
+        target: client.http.post(f"/targets/{target}/evaluate").json_body["outcome"] for target in ("advised", "ghost")
+    }
+    idle = client.http.post("/targets/idle/evaluate").json_body
+
+    assert outcomes == {"advised": "recommended", "ghost": "failed"}
+    put = {event["detail"]["target_id"]: event["detail"]["outcome"] for event in inbox.drain()}
+    assert put == {"advised": "recommended", "ghost": "failed"}
+    assert idle["outcome"] == "skipped"
+
+
+def test_a_duplicate_alarm_event_puts_no_second_decision_event(
+    client: Any, clients: dict[str, Any], web: None, inbox: DecisionInbox
+) -> None:
+    dimensions = {"AutoScalingGroupName": "web"}
+    put_alarm(
+        clients["cloudwatch"],
+        ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions=dimensions,
+        threshold=80,
+    )
+    register(client, "web", asg_target(policies=[*asg_target()["policies"], step_policy()]))
+    event = fire_alarm(clients, cpu=95)
+    for _ in range(3):
+        client.lambda_.invoke("on_alarm_state_change", copy.deepcopy(event))
+
+    put = inbox.drain()
+    assert [e["detail"]["outcome"] for e in put] == ["applied"]
+    assert asg_desired(clients) == 4
+
+
+class RefusingEventBridge:
+    """Stands in for EventBridge refusing a put, which moto never does for a valid entry on the default bus:
+    the role lacking events:PutEvents (a 400 AccessDeniedException, not retried) or a partial failure (200 with
+    FailedEntryCount 1, as EventBridge answers when an entry could not be put)."""
+
+    ANSWERS: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {
+        "access-denied": (400, {"__type": "AccessDeniedException", "message": "not authorized to perform PutEvents"}),
+        "failed-entry": (
+            200,
+            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
+        ),
+    }
+
+    def __init__(self, answer: str) -> None:
+        status, body = self.ANSWERS[answer]
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                requests.append(self.headers.get("X-Amz-Target", ""))
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("answer", sorted(RefusingEventBridge.ANSWERS))
+def test_a_failed_put_leaves_the_decision_and_the_change_intact_and_is_logged_and_counted(
+    answer: str,
+    client: Any,
+    clients: dict[str, Any],
+    web: None,
+    inbox: DecisionInbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    caplog: Any,
+) -> None:
+    from chalicelib import wiring
+
+    refusing = RefusingEventBridge(answer)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", refusing.url)  # only Marea's EventBridge client goes there
+    wiring.reset()
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    try:
+        decision = client.http.post("/targets/web/evaluate").json_body
+    finally:
+        refusing.close()
+
+    assert refusing.requests == ["AWSEvents.PutEvents"]
+    assert (decision["outcome"], decision["final"]) == ("applied", 4)
+    assert client.http.get(f"/decisions/{decision['id']}").json_body == decision
+    assert asg_desired(clients) == 4
+    assert inbox.drain() == []
+    assert "decision event not put: the decision is recorded" in caplog.text
+    assert '"DecisionEventsFailed":[1.0]' in capsys.readouterr().out  # the handler's EMF line
