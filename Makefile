@@ -44,7 +44,7 @@ lint: venv
 	$(BIN)/ruff check .
 
 typecheck: venv
-	$(BIN)/mypy app.py chalicelib marea_local bench chat kops_runner marea_backtest
+	$(BIN)/mypy app.py chalicelib marea_local bench chat kops_runner marea_backtest marea_cli
 
 check: lint typecheck test
 

@@ -1,0 +1,94 @@
+"""One HTTP call to Marea's API: JSON in and out, the API's errors kept as it sent them."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from marea_cli.endpoints import Endpoint
+from marea_cli.signing import signed_headers
+
+TIMEOUT_S = 60  # POST /backtest may replay days of minutes
+
+
+class ApiError(Exception):
+    """The API answered with an error: its status, code and message, as it sent them."""
+
+    def __init__(self, status: int, code: str, message: str, body: Any = None, raw: bytes = b"") -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.body, self.raw = status, code, message, body, raw
+
+
+class Unreachable(Exception):
+    """The API did not answer (refused, timed out, unknown host)."""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any  # decoded JSON (or text)
+    headers: dict[str, str]
+    raw: bytes  # as it came, for the console's forwarder
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    endpoint: Endpoint
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """The decoded JSON body of a 2xx answer; ApiError for any other, Unreachable when none came."""
+        data = b"" if body is None else json.dumps(body).encode()
+        response = self.send(method, path, query=query, data=data, content_type=content_type)
+        return response.body
+
+    def send(
+        self, method: str, path: str, *, query: dict[str, str] | None = None, data: bytes = b"", content_type: str
+    ) -> Response:
+        url = self.endpoint.join(path)
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        headers = {"Accept": "application/json"}
+        if data:
+            headers["Content-Type"] = content_type
+        if self.endpoint.signed:
+            headers = signed_headers(method, url, headers, data, self.endpoint.region)
+        request = urllib.request.Request(url, data=data or None, headers=headers, method=method)  # noqa: S310 - http(s) only (endpoints.resolve)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:  # noqa: S310 - http(s) only
+                raw = answer.read()
+                return Response(answer.status, _decoded(raw), dict(answer.headers.items()), raw)
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc.code, exc.read()) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise Unreachable(f"cannot reach {self.endpoint.url}: {reason}") from None
+
+
+def _decoded(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _api_error(status: int, raw: bytes) -> ApiError:
+    body = _decoded(raw)
+    if isinstance(body, dict) and "message" in body:
+        code = str(body.get("code") or body.get("Code") or "ERROR")
+        return ApiError(status, code, str(body["message"]), body, raw)
+    # API Gateway's own refusals ({"message": ...} above) or a proxy's HTML: kept short.
+    return ApiError(status, "HTTP_ERROR", str(body)[:300] if body else f"HTTP {status}", body, raw)

@@ -1,0 +1,75 @@
+"""`marea console`: the console on 127.0.0.1, every request forwarded to the API (signed for a deployed stage).
+
+The way `kubectl proxy` works: the browser talks to this process without credentials; this process
+adds the caller's SigV4 signature to each request it forwards, so no AWS credential reaches the page.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+from marea_cli.client import ApiClient, ApiError, Unreachable
+from marea_cli.signing import CredentialsMissing
+
+# Hop-by-hop headers and those the forwarder sets itself are not relayed (RFC 9110 7.6.1).
+_NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+MAX_BODY = 6 * 1024 * 1024  # API Gateway's and Lambda's payload limit
+
+
+class ForwardingHandler(BaseHTTPRequestHandler):
+    """Forwards each request to ``client``'s endpoint and relays the answer (status, headers, body)."""
+
+    protocol_version = "HTTP/1.1"
+    client: ClassVar[ApiClient]
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._answer(413, _error("PAYLOAD_TOO_LARGE", "the request body is over 6 MB"), {})
+            return
+        data = self.rfile.read(length) if length else b""
+        content_type = self.headers.get("Content-Type", "application/json")
+        try:
+            response = self.client.send(self.command, self.path, data=data, content_type=content_type)
+        except ApiError as exc:
+            self._answer(exc.status, exc.raw, {"Content-Type": "application/json"})
+        except (Unreachable, CredentialsMissing) as exc:
+            self._answer(502, _error("BAD_GATEWAY", str(exc)), {})
+        else:
+            self._answer(response.status, response.raw, response.headers)
+
+    def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in _NOT_RELAYED:
+                self.send_header(name, value)
+        if not any(name.lower() == "content-type" for name in headers):
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _error(code: str, message: str) -> bytes:
+    return json.dumps({"code": code, "message": message}).encode()
+
+
+def make_server(client: ApiClient, port: int = 0) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1:``port`` (a free one when 0) forwarding to ``client``'s endpoint."""
+    handler = type("BoundForwardingHandler", (ForwardingHandler,), {"client": client})
+    return ThreadingHTTPServer(("127.0.0.1", port), handler)
+
+
+def serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="marea-console-proxy", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,120 @@
+"""Requests to a deployed stage carry a SigV4 signature API Gateway accepts; the console's forwarder signs for the
+browser, which holds no credentials. (The upstream recomputes signatures: tests/cli/sigv4_upstream.py.)"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.credentials import Credentials
+
+from marea_cli.client import ApiClient, ApiError
+from marea_cli.endpoints import Endpoint, EndpointError, resolve
+from marea_cli.proxy import make_server, serve_in_background
+from tests.cli.sigv4_upstream import SigV4Upstream
+
+KEYS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[SigV4Upstream]:
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    server = SigV4Upstream(Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"]))
+    yield server
+    server.close()
+
+
+def test_a_signed_request_is_accepted_with_its_query_and_body(upstream: SigV4Upstream) -> None:
+    client = ApiClient(Endpoint(upstream.url, signed=True))
+
+    answer = client.call("PATCH", "/targets/web", query={"x": "a b"}, body={"mode": "act"})
+
+    assert answer == {"method": "PATCH", "path": "/targets/web?x=a+b", "body": '{"mode": "act"}'}
+    assert upstream.seen[-1]["signed"] is True
+
+
+def test_an_unsigned_or_tampered_request_is_refused_as_api_gateway_refuses_it(upstream: SigV4Upstream) -> None:
+    with pytest.raises(ApiError) as unsigned:
+        ApiClient(Endpoint(upstream.url, signed=False)).call("GET", "/targets")
+    assert unsigned.value.status == 403
+    assert "signature" in unsigned.value.message
+
+    # Signed for one body, sent with another: the upstream's recomputation tells.
+    from marea_cli import signing
+
+    headers = signing.signed_headers("POST", upstream.url + "/backtest", {}, b'{"days": 1}', None)
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        upstream.url + "/backtest", data=b'{"days": 9}', headers=headers, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as tampered:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback
+    assert tampered.value.code == 403
+
+
+def test_the_console_forwarder_signs_for_the_browser_and_relays_the_answer(upstream: SigV4Upstream) -> None:
+    proxy = make_server(ApiClient(Endpoint(upstream.url, signed=True)))
+    serve_in_background(proxy)
+    base = f"http://127.0.0.1:{proxy.server_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/console?x=1", timeout=10) as answer:  # noqa: S310 - loopback
+            assert answer.status == 200
+            assert answer.headers["X-Upstream"] == "sigv4-check"
+            assert json.loads(answer.read())["path"] == "/console?x=1"
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{base}/targets/web",
+            data=b'{"paused": true}',
+            method="PATCH",
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            assert json.loads(answer.read())["body"] == '{"paused": true}'
+        assert [s["signed"] for s in upstream.seen] == [True, True]
+        assert "authorization" not in json.dumps(upstream.seen).lower()  # the browser sent none
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_an_unsigned_forwarder_relays_the_refusal_as_it_came(upstream: SigV4Upstream) -> None:
+    proxy = make_server(ApiClient(Endpoint(upstream.url, signed=False)))
+    serve_in_background(proxy)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{proxy.server_port}/targets", timeout=10)
+        assert refused.value.code == 403
+        assert "signature" in json.loads(refused.value.read())["message"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_stage_resolves_to_the_url_chalice_recorded_and_is_signed_for_its_region(tmp_path: Path) -> None:
+    deployed = tmp_path / ".chalice" / "deployed"
+    deployed.mkdir(parents=True)
+    url = "https://abc123.execute-api.eu-central-1.amazonaws.com/api/"
+    record = {
+        "schema_version": "2.0",
+        "resources": [
+            {"name": "api_handler", "resource_type": "lambda_function"},
+            {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": url},
+        ],
+    }
+    (deployed / "prod.json").write_text(json.dumps(record), encoding="utf-8")
+
+    endpoint = resolve(None, "prod", False, tmp_path)
+
+    assert endpoint == Endpoint("https://abc123.execute-api.eu-central-1.amazonaws.com/api", True, "eu-central-1")
+    with pytest.raises(EndpointError, match="stage 'dev' is not deployed from here"):
+        resolve(None, "dev", False, tmp_path)
+    with pytest.raises(EndpointError, match="not both"):
+        resolve("http://127.0.0.1:8000", "prod", False, tmp_path)
