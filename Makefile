@@ -16,8 +16,21 @@ $(STAMP): requirements.in requirements-dev.txt chat/requirements.txt pyproject.t
 	$(BIN)/python -m pip install --quiet -e . --no-deps
 	touch $(STAMP)
 
-demo: venv demo-deps
+demo: venv demo-deps console-assets
 	$(BIN)/python -m marea_local.demo $(DEMO_ARGS)
+
+# The console's chart library, from npm (console/package-lock.json), copied where the API serves it and Chalice
+# bundles it (chalicelib/console/vendor/, not committed).
+.PHONY: console-assets
+CONSOLE_CHART := chalicelib/console/vendor/chart.umd.min.js
+
+console-assets: $(CONSOLE_CHART)
+
+$(CONSOLE_CHART): console/package.json console/package-lock.json
+	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory chat-system-deps CHAT_SYSTEM_DEPS=npm:npm
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp console/node_modules/chart.js/dist/chart.umd.min.js $@
 
 # The demo's chat page needs the socket.io client from npm, as `make test` does; redis-server (the real chat
 # tier) is installed too when running as root, and otherwise optional: without it the chat tier is simulated.
@@ -30,7 +43,7 @@ demo-deps:
 	  echo "demo: npm is missing, so the chat page's socket.io client is not installed (apt-get install npm)" >&2; \
 	fi
 
-test: venv chat-deps checkov
+test: venv chat-deps checkov console-assets
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 unit: venv
@@ -106,7 +119,7 @@ vendor/requirements.lock.txt: requirements.lock.txt | $(STAMP)
 # `chalice package` of the app and vendor/ (no index reached), then validated (infra/package.py).
 STAGE ?= dev
 
-package: venv vendor
+package: venv vendor console-assets
 	$(BIN)/python infra/package.py --stage $(STAGE)
 
 # After `chalice deploy`: Marea's UpdateService, under the stage's policy, on one service it scales

@@ -13,6 +13,7 @@ from chalice.app import Chalice
 
 from chalicelib import observability
 from chalicelib.api.backtest import backtests
+from chalicelib.api.console import console
 from chalicelib.api.errors import chalice_errors_in_marea_shape
 from chalicelib.api.routes import api
 from chalicelib.constants import RUNNER_TASK_GROUP
@@ -29,6 +30,7 @@ app.register_middleware(observability.middleware, "all")
 app.register_middleware(chalice_errors_in_marea_shape, "http")
 app.register_blueprint(api)
 app.register_blueprint(backtests)
+app.register_blueprint(console)
 
 
 @app.on_cw_event(

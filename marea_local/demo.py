@@ -452,7 +452,11 @@ class Demo:
             self.backtest(workloads["web"])
             self.serve_api()
             if self.args.once:
-                return 0 if self.check_api() else 1
+                checked = self.check_api()
+                if self.args.hold:  # the console's browser tests read this API before the demo stops
+                    say(f"holding: the API serves on 127.0.0.1:{self.args.port} until SIGTERM")
+                    self.stop.wait()
+                return 0 if checked else 1
             say(
                 "live: the pump and the workloads now run in real time (one minute per minute); Ctrl-C stops everything"
             )
@@ -614,6 +618,7 @@ class Demo:
             except OSError:
                 time.sleep(0.3)
         say("")
+        say(f"console: {base}/console (targets, timelines, decisions; docs/console.md)")
         say(f"HTTP API (chalice local --stage local) on {base}. Try:")
         for line in api_examples(base, self.aws.url if self.aws else ""):
             say(f"  {line}")
@@ -740,8 +745,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"at most N real chat processes at once (default %(default)s, at most {MAX_CHAT_INSTANCES}); above "
         "it the running ones hold their share of the users",
     )
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="with --once: after the checks, keep serving the API (no live replay) until SIGTERM or Ctrl-C",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every minute and chalice local's log")
     args = parser.parse_args(argv)
+    if args.hold and not args.once:
+        parser.error("--hold goes with --once (without it the demo serves until Ctrl-C anyway)")
     if not 1 <= args.minutes <= 1440:
         parser.error("--minutes must be between 1 and 1440")
     if not 1 <= args.chat_max_instances <= MAX_CHAT_INSTANCES:

@@ -17,7 +17,7 @@ from marea_cli.endpoints import Endpoint, EndpointError, resolve
 from marea_cli.proxy import make_server, serve_in_background
 from tests.cli.sigv4_upstream import SigV4Upstream
 
-KEYS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+KEYS = {"AWS_ACCESS_KEY_ID": "marea-test-key", "AWS_SECRET_ACCESS_KEY": "not-a-secret-signing-test"}
 
 
 @pytest.fixture

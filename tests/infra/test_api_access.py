@@ -17,7 +17,7 @@ from tests.infra.iam_policy import Policy, Request
 ROOT = Path(__file__).resolve().parents[2]
 API = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/api"
 # A value for each path parameter of the app's routes, as a caller would send it.
-PATH_VALUES = {"target_id": "web", "decision_id": "01JD0000000000000000000000"}
+PATH_VALUES = {"target_id": "web", "decision_id": "01JD0000000000000000000000", "asset": "console.js"}
 _JSON_BLOCK = re.compile(r"```json\n(.*?)```", re.DOTALL)
 
 

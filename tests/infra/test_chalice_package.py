@@ -57,6 +57,16 @@ def test_the_package_is_valid_lint_clean_and_uses_the_stage_policy(packaged: tup
     assert (sam.parent / "deployment.zip").exists()
 
 
+def test_the_console_and_its_chart_library_are_in_the_lambda_bundle(packaged: tuple[str, Path]) -> None:
+    """GET /console serves files from chalicelib/console/: Chart.js among them, copied from npm (make console-assets)."""
+    import zipfile
+
+    _, sam = packaged
+    names = set(zipfile.ZipFile(sam.parent / "deployment.zip").namelist())
+    for asset in ("index.html", "console.js", "console.css", "vendor/chart.umd.min.js"):
+        assert f"chalicelib/console/{asset}" in names
+
+
 def test_every_function_is_wired_to_the_stage_data_stack(packaged: tuple[str, Path]) -> None:
     stage, sam = packaged
     names = _data_stack_names(stage)

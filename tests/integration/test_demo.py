@@ -4,23 +4,27 @@ then the API answers over HTTP."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import struct
-import subprocess
-import sys
-from datetime import datetime
+import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import boto3
 import pytest
+from playwright.sync_api import expect
 
 from marea_backtest import World, run_backtest, trace_from_rates
 from marea_local.demo import REPLAY_START_MINUTE
-from marea_local.embedded_aws import free_port
+from marea_local.embedded_aws import FAKE_CREDENTIALS
 from marea_local.workload import load_trace
+from tests.integration.console_browser import chromium, click_marker, open_console
+from tests.integration.held_demo import DEMO_TIMEOUT_S, HeldDemo, held_demo_fixture  # noqa: F401 - a fixture
 
-ROOT = Path(__file__).resolve().parents[2]
 REPLAYED_MINUTES = 150
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TABLE_LINE = re.compile(
@@ -30,36 +34,96 @@ TABLE_LINE = re.compile(
 )
 
 
-# The demo takes 1.5-3.5 min on a 2-core machine, depending on what else runs: room to spare, not a timing.
-DEMO_TIMEOUT_S = 600
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
+HOSTILE = '<script>window.__marea_xss = 1</script><img src=x onerror="window.__marea_xss = 2"> scaled by a script?'
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def _put_hostile_decision(demo: HeldDemo) -> str:
+    """A decision of 'web' whose explanation is markup, written into the demo's log as put_new writes one."""
+    from chalicelib.ids import decision_id
+    from chalicelib.models.decisions import Decision
+    from chalicelib.store.items import decision_item
+
+    newest = _get(f"{demo.url}/decisions?target=web&limit=1")["decisions"][0]
+    at = datetime.fromisoformat(newest["created_at"]) + timedelta(seconds=1)
+    made = Decision.model_validate({**newest, "id": decision_id(at), "created_at": at, "explanation": HOSTILE})
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=demo.aws_url,
+        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    dynamodb.put_item(TableName="marea-local-decisions", Item=decision_item(made, 2_000_000_000))
+    return made.id
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT_S + 120)
+def test_the_console_shows_the_demo_its_timeline_filters_switches_and_renders_markup_as_text(
+    held_demo: HeldDemo,
+) -> None:
+    assert held_demo.process.poll() is None, "".join(held_demo.lines)[-3000:]
+    hostile_id = _put_hostile_decision(held_demo)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with chromium() as browser:
+        page = open_console(browser, f"{held_demo.url}/console", problems)
+        rows = page.locator("#targets tbody tr")
+        expect(rows).to_have_count(3)
+        assert sorted(page.locator("#targets tbody tr").evaluate_all("rs => rs.map(r => r.dataset.target)")) == [
+            "chat",
+            "nodes",
+            "web",
+        ]
+        page.screenshot(path=ARTIFACTS / "targets.png", full_page=True)
+
+        # The web tier's first scale-out of the replay, as a marker on its timeline, clicked: its sentence.
+        page.locator("#targets tr[data-target=web] button[data-action=timeline]").click()
+        page.wait_for_function("() => Chart.getChart('timeline') !== undefined")
+        click_marker(page, "Scale out from 2 to")
+        expect(page.locator("#marker-explanation")).to_contain_text("Scale out from 2 to")
+        expect(page.locator("#marker-outcome")).to_have_text("applied")
+        page.screenshot(path=ARTIFACTS / "timeline-web.png", full_page=True)
+
+        # A filter narrows the list: only web's applied decisions.
+        everyone = page.locator("#decisions tbody tr").count()
+        page.select_option("#filters select[name=target]", "web")
+        page.select_option("#filters select[name=outcome]", "applied")
+        page.locator("#filters button[type=submit]").click()
+        expect(page.locator("#decisions tbody tr td.outcome").first).to_have_text("applied")
+        cells = page.locator("#decisions tbody tr").evaluate_all(
+            "rs => rs.map(r => [r.children[1].textContent, r.children[2].textContent])"
+        )
+        assert cells
+        assert all(cell == ["web", "applied"] for cell in cells)
+        assert len(cells) < everyone
+
+        # Markup in an explanation is text: shown as written, never run.
+        page.select_option("#filters select[name=outcome]", "")
+        page.locator("#filters button[type=submit]").click()
+        hostile = page.locator(f"#decisions tr[data-decision='{hostile_id}'] td.why")
+        expect(hostile).to_have_text(HOSTILE)
+        assert page.evaluate("() => window.__marea_xss") is None
+        assert page.locator("#decisions img").count() == 0
+
+        # The mode switch (confirmed) changes the target, as the API then says.
+        page.locator("#targets tr[data-target=web] button[data-action=advise]").click()
+        expect(page.locator("#targets tr[data-target=web] td.mode")).to_have_text("advise")
+        page.screenshot(path=ARTIFACTS / "decisions.png", full_page=True)
+    assert _get(f"{held_demo.url}/targets/web")["mode"] == "advise"
+    assert problems == []
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT_S + 60)
-def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(tmp_path: Path) -> None:
-    chart = tmp_path / "charts" / "backtest.png"
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "marea_local.demo",
-            "--once",
-            "--minutes",
-            str(REPLAYED_MINUTES),
-            "--seconds-per-minute",
-            "0",
-            "--port",
-            str(free_port()),
-            "--chart",
-            str(chart),
-            "--chat",
-            "real",  # fail, rather than fall back to the simulation, if redis-server is missing
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT_S,
-        check=False,
-    )
+def test_the_demo_replays_the_spike_scales_out_backtests_and_serves_the_api(held_demo: HeldDemo) -> None:
+    # Last in this module: the console test above reads the held demo's API first.
+    result = held_demo.stop()
+    chart = held_demo.chart
     output = result.stdout
     assert result.returncode == 0, output[-3000:] + result.stderr[-3000:]
     assert "web applied: Scale out from 2 to" in output
