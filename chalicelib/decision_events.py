@@ -22,7 +22,7 @@ from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.observability import count, logger
 from chalicelib.store.decisions import DecisionLog
-from chalicelib.store.targets import TargetRegistry
+from chalicelib.store.targets import DuplicateDecisionError, TargetRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -116,11 +116,30 @@ class PublishingTargetRegistry(TargetRegistry):
         clear_mark: bool = False,
         dedup: str | None = None,
     ) -> StoredTarget:
-        committed = super().commit_evaluation(
-            stored, state, decision, expires_at, mark=mark, clear_mark=clear_mark, dedup=dedup
-        )
+        try:
+            committed = super().commit_evaluation(
+                stored, state, decision, expires_at, mark=mark, clear_mark=clear_mark, dedup=dedup
+            )
+        except (ClientError, BotoCoreError, DuplicateDecisionError):
+            self._if_committed_anyway(decision)
+            raise
         self._events.recorded(decision)
         return committed
+
+    def _if_committed_anyway(self, decision: Decision) -> None:
+        """A commit whose answer was lost may have gone through (the caller then goes on with it: service.py
+        ``_carry_out_own``), and no later write records its outcome if it does not act (a recommendation):
+        put it now if its decision is there. A duplicate of another evaluation has another id: nothing is put."""
+        try:
+            found = DecisionLog(self._client, self._decisions_table).get(decision.id, consistent=True)
+        except (ClientError, BotoCoreError) as exc:
+            logger().warning(
+                "commit answer lost and its decision unreadable: no event",
+                extra={"decision_id": decision.id, "error": str(exc)},
+            )
+            return
+        if found is not None:
+            self._events.recorded(found)
 
     def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
         recorded = super().settle_actuation(committed, decision, state)

@@ -159,3 +159,31 @@ def test_a_failed_put_leaves_the_decision_and_the_change_intact_and_is_logged_an
     assert inbox.drain() == []
     assert "decision event not put: the decision is recorded" in caplog.text
     assert '"DecisionEventsFailed":[1.0]' in capsys.readouterr().out  # the handler's EMF line
+
+
+def test_a_recommendation_whose_commit_answer_was_lost_is_still_put_once(
+    client: Any, clients: dict[str, Any], inbox: DecisionInbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit went through but its caller saw an error (a timeout, a throttled retry): the evaluation finds
+    its own decision recorded and goes on; nothing else will ever record that outcome, so it is put now."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store.targets import TargetRegistry
+
+    commit = TargetRegistry.commit_evaluation
+
+    def committing_then_losing_the_answer(self: TargetRegistry, *args: Any, **kwargs: Any) -> Any:
+        commit(self, *args, **kwargs)
+        monkeypatch.setattr(TargetRegistry, "commit_evaluation", commit)
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "rate exceeded"}}, "TransactWriteItems")
+
+    make_asg(clients, desired=2)
+    register(client, "advised", asg_target(mode="advise"))
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    monkeypatch.setattr(TargetRegistry, "commit_evaluation", committing_then_losing_the_answer)
+
+    decision = client.http.post("/targets/advised/evaluate").json_body
+    client.http.post("/targets/advised/evaluate")  # a second evaluation, after the lost answer: its own event
+
+    assert decision["outcome"] == "recommended"
+    assert [e["detail"]["id"] for e in inbox.drain()][:1] == [decision["id"]]
