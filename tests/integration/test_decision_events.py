@@ -91,8 +91,8 @@ def test_a_duplicate_alarm_event_puts_no_second_decision_event(
 
 class RefusingEventBridge:
     """Stands in for EventBridge refusing a put, which moto never does for a valid entry on the default bus:
-    the role lacking events:PutEvents (a 400 AccessDeniedException, not retried) or a partial failure (200 with
-    FailedEntryCount 1, as EventBridge answers when an entry could not be put)."""
+    the role lacking events:PutEvents (a 400 AccessDeniedException, not retried), a partial failure (200 with
+    FailedEntryCount 1, as EventBridge answers when an entry could not be put), or throttling (retried)."""
 
     ANSWERS: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {
         "access-denied": (400, {"__type": "AccessDeniedException", "message": "not authorized to perform PutEvents"}),
@@ -100,7 +100,11 @@ class RefusingEventBridge:
             200,
             {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
         ),
+        "throttled": (400, {"__type": "ThrottlingException", "message": "Rate exceeded"}),
     }
+    # How many PutEvents each answer costs the evaluation: a throttled one is retried, once only
+    # (chalicelib/aws.py: an EventBridge outage must not hold the evaluating Lambda for 4 x 13 s).
+    ATTEMPTS: ClassVar[dict[str, int]] = {"access-denied": 1, "failed-entry": 1, "throttled": 2}
 
     def __init__(self, answer: str) -> None:
         status, body = self.ANSWERS[answer]
@@ -152,7 +156,7 @@ def test_a_failed_put_leaves_the_decision_and_the_change_intact_and_is_logged_an
     finally:
         refusing.close()
 
-    assert refusing.requests == ["AWSEvents.PutEvents"]
+    assert refusing.requests == ["AWSEvents.PutEvents"] * RefusingEventBridge.ATTEMPTS[answer]
     assert (decision["outcome"], decision["final"]) == ("applied", 4)
     assert client.http.get(f"/decisions/{decision['id']}").json_body == decision
     assert asg_desired(clients) == 4
