@@ -89,8 +89,7 @@ def main() -> None:
         print(f"set-up: {args.targets} ECS services and targets in {time.perf_counter() - start:.0f} s")
         logger().setLevel("ERROR")
         calls: Counter[str] = Counter()
-        for client in (aws.dynamodb(), aws.ecs(), aws.cloudwatch(), aws.sqs()):
-            client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
+        aws.on_every_client("before-call.*.*", lambda model, **_: calls.update([model.name]))
 
         tick = {
             "version": "0",

@@ -8,6 +8,7 @@ import time: Lambda cold start is a product figure.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ _LIMITS = {"events": _Limits(attempts=2, connect_timeout_s=1, read_timeout_s=1.5
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+# botocore event handlers put on every client, made or to be made (benchmarks count every call with them).
+_hooks: list[tuple[str, Callable[..., Any]]] = []
 
 
 def _client(service: str) -> Any:
@@ -53,14 +56,25 @@ def _client(service: str) -> Any:
                 read_timeout=limits.read_timeout_s,
             )
             client = boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+            for event, handler in _hooks:
+                client.meta.events.register(event, handler)
             _clients[service] = client
         return client
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests point the environment at a fresh embedded AWS)."""
+    """Forget cached clients and their hooks (tests point the environment at a fresh embedded AWS)."""
     with _lock:
         _clients.clear()
+        _hooks.clear()
+
+
+def on_every_client(event: str, handler: Callable[..., Any]) -> None:
+    """Register a botocore event handler on each client Marea has made and will make, whatever its service."""
+    with _lock:
+        _hooks.append((event, handler))
+        for client in _clients.values():
+            client.meta.events.register(event, handler)
 
 
 def dynamodb() -> DynamoDBClient:

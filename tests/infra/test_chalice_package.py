@@ -58,7 +58,7 @@ def test_the_package_is_valid_lint_clean_and_uses_the_stage_policy(packaged: tup
 
 
 def test_the_console_and_its_chart_library_are_in_the_lambda_bundle(packaged: tuple[str, Path]) -> None:
-    """GET /console serves files from chalicelib/console/: Chart.js among them, copied from npm (make console-assets)."""
+    """GET /console serves files from chalicelib/console/, Chart.js among them (from npm: make console-assets)."""
     import zipfile
 
     _, sam = packaged
