@@ -37,6 +37,7 @@ from chalicelib.models.targets import Mode  # noqa: E402
 from chalicelib.store.items import decision_item  # noqa: E402
 from marea_local.data_stack import create_data_stack  # noqa: E402
 from marea_local.embedded_aws import environment, free_port, start_embedded_aws  # noqa: E402
+from marea_local.example_targets import example_target  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -147,10 +148,9 @@ def main() -> int:
             with environment(stack.environment()):
                 from chalicelib import wiring
                 from chalicelib.store.items import TARGET_ADAPTER
-                from marea_local.demo import web_target
 
                 wiring.reset()
-                wiring.registry().put(TARGET_ADAPTER.validate_python(web_target()))
+                wiring.registry().put(TARGET_ADAPTER.validate_python(example_target("web")))
                 began = time.perf_counter()
                 seed(stack.decisions_table, args.decisions)
                 print(f"seeded {args.decisions:,} decisions of 'web' in {time.perf_counter() - began:.1f} s")

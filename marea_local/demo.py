@@ -53,6 +53,7 @@ from marea_local.demo_resources import (
 )
 from marea_local.embedded_aws import EmbeddedAws, PortUnavailable, check_port_free, start_embedded_aws
 from marea_local.event_pump import EventPump
+from marea_local.example_targets import NAMES, example_target
 from marea_local.kops_local import run_runner_locally, seed_kops_cluster
 from marea_local.local_fargate import LocalFargate
 from marea_local.simulated_clock import SimulatedClock
@@ -77,111 +78,6 @@ KOPS_ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
 WEB_ALARM = "demo-web-cpu-high"
 CHAT_ALARM = "demo-chat-connections-high"
 MAX_CHAT_INSTANCES = 12
-
-
-def web_target() -> dict[str, Any]:
-    return {
-        "id": "web",
-        "kind": "asg",
-        "asg_name": WEB_ASG,
-        "min": 2,
-        "max": 20,
-        "mode": "act",
-        "description": "Web tier (EC2 Auto Scaling group)",
-        "policies": [
-            {
-                "type": "target_tracking",
-                "name": "cpu-60",
-                "metric": {"type": "predefined", "predefined": "ASGAverageCPUUtilization"},
-                "target_value": 60,
-                "scale_out_datapoints": 2,
-                "scale_in_datapoints": 10,
-            },
-            {
-                "type": "step",
-                "name": "cpu-burst",
-                "alarm_name": WEB_ALARM,
-                "adjustment_type": "percent_change_in_capacity",
-                "min_adjustment_magnitude": 2,
-                "steps": [
-                    {"lower_bound": 0, "upper_bound": 15, "adjustment": 50},
-                    {"lower_bound": 15, "adjustment": 100},
-                ],
-                "cooldown_s": 120,
-            },
-        ],
-    }
-
-
-def chat_target() -> dict[str, Any]:
-    return {
-        "id": "chat",
-        "kind": "ecs",
-        "cluster": CHAT_CLUSTER,
-        "service": CHAT_SERVICE,
-        "min": 2,
-        "max": 30,
-        "mode": "act",
-        "description": "Real-time chat on ECS Fargate, scaled on connections per task",
-        "policies": [
-            {
-                "type": "target_tracking",
-                "name": "connections-per-task",
-                "metric": {
-                    "type": "custom",
-                    "namespace": "Marea/Chat",
-                    "metric_name": "ConnectedClients",
-                    "dimensions": {"ClusterName": CHAT_CLUSTER, "ServiceName": CHAT_SERVICE},
-                    "statistic": "Average",
-                },
-                "target_value": 400,
-                "scale_out_datapoints": 1,
-                "scale_in_datapoints": 10,
-            },
-            {
-                "type": "step",
-                "name": "connections-burst",
-                "alarm_name": CHAT_ALARM,
-                "adjustment_type": "change_in_capacity",
-                "steps": [
-                    {"lower_bound": 0, "upper_bound": 200, "adjustment": 2},
-                    {"lower_bound": 200, "adjustment": 4},
-                ],
-                "cooldown_s": 60,
-            },
-        ],
-    }
-
-
-def nodes_target() -> dict[str, Any]:
-    return {
-        "id": "nodes",
-        "kind": "kops",
-        "cluster_name": KOPS_CLUSTER,
-        "instance_group": KOPS_IG,
-        "state_store": f"s3://{KOPS_BUCKET}",
-        "sizing": "pinned",
-        "min": 2,
-        "max": 15,
-        "mode": "act",
-        "description": "Kubernetes worker nodes (kops instance group), resized through the kops runner",
-        "policies": [
-            {
-                "type": "target_tracking",
-                "name": "node-cpu-65",
-                "metric": {
-                    "type": "custom",
-                    "namespace": "AWS/EC2",
-                    "metric_name": "CPUUtilization",
-                    "dimensions": {"AutoScalingGroupName": KOPS_ASG},
-                },
-                "target_value": 65,
-                "scale_out_datapoints": 2,
-                "scale_in_datapoints": 10,
-                "scale_out_cooldown_s": 180,
-            }
-        ],
-    }
 
 
 # Requests per minute one unit serves at 100 %, in each workload's own demand (marea_local/workload.py):
@@ -316,7 +212,7 @@ class Demo:
         from chalicelib.store.items import TARGET_ADAPTER
 
         wiring.reset()
-        for body in (web_target(), chat_target(), nodes_target()):
+        for body in (example_target(name) for name in NAMES):
             target = TARGET_ADAPTER.validate_python(body)
             wiring.registry().put(target)
             self.publish_serving[target.id] = serving_units_publisher(cloudwatch, serving_units_metric(target))

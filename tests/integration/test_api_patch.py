@@ -267,8 +267,9 @@ def test_the_demos_advise_example_keeps_the_demo_targets_policies(client: Any) -
     import shlex
 
     from marea_local import demo
+    from marea_local.example_targets import example_target
 
-    client.http.put("/targets/web", headers=JSON, body=json.dumps(demo.web_target()))
+    client.http.put("/targets/web", headers=JSON, body=json.dumps(example_target("web")))
     before = stored(client)
     (command,) = [c for c in demo.api_examples("http://127.0.0.1:8000", "") if "/targets/web " in c + " "]
     words = shlex.split(command)

@@ -19,6 +19,7 @@ from chalicelib.store.items import TARGET_ADAPTER
 from marea_backtest.trace import load_trace
 from marea_local.data_stack import DataStack
 from marea_local.demo_resources import put_alarm
+from marea_local.example_targets import example_target
 from tests.infra.aws_calls import recording
 from tests.integration.world import HEADERS, asg_target, minute_floor, register
 
@@ -439,7 +440,9 @@ def test_the_backtests_the_demo_prints_answer_on_the_demos_own_targets(client: A
     from marea_local.workload import connections_publisher, cpu_publisher, serving_units_publisher
 
     cloudwatch = clients["cloudwatch"]
-    targets = {body["id"]: TARGET_ADAPTER.validate_python(body) for body in (demo.web_target(), demo.chat_target())}
+    targets = {
+        body["id"]: TARGET_ADAPTER.validate_python(body) for body in (example_target("web"), example_target("chat"))
+    }
     for target_id, target in targets.items():
         register(client, target_id, target.model_dump(mode="json", exclude={"id"}))
     demo.put_demo_alarms(cloudwatch)

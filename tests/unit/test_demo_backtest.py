@@ -9,8 +9,9 @@ import pytest
 
 from chalicelib.store.items import TARGET_ADAPTER
 from marea_backtest import World, run_backtest, trace_from_rates
-from marea_local.demo import REPLAY_START_MINUTE, chat_target, nodes_target, web_target
+from marea_local.demo import REPLAY_START_MINUTE
 from marea_local.demo_backtest import COMPARED_POLICIES, Window, backtest, format_table, target_world
+from marea_local.example_targets import example_target
 
 EDT = ZoneInfo("America/New_York")
 
@@ -42,7 +43,7 @@ def test_given_the_registered_web_target_when_its_world_is_built_then_it_has_the
 ):
     start = datetime(1995, 7, 13, 6, 0, tzinfo=EDT)
 
-    world = target_world(TARGET_ADAPTER.validate_python(web_target()), 50.0, start)
+    world = target_world(TARGET_ADAPTER.validate_python(example_target("web")), 50.0, start)
 
     assert world == World(
         kind="ec2", unit_capacity=50.0, target_utilization=60.0, min_units=2, max_units=20, start=start
@@ -50,7 +51,7 @@ def test_given_the_registered_web_target_when_its_world_is_built_then_it_has_the
 
 
 def test_given_a_kops_target_on_node_cpu_when_its_world_is_built_then_the_kind_is_kops() -> None:
-    target = TARGET_ADAPTER.validate_python(nodes_target())
+    target = TARGET_ADAPTER.validate_python(example_target("nodes"))
 
     world = target_world(target, 80.0, datetime(1995, 7, 13, tzinfo=EDT))
 
@@ -59,7 +60,7 @@ def test_given_a_kops_target_on_node_cpu_when_its_world_is_built_then_the_kind_i
 
 def test_given_a_target_not_scaled_on_cpu_when_its_world_is_built_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="no CPU target-tracking policy"):
-        target_world(TARGET_ADAPTER.validate_python(chat_target()), 62.5, datetime(1995, 7, 13, tzinfo=EDT))
+        target_world(TARGET_ADAPTER.validate_python(example_target("chat")), 62.5, datetime(1995, 7, 13, tzinfo=EDT))
 
 
 def test_given_both_policies_backtested_when_tabled_then_each_line_shows_its_figures() -> None:
