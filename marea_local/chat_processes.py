@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -115,19 +116,14 @@ class ChatProcess:
         return self.workdir / f"{self.name}.out"
 
     def launch(self) -> None:
-        with self.stdout_path.open("ab") as stdout, self.stderr_path.open("ab") as stderr:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-                [
-                    *(sys.executable, "-m", "chat", "--host", "127.0.0.1", "--port", str(self.port)),
-                    *("--redis-url", self.redis_url, "--log-level", "warning"),
-                ],
-                cwd=ROOT,
-                env={**os.environ, **self.environment},
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-            )
+        self.process = launch_chat(
+            self.port,
+            ["--redis-url", self.redis_url, "--log-level", "warning"],
+            {**os.environ, **self.environment},
+            self.stdout_path,
+            self.stderr_path,
+            new_session=True,  # the demo's Ctrl-C reaches the demo, which drains its chat processes itself
+        )
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -176,6 +172,32 @@ class ChatProcess:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+def launch_chat(
+    port: int,
+    chat_args: Sequence[str],
+    env: Mapping[str, str],
+    stdout_path: Path,
+    stderr_path: Path,
+    *,
+    new_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """`python -m chat` on 127.0.0.1:``port``, its EMF lines (stdout) and its log (stderr) appended to files.
+
+    The one launcher of the demo's chat tier and the chat tests (tests/chat/harness.py)."""
+    stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    # The child keeps its own copies of the log files' descriptors; ours close when it has them.
+    with stdout_path.open("ab") as stdout, stderr_path.open("ab") as stderr:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+            [sys.executable, "-m", "chat", "--host", "127.0.0.1", "--port", str(port), *chat_args],
+            cwd=ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=new_session,
+        )
 
 
 @dataclass

@@ -12,13 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from marea_local.chat_processes import launch_chat
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 20.0
@@ -124,17 +125,8 @@ class ChatInstance:
         self.wait_healthy()
 
     def launch(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "CHAT_ROOMS": json.dumps(TEST_ROOMS), **self.env}
-        # The child keeps its own copies of the log files' descriptors; ours close when it has them.
-        with self.stdout_path.open("ab") as stdout, self.stderr_path.open("ab") as stderr:
-            self.process = subprocess.Popen(  # noqa: S603  (fixed argument list, no shell)
-                [sys.executable, "-m", "chat", "--host", "127.0.0.1", "--port", str(self.port), *self._redis_args],
-                cwd=ROOT,
-                env=env,
-                stdout=stdout,
-                stderr=stderr,
-            )
+        self.process = launch_chat(self.port, self._redis_args, env, self.stdout_path, self.stderr_path)
 
     def wait_healthy(self) -> None:
         assert self.process is not None

@@ -437,7 +437,7 @@ def test_the_backtests_the_demo_prints_answer_on_the_demos_own_targets(client: A
     demo does (its publishers, its alarms), the exact bodies it prints are answered."""
     from chalicelib.derived_demand import serving_units_metric
     from marea_local import demo
-    from marea_local.workload import connections_publisher, cpu_publisher, serving_units_publisher
+    from marea_local.demo.workload import connections_publisher, cpu_publisher, serving_units_publisher
 
     cloudwatch = clients["cloudwatch"]
     targets = {

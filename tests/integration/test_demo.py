@@ -20,8 +20,8 @@ from playwright.sync_api import expect
 
 from marea_backtest import World, run_backtest, trace_from_rates
 from marea_local.demo import REPLAY_START_MINUTE
+from marea_local.demo.workload import load_trace
 from marea_local.embedded_aws import FAKE_CREDENTIALS
-from marea_local.workload import load_trace
 from tests.integration.console_browser import chromium, click_marker, open_console
 from tests.integration.held_demo import DEMO_TIMEOUT_S, HeldDemo, held_demo_fixture  # noqa: F401 - a fixture
 

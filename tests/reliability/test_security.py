@@ -155,14 +155,14 @@ def test_no_credentials_reach_the_logs_or_the_decision_log(
 # ---- bandit ----------------------------------------------------------------------------------
 
 NARROWING = "isinstance asserts narrow the type for mypy; the registry picks the actuator by kind"
-BANDIT_PATHS = ("app.py", "chalicelib", "kops_runner", "chat", "marea_local", "marea_backtest", "infra")
+BANDIT_PATHS = ("app.py", "chalicelib", "kops_runner", "chat", "marea_local", "marea_backtest", "marea_cli", "infra")
 # Findings justified here rather than at their line (where bandit reads nosec and ruff its S codes):
 JUSTIFIED = {
     ("chalicelib/actuators/asg.py", "B101"): NARROWING,
     ("chalicelib/actuators/ecs.py", "B101"): NARROWING,
     ("chalicelib/actuators/kops.py", "B101"): NARROWING,
     ("infra/package.py", "B603"): "cfn-lint from our own virtualenv with a fixed argument list",
-    ("marea_local/demo.py", "B310"): "the local demo reads its own API on http://127.0.0.1",
+    ("marea_local/demo/api_process.py", "B310"): "the local demo reads its own API on http://127.0.0.1",
     ("marea_local/kops_local.py", "B603"): "runs the kops runner module with our own interpreter, fixed arguments",
     ("marea_local/embedded_aws.py", "B105"): "moto's fake credentials ('testing'), only ever sent to 127.0.0.1",
 }

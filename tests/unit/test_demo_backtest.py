@@ -10,7 +10,7 @@ import pytest
 from chalicelib.store.items import TARGET_ADAPTER
 from marea_backtest import World, run_backtest, trace_from_rates
 from marea_local.demo import REPLAY_START_MINUTE
-from marea_local.demo_backtest import COMPARED_POLICIES, Window, backtest, format_table, target_world
+from marea_local.demo.backtest import COMPARED_POLICIES, Window, backtest, format_table, target_world
 from marea_local.example_targets import example_target
 
 EDT = ZoneInfo("America/New_York")

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from chat.metrics import connected_clients_emf
-from marea_local.chat_plan import MinuteMap, place_samples, plan_fleet, real_clients, spread_clients
 from marea_local.chat_processes import LogTail
-from marea_local.chat_tier import EmfCollector
+from marea_local.demo.chat_plan import MinuteMap, place_samples, plan_fleet, real_clients, spread_clients
+from marea_local.demo.chat_tier import EmfCollector
 from marea_local.emf import MAX_METRIC_DATA_PER_CALL, EmfError, EmfSample, parse_emf_line, put_metric_data_requests
 
 MINUTE = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from marea_local import demo_display as display
+from marea_local.demo import display
 
 EXPLANATION = (
     "Scale out from 2 to 9 (target tracking cpu-60 asks 9: CPUUtilization 97.1 % over 2 units serving, "

@@ -1,63 +1,43 @@
-"""`make demo`: Marea on an embedded AWS, meeting the STS-70 flash crowd of July 1995.
-
-1. starts moto in server mode on 127.0.0.1 (the embedded AWS) and creates Marea's tables from
-   infra/marea-data.yaml;
-2. creates a web Auto Scaling group and a chat service on ECS Fargate, their alarms, and
-   registers both as Marea targets (act mode);
-3. replays the morning of 1995-07-13 from the NASA trace in simulated time: each simulated
-   minute the workloads publish their metrics, the local event pump evaluates the alarms and
-   delivers alarm events and schedule ticks to the real Lambda handlers, and every decision is
-   shown as it happens. The chat tier is real when redis-server is installed: `python -m chat`
-   processes as many as the service's desiredCount (capped), real socket.io clients, and the
-   chat's own EMF metric lines turned into CloudWatch metric data (marea_local/chat_tier.py);
-   otherwise it is simulated, and the demo says why;
-4. backtests the replayed minutes for the web tier under Marea's policy and AWS target tracking,
-   prints both and draws them in a chart (--chart);
-5. serves the HTTP API with `chalice local --stage local` and keeps the embedded AWS, the pump
-   and the workloads running in real time until Ctrl-C / SIGTERM (or exits with --once).
-"""
+"""The demo's run: the embedded AWS and its workloads set up, the replayed and the live minutes, the stop."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
 
-from marea_local import demo_display as display
 from marea_local.chat_processes import ChatProcessError
-from marea_local.chat_tier import DEFAULT_MAX_INSTANCES, EMF_INTERVAL_S, USERS_PER_CLIENT, RealChat, unavailable_reason
 from marea_local.data_stack import create_data_stack
 from marea_local.decision_inbox import DecisionInbox
-from marea_local.demo_backtest import Window, report_backtest
-from marea_local.demo_resources import (
-    create_fargate_service,
-    create_kops_runner_cluster,
-    create_web_asg,
-    put_alarm,
-    runner_environment,
+from marea_local.demo import display
+from marea_local.demo.api_process import ApiProcess
+from marea_local.demo.backtest import Window, report_backtest
+from marea_local.demo.chat_tier import EMF_INTERVAL_S, USERS_PER_CLIENT, RealChat, unavailable_reason
+from marea_local.demo.display import say
+from marea_local.demo.scene import (
+    CHAT_ALARM,
+    CHAT_CLUSTER,
+    CHAT_SERVICE,
+    CHAT_UNIT_CAPACITY,
+    KOPS_ASG,
+    KOPS_BUCKET,
+    KOPS_CLUSTER,
+    KOPS_IG,
+    REPLAY_START_MINUTE,
+    ROOT,
+    WEB_ALARM,
+    WEB_ASG,
+    WEB_UNIT_CAPACITY,
+    put_demo_alarms,
 )
-from marea_local.embedded_aws import EmbeddedAws, PortUnavailable, check_port_free, start_embedded_aws
-from marea_local.event_pump import EventPump
-from marea_local.example_targets import NAMES, example_target
-from marea_local.kops_local import run_runner_locally, seed_kops_cluster
-from marea_local.local_fargate import LocalFargate
-from marea_local.simulated_clock import SimulatedClock
-from marea_local.workload import (
+from marea_local.demo.workload import (
     Fleet,
     Workload,
     connections_publisher,
@@ -65,76 +45,18 @@ from marea_local.workload import (
     load_trace,
     serving_units_publisher,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-# 1995-07-13 06:00 EDT (trace minute 0 is 1995-07-01 00:00): the STS-70 launch morning.
-REPLAY_START_MINUTE = 12 * 1440 + 6 * 60
-REPLAY_MINUTES = 300
-CHART = ROOT / "demo-output" / "backtest.png"
-WEB_ASG = "demo-web"
-CHAT_CLUSTER, CHAT_SERVICE = "demo", "chat"
-KOPS_CLUSTER, KOPS_IG, KOPS_BUCKET = "demo.k8s.local", "nodes", "marea-demo-kops-state"
-KOPS_ASG = f"{KOPS_IG}.{KOPS_CLUSTER}"
-WEB_ALARM = "demo-web-cpu-high"
-CHAT_ALARM = "demo-chat-connections-high"
-MAX_CHAT_INSTANCES = 12
-
-
-# Requests per minute one unit serves at 100 %, in each workload's own demand (marea_local/workload.py):
-# what POST /backtest needs to turn the web tier's CPU, or the chat's connections per task, into demand.
-WEB_UNIT_CAPACITY, CHAT_UNIT_CAPACITY = 250, 500
-
-
-def backtest_requests() -> list[dict[str, Any]]:
-    """The POST /backtest bodies the demo prints and checks: each of its CPU- and connections-scaled targets,
-    with its step policy, against Marea's default policy on the replayed minutes (the last day)."""
-    return [
-        {"target": "web", "days": 1, "unit_capacity": WEB_UNIT_CAPACITY, "target_utilization": 60},
-        {"target": "chat", "days": 1, "unit_capacity": CHAT_UNIT_CAPACITY, "target_utilization": 80},
-    ]
-
-
-def api_examples(base: str, aws_url: str) -> list[str]:
-    """The commands the demo suggests once the API serves. Switching the web tier to advise mode is a
-    PATCH: a PUT of a partial body would replace the whole target (and is refused, naming what it drops)."""
-    backtests = [
-        f"curl -s -X POST {base}/backtest -H 'Content-Type: application/json' -d '{json.dumps(body)}'"
-        for body in backtest_requests()
-    ]
-    return [
-        *backtests,
-        f"curl -s '{base}/decisions?target=web&limit=5'",
-        f"curl -s '{base}/decisions?outcome=applied&limit=20'",
-        f"curl -s {base}/targets/chat",
-        f"curl -s -X POST {base}/targets/web/evaluate",
-        f"curl -s -X PATCH {base}/targets/web -H 'Content-Type: application/merge-patch+json' "
-        """-d '{"mode": "advise"}'""",
-        f"AWS_ENDPOINT_URL={aws_url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-        f"aws --region us-east-1 cloudwatch put-metric-data --namespace AWS/EC2 --metric-name CPUUtilization "
-        f"--dimensions AutoScalingGroupName={WEB_ASG} --value 95",
-    ]
-
-
-def put_demo_alarms(cloudwatch: Any) -> None:
-    """The alarms of the web and chat step policies (the demo's, and the tests' that register its targets)."""
-    put_alarm(
-        cloudwatch,
-        WEB_ALARM,
-        namespace="AWS/EC2",
-        metric_name="CPUUtilization",
-        dimensions={"AutoScalingGroupName": WEB_ASG},
-        threshold=80,
-    )
-    put_alarm(
-        cloudwatch,
-        CHAT_ALARM,
-        namespace="Marea/Chat",
-        metric_name="ConnectedClients",
-        dimensions={"ClusterName": CHAT_CLUSTER, "ServiceName": CHAT_SERVICE},
-        threshold=500,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-    )
+from marea_local.demo_resources import (
+    create_fargate_service,
+    create_kops_runner_cluster,
+    create_web_asg,
+    runner_environment,
+)
+from marea_local.embedded_aws import EmbeddedAws, PortUnavailable, start_embedded_aws
+from marea_local.event_pump import EventPump
+from marea_local.example_targets import NAMES, example_target
+from marea_local.kops_local import run_runner_locally, seed_kops_cluster
+from marea_local.local_fargate import LocalFargate
+from marea_local.simulated_clock import SimulatedClock
 
 
 @dataclass
@@ -151,7 +73,7 @@ class Demo:
         self.args = args
         self.stop = threading.Event()
         self.aws: EmbeddedAws | None = None
-        self.api: subprocess.Popen[bytes] | None = None
+        self.api = ApiProcess(args.port, args.verbose)
         self.tally = Tally()
         self.width = display.terminal_width()  # None when piped: lines stay whole
         self.trace = load_trace()
@@ -303,7 +225,7 @@ class Demo:
         from app import app
         from chalicelib import wiring
 
-        self.check_api_port()
+        self.api.check_port()
         self.start_aws()
         workloads = self.create_workloads()
         self.start_chat(workloads)
@@ -346,9 +268,9 @@ class Demo:
             if self.stop.is_set():
                 return 0
             self.backtest(workloads["web"])
-            self.serve_api()
+            self.api.serve(self.aws.url if self.aws else "")
             if self.args.once:
-                checked = self.check_api()
+                checked = self.api.check(self.chat)
                 if self.args.hold:  # the console's browser tests read this API before the demo stops
                     say(f"holding: the API serves on 127.0.0.1:{self.args.port} until SIGTERM")
                     self.stop.wait()
@@ -480,115 +402,10 @@ class Demo:
             say=say,
         )
 
-    # ---- the API -------------------------------------------------------------------------------
-    def check_api_port(self) -> None:
-        """Before the replay, not after it: the API's port is the one users type, so it is fixed, and may be held."""
-        try:
-            check_port_free(self.args.port)
-        except PortUnavailable as exc:
-            raise SystemExit(
-                f"the HTTP API's port 127.0.0.1:{exc.port} is not free ({exc.reason}): is another demo running? "
-                f"Stop it, or pick another port: make demo PORT=<port> (or DEMO_ARGS=--port <port>)"
-            ) from exc
-
-    def serve_api(self) -> None:
-        port = self.args.port
-        chalice = Path(sys.executable).with_name("chalice")
-        self.api = subprocess.Popen(  # noqa: S603 - fixed argument list, our own venv's chalice
-            [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL if not self.args.verbose else None,
-            stderr=subprocess.DEVNULL if not self.args.verbose else None,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise SystemExit(
-                    f"chalice local exited with {self.api.returncode}; is port {port} free? (PORT= changes it)"
-                )
-            try:
-                with urllib.request.urlopen(f"{base}/targets", timeout=2):  # noqa: S310 - loopback only
-                    break
-            except OSError:
-                time.sleep(0.3)
-        say("")
-        say(f"console: {base}/console (targets, timelines, decisions; docs/console.md)")
-        say(f"HTTP API (chalice local --stage local) on {base}. Try:")
-        for line in api_examples(base, self.aws.url if self.aws else ""):
-            say(f"  {line}")
-
-    def check_api(self) -> bool:
-        url = f"http://127.0.0.1:{self.args.port}/decisions?target=web&limit=3"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.loads(response.read())
-        latest = body["decisions"][0] if body["decisions"] else None
-        say(
-            f"API check: GET /decisions?target=web&limit=3 -> {len(body['decisions'])} decisions; latest: "
-            f"{latest['explanation'] if latest else 'none'}"
-        )
-        backtests_ok = self.check_backtests()
-        return bool(body["decisions"]) and backtests_ok and (self.chat is None or self.check_chat_metric(self.chat))
-
-    def check_backtests(self) -> bool:
-        """The POST /backtest examples the demo prints answer, on its own targets, step policies and all."""
-        ok = True
-        for body in backtest_requests():
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{self.args.port}/backtest",
-                data=json.dumps(body).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback only
-                    result = json.loads(response.read())
-            except urllib.error.HTTPError as exc:
-                say(f"API check: POST /backtest {json.dumps(body)} -> {exc.code} {exc.read().decode()[:300]}")
-                ok = False
-                continue
-            current, proposed = result["current"], result["proposed"]
-            say(
-                f"API check: POST /backtest {json.dumps(body)} -> {result['minutes']} minutes of "
-                f"{result['demand_formula']}; under-provisioned minutes {current['label']} "
-                f"{current['summary']['under_provisioned_minutes']} vs {proposed['label']} "
-                f"{proposed['summary']['under_provisioned_minutes']}, unit-hours "
-                f"{current['summary']['unit_hours']:.1f} vs {proposed['summary']['unit_hours']:.1f}"
-            )
-        return ok
-
-    def check_chat_metric(self, chat: RealChat) -> bool:
-        """The latest chat decision that read ConnectedClients read what the real chat's EMF lines put."""
-        url = f"http://127.0.0.1:{self.args.port}/decisions?target=chat&limit=100"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            decisions = json.loads(response.read())["decisions"]
-        for decision in decisions:
-            points = decision["inputs"].get("metrics", {}).get("connections-per-task", [])
-            if not points:
-                continue
-            matched = [p for p in points if chat.published_matches(datetime.fromisoformat(p["timestamp"]), p["value"])]
-            values = ", ".join(f"{p['value']:g}" for p in points[-5:])
-            say(
-                f"API check: GET /decisions?target=chat -> the latest decision on the chat's metric read "
-                f"{len(points)} ConnectedClients per task datapoints (last: {values}); {len(matched)} of them "
-                f"are what the awslogs stand-in put from the real chat instances' EMF lines; it says: "
-                f"{decision['explanation']}"
-            )
-            return len(matched) == len(points)
-        say("API check: GET /decisions?target=chat -> no decision read ConnectedClients")
-        return False
-
     def shutdown(self) -> None:
         """Stop every part, saying which as it goes (a Ctrl-C should not leave anyone guessing what still runs)."""
         self.stop.set()
-        if self.api is not None and self.api.poll() is None:
-            say(f"stopping: the HTTP API (chalice local, pid {self.api.pid}) on 127.0.0.1:{self.args.port}")
-            self.api.terminate()
-            try:
-                self.api.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.api.kill()
+        self.api.stop()
         try:
             if self.chat is not None:
                 say("stopping: the chat tier (its chat processes, their socket.io clients and redis-server)")
@@ -597,80 +414,3 @@ class Demo:
             if self.aws is not None:
                 say(f"stopping: the embedded AWS on {self.aws.url} (its state goes with it)")
                 self.aws.stop()
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="make demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP API port (default $PORT or 8000)"
-    )
-    parser.add_argument(
-        "--minutes", type=int, default=REPLAY_MINUTES, help="simulated minutes to replay (default %(default)s)"
-    )
-    parser.add_argument(
-        "--seconds-per-minute", type=float, default=0.05, help="real seconds per simulated minute (default %(default)s)"
-    )
-    parser.add_argument(
-        "--once", action="store_true", help="exit after the replay and one API check (unattended runs, CI)"
-    )
-    parser.add_argument(
-        "--chart",
-        type=Path,
-        default=CHART,
-        metavar="PATH",
-        help="where the backtest chart of the replayed minutes goes (default demo-output/backtest.png)",
-    )
-    parser.add_argument(
-        "--chat",
-        choices=["auto", "real", "simulated"],
-        default="auto",
-        help="the chat tier: real chat processes and clients when redis-server is installed (auto, the default), "
-        "always (real: fail without it) or never (simulated)",
-    )
-    parser.add_argument(
-        "--chat-max-instances",
-        type=int,
-        default=DEFAULT_MAX_INSTANCES,
-        metavar="N",
-        help=f"at most N real chat processes at once (default %(default)s, at most {MAX_CHAT_INSTANCES}); above "
-        "it the running ones hold their share of the users",
-    )
-    parser.add_argument(
-        "--hold",
-        action="store_true",
-        help="with --once: after the checks, keep serving the API (no live replay) until SIGTERM or Ctrl-C",
-    )
-    parser.add_argument("--verbose", action="store_true", help="print every minute and chalice local's log")
-    args = parser.parse_args(argv)
-    if args.hold and not args.once:
-        parser.error("--hold goes with --once (without it the demo serves until Ctrl-C anyway)")
-    if not 1 <= args.minutes <= 1440:
-        parser.error("--minutes must be between 1 and 1440")
-    if not 1 <= args.chat_max_instances <= MAX_CHAT_INSTANCES:
-        parser.error(f"--chat-max-instances must be between 1 and {MAX_CHAT_INSTANCES}")
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    demo = Demo(parse_args(argv))
-
-    def stop(signum: int, _frame: Any) -> None:
-        say(f"\n{signal.Signals(signum).name}: finishing the current minute, then stopping the demo")
-        demo.stop.set()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        return demo.run()
-    finally:
-        demo.shutdown()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -31,9 +31,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from marea_local.chat_clients import ClientPool
-from marea_local.chat_plan import MinuteMap, place_samples, plan_fleet, real_clients, spread_clients
 from marea_local.chat_processes import ChatProcess, ChatProcessError, LogTail, RedisProcess, redis_binary
+from marea_local.demo.chat_clients import ClientPool
+from marea_local.demo.chat_plan import MinuteMap, place_samples, plan_fleet, real_clients, spread_clients
 from marea_local.emf import EmfError, EmfSample, parse_emf_line, put_metric_data_requests
 
 NAMESPACE, METRIC_NAME = "Marea/Chat", "ConnectedClients"  # what chat/metrics.py prints

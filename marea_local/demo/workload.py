@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chalicelib.models.targets import CustomMetric
 
-TRACE = Path(__file__).resolve().parent.parent / "bench" / "data" / "nasa_jul95.csv"
+TRACE = Path(__file__).resolve().parents[2] / "bench" / "data" / "nasa_jul95.csv"
 
 
 def load_trace(path: Path = TRACE) -> list[int]:

@@ -71,3 +71,7 @@ def note(text: str, width: int | None) -> list[str]:
         subsequent_indent=" " * len(NOTE_INDENT),
         break_on_hyphens=False,
     ) or [NOTE_INDENT]
+
+
+def say(line: str) -> None:
+    print(line, flush=True)

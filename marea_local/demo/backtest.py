@@ -6,7 +6,7 @@ done with the same traffic? Both are replayed by ``marea_backtest`` (the engine 
 the world model of docs/backtesting.md) in the world of the demo's web tier as registered: its kind
 (an Auto Scaling group is ``ec2``), its min and max, the target of its CPU target-tracking policy as
 the target utilization, and the capacity of an instance as the demo's workload model defines it
-(marea_local/workload.py: ``unit_capacity`` of demand at 100 % CPU, demand = trace requests x
+(marea_local/demo/workload.py: ``unit_capacity`` of demand at 100 % CPU, demand = trace requests x
 ``demand_scale``).
 """
 
