@@ -108,8 +108,11 @@ def _watch(args: argparse.Namespace, client: ApiClient) -> int:
     printed = 0
     if args.output == "table":
         print(decisions_table([]), flush=True)  # the header
+    which = f"target {args.target}" if args.target else "every target"
     try:
-        for decision in follow(client, args.target, args.interval):
+        for decision in follow(
+            client, args.target, args.interval, ready=lambda: _say(f"watching {which}; Ctrl-C ends")
+        ):
             if args.output == "json":
                 print(json.dumps(decision), flush=True)
             else:
@@ -118,8 +121,14 @@ def _watch(args: argparse.Namespace, client: ApiClient) -> int:
             if args.count and printed >= args.count:
                 break
     except KeyboardInterrupt:
-        print(file=sys.stderr)
+        print(file=sys.stderr)  # past the terminal's ^C
+        _say(f"stopped watching ({printed} new)")
     return 0
+
+
+def _say(note: str) -> None:
+    """A note for the person at the terminal: on stderr, so that stdout holds only decisions (JSON lines)."""
+    print(f"marea: {note}", file=sys.stderr, flush=True)
 
 
 def evaluate(args: argparse.Namespace, client: ApiClient) -> int:

@@ -30,10 +30,15 @@ def follow(
     target: str | None,
     interval_s: float,
     sleep: Callable[[float], None] = time.sleep,
+    ready: Callable[[], None] = lambda: None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield, oldest first, each decision recorded (or whose outcome changed) after the first poll."""
+    """Yield, oldest first, each decision recorded (or whose outcome changed) after the first poll.
+
+    ``ready`` is called once that first poll has marked what exists as seen: from then on nothing is missed.
+    """
     query = {"limit": "50", **({"target": target} if target else {})}
     seen = {(d["id"], d["outcome"]) for d in _newest(client, query, set())}
+    ready()
     while True:
         sleep(interval_s)
         fresh = [d for d in _newest(client, query, seen) if (d["id"], d["outcome"]) not in seen]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -52,6 +54,14 @@ def api(data_stack: Any) -> Iterator[str]:
     process.wait(timeout=10)
 
 
+def line_of(stream: IO[str] | None, timeout_s: float = 30) -> str:
+    """The next line ``stream`` gives within ``timeout_s`` (a process that hangs fails the test, not the run)."""
+    assert stream is not None
+    ready, _, _ = select.select([stream], [], [], timeout_s)
+    assert ready, f"no line within {timeout_s} s"
+    return stream.readline()
+
+
 def marea(capsys: Any, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
@@ -75,35 +85,27 @@ def test_put_patch_list_watch_evaluate_delete(api: str, clients: dict[str, Any],
     assert out.splitlines()[1].split()[:5] == ["web", "asg", "act", "no", "1-10"]
     assert all(len(line) <= 80 for line in out.splitlines())
 
-    # `watch` in another process sees the decision `evaluate` causes, and only that one.
+    # `watch` in another process sees the decision `evaluate` causes, and only that one; Ctrl-C ends it cleanly.
     watcher = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "marea_cli.main",
-            "decisions",
-            "watch",
-            "--count",
-            "1",
-            "--interval",
-            "0.2",
-            "--output",
-            "json",
-            *at,
-        ],
+        [sys.executable, "-m", "marea_cli.main", "decisions", "watch", "--interval", "0.2", "--output", "json", *at],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)  # its first poll marks what exists as seen
-    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
-    code, out, _ = marea(capsys, "evaluate", "web", "--output", "json", *at)
-    decision = json.loads(out)
-    assert (code, decision["outcome"], decision["final"]) == (0, "applied", 4)
-    watched, errors = watcher.communicate(timeout=30)
+    try:
+        assert line_of(watcher.stderr) == "marea: watching every target; Ctrl-C ends\n"  # its first poll is done
+        publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+        code, out, _ = marea(capsys, "evaluate", "web", "--output", "json", *at)
+        decision = json.loads(out)
+        assert (code, decision["outcome"], decision["final"]) == (0, "applied", 4)
+        assert json.loads(line_of(watcher.stdout))["id"] == decision["id"]
+        watcher.send_signal(signal.SIGINT)
+        watched, errors = watcher.communicate(timeout=30)
+    finally:
+        watcher.kill()
     assert watcher.returncode == 0, errors
-    assert [json.loads(line)["id"] for line in watched.splitlines()] == [decision["id"]]
+    assert (watched, errors) == ("", "\nmarea: stopped watching (1 new)\n")  # nothing more, and no traceback
     assert asg_desired(clients) == 4
 
     code, out, _ = marea(capsys, "decisions", "list", "--target", "web", *at)
