@@ -18,9 +18,29 @@ TIMEOUT_S = 60  # POST /backtest may replay days of minutes
 class ApiError(Exception):
     """The API answered with an error: its status, code and message, as it sent them."""
 
-    def __init__(self, status: int, code: str, message: str, body: Any = None, raw: bytes = b"") -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        body: Any = None,
+        raw: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message, self.body, self.raw = status, code, message, body, raw
+        self.headers = headers or {}  # as they came, for the console's forwarder to relay
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer to relay (the console's forwarder) or report, not to follow: a followed request would
+    go out again, to wherever Location says, with a signature made for the first URL."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class Unreachable(Exception):
@@ -66,11 +86,11 @@ class ApiClient:
             headers = signed_headers(method, url, headers, data, self.endpoint.region)
         request = urllib.request.Request(url, data=data or None, headers=headers, method=method)  # noqa: S310 - http(s) only (endpoints.resolve)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:  # noqa: S310 - http(s) only
+            with _OPENER.open(request, timeout=TIMEOUT_S) as answer:
                 raw = answer.read()
                 return Response(answer.status, _decoded(raw), dict(answer.headers.items()), raw)
         except urllib.error.HTTPError as exc:
-            raise _api_error(exc.code, exc.read()) from None
+            raise _api_error(exc.code, exc.read(), dict(exc.headers.items())) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise Unreachable(f"cannot reach {self.endpoint.url}: {reason}") from None
@@ -85,10 +105,12 @@ def _decoded(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def _api_error(status: int, raw: bytes) -> ApiError:
+def _api_error(status: int, raw: bytes, headers: dict[str, str]) -> ApiError:
     body = _decoded(raw)
     if isinstance(body, dict) and "message" in body:
         code = str(body.get("code") or body.get("Code") or "ERROR")
-        return ApiError(status, code, str(body["message"]), body, raw)
-    # API Gateway's own refusals ({"message": ...} above) or a proxy's HTML: kept short.
-    return ApiError(status, "HTTP_ERROR", str(body)[:300] if body else f"HTTP {status}", body, raw)
+        return ApiError(status, code, str(body["message"]), body, raw, headers)
+    # API Gateway's own refusals ({"message": ...} above), a redirect or a proxy's HTML: kept short.
+    location = next((value for name, value in headers.items() if name.lower() == "location"), None)
+    message = f"redirected to {location}" if location else str(body)[:300] if body else f"HTTP {status}"
+    return ApiError(status, "HTTP_ERROR", message, body, raw, headers)

@@ -35,7 +35,7 @@ class ForwardingHandler(BaseHTTPRequestHandler):
         try:
             response = self.client.send(self.command, self.path, data=data, content_type=content_type)
         except ApiError as exc:
-            self._answer(exc.status, exc.raw, {"Content-Type": "application/json"})
+            self._answer(exc.status, exc.raw, exc.headers)
         except (Unreachable, CredentialsMissing) as exc:
             self._answer(502, _error("BAD_GATEWAY", str(exc)), {})
         else:

@@ -1,6 +1,7 @@
 """Stands in for API Gateway's IAM authorization, which cannot run here: an HTTP server on 127.0.0.1 that
 recomputes each request's SigV4 signature with botocore from the credentials it knows, answers 403 (as API
-Gateway does, {"message": ...}) when it is missing or wrong, and otherwise a JSON echo of what it received."""
+Gateway does, {"message": ...}) when it is missing or wrong, and otherwise a JSON echo of what it received (or,
+for a path in ``canned``, the status, headers and body given there, as the API behind API Gateway would)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ def expected_signature(method: str, url: str, headers: dict[str, str], body: byt
 
 
 class SigV4Upstream:
-    def __init__(self, creds: Credentials) -> None:
+    def __init__(self, creds: Credentials, canned: dict[str, tuple[int, dict[str, str], bytes]] | None = None) -> None:
         self.seen: list[dict[str, Any]] = []
-        seen = self.seen
+        seen, canned_answers = self.seen, canned or {}
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -56,10 +57,12 @@ class SigV4Upstream:
                         {"message": "The request signature we calculated does not match the signature you provided."},
                     )
                 )
-                payload = json.dumps(answer).encode()
+                payload, headers = json.dumps(answer).encode(), {"Content-Type": "application/json"}
+                if ok and self.path in canned_answers:
+                    status, headers, payload = canned_answers[self.path]
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("X-Upstream", "sigv4-check")
+                for name, value in {**headers, "X-Upstream": "sigv4-check"}.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.credentials import Credentials
@@ -19,6 +20,16 @@ from tests.cli.sigv4_upstream import SigV4Upstream
 
 KEYS = {"AWS_ACCESS_KEY_ID": "marea-test-key", "AWS_SECRET_ACCESS_KEY": "not-a-secret-signing-test"}
 
+# What the API behind API Gateway answers on two paths: a redirect, and a refusal with its own headers.
+CANNED = {
+    "/moved": (302, {"Location": "http://127.0.0.1:1/elsewhere"}, b""),
+    "/console/nope": (
+        404,
+        {"Content-Type": "application/json", "Content-Security-Policy": "default-src 'none'"},
+        b'{"code": "NOT_FOUND", "message": "no console asset \'nope\'"}',
+    ),
+}
+
 
 @pytest.fixture
 def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[SigV4Upstream]:
@@ -29,7 +40,7 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[SigV4Upstream]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
-    server = SigV4Upstream(Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"]))
+    server = SigV4Upstream(Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"]), CANNED)
     yield server
     server.close()
 
@@ -96,6 +107,37 @@ def test_an_unsigned_forwarder_relays_the_refusal_as_it_came(upstream: SigV4Upst
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_redirects_and_refusals_are_relayed_as_they_came_never_followed(upstream: SigV4Upstream) -> None:
+    client = ApiClient(Endpoint(upstream.url, signed=True))
+    proxy = make_server(client)
+    serve_in_background(proxy)
+    base = f"http://127.0.0.1:{proxy.server_port}"
+    no_redirects = urllib.request.build_opener(NoRedirects)
+    try:
+        with pytest.raises(ApiError) as moved_for_cli:
+            client.call("GET", "/moved")
+        assert str(moved_for_cli.value) == "302 HTTP_ERROR: redirected to http://127.0.0.1:1/elsewhere"
+        with pytest.raises(urllib.error.HTTPError) as moved:
+            no_redirects.open(f"{base}/moved", timeout=10)
+        assert (moved.value.code, moved.value.headers["Location"]) == (302, "http://127.0.0.1:1/elsewhere")
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/console/nope", timeout=10)  # noqa: S310 - loopback
+        assert missing.value.code == 404
+        assert missing.value.headers["Content-Security-Policy"] == "default-src 'none'"
+        assert json.loads(missing.value.read())["code"] == "NOT_FOUND"
+        assert [s["path"] for s in upstream.seen] == ["/moved", "/moved", "/console/nope"]  # Location never asked
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """The test's browser stand-in sees the forwarder's 302 itself."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def test_a_stage_resolves_to_the_url_chalice_recorded_and_is_signed_for_its_region(tmp_path: Path) -> None:
