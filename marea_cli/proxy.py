@@ -2,6 +2,11 @@
 
 The way `kubectl proxy` works: the browser talks to this process without credentials; this process
 adds the caller's SigV4 signature to each request it forwards, so no AWS credential reaches the page.
+
+Since it signs whatever reaches it, it forwards only what the console (or a local tool) sends: a request
+must name this forwarder as its Host (a web page whose name was rebound to 127.0.0.1 names its own), and a
+request that can change something must not come from another origin (a page elsewhere posting to
+127.0.0.1 carries its Origin; the console's own calls carry this one, or none from curl).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from marea_cli.client import ApiClient, ApiError, Unreachable
 from marea_cli.signing import CredentialsMissing
@@ -27,8 +32,10 @@ class ForwardingHandler(BaseHTTPRequestHandler):
 
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._answer(413, _error("PAYLOAD_TOO_LARGE", "the request body is over 6 MB"), {})
+        refusal = self._refusal(length)
+        if refusal is not None:
+            self.close_connection = True  # its body, unread, must not be taken for the next request
+            self._answer(*refusal, {})
             return
         data = self.rfile.read(length) if length else b""
         content_type = self.headers.get("Content-Type", "application/json")
@@ -40,6 +47,18 @@ class ForwardingHandler(BaseHTTPRequestHandler):
             self._answer(502, _error("BAD_GATEWAY", str(exc)), {})
         else:
             self._answer(response.status, response.raw, response.headers)
+
+    def _refusal(self, length: int) -> tuple[int, bytes] | None:
+        port = cast(ThreadingHTTPServer, self.server).server_port
+        own = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        host, origin = self.headers.get("Host"), self.headers.get("Origin")
+        if host not in own:
+            return 403, _error("FORBIDDEN", f"this forwarder answers only to http://127.0.0.1:{port} (Host {host!r})")
+        if self.command not in ("GET", "HEAD") and origin is not None and origin not in {f"http://{h}" for h in own}:
+            return 403, _error("FORBIDDEN", f"a {self.command} from another origin ({origin}) is not forwarded")
+        if length > MAX_BODY:
+            return 413, _error("PAYLOAD_TOO_LARGE", "the request body is over 6 MB")
+        return None
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)

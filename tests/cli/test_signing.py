@@ -140,6 +140,34 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def test_the_forwarder_signs_nothing_for_a_rebound_name_or_another_sites_page(upstream: SigV4Upstream) -> None:
+    proxy = make_server(ApiClient(Endpoint(upstream.url, signed=True)))
+    serve_in_background(proxy)
+    base = f"http://127.0.0.1:{proxy.server_port}"
+
+    def status(path: str, method: str = "GET", **headers: str) -> int:
+        request = urllib.request.Request(base + path, data=b"{}" if method == "POST" else None, method=method)  # noqa: S310 - loopback
+        for name, value in headers.items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    try:
+        assert status("/targets", Host=f"attacker.example:{proxy.server_port}") == 403  # DNS rebinding
+        assert status("/targets/web/evaluate", "POST", Origin="https://attacker.example") == 403  # a cross-site form
+        assert upstream.seen == []  # neither was signed nor sent
+        assert status("/targets/web/evaluate", "POST", Origin=base) == 200  # the console's own call
+        assert status("/targets", Host=f"localhost:{proxy.server_port}") == 200
+        assert status("/targets/web/evaluate", "POST") == 200  # curl sends no Origin
+        assert len(upstream.seen) == 3
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
 def test_a_stage_resolves_to_the_url_chalice_recorded_and_is_signed_for_its_region(tmp_path: Path) -> None:
     deployed = tmp_path / ".chalice" / "deployed"
     deployed.mkdir(parents=True)
