@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +75,20 @@ class ApiClient:
         return response.body
 
     def send(
-        self, method: str, path: str, *, query: dict[str, str] | None = None, data: bytes = b"", content_type: str
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        data: bytes = b"",
+        content_type: str,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response:
+        """One request; ``extra_headers`` (e.g. If-Match) go out as given, signed with the rest."""
         url = self.endpoint.join(path)
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(extra_headers or {})}
         if data:
             headers["Content-Type"] = content_type
         if self.endpoint.signed:

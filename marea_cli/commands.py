@@ -122,7 +122,7 @@ def _watch(args: argparse.Namespace, client: ApiClient) -> int:
                 break
     except KeyboardInterrupt:
         print(file=sys.stderr)  # past the terminal's ^C
-        _say(f"stopped watching ({printed} new)")
+        _say("stopped watching")
     return 0
 
 

@@ -21,6 +21,9 @@ from marea_cli.signing import CredentialsMissing
 
 # Hop-by-hop headers and those the forwarder sets itself are not relayed (RFC 9110 7.6.1).
 _NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+# The browser's request headers the API reads (the console's PATCH carries If-Match: a stale page gets 412 rather
+# than overwrite a newer version); the rest (cookies, the browser's own) stay here, and the forwarder signs its own.
+FORWARDED = ("Accept", "If-Match", "If-None-Match")
 MAX_BODY = 6 * 1024 * 1024  # API Gateway's and Lambda's payload limit
 
 
@@ -39,8 +42,11 @@ class ForwardingHandler(BaseHTTPRequestHandler):
             return
         data = self.rfile.read(length) if length else b""
         content_type = self.headers.get("Content-Type", "application/json")
+        passed_on = {name: self.headers[name] for name in FORWARDED if name in self.headers}
         try:
-            response = self.client.send(self.command, self.path, data=data, content_type=content_type)
+            response = self.client.send(
+                self.command, self.path, data=data, content_type=content_type, extra_headers=passed_on
+            )
         except ApiError as exc:
             self._answer(exc.status, exc.raw, exc.headers)
         except (Unreachable, CredentialsMissing) as exc:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,10 @@ from typing import IO, Any
 
 import pytest
 
+from marea_cli.client import ApiClient
+from marea_cli.endpoints import resolve
 from marea_cli.main import main
+from marea_cli.proxy import make_server, serve_in_background
 from marea_local.embedded_aws import free_port
 from tests.integration.world import asg_desired, asg_target, make_asg, publish_cpu
 
@@ -54,12 +59,30 @@ def api(data_stack: Any) -> Iterator[str]:
     process.wait(timeout=10)
 
 
-def line_of(stream: IO[str] | None, timeout_s: float = 30) -> str:
-    """The next line ``stream`` gives within ``timeout_s`` (a process that hangs fails the test, not the run)."""
-    assert stream is not None
-    ready, _, _ = select.select([stream], [], [], timeout_s)
-    assert ready, f"no line within {timeout_s} s"
-    return stream.readline()
+class Lines:
+    """A process's output stream read line by line on a thread, each line waited for at most ``timeout_s`` (a
+    process that hangs fails the test, not the run)."""
+
+    def __init__(self, stream: IO[str] | None, timeout_s: float = 30) -> None:
+        assert stream is not None
+        self.timeout_s, self.queue = timeout_s, queue.Queue[str]()
+        self.reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.queue.put(line)
+
+    def next(self) -> str:
+        try:
+            return self.queue.get(timeout=self.timeout_s)
+        except queue.Empty:
+            raise AssertionError(f"no line within {self.timeout_s} s") from None
+
+    def rest(self) -> list[str]:
+        """The lines not taken yet, once the stream has ended (its process exited)."""
+        self.reader.join(timeout=self.timeout_s)
+        return list(self.queue.queue)
 
 
 def marea(capsys: Any, *argv: str) -> tuple[int, str, str]:
@@ -93,19 +116,25 @@ def test_put_patch_list_watch_evaluate_delete(api: str, clients: dict[str, Any],
         stderr=subprocess.PIPE,
         text=True,
     )
+    out_lines, err_lines = Lines(watcher.stdout), Lines(watcher.stderr)
     try:
-        assert line_of(watcher.stderr) == "marea: watching every target; Ctrl-C ends\n"  # its first poll is done
+        assert err_lines.next() == "marea: watching every target; Ctrl-C ends\n"  # its first poll is done
         publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
         code, out, _ = marea(capsys, "evaluate", "web", "--output", "json", *at)
         decision = json.loads(out)
         assert (code, decision["outcome"], decision["final"]) == (0, "applied", 4)
-        assert json.loads(line_of(watcher.stdout))["id"] == decision["id"]
+        # Printed once per outcome: a poll during the actuation sees it `pending` first.
+        outcomes = [json.loads(out_lines.next())]
+        while outcomes[-1]["outcome"] != "applied":
+            outcomes.append(json.loads(out_lines.next()))
+        assert {d["id"] for d in outcomes} == {decision["id"]}
+        assert [d["outcome"] for d in outcomes] in (["applied"], ["pending", "applied"])
         watcher.send_signal(signal.SIGINT)
-        watched, errors = watcher.communicate(timeout=30)
+        assert watcher.wait(timeout=30) == 0
+        assert [err_lines.next(), err_lines.next()] == ["\n", "marea: stopped watching\n"]
     finally:
         watcher.kill()
-    assert watcher.returncode == 0, errors
-    assert (watched, errors) == ("", "\nmarea: stopped watching (1 new)\n")  # nothing more, and no traceback
+    assert (out_lines.rest(), err_lines.rest()) == ([], [])  # nothing more printed, and no traceback
     assert asg_desired(clients) == 4
 
     code, out, _ = marea(capsys, "decisions", "list", "--target", "web", *at)
@@ -113,6 +142,35 @@ def test_put_patch_list_watch_evaluate_delete(api: str, clients: dict[str, Any],
     assert decision["id"] not in out  # the table shows time, target, outcome, change and why
     assert "applied" in out.splitlines()[1]
     assert "2->4" in out.splitlines()[1]
+
+    # The console's forwarder in front of the real API: a merge patch, its If-Match and a read go through as sent.
+    proxy = make_server(ApiClient(resolve(api, None, False, ROOT)))
+    serve_in_background(proxy)
+    try:
+        base = f"http://127.0.0.1:{proxy.server_port}"
+        patch = urllib.request.Request(  # noqa: S310 - loopback
+            f"{base}/targets/web",
+            data=b'{"paused": true}',
+            method="PATCH",
+            headers={"Content-Type": "application/merge-patch+json", "Origin": base},
+        )
+        with urllib.request.urlopen(patch, timeout=30) as answer:  # noqa: S310 - loopback
+            assert (answer.status, json.loads(answer.read())["paused"]) == (200, True)
+        stale = urllib.request.Request(  # noqa: S310 - loopback
+            f"{base}/targets/web",
+            data=b'{"paused": false}',
+            method="PATCH",
+            headers={"Content-Type": "application/merge-patch+json", "If-Match": '"2"'},  # it is at 3 now
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(stale, timeout=30)  # noqa: S310 - loopback
+        assert refused.value.code == 412  # the API's answer to a stale page, not a silent overwrite
+        with urllib.request.urlopen(f"{base}/decisions?target=web&limit=1", timeout=30) as answer:  # noqa: S310
+            assert [d["id"] for d in json.loads(answer.read())["decisions"]] == [decision["id"]]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert marea(capsys, "targets", "get", "web", "--output", "json", *at)[1].count('"paused": true') == 1
 
     assert marea(capsys, "targets", "delete", "web", *at)[:2] == (0, "target web deleted\n")
     code, out, err = marea(capsys, "targets", "get", "web", *at)
