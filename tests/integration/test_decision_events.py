@@ -19,7 +19,16 @@ import pytest
 from marea_local.decision_inbox import DecisionInbox
 from marea_local.demo_resources import put_alarm
 from tests.integration.test_alarm_flow import ALARM, fire_alarm, step_policy
-from tests.integration.world import asg_desired, asg_target, make_asg, publish_cpu, register
+from tests.integration.test_kops_launcher import ASG, runner_tasks, stop
+from tests.integration.world import (
+    asg_desired,
+    asg_target,
+    kops_target,
+    make_asg,
+    make_runner_cluster,
+    publish_cpu,
+    register,
+)
 
 
 @pytest.fixture
@@ -87,6 +96,70 @@ def test_a_duplicate_alarm_event_puts_no_second_decision_event(
     put = inbox.drain()
     assert [e["detail"]["outcome"] for e in put] == ["applied"]
     assert asg_desired(clients) == 4
+
+
+@pytest.mark.parametrize(("runner_status", "exit_code", "outcome"), [("applied", 0, "applied"), (None, 3, "failed")])
+def test_a_kops_change_is_put_once_when_its_runner_stops_and_not_while_pending(
+    client: Any,
+    clients: dict[str, Any],
+    inbox: DecisionInbox,
+    monkeypatch: pytest.MonkeyPatch,
+    runner_status: str | None,
+    exit_code: int,
+    outcome: str,
+) -> None:
+    from chalicelib.settings import get_settings
+
+    make_asg(clients, name=ASG, desired=2)
+    make_runner_cluster(clients, monkeypatch)
+    register(client, "nodes", kops_target())
+    publish_cpu(clients["cloudwatch"], ASG, [90, 90, 90])
+
+    pending = client.http.post("/targets/nodes/evaluate").json_body
+    assert (pending["outcome"], inbox.drain()) == ("pending", [])
+    if runner_status:  # what the runner writes beside its decision (kops_runner/outcome.py), as only it may
+        clients["dynamodb"].update_item(
+            TableName=get_settings().decisions_table,
+            Key={"id": {"S": pending["id"]}},
+            UpdateExpression="SET runner_result = :json",
+            ExpressionAttributeValues={":json": {"S": json.dumps({"status": runner_status, "message": "done"})}},
+        )
+    [task] = runner_tasks(clients)
+    stop(client, clients, task, exit_code)
+    stop(client, clients, task, exit_code)  # the task-state event redelivered: it closes nothing
+
+    [event] = inbox.drain()
+    assert event["detail"] == client.http.get(f"/decisions/{pending['id']}").json_body
+    assert event["detail"]["outcome"] == outcome
+
+
+def test_a_change_whose_outcome_write_failed_is_put_once_by_the_evaluation_that_settles_it(
+    client: Any, clients: dict[str, Any], web: None, inbox: DecisionInbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ASG was changed but the write recording it failed (chalicelib/actuation.py leaves the decision
+    pending and marked): nothing is put then; the next evaluation confirms it (unsettled.py) and puts it."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store.targets import TargetRegistry
+
+    settle = TargetRegistry.settle_actuation
+
+    def failing_once(self: TargetRegistry, *args: Any, **kwargs: Any) -> bool:
+        monkeypatch.setattr(TargetRegistry, "settle_actuation", settle)
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "rate exceeded"}}, "TransactWriteItems")
+
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    monkeypatch.setattr(TargetRegistry, "settle_actuation", failing_once)
+    first = client.http.post("/targets/web/evaluate").json_body["id"]
+    assert (client.http.get(f"/decisions/{first}").json_body["outcome"], asg_desired(clients)) == ("pending", 4)
+    assert inbox.drain() == []
+
+    for _ in range(2):  # the one that settles it, and one after: a settled decision is not put again
+        client.http.post("/targets/web/evaluate")
+
+    settled = [event["detail"] for event in inbox.drain() if event["detail"]["id"] == first]
+    assert settled == [client.http.get(f"/decisions/{first}").json_body]
+    assert settled[0]["outcome"] == "applied"
 
 
 class RefusingEventBridge:
@@ -190,4 +263,6 @@ def test_a_recommendation_whose_commit_answer_was_lost_is_still_put_once(
     client.http.post("/targets/advised/evaluate")  # a second evaluation, after the lost answer: its own event
 
     assert decision["outcome"] == "recommended"
-    assert [e["detail"]["id"] for e in inbox.drain()][:1] == [decision["id"]]
+    put = [e["detail"]["id"] for e in inbox.drain()]
+    assert put[0] == decision["id"]
+    assert put.count(decision["id"]) == 1
