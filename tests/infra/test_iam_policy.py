@@ -464,6 +464,21 @@ def test_prod_policy_decides(request_: Request, allowed: bool) -> None:
     assert _policy("prod").allows(request_) is allowed
 
 
+@pytest.mark.parametrize("stage", POLICY_STAGES)
+def test_each_stage_may_put_decision_events_on_the_bus_its_settings_name(stage: str) -> None:
+    """MAREA_EVENT_BUS_NAME changed in .chalice/config.json but not the policy: every put would be refused,
+    counted (DecisionEventsFailed) but never delivered."""
+    from chalicelib.decision_events import DETAIL_TYPE, SOURCE
+    from chalicelib.settings import Settings
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    environment = {**config["environment_variables"], **config["stages"][stage].get("environment_variables", {})}
+    bus = environment.get("MAREA_EVENT_BUS_NAME", Settings.model_fields["event_bus_name"].default)
+    arn = bus if bus.startswith("arn:") else f"arn:aws:events:{R}:{ACCOUNT}:event-bus/{bus}"
+    put = Request("events:PutEvents", arn, {"events:source": SOURCE, "events:detail-type": DETAIL_TYPE})
+    assert not bus or _policy(stage).allows(put), f"{stage}: the policy does not grant PutEvents on {arn}"
+
+
 # ---- every grant has a reason -------------------------------------------------------------------
 
 LOG_GROUP = f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/marea-{{stage}}-on_schedule_tick"
