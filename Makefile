@@ -61,11 +61,12 @@ typecheck: venv
 
 check: lint typecheck test
 
-bench: venv
+bench: venv console-assets
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/decision_latency.py
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/backtest_api.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -18,7 +18,6 @@ from marea_cli.endpoints import EndpointError, resolve
 from marea_cli.signing import CredentialsMissing
 
 REFUSED, USAGE, FAILED, UNREACHABLE = 1, 2, 3, 4
-PROJECT_DIR = Path.cwd()  # where `chalice deploy` recorded the stages (.chalice/deployed/)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return backtest(arguments)
     args = parser().parse_args(arguments)
     try:
-        endpoint = resolve(args.endpoint, args.stage, args.sign, PROJECT_DIR)
+        # Run from the project: `chalice deploy` recorded the stages in .chalice/deployed/ there.
+        endpoint = resolve(args.endpoint, args.stage, args.sign, Path.cwd())
         client = ApiClient(endpoint)
         if args.command == "console":
             from marea_cli.console import serve

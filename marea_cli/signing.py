@@ -7,6 +7,8 @@ instance role); nothing here stores or prints a credential.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
 SERVICE = "execute-api"
 
@@ -15,15 +17,24 @@ class CredentialsMissing(Exception):
     """No AWS credentials were found to sign with."""
 
 
+@lru_cache(maxsize=1)
+def _session() -> Any:
+    """One botocore session per process: the console's forwarder signs every call the page makes, and a new
+    session would look the credentials up again each time (an SSO cache read, an instance-role request).
+    Refreshable credentials refresh themselves inside it."""
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
 def signed_headers(
     method: str, url: str, headers: Mapping[str, str], body: bytes, region: str | None
 ) -> dict[str, str]:
     """``headers`` plus the SigV4 ones (Authorization, X-Amz-Date, X-Amz-Security-Token when a session)."""
-    import botocore.session
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
-    session = botocore.session.get_session()
+    session = _session()
     credentials = session.get_credentials()
     if credentials is None:
         raise CredentialsMissing(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
+from marea_cli import signing
 from marea_cli.client import ApiClient, ApiError
 from marea_cli.endpoints import Endpoint, EndpointError, resolve
 from marea_cli.proxy import make_server, serve_in_background
@@ -40,9 +41,11 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[SigV4Upstream]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
+    signing._session.cache_clear()  # the process's session reads this environment, not an earlier test's
     server = SigV4Upstream(Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"]), CANNED)
     yield server
     server.close()
+    signing._session.cache_clear()
 
 
 def test_a_signed_request_is_accepted_with_its_query_and_body(upstream: SigV4Upstream) -> None:
