@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,20 +34,11 @@ from chalicelib.ids import decision_id  # noqa: E402
 from chalicelib.models.decisions import Action, Decision, Outcome, Trigger, TriggerType  # noqa: E402
 from chalicelib.models.targets import Mode  # noqa: E402
 from chalicelib.store.items import decision_item  # noqa: E402
+from marea_local.browser import chromium  # noqa: E402
 from marea_local.data_stack import create_data_stack  # noqa: E402
 from marea_local.embedded_aws import environment, free_port, start_embedded_aws  # noqa: E402
 from marea_local.example_targets import example_target  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BATCH = 25
 
 
@@ -109,14 +99,8 @@ def serve_api(port: int) -> subprocess.Popen[bytes]:
 
 
 def measure(url: str, runs: int) -> dict[str, list[float]]:
-    from playwright.sync_api import sync_playwright
-
     figures: dict[str, list[float]] = {"page": [], "timeline": [], "fcp": []}
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise SystemExit("chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         for _ in range(runs):
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             began = time.perf_counter()
@@ -131,7 +115,6 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
             figures["timeline"].append(time.perf_counter() - began)
             assert page.locator("#decisions tbody tr").count() == 50  # one page, whatever is stored
             page.context.close()
-        browser.close()
     return figures
 
 

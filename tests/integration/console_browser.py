@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from marea_local.browser import chromium
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    path = shutil.which("chromium")
-    if path is None:
-        raise RuntimeError("chromium is not installed: `make chat-deps` as root installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+__all__ = ["chromium", "click_marker", "open_console"]
 
 
 def open_console(browser: Browser, url: str, problems: list[str], width: int = 1280, height: int = 900) -> Page:
