@@ -138,5 +138,5 @@ def test_make_vendor_installs_the_real_lock_for_the_lambda_platform_with_hashes_
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "\t$(BIN)/python infra/vendor.py\n" in makefile
     assert "vendor/requirements.lock.txt: requirements.lock.txt" in makefile
-    assert "package: venv vendor\n" in makefile
+    assert "package: venv vendor console-assets\n" in makefile  # vendor/ (and the console's Chart.js) first
     assert "/vendor/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
