@@ -24,6 +24,7 @@ REPLAYED_MINUTES = 150
 # The demo takes 1.5-3.5 min on a 2-core machine, depending on what else runs: room to spare, not a timing.
 DEMO_TIMEOUT_S = 600
 HOLDING = "holding: the API serves on"
+STOP_TIMEOUT_S = 60  # the demo's shutdown: the API, each chat process (10 s bound), redis-server, moto
 
 
 @dataclass
@@ -101,11 +102,23 @@ def held_demo_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Held
     threading.Thread(target=demo.read, daemon=True).start()
     threading.Thread(target=demo.read_errors, daemon=True).start()
     if not demo.held.wait(timeout=DEMO_TIMEOUT_S):
-        process.kill()
+        end(process)
         pytest.fail("the demo neither held its API nor exited in time:\n" + "".join(demo.lines)[-3000:])
     try:
         yield demo
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        end(process)
+
+
+def end(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_S. SIGKILL alone would orphan the chat
+    processes, chalice local and redis-server: each runs in its own session, and only the demo's shutdown
+    stops them."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
