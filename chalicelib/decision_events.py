@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.models.api import decision_response
-from chalicelib.models.decisions import Decision, Outcome
+from chalicelib.models.decisions import Action, Decision, Outcome
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.observability import count, logger
 from chalicelib.store.decisions import DecisionLog
@@ -32,6 +33,14 @@ DETAIL_TYPE = "Marea Decision"
 # What a reader is told about: a change made, a change that failed, a change recommended (advise
 # mode). Skipped and pending decisions are steps on the way, read in the decision log.
 PUBLISHED_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.FAILED, Outcome.RECOMMENDED})
+
+
+def announced(decision: Decision) -> bool:
+    """Put on the bus: applied and failed decisions, and recommendations of a change. An advise target
+    records a recommendation at every evaluation; one that keeps the capacity is a tick, not news."""
+    if decision.outcome is Outcome.RECOMMENDED:
+        return decision.action is not Action.NONE
+    return decision.outcome in PUBLISHED_OUTCOMES
 
 
 def decision_entry(decision: Decision, bus: str) -> dict[str, Any]:
@@ -53,7 +62,7 @@ class DecisionEvents:
     bus: str
 
     def recorded(self, decision: Decision) -> None:
-        if decision.outcome not in PUBLISHED_OUTCOMES:
+        if not announced(decision):
             return
         try:
             response = self.client().put_events(Entries=[decision_entry(decision, self.bus)])  # type: ignore[list-item]
@@ -74,6 +83,36 @@ class DecisionEvents:
         )
 
 
+def _if_recorded_anyway(events: DecisionEvents, log: DecisionLog, decision: Decision) -> None:
+    """A write whose answer was lost may have gone through: botocore's retry then fails the write's own
+    condition (False, or DuplicateDecisionError) or every attempt raises. Put the event if the stored decision
+    is the one this write carried (same id, outcome and updated_at: another writer's close has its own time)."""
+    if not announced(decision):
+        return
+    try:
+        found = log.get(decision.id, consistent=True)
+    except (ClientError, BotoCoreError) as exc:
+        logger().warning(
+            "write answer lost and its decision unreadable: no event",
+            extra={"decision_id": decision.id, "error": str(exc)},
+        )
+        return
+    if found is not None and _same_write(found, decision):
+        events.recorded(found)
+
+
+def _same_write(stored: Decision, written: Decision) -> bool:
+    """The stored decision is the one ``written`` carried: its outcome, at its time (the log keeps milliseconds;
+    a decision changed with model_copy still holds microseconds)."""
+    if stored.outcome is not written.outcome or stored.updated_at is None or written.updated_at is None:
+        return False
+    return _milliseconds(stored.updated_at) == _milliseconds(written.updated_at)
+
+
+def _milliseconds(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 class PublishingDecisionLog(DecisionLog):
     """The DynamoDB decision log, putting an event after each write that recorded a new outcome."""
 
@@ -82,9 +121,15 @@ class PublishingDecisionLog(DecisionLog):
         self._events = events
 
     def put_new(self, decision: Decision, expires_at: int, dedup: str | None = None) -> bool:
-        recorded = super().put_new(decision, expires_at, dedup)
+        try:
+            recorded = super().put_new(decision, expires_at, dedup)
+        except (ClientError, BotoCoreError):
+            _if_recorded_anyway(self._events, self, decision)
+            raise
         if recorded:
             self._events.recorded(decision)
+        else:
+            _if_recorded_anyway(self._events, self, decision)
         return recorded
 
     def finalize(self, decision: Decision) -> None:
@@ -92,9 +137,15 @@ class PublishingDecisionLog(DecisionLog):
         self._events.recorded(decision)
 
     def finalize_if_pending(self, decision: Decision) -> bool:
-        recorded = super().finalize_if_pending(decision)
+        try:
+            recorded = super().finalize_if_pending(decision)
+        except (ClientError, BotoCoreError):
+            _if_recorded_anyway(self._events, self, decision)
+            raise
         if recorded:
             self._events.recorded(decision)
+        else:
+            _if_recorded_anyway(self._events, self, decision)
         return recorded
 
 
@@ -142,7 +193,14 @@ class PublishingTargetRegistry(TargetRegistry):
             self._events.recorded(found)
 
     def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
-        recorded = super().settle_actuation(committed, decision, state)
+        log = DecisionLog(self._client, self._decisions_table)
+        try:
+            recorded = super().settle_actuation(committed, decision, state)
+        except (ClientError, BotoCoreError):
+            _if_recorded_anyway(self._events, log, decision)
+            raise
         if recorded:
             self._events.recorded(decision)
+        else:
+            _if_recorded_anyway(self._events, log, decision)
         return recorded

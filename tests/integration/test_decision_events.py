@@ -162,6 +162,51 @@ def test_a_change_whose_outcome_write_failed_is_put_once_by_the_evaluation_that_
     assert settled[0]["outcome"] == "applied"
 
 
+@pytest.mark.parametrize("answer", ["raises", "own-condition-fails"])
+def test_a_change_whose_outcome_write_went_through_but_whose_answer_was_lost_is_put_once(
+    answer: str, client: Any, clients: dict[str, Any], web: None, inbox: DecisionInbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write recording `applied` went through, then its caller saw an error (every retry failing), or
+    botocore's retry of it failed the write's own condition (False): nothing else records that outcome again,
+    so the write's wrapper reads it back and puts it (review #1: it was never put)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store.targets import TargetRegistry
+
+    settle = TargetRegistry.settle_actuation
+
+    def settling_then_losing_the_answer(self: TargetRegistry, *args: Any, **kwargs: Any) -> bool:
+        assert settle(self, *args, **kwargs)
+        monkeypatch.setattr(TargetRegistry, "settle_actuation", settle)
+        if answer == "own-condition-fails":
+            return False
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "lost"}}, "TransactWriteItems")
+
+    publish_cpu(clients["cloudwatch"], "web", [90, 90, 90])
+    monkeypatch.setattr(TargetRegistry, "settle_actuation", settling_then_losing_the_answer)
+    first = client.http.post("/targets/web/evaluate").json_body["id"]
+    for _ in range(2):
+        client.http.post("/targets/web/evaluate")
+
+    stored = client.http.get(f"/decisions/{first}").json_body
+    assert (stored["outcome"], asg_desired(clients)) == ("applied", 4)
+    assert [event["detail"] for event in inbox.drain() if event["detail"]["id"] == first] == [stored]
+
+
+def test_an_advise_target_that_keeps_its_capacity_puts_no_event(
+    client: Any, clients: dict[str, Any], inbox: DecisionInbox
+) -> None:
+    """Advise mode records a recommendation at every evaluation; only a recommended change is news."""
+    make_asg(clients, desired=2)
+    register(client, "advised", asg_target(mode="advise"))
+    publish_cpu(clients["cloudwatch"], "web", [50, 50, 50])  # at the target: hold
+
+    decision = client.http.post("/targets/advised/evaluate").json_body
+
+    assert (decision["outcome"], decision["action"]) == ("recommended", "none")
+    assert inbox.drain() == []
+
+
 class RefusingEventBridge:
     """Stands in for EventBridge refusing a put, which moto never does for a valid entry on the default bus:
     the role lacking events:PutEvents (a 400 AccessDeniedException, not retried), a partial failure (200 with
