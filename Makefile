@@ -32,16 +32,13 @@ $(CONSOLE_CHART): console/package.json console/package-lock.json
 	mkdir -p $(@D)
 	cp console/node_modules/chart.js/dist/chart.umd.min.js $@
 
-# The demo's chat page needs the socket.io client from npm, as `make test` does; redis-server (the real chat
-# tier) is installed too when running as root, and otherwise optional: without it the chat tier is simulated.
+# The demo's chat page and console need npm packages, as `make test` does (npm itself is required: as root on
+# Debian it is installed); redis-server, for the real chat tier, is installed too when running as root, and is
+# otherwise optional: without it the chat tier is simulated.
 .PHONY: demo-deps
 demo-deps:
 	@if [ "$$(id -u)" = 0 ]; then deps="npm:npm redis-server:redis-server"; else deps="npm:npm"; fi; \
-	if [ "$$(id -u)" = 0 ] || command -v npm >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory chat-deps CHAT_SYSTEM_DEPS="$$deps"; \
-	else \
-	  echo "demo: npm is missing, so the chat page's socket.io client is not installed (apt-get install npm)" >&2; \
-	fi
+	$(MAKE) --no-print-directory chat-deps CHAT_SYSTEM_DEPS="$$deps"
 
 test: venv chat-deps checkov console-assets
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

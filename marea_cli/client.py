@@ -87,7 +87,8 @@ class ApiClient:
         """One request; ``extra_headers`` (e.g. If-Match) go out as given, signed with the rest."""
         url = self.endpoint.join(path)
         if query:
-            url += "?" + urllib.parse.urlencode(query)
+            # RFC 3986 (a space is %20, not +): the form SigV4 signs and API Gateway checks.
+            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
         headers = {"Accept": "application/json", **(extra_headers or {})}
         if data:
             headers["Content-Type"] = content_type

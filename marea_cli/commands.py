@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ MERGE_PATCH = "application/merge-patch+json"
 
 class BadInput(Exception):
     """The command line or a file it names cannot be sent (nothing was sent)."""
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: `web?x` or `a/b` must name that id, not another route."""
+    return urllib.parse.quote(value, safe="")
 
 
 def read_body(path: Path) -> Any:
@@ -42,13 +48,13 @@ def targets(args: argparse.Namespace, client: ApiClient) -> int:
         body = client.call("GET", "/targets")
         emit(args, body, targets_table(body["targets"]))
     elif args.action == "get":
-        body = client.call("GET", f"/targets/{args.id}")
+        body = client.call("GET", f"/targets/{_segment(args.id)}")
         emit(args, body, target_detail(body))
     elif args.action == "put":
-        body = client.call("PUT", f"/targets/{args.id}", body=read_body(args.file))
+        body = client.call("PUT", f"/targets/{_segment(args.id)}", body=read_body(args.file))
         emit(args, body, f"target {body['id']} written (version {body['version']})")
     elif args.action == "patch":
-        body = client.call("PATCH", f"/targets/{args.id}", body=_patch(args), content_type=MERGE_PATCH)
+        body = client.call("PATCH", f"/targets/{_segment(args.id)}", body=_patch(args), content_type=MERGE_PATCH)
         emit(
             args,
             body,
@@ -56,7 +62,7 @@ def targets(args: argparse.Namespace, client: ApiClient) -> int:
             f"paused {'yes' if body.get('paused') else 'no'}",
         )
     else:
-        client.call("DELETE", f"/targets/{args.id}")
+        client.call("DELETE", f"/targets/{_segment(args.id)}")
         emit(args, {"deleted": args.id}, f"target {args.id} deleted")
     return 0
 
@@ -74,7 +80,7 @@ def _patch(args: argparse.Namespace) -> dict[str, Any]:
 
 def decisions(args: argparse.Namespace, client: ApiClient) -> int:
     if args.action == "get":
-        body = client.call("GET", f"/decisions/{args.id}")
+        body = client.call("GET", f"/decisions/{_segment(args.id)}")
         emit(args, body, decision_detail(body))
         return 0
     if args.action == "watch":
@@ -132,6 +138,6 @@ def _say(note: str) -> None:
 
 
 def evaluate(args: argparse.Namespace, client: ApiClient) -> int:
-    body = client.call("POST", f"/targets/{args.id}/evaluate")
+    body = client.call("POST", f"/targets/{_segment(args.id)}/evaluate")
     emit(args, body, decisions_table([body]) + "\n" + f"why: {body.get('explanation')}")
     return 0

@@ -16,6 +16,7 @@ from marea_cli import commands
 from marea_cli.client import ApiClient, ApiError, Unreachable
 from marea_cli.endpoints import EndpointError, resolve
 from marea_cli.signing import CredentialsMissing
+from marea_cli.tables import printable
 
 REFUSED, USAGE, FAILED, UNREACHABLE = 1, 2, 3, 4
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(code: int, message: str) -> int:
-    print(f"marea: {message}", file=sys.stderr)
+    print(f"marea: {printable(message)}", file=sys.stderr)  # API text is user input: no control characters
     return code
 
 

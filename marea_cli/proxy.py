@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, cast
+from urllib.parse import quote
 
 from marea_cli.client import ApiClient, ApiError, Unreachable
 from marea_cli.signing import CredentialsMissing
@@ -34,7 +36,8 @@ class ForwardingHandler(BaseHTTPRequestHandler):
     client: ClassVar[ApiClient]
 
     def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw_length = self.headers.get("Content-Length") or "0"
+        length = int(raw_length) if raw_length.isdigit() else -1  # -1: refused below, never read
         refusal = self._refusal(length)
         if refusal is not None:
             self.close_connection = True  # its body, unread, must not be taken for the next request
@@ -45,7 +48,7 @@ class ForwardingHandler(BaseHTTPRequestHandler):
         passed_on = {name: self.headers[name] for name in FORWARDED if name in self.headers}
         try:
             response = self.client.send(
-                self.command, self.path, data=data, content_type=content_type, extra_headers=passed_on
+                self.command, canonical_target(self.path), data=data, content_type=content_type, extra_headers=passed_on
             )
         except ApiError as exc:
             self._answer(exc.status, exc.raw, exc.headers)
@@ -62,6 +65,10 @@ class ForwardingHandler(BaseHTTPRequestHandler):
             return 403, _error("FORBIDDEN", f"this forwarder answers only to http://127.0.0.1:{port} (Host {host!r})")
         if self.command not in ("GET", "HEAD") and origin is not None and origin not in {f"http://{h}" for h in own}:
             return 403, _error("FORBIDDEN", f"a {self.command} from another origin ({origin}) is not forwarded")
+        if "Transfer-Encoding" in self.headers:
+            return 411, _error("LENGTH_REQUIRED", "send the body with a Content-Length, not chunked")
+        if length < 0:
+            return 400, _error("BAD_REQUEST", "Content-Length must be a number of bytes")
         if length > MAX_BODY:
             return 413, _error("PAYLOAD_TOO_LARGE", "the request body is over 6 MB")
         return None
@@ -82,6 +89,17 @@ class ForwardingHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def canonical_target(target: str) -> str:
+    """The request's path and query with the query %-encoded as SigV4 wants it (RFC 3986: a space is %20).
+
+    A browser writes a space as ``+`` (URLSearchParams); signed as it came, API Gateway reads it as a space,
+    encodes it %20 and finds another signature."""
+    path, _, query = target.partition("?")
+    if not query:
+        return path
+    return path + "?" + urllib.parse.urlencode(urllib.parse.parse_qsl(query, keep_blank_values=True), quote_via=quote)
 
 
 def _error(code: str, message: str) -> bytes:

@@ -15,8 +15,13 @@ class Column:
     most: int  # at most this many characters; the last column takes what is left of the width
 
 
+def printable(text: str) -> str:
+    """Control characters (an ESC sequence in an explanation, user input) shown as U+FFFD, never sent to the tty."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+
+
 def cut(text: str, width: int) -> str:
-    text = " ".join(text.split())  # a newline in user input must not break the row
+    text = " ".join(printable(text).split())  # a newline in user input must not break the row
     if len(text) <= width:
         return text
     return text[: max(0, width - 1)] + ELLIPSIS if width > 0 else ""

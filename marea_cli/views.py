@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marea_cli.tables import Column, render
+from marea_cli.tables import Column, printable, render
 
 TARGET_COLUMNS = [
     Column("ID", 20),
@@ -61,6 +61,10 @@ def decisions_table(decisions: list[dict[str, Any]]) -> str:
 
 
 def target_detail(target: dict[str, Any]) -> str:
+    return printable(_target_lines(target))
+
+
+def _target_lines(target: dict[str, Any]) -> str:
     lines = [f"{key}: {value}" for key, value in target.items() if key != "policies"]
     for policy in target.get("policies", []):
         lines.append(f"policy {policy.get('name')}: {policy.get('type')}")
@@ -68,6 +72,10 @@ def target_detail(target: dict[str, Any]) -> str:
 
 
 def decision_detail(d: dict[str, Any]) -> str:
+    return printable(_decision_lines(d))
+
+
+def _decision_lines(d: dict[str, Any]) -> str:
     keys = ["id", "target_id", "created_at", "updated_at", "trigger", "mode", "action", "current", "proposed", "final"]
     lines = [f"{key}: {d.get(key)}" for key in keys]
     lines += [f"outcome: {d.get('outcome')}", f"reasons: {', '.join(d.get('reasons', []))}"]

@@ -9,7 +9,7 @@ const OUTCOME_COLOURS = {
   applied: "#11703a", failed: "#b00020", recommended: "#d08a00", skipped: "#8a8f99", pending: "#3b6fd8",
 };
 
-const state = { targets: [], query: {}, cursors: [], nextCursor: null, timelineTarget: null, timelineDecisions: [] };
+const state = { targets: [], query: {}, nextCursor: null, timelineTarget: null, timelineDecisions: [] };
 let chart = null;
 
 // ---- helpers --------------------------------------------------------------------------------------------
@@ -46,7 +46,8 @@ async function api(method, path, { query, body, contentType } = {}) {
   }
   const response = await fetch(url, init);
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  const json = (response.headers.get("Content-Type") || "").includes("json");
+  const data = text && json ? JSON.parse(text) : null; // an HTML error page from a gateway is not JSON
   if (!response.ok) {
     const message = data && data.message ? `${data.code || response.status}: ${data.message}` : `HTTP ${response.status}`;
     throw new Error(message);
@@ -97,7 +98,7 @@ async function loadTargets() {
 
 function targetRow(target, last) {
   const modeButtons = [
-    ["advise", { mode: "advise" }, target.mode === "advise" && !target.paused],
+    ["advise", { mode: "advise", paused: false }, target.mode === "advise" && !target.paused],
     ["act", { mode: "act", paused: false }, target.mode === "act" && !target.paused],
     [target.paused ? "resume" : "pause", { paused: !target.paused }, false],
   ].map(([label, patch, current]) => {
@@ -107,7 +108,9 @@ function targetRow(target, last) {
     return button;
   });
   const view = el("button", { type: "button", class: "act", dataset: { action: "timeline" } }, "timeline");
-  view.addEventListener("click", () => showTimeline(target.id));
+  view.addEventListener("click", () =>
+    showTimeline(target.id).catch((error) => setStatus(`timeline of ${target.id}: ${error.message}`, true))
+  );
   return el(
     "tr",
     { dataset: { target: target.id } },
@@ -304,15 +307,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("filters").addEventListener("submit", (event) => {
     event.preventDefault();
     state.query = readFilters();
-    state.cursors = [];
     loadDecisions().catch((error) => setStatus(`filter refused: ${error.message}`, true));
   });
   document.getElementById("older").addEventListener("click", () => {
-    state.cursors.push(state.nextCursor);
     loadDecisions(state.nextCursor).catch((error) => setStatus(error.message, true));
   });
   document.getElementById("newest").addEventListener("click", () => {
-    state.cursors = [];
     loadDecisions().catch((error) => setStatus(error.message, true));
   });
   state.query = readFilters();

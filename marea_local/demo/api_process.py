@@ -17,6 +17,8 @@ from marea_local.demo.display import say
 from marea_local.demo.scene import ROOT, api_examples, backtest_requests
 from marea_local.embedded_aws import PortUnavailable, check_port_free
 
+API_START_TIMEOUT_S = 60  # chalice local imports the app and binds: seconds on a busy 2-core machine
+
 
 class ApiProcess:
     def __init__(self, port: int, verbose: bool) -> None:
@@ -45,8 +47,9 @@ class ApiProcess:
             stderr=subprocess.DEVNULL if not self.verbose else None,
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + API_START_TIMEOUT_S
+        last_error = "no answer yet"
+        while True:
             if self.process.poll() is not None:
                 raise SystemExit(
                     f"chalice local exited with {self.process.returncode}; is port {port} free? (PORT= changes it)"
@@ -54,8 +57,14 @@ class ApiProcess:
             try:
                 with urllib.request.urlopen(f"{base}/targets", timeout=2):  # noqa: S310 - loopback only
                     break
-            except OSError:
-                time.sleep(0.3)
+            except OSError as exc:  # refused, timed out, or an HTTPError (5xx): not serving yet
+                last_error = str(exc)
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"chalice local did not answer GET /targets on {base} within {API_START_TIMEOUT_S:g} s "
+                    f"({last_error}); DEMO_ARGS=--verbose shows its log"
+                )
+            time.sleep(0.3)
         say("")
         say(f"console: {base}/console (targets, timelines, decisions; docs/console.md)")
         say(f"HTTP API (chalice local --stage local) on {base}. Try:")

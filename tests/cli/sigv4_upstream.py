@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -26,7 +28,12 @@ def expected_signature(method: str, url: str, headers: dict[str, str], body: byt
     if match is None or match["service"] != "execute-api" or match["key"] != creds.access_key:
         return None
     signed = {name: headers[name] for name in match["signed"].split(";") if name in headers}
-    request = AWSRequest(method=method, url=url, data=body, headers=signed)
+    # As AWS canonicalises the query (not as the client wrote it): each name and value decoded (a + is a space,
+    # as in a form), then %-encoded per RFC 3986. botocore takes a query as given, so it is rebuilt here.
+    path, _, query = url.partition("?")
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs)
+    request = AWSRequest(method=method, url=path + (f"?{canonical_query}" if query else ""), data=body, headers=signed)
     request.context["timestamp"] = headers.get("x-amz-date", "")
     auth = SigV4Auth(creds, "execute-api", match["region"])
     canonical = auth.canonical_request(request)

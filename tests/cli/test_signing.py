@@ -53,7 +53,7 @@ def test_a_signed_request_is_accepted_with_its_query_and_body(upstream: SigV4Ups
 
     answer = client.call("PATCH", "/targets/web", query={"x": "a b"}, body={"mode": "act"})
 
-    assert answer == {"method": "PATCH", "path": "/targets/web?x=a+b", "body": '{"mode": "act"}'}
+    assert answer == {"method": "PATCH", "path": "/targets/web?x=a%20b", "body": '{"mode": "act"}'}
     assert upstream.seen[-1]["signed"] is True
 
 
@@ -191,3 +191,63 @@ def test_a_stage_resolves_to_the_url_chalice_recorded_and_is_signed_for_its_regi
         resolve(None, "dev", False, tmp_path)
     with pytest.raises(EndpointError, match="not both"):
         resolve("http://127.0.0.1:8000", "prod", False, tmp_path)
+
+
+def test_a_space_in_a_query_is_signed_as_aws_canonicalises_it_also_when_a_browser_writes_it_as_plus(
+    upstream: SigV4Upstream,
+) -> None:
+    """A query signed with `+` for a space (as urlencode and URLSearchParams write it) is refused: AWS reads
+    a space and signs %20 (review #6). The client writes %20; the forwarder re-encodes what the browser sent."""
+    from marea_cli import signing
+
+    plus = upstream.url + "/decisions?since=2026-12-01+10%3A00"
+    request = urllib.request.Request(plus, headers=signing.signed_headers("GET", plus, {}, b"", None))  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback
+    assert refused.value.code == 403
+
+    assert ApiClient(Endpoint(upstream.url, signed=True)).call("GET", "/decisions", query={"since": "2026-12-01 10:00"})
+    proxy = make_server(ApiClient(Endpoint(upstream.url, signed=True)))
+    serve_in_background(proxy)
+    try:
+        url = f"http://127.0.0.1:{proxy.server_port}/decisions?since=2026-12-01+10%3A00&target=web"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert json.loads(answer.read())["path"] == "/decisions?since=2026-12-01%2010%3A00&target=web"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert [seen["signed"] for seen in upstream.seen] == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({"Content-Length": "-1"}, 400), ({"Content-Length": "abc"}, 400), ({"Transfer-Encoding": "chunked"}, 411)],
+)
+def test_the_forwarder_refuses_a_body_it_cannot_measure(
+    upstream: SigV4Upstream, headers: dict[str, str], status: int
+) -> None:
+    import http.client
+
+    proxy = make_server(ApiClient(Endpoint(upstream.url, signed=True)))
+    serve_in_background(proxy)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.server_port, timeout=10)
+        connection.putrequest("POST", "/backtest", skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert answer.status == status
+        connection.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert upstream.seen == []  # nothing was forwarded
+
+
+def test_an_id_is_sent_as_one_path_segment(upstream: SigV4Upstream, capsys: pytest.CaptureFixture[str]) -> None:
+    """`marea targets get 'web?x'` asks for the target `web?x`, never for `web` with a query (review #9)."""
+    from marea_cli.main import main
+
+    assert main(["targets", "get", "web?x/../y", "--endpoint", upstream.url, "--sign", "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["path"] == "/targets/web%3Fx%2F..%2Fy"

@@ -43,3 +43,21 @@ def test_short_cells_are_kept_whole_and_columns_line_up() -> None:
     assert table.splitlines() == ["A   B", "x   short", "yy  also short"]
     assert cut("abc", 3) == "abc"
     assert cut("abcd", 3) == "ab" + ELLIPSIS
+
+
+def test_control_characters_from_the_api_never_reach_the_terminal() -> None:
+    row = decisions_table(
+        [
+            {
+                "created_at": "2026-12-02T13:40:00Z",
+                "target_id": "web",
+                "outcome": "failed",
+                "current": 2,
+                "final": 2,
+                "explanation": "\x1b[2J\x1b]0;pwned\x07 cleared",
+            }
+        ]
+    )
+    assert "\x1b" not in row
+    assert "\x07" not in row
+    assert "cleared" in row
