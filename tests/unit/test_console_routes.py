@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """The real app through chalice.test; these routes read only the files they serve (no tables, no AWS)."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="test", project_dir=str(Path(__file__).resolve().parents[2])) as test_client:
+        yield test_client
 
 
 def test_the_page_is_html_under_a_policy_that_runs_only_its_own_scripts(client: Any) -> None:
