@@ -101,6 +101,21 @@ def _if_recorded_anyway(events: DecisionEvents, log: DecisionLog, decision: Deci
         events.recorded(found)
 
 
+def _announcing(events: DecisionEvents, log: DecisionLog, decision: Decision, write: Callable[[], bool]) -> bool:
+    """Run a conditional write of ``decision``'s outcome; put the event if it recorded it, or if its answer
+    was lost (raised, or False from its own retried condition) and the stored decision is this write's."""
+    try:
+        recorded = write()
+    except (ClientError, BotoCoreError):
+        _if_recorded_anyway(events, log, decision)
+        raise
+    if recorded:
+        events.recorded(decision)
+    else:
+        _if_recorded_anyway(events, log, decision)
+    return recorded
+
+
 def _same_write(stored: Decision, written: Decision) -> bool:
     """The stored decision is the one ``written`` carried: its outcome, at its time (the log keeps milliseconds;
     a decision changed with model_copy still holds microseconds)."""
@@ -121,32 +136,21 @@ class PublishingDecisionLog(DecisionLog):
         self._events = events
 
     def put_new(self, decision: Decision, expires_at: int, dedup: str | None = None) -> bool:
-        try:
-            recorded = super().put_new(decision, expires_at, dedup)
-        except (ClientError, BotoCoreError):
-            _if_recorded_anyway(self._events, self, decision)
-            raise
-        if recorded:
-            self._events.recorded(decision)
-        else:
-            _if_recorded_anyway(self._events, self, decision)
-        return recorded
+        return _announcing(
+            self._events,
+            self,
+            decision,
+            lambda: super(PublishingDecisionLog, self).put_new(decision, expires_at, dedup),
+        )
 
     def finalize(self, decision: Decision) -> None:
         super().finalize(decision)
         self._events.recorded(decision)
 
     def finalize_if_pending(self, decision: Decision) -> bool:
-        try:
-            recorded = super().finalize_if_pending(decision)
-        except (ClientError, BotoCoreError):
-            _if_recorded_anyway(self._events, self, decision)
-            raise
-        if recorded:
-            self._events.recorded(decision)
-        else:
-            _if_recorded_anyway(self._events, self, decision)
-        return recorded
+        return _announcing(
+            self._events, self, decision, lambda: super(PublishingDecisionLog, self).finalize_if_pending(decision)
+        )
 
 
 class PublishingTargetRegistry(TargetRegistry):
@@ -194,13 +198,9 @@ class PublishingTargetRegistry(TargetRegistry):
 
     def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
         log = DecisionLog(self._client, self._decisions_table)
-        try:
-            recorded = super().settle_actuation(committed, decision, state)
-        except (ClientError, BotoCoreError):
-            _if_recorded_anyway(self._events, log, decision)
-            raise
-        if recorded:
-            self._events.recorded(decision)
-        else:
-            _if_recorded_anyway(self._events, log, decision)
-        return recorded
+        return _announcing(
+            self._events,
+            log,
+            decision,
+            lambda: super(PublishingTargetRegistry, self).settle_actuation(committed, decision, state),
+        )
