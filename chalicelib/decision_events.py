@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.models.api import decision_response
-from chalicelib.models.decisions import Action, Decision, Outcome
+from chalicelib.models.decisions import Action, Decision, Outcome, to_milliseconds
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.observability import count, logger
 from chalicelib.store.decisions import DecisionLog
@@ -83,10 +82,16 @@ class DecisionEvents:
         )
 
 
-def _if_recorded_anyway(events: DecisionEvents, log: DecisionLog, decision: Decision) -> None:
+def _if_recorded_anyway(
+    events: DecisionEvents,
+    log: DecisionLog,
+    decision: Decision,
+    same: Callable[[Decision, Decision], bool] | None = None,
+) -> None:
     """A write whose answer was lost may have gone through: botocore's retry then fails the write's own
     condition (False, or DuplicateDecisionError) or every attempt raises. Put the event if the stored decision
-    is the one this write carried (same id, outcome and updated_at: another writer's close has its own time)."""
+    is the one this write carried (``same``; by default the same id, outcome and updated_at: another writer's
+    close has its own time)."""
     if not announced(decision):
         return
     try:
@@ -97,7 +102,7 @@ def _if_recorded_anyway(events: DecisionEvents, log: DecisionLog, decision: Deci
             extra={"decision_id": decision.id, "error": str(exc)},
         )
         return
-    if found is not None and _same_write(found, decision):
+    if found is not None and (same or _same_write)(found, decision):
         events.recorded(found)
 
 
@@ -121,11 +126,7 @@ def _same_write(stored: Decision, written: Decision) -> bool:
     a decision changed with model_copy still holds microseconds)."""
     if stored.outcome is not written.outcome or stored.updated_at is None or written.updated_at is None:
         return False
-    return _milliseconds(stored.updated_at) == _milliseconds(written.updated_at)
-
-
-def _milliseconds(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
+    return to_milliseconds(stored.updated_at) == to_milliseconds(written.updated_at)
 
 
 class PublishingDecisionLog(DecisionLog):
@@ -176,25 +177,14 @@ class PublishingTargetRegistry(TargetRegistry):
                 stored, state, decision, expires_at, mark=mark, clear_mark=clear_mark, dedup=dedup
             )
         except (ClientError, BotoCoreError, DuplicateDecisionError):
-            self._if_committed_anyway(decision)
+            # The caller goes on with a commit that went through (service.py ``_carry_out_own``), and nothing
+            # records a recommendation again: put it if its decision is there (a duplicate of another
+            # evaluation has another id).
+            log = DecisionLog(self._client, self._decisions_table)
+            _if_recorded_anyway(self._events, log, decision, same=lambda found, _: True)
             raise
         self._events.recorded(decision)
         return committed
-
-    def _if_committed_anyway(self, decision: Decision) -> None:
-        """A commit whose answer was lost may have gone through (the caller then goes on with it: service.py
-        ``_carry_out_own``), and no later write records its outcome if it does not act (a recommendation):
-        put it now if its decision is there. A duplicate of another evaluation has another id: nothing is put."""
-        try:
-            found = DecisionLog(self._client, self._decisions_table).get(decision.id, consistent=True)
-        except (ClientError, BotoCoreError) as exc:
-            logger().warning(
-                "commit answer lost and its decision unreadable: no event",
-                extra={"decision_id": decision.id, "error": str(exc)},
-            )
-            return
-        if found is not None:
-            self._events.recorded(found)
 
     def settle_actuation(self, committed: StoredTarget, decision: Decision, state: TargetState | None) -> bool:
         log = DecisionLog(self._client, self._decisions_table)

@@ -53,8 +53,8 @@ class Settings(BaseModel):
     kops_runner_subnets: str | None = None
     kops_runner_security_groups: str | None = None
     kops_runner_assign_public_ip: bool = False
-    # The EventBridge bus each applied, failed or recommended decision is put on (docs/decision-events.md);
-    # empty: none is put. The stage policy grants events:PutEvents on the default bus only.
+    # The EventBridge bus applied and failed decisions and recommended changes are put on
+    # (docs/decision-events.md); empty: none is put. The stage policy grants events:PutEvents on the default bus only.
     event_bus_name: str = Field(default="default", pattern=r"^$|^[A-Za-z0-9._\-/:]{1,1600}$")
 
     @field_validator("allowed_resources")

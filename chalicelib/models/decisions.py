@@ -16,7 +16,8 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _to_milliseconds(at: datetime) -> datetime:
+def to_milliseconds(at: datetime) -> datetime:
+    """UTC at the decision log's precision (what every decision time is validated to)."""
     utc = at.astimezone(UTC)
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
@@ -29,7 +30,7 @@ def _iso_milliseconds(at: datetime) -> str:
 # three decimals, so that ``trigger.at``, ``created_at`` and ``updated_at`` read alike and compare as text.
 Instant = Annotated[
     AwareDatetime,
-    AfterValidator(_to_milliseconds),
+    AfterValidator(to_milliseconds),
     PlainSerializer(_iso_milliseconds, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-25T20:42:00.000Z"]}),
 ]
