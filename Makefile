@@ -54,7 +54,7 @@ lint: venv
 	$(BIN)/ruff check .
 
 typecheck: venv
-	$(BIN)/mypy app.py chalicelib marea_local bench chat kops_runner marea_backtest marea_cli
+	$(BIN)/mypy app.py chalicelib marea_local bench chat kops_runner marea_backtest marea_cli marea_deploy
 
 check: lint typecheck test
 
@@ -119,6 +119,22 @@ STAGE ?= dev
 
 package: venv vendor console-assets
 	$(BIN)/python infra/package.py --stage $(STAGE)
+
+# `make deploy STAGE=dev|prod`: the data stack (and, by DEPLOY_ARGS, network, webapp, chat, kops-runner), the
+# stage's environment from their outputs, then `chalice deploy` (marea_deploy/; README "Deploy to AWS"). Idempotent.
+# `make destroy` deletes the Lambdas and the stacks it made, keeping the decision table unless --delete-decisions.
+# `make deploy-rehearsal`: the same `make deploy`, twice, into a fresh embedded AWS (marea_local/deploy_rehearsal.py).
+.PHONY: deploy destroy deploy-rehearsal
+DEPLOY_VENDOR := vendor  # the rehearsal sets it empty: it deploys without dependencies (moto runs no function)
+
+deploy: venv console-assets $(DEPLOY_VENDOR)
+	$(BIN)/python -m marea_deploy deploy --stage $(STAGE) $(DEPLOY_ARGS)
+
+destroy: venv
+	$(BIN)/python -m marea_deploy destroy --stage $(STAGE) $(DESTROY_ARGS)
+
+deploy-rehearsal: venv console-assets
+	$(BIN)/python -m marea_local.deploy_rehearsal
 
 # After `chalice deploy`: Marea's UpdateService, under the stage's policy, on one service it scales
 # (infra/smoke_check.py; exit 1 = refused: roll the Lambdas back). SMOKE_CLUSTER/SMOKE_SERVICE: that service.

@@ -29,6 +29,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository's modules
 from infra import vendor
+from marea_deploy.gateway_responses import GATEWAY_RESPONSES
+from marea_deploy.project import project_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,34 +48,16 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
-def project_copy(destination: Path) -> Path:
-    """app.py, chalicelib/ and .chalice/ config with an empty requirements.txt, and no vendor/."""
-    shutil.copy2(ROOT / "app.py", destination / "app.py")
-    shutil.copytree(ROOT / "chalicelib", destination / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    (destination / ".chalice").mkdir()
-    for item in (ROOT / ".chalice").glob("*.json"):
-        shutil.copy2(item, destination / ".chalice" / item.name)
-    (destination / "requirements.txt").write_text("", encoding="utf-8")
-    return destination
-
-
-# API Gateway answers some requests itself (a route that does not exist or an unsigned request: 403
-# MISSING_AUTHENTICATION_TOKEN, a bad signature, throttling, ...) with {"message": ...}. These gateway
-# responses give those answers the API's error shape, {"code", "message"}; $context.error.messageString
-# is the message already quoted as a JSON string. `chalice deploy` cannot add them (README, "HTTP API").
-GATEWAY_ERROR_TEMPLATE = '{"code": "$context.error.responseType", "message": $context.error.messageString}'
-GATEWAY_RESPONSES = {
-    response_type: {"responseTemplates": {"application/json": GATEWAY_ERROR_TEMPLATE}}
-    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX")
-}
-
-
-def gateway_responses_merge_template() -> dict[str, Any]:
-    """Merged into Chalice's template (`--merge-template`): the REST API's definition gains the responses."""
+def merge_template(stage: str) -> dict[str, Any]:
+    """Merged into Chalice's template (`--merge-template`): the REST API's definition gains the gateway responses,
+    and every function the queue URL from the data stack's export (SAM merges Globals' variables into each
+    function's; one the stage's config sets, after `make deploy`, wins and is the same URL)."""
+    queue_url = {"Fn::ImportValue": f"marea-{stage}-evaluation-queue-url"}  # infra/marea-data.yaml's export
     return {
+        "Globals": {"Function": {"Environment": {"Variables": {"MAREA_FANOUT_QUEUE_URL": queue_url}}}},
         "Resources": {
             "RestAPI": {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": GATEWAY_RESPONSES}}}
-        }
+        },
     }
 
 
@@ -90,8 +74,8 @@ def chalice_package(project: Path, stage: str, out: Path) -> Path:
     env.pop("AWS_ENDPOINT_URL", None)
     chalice = Path(sys.executable).parent / "chalice"
     with tempfile.TemporaryDirectory(prefix="marea-merge-") as scratch:
-        merge = Path(scratch) / "gateway-responses.json"
-        merge.write_text(json.dumps(gateway_responses_merge_template()), encoding="utf-8")
+        merge = Path(scratch) / "merge.json"
+        merge.write_text(json.dumps(merge_template(stage)), encoding="utf-8")
         command = [str(chalice), "package", "--stage", stage, "--template-format", "yaml"]
         command += ["--merge-template", str(merge), str(out)]
         subprocess.run(command, cwd=project, env=env, check=True)  # noqa: S603 - fixed arguments

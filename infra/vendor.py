@@ -83,6 +83,7 @@ def problems(lock: Path = LOCK, vendor: Path = VENDOR) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only check that vendor/ is the lock's set")
+    parser.add_argument("--vendor", type=Path, default=VENDOR, help="the vendor/ to check (default this repository's)")
     args = parser.parse_args(argv)
     if not args.check:
         try:
@@ -90,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         except VendorError as error:
             print(f"vendor: {error}", file=sys.stderr)
             return 2
-    found = problems()
+    found = problems(vendor=args.vendor)
     for problem in found:
         print(f"vendor: {problem}", file=sys.stderr)
     if not found:
-        print(f"vendor: {VENDOR.relative_to(ROOT)}/ holds {LOCK.name}'s set (installed with --require-hashes)")
+        shown = args.vendor.relative_to(ROOT) if args.vendor.is_relative_to(ROOT) else args.vendor
+        print(f"vendor: {shown}/ holds {LOCK.name}'s set (installed with --require-hashes)")
     return 1 if found else 0
 
 

@@ -1,4 +1,4 @@
-"""`marea`: targets, decisions, evaluate and console against Marea's HTTP API; `marea backtest` as before.
+"""`marea`: targets, decisions, evaluate and console against Marea's HTTP API; `marea backtest`, `marea deploy`.
 
 Exit codes (docs/cli.md): 0 done; 1 the API refused the request (4xx: its code and message are
 printed); 2 the command line or an input file is wrong (nothing was sent); 3 the API failed (5xx);
@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from marea_backtest.cli import main as backtest
 
         return backtest(arguments)
+    if arguments[:1] in (["deploy"], ["destroy"]):
+        from marea_deploy.cli import main as deploy
+
+        return deploy(arguments)
     args = parser().parse_args(arguments)
     try:
         # Run from the project: `chalice deploy` recorded the stages in .chalice/deployed/ there.
@@ -78,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("backtest", help="replay a trace under scaling policies (marea backtest --help)")
+    sub.add_parser("deploy", help="deploy or update a stage: stacks, environment, Lambdas (marea deploy --help)")
+    sub.add_parser("destroy", help="delete a stage's Lambdas and stacks (marea destroy --help)")
 
     targets = sub.add_parser("targets", help="list, read, write, patch or delete targets")
     target_actions = targets.add_subparsers(dest="action", required=True, metavar="ACTION")

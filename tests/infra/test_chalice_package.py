@@ -34,6 +34,13 @@ def _resources(path: Path, kind: str) -> dict[str, Any]:
     return {k: v for k, v in load_template(path)["Resources"].items() if v["Type"] == kind}
 
 
+def _globals(path: Path) -> dict[str, Any]:
+    from marea_local.data_stack import load_template
+
+    shared: dict[str, Any] = load_template(path)["Globals"]
+    return shared
+
+
 def _data_stack_names(stage: str) -> dict[str, str]:
     """Resource names marea-data.yaml gives a stage (its outputs)."""
     resources = template("marea-data.yaml")["Resources"]
@@ -73,12 +80,15 @@ def test_every_function_is_wired_to_the_stage_data_stack(packaged: tuple[str, Pa
     functions = _resources(sam, "AWS::Serverless::Function")
 
     assert {f["Properties"]["Handler"] for f in functions.values()} >= CORE_HANDLERS
+    shared = _globals(sam)["Function"]["Environment"]["Variables"]
     for function in functions.values():
-        variables = function["Properties"]["Environment"]["Variables"]
+        # SAM merges Globals' variables into each function's; the function's own win.
+        variables = {**shared, **function["Properties"]["Environment"]["Variables"]}
         assert variables["MAREA_TARGETS_TABLE"] == names["MAREA_TARGETS_TABLE"]
         assert variables["MAREA_DECISIONS_TABLE"] == names["MAREA_DECISIONS_TABLE"]
         assert variables["MAREA_IDEMPOTENCY_TABLE"] == names["MAREA_IDEMPOTENCY_TABLE"]
-        assert variables["MAREA_FANOUT_QUEUE_URL"].endswith("/" + names["queue"])
+        # The data stack's export, not an account id typed into .chalice/config.json.
+        assert variables["MAREA_FANOUT_QUEUE_URL"] == {"Fn::ImportValue": f"marea-{stage}-evaluation-queue-url"}
         assert function["Properties"]["Runtime"].startswith("python3.1")
 
 

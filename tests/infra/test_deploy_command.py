@@ -1,0 +1,176 @@
+"""`marea deploy` / `marea destroy` (marea_deploy.cli) on the embedded AWS: refusals that change nothing, the kops
+runner wired into the Lambdas from its stack's outputs, and a destroy that keeps the decision log.
+
+Runs the command in this process (its `chalice deploy` and `chalice delete` are real subprocesses) with the
+environment pointing at a moto server on 127.0.0.1 behind the rehearsal's shim.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.settings import Settings
+from marea_deploy.cli import main
+from marea_deploy.project import project_copy
+from marea_local import deployed_resources
+from marea_local.deploy_rehearsal import _EndpointSession
+from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
+from marea_local.rest_api_import_shim import import_shim
+
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
+
+RUNNER = [
+    "--network",
+    "--kops-runner",
+    "--parameter",
+    "kops-runner.RunnerImage=123456789012.dkr.ecr.us-east-1.amazonaws.com/marea-kops-runner@sha256:" + "a" * 64,
+    "--parameter",
+    "kops-runner.KopsClusterName=demo.k8s.local",
+]
+
+
+@pytest.fixture
+def aws() -> Iterator[EmbeddedAws]:
+    embedded = start_embedded_aws(wrap=import_shim)
+    embedded.reset()  # moto's state is this process's: another test's stacks would still be there
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return project_copy(tmp_path)
+
+
+@pytest.fixture
+def on_embedded_aws(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> EmbeddedAws:
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "MAREA_FANOUT_QUEUE_NAME", "MAREA_SCHEDULE_EXPRESSION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in aws.environment().items():
+        monkeypatch.setenv(name, value)
+    return aws
+
+
+def _client(aws: EmbeddedAws, service: str) -> Any:
+    return _EndpointSession(aws).client(service)
+
+
+def _stacks(aws: EmbeddedAws) -> list[str]:
+    summaries = _client(aws, "cloudformation").list_stacks()["StackSummaries"]
+    return sorted(s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE")
+
+
+def _deploy(project: Path, *arguments: str) -> int:
+    return main(["deploy", "--stage", "dev", "--project-dir", str(project), "--without-dependencies", *arguments])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (["--chat", "--network"], "chat needs ImageUri: --parameter chat.ImageUri=..."),
+        (["--webapp"], "webapp need a VPC: add --network, or give --vpc-id"),
+        (["--parameter", "chat.ImageUri=x"], "parameters for chat given, but not --chat"),
+        (["--parameter", "data.NoSuchParameter=x"], "marea-data.yaml has no parameter NoSuchParameter"),
+        (["--parameter", "ImageUri=x"], "write STACK.Key=Value"),
+        (["--kops-runner", "--network"], "kops-runner needs KopsClusterName, RunnerImage"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_created(
+    on_embedded_aws: EmbeddedAws,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    named: str,
+) -> None:
+    config_before = (project / ".chalice" / "config.json").read_text(encoding="utf-8")
+
+    assert _deploy(project, *arguments) == 2
+
+    assert named in capsys.readouterr().err
+    assert _stacks(on_embedded_aws) == []
+    assert (project / ".chalice" / "config.json").read_text(encoding="utf-8") == config_before
+
+
+def test_an_unknown_stage_is_refused(
+    on_embedded_aws: EmbeddedAws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["deploy", "--stage", "qa", "--project-dir", str(project), "--without-dependencies"]) == 2
+
+    assert "stage 'qa' is not in" in capsys.readouterr().err
+    assert _stacks(on_embedded_aws) == []
+
+
+def test_lambdas_without_their_dependencies_are_never_deployed_to_a_real_aws(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An endpoint that is not the embedded AWS; the refusal comes before any request is sent.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://0.0.0.0:9")
+
+    assert _deploy(project) == 2
+
+    assert "only on the embedded AWS" in capsys.readouterr().err
+
+
+def test_the_kops_runner_stack_is_wired_into_every_function(on_embedded_aws: EmbeddedAws, project: Path) -> None:
+    assert _deploy(project, *RUNNER) == 0
+
+    cloudformation = _client(on_embedded_aws, "cloudformation")
+    runner = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cloudformation.describe_stacks(StackName="marea-dev-kops-runner")["Stacks"][0]["Outputs"]
+    }
+    network = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cloudformation.describe_stacks(StackName="marea-dev-network")["Stacks"][0]["Outputs"]
+    }
+    for function in deployed_resources.read(_EndpointSession(on_embedded_aws), "marea-dev").functions:
+        environment = function.environment
+        assert environment["MAREA_KOPS_RUNNER_CLUSTER"] == runner["ClusterName"]
+        assert environment["MAREA_KOPS_RUNNER_TASK_DEFINITION"] == runner["TaskDefinitionArn"]
+        assert environment["MAREA_KOPS_RUNNER_CONTAINER"] == runner["ContainerName"]
+        assert environment["MAREA_KOPS_RUNNER_SECURITY_GROUPS"] == runner["SecurityGroupId"]
+        assert environment["MAREA_KOPS_RUNNER_SUBNETS"] == network["PrivateSubnetIds"]
+        runs_on = Settings.from_environment(environment).kops_runner()
+        assert runs_on is not None
+        assert runs_on.subnets == tuple(network["PrivateSubnetIds"].split(","))
+
+
+def _own_vpc(aws: EmbeddedAws) -> list[str]:
+    """A VPC of the user's own, with --vpc-id. (moto 5.2.5 cannot delete the network stack: it deletes the VPC
+    before the internet gateway's attachment and fails with DependencyViolation, which AWS orders correctly.)"""
+    ec2 = _client(aws, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)]
+    return ["--vpc-id", vpc, "--public-subnets", subnets[0], "--private-subnets", subnets[1]]
+
+
+def test_destroy_removes_what_deploy_made_but_keeps_the_decision_log(
+    on_embedded_aws: EmbeddedAws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner = [a for a in RUNNER if a != "--network"]
+    assert _deploy(project, *runner, *_own_vpc(on_embedded_aws)) == 0
+    decisions = _client(on_embedded_aws, "dynamodb")
+    decisions.put_item(TableName="marea-dev-decisions", Item={"id": {"S": "probe"}})
+
+    assert main(["destroy", "--stage", "dev", "--project-dir", str(project)]) == 0
+
+    assert _stacks(on_embedded_aws) == []
+    assert deployed_resources.read(_EndpointSession(on_embedded_aws), "marea-dev").functions == ()
+    assert decisions.scan(TableName="marea-dev-decisions")["Count"] == 1
+    config = json.loads((project / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    assert not [name for name in config["stages"]["dev"]["environment_variables"] if "KOPS_RUNNER" in name]
+
+    # Deploying again would fail half-way on the kept table: refused first, naming it and the ways out.
+    capsys.readouterr()
+    assert _deploy(project) == 2
+    assert "marea-dev-decisions exists without the stack marea-dev-data" in capsys.readouterr().err
+    assert _stacks(on_embedded_aws) == []
+
+    assert main(["destroy", "--stage", "dev", "--project-dir", str(project), "--delete-decisions"]) == 0
+    assert "marea-dev-decisions" not in decisions.list_tables()["TableNames"]
+    assert _deploy(project) == 0
