@@ -116,8 +116,17 @@ def test_lambdas_without_their_dependencies_are_never_deployed_to_a_real_aws(
     assert "only on the embedded AWS" in capsys.readouterr().err
 
 
-def test_the_kops_runner_stack_is_wired_into_every_function(on_embedded_aws: EmbeddedAws, project: Path) -> None:
+def test_the_kops_runner_stack_is_wired_into_every_function(
+    on_embedded_aws: EmbeddedAws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _deploy(project, *RUNNER) == 0
+    capsys.readouterr()
+    # Again: the runner's list parameter (RunnerSubnetIds) reads back unchanged, so nothing is updated.
+    assert _deploy(project, *RUNNER) == 0
+    second = capsys.readouterr().out
+    for stack in ("network", "data", "kops-runner"):
+        assert f"stack marea-dev-{stack}: unchanged" in second
+    assert "Nothing changed" in second
 
     cloudformation = _client(on_embedded_aws, "cloudformation")
     runner = {
