@@ -125,7 +125,8 @@ package: venv vendor console-assets
 # `make destroy` deletes the Lambdas and the stacks it made, keeping the decision table unless --delete-decisions.
 # `make deploy-rehearsal`: the same `make deploy`, twice, into a fresh embedded AWS (marea_local/deploy_rehearsal.py).
 .PHONY: deploy destroy deploy-rehearsal
-DEPLOY_VENDOR := vendor  # the rehearsal sets it empty: it deploys without dependencies (moto runs no function)
+# The rehearsal sets DEPLOY_VENDOR empty: it deploys without dependencies (moto runs no function).
+DEPLOY_VENDOR := vendor
 
 deploy: venv console-assets $(DEPLOY_VENDOR)
 	$(BIN)/python -m marea_deploy deploy --stage $(STAGE) $(DEPLOY_ARGS)

@@ -71,6 +71,11 @@ def wired_parameters(
     return parameters
 
 
+def kept_state_store(stage: str, account: str, region: str) -> str:
+    """The kops state-store bucket infra/kops-runner.yaml creates (and keeps when the stack is deleted)."""
+    return f"marea-{stage}-kops-state-{account}-{region}"
+
+
 # The Lambdas' environment, from the outputs (chalicelib/settings.py reads these).
 DATA_ENVIRONMENT = {
     "MAREA_TARGETS_TABLE": "TargetsTableName",

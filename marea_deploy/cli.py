@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import subprocess
 import sys
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -68,10 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             deployment.destroy(session, args.stage, project, delete_decisions=args.delete_decisions, say=_say)
             return 0
         request = _request(args, project)
-        _check_dependencies(args, project)
+        _check_dependencies(args, project, session)
         report = deployment.deploy(session, request, _say)
     except deployment.DeployRefused as exc:
-        print(f"marea deploy: {exc}", file=sys.stderr)
+        print(f"marea {args.command}: {exc}", file=sys.stderr)
         return REFUSED
     except (StackFailed, LambdasFailed, ClientError, BotoCoreError) as exc:
         print(f"marea {args.command}: {exc}", file=sys.stderr)
@@ -85,7 +85,11 @@ def _request(args: argparse.Namespace, project: Path) -> deployment.DeployReques
     if args.vpc_id:
         if args.network:
             raise deployment.DeployRefused("--network and --vpc-id: choose one")
+        if not args.public_subnets or not args.private_subnets:
+            raise deployment.DeployRefused("--vpc-id needs --public-subnets and --private-subnets too")
         network = Network(args.vpc_id, args.public_subnets, args.private_subnets)
+    elif args.public_subnets or args.private_subnets:
+        raise deployment.DeployRefused("--public-subnets and --private-subnets go with --vpc-id")
     return deployment.DeployRequest(
         stage=args.stage,
         project=project,
@@ -95,13 +99,22 @@ def _request(args: argparse.Namespace, project: Path) -> deployment.DeployReques
     )
 
 
-def _check_dependencies(args: argparse.Namespace, project: Path) -> None:
+# The services `make deploy` and `chalice deploy` call: with --without-dependencies each must be the embedded AWS.
+_DEPLOY_SERVICES = ("sts", "cloudformation", "s3", "dynamodb", "iam", "lambda", "events", "sqs", "apigateway")
+
+
+def _check_dependencies(args: argparse.Namespace, project: Path, session: Any) -> None:
     """vendor/ built from the current lock; or, on the embedded AWS only, none at all."""
     if args.without_dependencies:
-        if not _is_loopback(os.environ.get("AWS_ENDPOINT_URL", "")):
+        # The endpoints boto3 will use, not only AWS_ENDPOINT_URL: a per-service variable or the
+        # config file's endpoint settings can send one service elsewhere.
+        if not session.region_name:
+            raise deployment.DeployRefused(deployment.NO_REGION)
+        elsewhere = sorted(s for s in _DEPLOY_SERVICES if not _is_loopback(session.client(s).meta.endpoint_url))
+        if elsewhere:
             raise deployment.DeployRefused(
                 "--without-dependencies deploys Lambdas that cannot start: only on the embedded AWS "
-                "(AWS_ENDPOINT_URL on 127.0.0.1)"
+                f"(every endpoint on 127.0.0.1; not so for {', '.join(elsewhere)})"
             )
         return
     check = [sys.executable, str(ROOT / "infra" / "vendor.py"), "--check", "--vendor", str(project / "vendor")]

@@ -18,6 +18,8 @@ from marea_deploy.catalogue import Network, StackKind
 from marea_deploy.stage_config import read_config, write_environment
 
 Say = Callable[[str], None]
+NO_REGION = "no AWS Region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
+DEFAULT_SCHEDULE = "rate(1 minute)"  # app.py's when MAREA_SCHEDULE_EXPRESSION is unset
 
 
 class DeployRefused(Exception):
@@ -52,7 +54,7 @@ def where(session: Any) -> lambdas.Where:
     from botocore.exceptions import BotoCoreError, ClientError
 
     if not session.region_name:
-        raise DeployRefused("no AWS Region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
+        raise DeployRefused(NO_REGION)
     try:
         account = session.client("sts").get_caller_identity()["Account"]
     except (BotoCoreError, ClientError) as exc:
@@ -75,7 +77,7 @@ def deploy(session: Any, request: DeployRequest, say: Say) -> DeployReport:
                 report.stacks[kind.key], outputs[kind.key] = kept, kept.outputs
                 say(f"stack {kept.name}: kept as it is (not asked to update)")
             continue
-        result = stacks.deploy(cloudformation, _request(cloudformation, kind, request, network, outputs))
+        result = stacks.deploy(cloudformation, _request(session, cloudformation, kind, request, network, outputs))
         report.stacks[kind.key], outputs[kind.key] = result, result.outputs
         say(f"stack {result.name}: {result.change}")
         if kind.key == "network":
@@ -89,9 +91,16 @@ def deploy(session: Any, request: DeployRequest, say: Say) -> DeployReport:
         f".chalice/config.json stage {request.stage}: "
         + (f"set {', '.join(report.environment_changed)}" if report.environment_changed else "unchanged")
     )
-    deploy_environment = {"MAREA_FANOUT_QUEUE_NAME": outputs["data"]["EvaluationQueueName"]}
+    deploy_environment = {
+        "MAREA_FANOUT_QUEUE_NAME": outputs["data"]["EvaluationQueueName"],
+        # Chalice reads the tick's rate from app.py when it deploys: unset, it goes back to the default.
+        "MAREA_SCHEDULE_EXPRESSION": os.environ.get("MAREA_SCHEDULE_EXPRESSION") or DEFAULT_SCHEDULE,
+    }
     report.lambdas = lambdas.deploy(session, request.project, request.stage, deploy_environment, place)
-    say(f"Lambdas (chalice deploy --stage {request.stage}): {'deployed' if report.lambdas.changed else 'unchanged'}")
+    say(
+        f"Lambdas (chalice deploy --stage {request.stage}, tick {deploy_environment['MAREA_SCHEDULE_EXPRESSION']}): "
+        + ("deployed" if report.lambdas.changed else "unchanged")
+    )
     return report
 
 
@@ -116,18 +125,37 @@ def _chosen(cloudformation: Any, request: DeployRequest) -> list[StackKind]:
                 "--private-subnets"
             )
     for kind in catalogue.STACKS:
+        described = stacks.describe(cloudformation, kind.stack_name(request.stage))
+        if described is not None:
+            _check_usable(described)
         if not kind.optional or kind.key in request.optional:
-            _check_required(cloudformation, kind, request)
+            _check_required(cloudformation, kind, request, described)
     return list(catalogue.STACKS)
 
 
-def _check_required(cloudformation: Any, kind: StackKind, request: DeployRequest) -> None:
+def _check_usable(existing: dict[str, Any]) -> None:
+    """A stack this run would update or read the outputs of must be settled and usable: refused now, not
+    half-way through (a failed stack has no outputs, one in progress cannot be updated)."""
+    name, status = existing["StackName"], existing["StackStatus"]
+    if status in stacks.UNUSABLE:
+        raise DeployRefused(
+            f"stack {name} is {status} ({existing.get('StackStatusReason', 'see its events')}): delete it with "
+            f"`aws cloudformation delete-stack --stack-name {name}`, then deploy again"
+        )
+    if status.endswith("_IN_PROGRESS"):
+        raise DeployRefused(f"stack {name} is {status}: wait for it to finish, then deploy again")
+
+
+def _check_required(
+    cloudformation: Any, kind: StackKind, request: DeployRequest, existing: dict[str, Any] | None
+) -> None:
     defaults = stacks.template_defaults(cloudformation, kind.template_path.read_text(encoding="utf-8"))
     wired = set(
         catalogue.wired_parameters(kind, request.stage, Network("-", "-", "-"), {"data": {"DecisionsTableName": "-"}})
     )
     given = set(request.parameters.get(kind.key, {}))
-    missing = sorted(k for k, default in defaults.items() if default is None and k not in wired | given)
+    kept = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}  # an update keeps their values
+    missing = sorted(k for k, default in defaults.items() if default is None and k not in wired | given | kept)
     if missing:
         example = " ".join(f"--parameter {kind.key}.{k}=..." for k in missing)
         raise DeployRefused(f"{kind.key} needs {', '.join(missing)}: {example}")
@@ -137,6 +165,7 @@ def _check_required(cloudformation: Any, kind: StackKind, request: DeployRequest
 
 
 def _request(
+    session: Any,
     cloudformation: Any,
     kind: StackKind,
     request: DeployRequest,
@@ -150,6 +179,8 @@ def _request(
         **catalogue.wired_parameters(kind, request.stage, network, outputs),
         **request.parameters.get(kind.key, {}),
     }
+    if kind.key == "kops-runner":
+        parameters |= _kept_state_store(session, cloudformation, request.stage, parameters)
     return stacks.StackRequest(
         name=kind.stack_name(request.stage),
         body=kind.template_path.read_text(encoding="utf-8"),
@@ -159,15 +190,34 @@ def _request(
     )
 
 
+def _kept_state_store(session: Any, cloudformation: Any, stage: str, parameters: Mapping[str, str]) -> dict[str, str]:
+    """The kops state store a destroyed runner stack kept (Retain), given to the new stack as its existing
+    bucket: kops's clusters live there, and creating the bucket again under its name would fail."""
+    if parameters.get("ExistingStateStoreBucket") or stacks.describe(
+        cloudformation, catalogue.BY_KEY["kops-runner"].stack_name(stage)
+    ):
+        return {}
+    from botocore.exceptions import ClientError
+
+    place = where(session)
+    bucket = catalogue.kept_state_store(stage, place.account, place.region)
+    try:
+        session.client("s3").head_bucket(Bucket=bucket)
+    except ClientError:
+        return {}
+    return {"ExistingStateStoreBucket": bucket}
+
+
 def _check_decisions_table(session: Any, stage: str, cloudformation: Any) -> None:
     """A decision table kept by `make destroy` would make the data stack's creation fail half-way: refuse now."""
     data = catalogue.BY_KEY["data"].stack_name(stage)
     if stacks.describe(cloudformation, data) is not None:
         return
     table = f"marea-{stage}-decisions"
+    dynamodb = session.client("dynamodb")
     try:
-        session.client("dynamodb").describe_table(TableName=table)
-    except session.client("dynamodb").exceptions.ResourceNotFoundException:
+        dynamodb.describe_table(TableName=table)
+    except dynamodb.exceptions.ResourceNotFoundException:
         return
     raise DeployRefused(
         f"{table} exists without the stack {data} (kept by `make destroy`): delete it with "
@@ -204,25 +254,25 @@ def destroy(session: Any, stage: str, project: Path, *, delete_decisions: bool, 
         say(f"stack {existing.name}: deleted")
     if catalogue.BY_KEY["kops-runner"].stack_name(stage) in report.stacks_deleted:
         write_environment(project, stage, {}, removed=catalogue.runner_variables())  # the stage runs no runner now
-    report.decisions_deleted = _decisions_table_gone(session, report.decisions_table, delete=delete_decisions)
-    say(
-        f"table {report.decisions_table}: "
-        + ("deleted" if report.decisions_deleted else "kept (the decision log; --delete-decisions removes it)")
-    )
+    data_left = catalogue.BY_KEY["data"].stack_name(stage) in report.stacks_left
+    table = _decisions_table(session, report.decisions_table, delete=delete_decisions and not data_left)
+    report.decisions_deleted = table == "deleted"
+    say(f"table {report.decisions_table}: {table}")
     return report
 
 
-def _decisions_table_gone(session: Any, table: str, *, delete: bool) -> bool:
+def _decisions_table(session: Any, table: str, *, delete: bool) -> str:
+    """What became of the decision table: absent, deleted, or kept (and why)."""
     dynamodb = session.client("dynamodb")
     try:
         dynamodb.describe_table(TableName=table)
     except dynamodb.exceptions.ResourceNotFoundException:
-        return True
+        return "absent"
     if not delete:
-        return False
+        return "kept (the decision log; --delete-decisions removes it once its data stack is gone)"
     dynamodb.delete_table(TableName=table)
     dynamodb.get_waiter("table_not_exists").wait(TableName=table)
-    return True
+    return "deleted"
 
 
 def parse_parameters(items: Sequence[str]) -> dict[str, dict[str, str]]:

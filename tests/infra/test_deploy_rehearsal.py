@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from chalicelib.constants import RUNNER_TASK_GROUP
+from marea_deploy.gateway_responses import GATEWAY_ERROR_TEMPLATE
 from marea_deploy.project import project_copy
-from marea_local.deploy_rehearsal import ROOT, STAGE, Rehearsal, _EndpointSession, rehearse
+from marea_local.deploy_rehearsal import ROOT, STAGE, EndpointSession, Rehearsal, rehearse
 from marea_local.embedded_aws import EmbeddedAws, start_embedded_aws
 from marea_local.rest_api_import_shim import import_shim
 
@@ -37,7 +38,7 @@ def rehearsal(aws: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory) -> Reh
 
 
 def _outputs(aws: EmbeddedAws) -> dict[str, str]:
-    cloudformation: Any = _EndpointSession(aws).client("cloudformation")
+    cloudformation: Any = EndpointSession(aws).client("cloudformation")
     stack = cloudformation.describe_stacks(StackName=f"marea-{STAGE}-data")["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
@@ -104,7 +105,10 @@ def test_every_function_runs_under_a_role_holding_only_the_stage_policy(rehearsa
 def test_the_api_answers_gateway_errors_in_the_api_error_shape(rehearsal: Rehearsal) -> None:
     (api,) = rehearsal.first.resources.apis
 
-    assert api.gateway_responses == ("DEFAULT_4XX", "DEFAULT_5XX")
+    assert api.gateway_responses == (
+        ("DEFAULT_4XX", GATEWAY_ERROR_TEMPLATE),
+        ("DEFAULT_5XX", GATEWAY_ERROR_TEMPLATE),
+    )
 
 
 def test_a_second_deploy_changes_nothing_and_says_so(rehearsal: Rehearsal) -> None:
@@ -114,7 +118,7 @@ def test_a_second_deploy_changes_nothing_and_says_so(rehearsal: Rehearsal) -> No
     # Every function's code, revision and last-modified, every rule, role, mapping and API deployment: the same.
     assert rehearsal.second.resources == rehearsal.first.resources
     assert "stack marea-dev-data: unchanged" in rehearsal.second.output
-    assert "Lambdas (chalice deploy --stage dev): unchanged" in rehearsal.second.output
+    assert "Lambdas (chalice deploy --stage dev, tick rate(1 minute)): unchanged" in rehearsal.second.output
     assert "Nothing changed" in rehearsal.second.output
 
 
@@ -128,9 +132,9 @@ def test_a_code_change_is_deployed_on_the_next_run(aws: EmbeddedAws, rehearsal: 
         output = make_deploy(aws, rehearsal.project)
     finally:
         changed.unlink()
-    after = deployed_resources.read(_EndpointSession(aws), f"marea-{STAGE}")
+    after = deployed_resources.read(EndpointSession(aws), f"marea-{STAGE}")
 
-    assert "Lambdas (chalice deploy --stage dev): deployed" in output
+    assert "Lambdas (chalice deploy --stage dev, tick rate(1 minute)): deployed" in output
     assert "stack marea-dev-data: unchanged" in output
     for before, now in zip(rehearsal.second.resources.functions, after.functions, strict=True):
         assert now.code_sha256 != before.code_sha256, now.name
