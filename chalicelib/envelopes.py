@@ -24,7 +24,8 @@ class LenientCloudWatchEvent(CloudWatchEvent):
         self.source = str(raw.get("source") or "")
         self.time = str(raw.get("time") or "")
         self.event_id = str(raw.get("id") or "")
-        self.resources = list(raw.get("resources") or [])
+        resources = raw.get("resources")
+        self.resources = list(resources) if isinstance(resources, list) else []  # a number is truthy, not a list
 
     def to_dict(self) -> dict[str, Any]:
         raw: Any = self._event_dict
