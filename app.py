@@ -39,7 +39,7 @@ app.register_blueprint(console)
 def on_alarm_state_change(event: Any) -> dict[str, Any]:
     from chalicelib import triggers
 
-    return triggers.on_alarm_event(event.to_dict())
+    return triggers.on_alarm_event(event.to_dict(), event.context)
 
 
 @app.schedule(SCHEDULE_EXPRESSION, name="on_schedule_tick")
@@ -63,7 +63,16 @@ def on_runner_task_stopped(event: Any) -> dict[str, Any]:
     return triggers.on_task_state_change(event.to_dict())
 
 
-@app.on_sqs_message(queue=FANOUT_QUEUE_NAME, batch_size=10, name="on_evaluation_message")
+# One message per invocation: each message is a tick's share of up to 100 targets whose reads are made
+# together; a share is then evaluated in seconds, and retried alone if it fails. At most 10 shares at
+# once, so that 10,000 targets' DescribeServices calls spread over the tick instead of bursting past
+# ECS's 20 a second (docs/scaling-marea.md, "The quota model").
+EVALUATION_CONCURRENCY = 10
+
+
+@app.on_sqs_message(
+    queue=FANOUT_QUEUE_NAME, batch_size=1, maximum_concurrency=EVALUATION_CONCURRENCY, name="on_evaluation_message"
+)
 def on_evaluation_message(event: Any) -> list[dict[str, Any]]:
     from chalicelib import triggers
 

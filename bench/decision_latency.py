@@ -181,6 +181,35 @@ def bench_query(client: Any, runs: int) -> None:
     )
 
 
+def alarm_world() -> tuple[Any, Any, datetime]:
+    """The bench's group (desired 2 of 50), its CPU alarm and three minutes of 95 % CPU in the embedded AWS
+    the environment points at: (autoscaling, cloudwatch, the current minute)."""
+    ec2, autoscaling, cloudwatch = boto3.client("ec2"), boto3.client("autoscaling"), boto3.client("cloudwatch")
+    create_web_asg(ec2, autoscaling, ASG, stage="bench", min_size=1, max_size=50, desired=2)
+    put_alarm(
+        cloudwatch,
+        ALARM,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions={"AutoScalingGroupName": ASG},
+        threshold=80,
+    )
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    cloudwatch.put_metric_data(
+        Namespace="AWS/EC2",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": ASG}],
+                "Timestamp": now - timedelta(minutes=m),
+                "Value": 95.0,
+            }
+            for m in range(3)
+        ],
+    )
+    return autoscaling, cloudwatch, now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--decisions", type=int, default=100_000)
@@ -195,29 +224,7 @@ def main() -> None:
     try:
         stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="bench")
         os.environ.update(stack.environment())
-        ec2, autoscaling, cloudwatch = boto3.client("ec2"), boto3.client("autoscaling"), boto3.client("cloudwatch")
-        create_web_asg(ec2, autoscaling, ASG, stage="bench", min_size=1, max_size=50, desired=2)
-        put_alarm(
-            cloudwatch,
-            ALARM,
-            namespace="AWS/EC2",
-            metric_name="CPUUtilization",
-            dimensions={"AutoScalingGroupName": ASG},
-            threshold=80,
-        )
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        cloudwatch.put_metric_data(
-            Namespace="AWS/EC2",
-            MetricData=[
-                {
-                    "MetricName": "CPUUtilization",
-                    "Dimensions": [{"Name": "AutoScalingGroupName", "Value": ASG}],
-                    "Timestamp": now - timedelta(minutes=m),
-                    "Value": 95.0,
-                }
-                for m in range(3)
-            ],
-        )
+        autoscaling, cloudwatch, now = alarm_world()
 
         from chalice.test import Client
 

@@ -14,11 +14,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import decision_records
+from chalicelib.access_errors import unreachable
 from chalicelib.actuators.base import Actuation, Actuator
 from chalicelib.errors import ActuationError
 from chalicelib.models.decisions import Decision, Outcome
 from chalicelib.models.reasons import ReasonCode
 from chalicelib.models.state import StoredTarget, TargetState
+from chalicelib.models.targets import Target
 from chalicelib.observability import count, logger
 from chalicelib.store.protocols import DecisionStore, TargetStore
 from chalicelib.store.targets import VersionConflictError
@@ -56,14 +58,17 @@ class Actuations:
             }
         )
 
-    def failed(self, decision: Decision, error: ActuationError, kind: str) -> Decision:
+    def failed(self, decision: Decision, error: ActuationError, target: Target) -> Decision:
         logger().error("actuation failed", extra={"decision_id": decision.id, "error": error.message})
-        count("ActuationFailures", kind)
+        count("ActuationFailures", target.kind)
+        reasons = [*decision.reasons, ReasonCode.ACTUATION_FAILED]
+        if unreachable(error.__cause__, target.location) is not None:
+            reasons.append(ReasonCode.ACCOUNT_UNREACHABLE)
         return decision.model_copy(
             update={
                 "outcome": Outcome.FAILED,
                 "error": error.message,
-                "reasons": [*decision.reasons, ReasonCode.ACTUATION_FAILED],
+                "reasons": reasons,
                 "updated_at": self.clock(),
             }
         )
@@ -74,7 +79,7 @@ class Actuations:
         except ActuationError as exc:
             confirmed = reads_final(actuator, stored, decision)
             if confirmed is None:
-                return self.failed(decision, exc, stored.target.kind)
+                return self.failed(decision, exc, stored.target)
             # The call failed as seen from here (a timeout, a lost answer) but the change was made.
             count("Actuations", stored.target.kind)
             note = f"the call reported an error ({exc.message}), but the capacity reads {confirmed}"

@@ -147,8 +147,10 @@ def failure(
     reason: ReasonCode,
     explanation: str,
     error: str,
+    unreachable: bool = False,
 ) -> Decision:
-    """Nothing could be decided (the capacity or an AWS call failed): a failed decision says why."""
+    """Nothing could be decided (the capacity or an AWS call failed): a failed decision says why.
+    ``unreachable``: because the target's account or Region could not be reached (ACCOUNT_UNREACHABLE too)."""
     return Decision(
         id=evaluation_id,
         target_id=target.id,
@@ -161,7 +163,7 @@ def failure(
         action=Action.NONE,
         policy=None,
         outcome=Outcome.FAILED,
-        reasons=[reason],
+        reasons=[reason, ReasonCode.ACCOUNT_UNREACHABLE] if unreachable else [reason],
         explanation=explanation,
         policy_results=[],
         error=error,

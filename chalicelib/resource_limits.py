@@ -7,7 +7,8 @@ is made (a target written before the stage was tightened does not act).
 
 Allow-list syntax (``MAREA_ALLOWED_RESOURCES``): comma-separated ``kind:pattern`` entries, kind one of
 ``asg`` (the group's name), ``ecs`` (``cluster/service``, by name even when the target gives ARNs),
-``kops`` (``cluster/instance-group``) and ``alarm`` (a step policy's alarm name); the pattern is a
+``kops`` (``cluster/instance-group``), ``alarm`` (a step policy's alarm name), ``account`` and ``region``
+(another account or Region a target names, docs/multi-account.md; Marea's own are always allowed); the pattern is a
 case-sensitive shell glob (``*``, ``?``, ``[seq]``; ``*`` also spans ``/``). Empty: every resource, as
 before the list existed. Set: only what it names; a kind with no entry allows nothing of that kind
 (``alarm:*`` allows every alarm).
@@ -27,7 +28,7 @@ from chalicelib.models.targets import TargetBase
 T = TypeVar("T", bound=TargetBase)
 
 ALLOWED_RESOURCES_SETTING = "MAREA_ALLOWED_RESOURCES"
-KINDS = ("asg", "ecs", "kops", "alarm")
+KINDS = ("asg", "ecs", "kops", "alarm", "account", "region")
 CEILING_SETTINGS = MappingProxyType(
     {"asg": "MAREA_MAX_CAPACITY_ASG", "ecs": "MAREA_MAX_CAPACITY_ECS", "kops": "MAREA_MAX_CAPACITY_KOPS"}
 )
@@ -35,7 +36,14 @@ CEILING_SETTINGS = MappingProxyType(
 # service; ASG: EC2 Auto Scaling has no quota on a group's size (EC2's instance quotas bind), 1000 alike;
 # kops: the runner's own safety cap MAREA_MAX_NODES (kops_runner/settings.py), so Marea never asks it for more.
 DEFAULT_CEILINGS = MappingProxyType({"asg": 1000, "ecs": 1000, "kops": 1000})
-_LABELS = {"asg": "Auto Scaling group", "ecs": "ECS service", "kops": "kops instance group", "alarm": "alarm"}
+_LABELS = {
+    "asg": "Auto Scaling group",
+    "ecs": "ECS service",
+    "kops": "kops instance group",
+    "alarm": "alarm",
+    "account": "account",
+    "region": "Region",
+}
 
 
 @dataclass(frozen=True)
@@ -83,18 +91,34 @@ class AllowList:
 def managed_resources(target: TargetBase) -> list[tuple[str, str]]:
     """(kind, name) of every resource the allow-list judges for ``target``: what it scales, then its alarms."""
     scaled = scaled_resources(target)[0]  # the resource it names (a kops group's own ASG follows from it)
-    kind, _, name = scaled.key.partition(":")
-    return [(kind, name), *(("alarm", alarm) for alarm in target.alarm_names)]
+    location = target.location
+    where = [("account", location.account_id)] if location.account_id else []
+    where += [("region", location.region)] if location.region else []
+    return [*where, (scaled.kind, scaled.name), *(("alarm", alarm) for alarm in target.alarm_names)]
 
 
 @dataclass(frozen=True)
 class ResourceLimits:
     allowed: AllowList = AllowList()
     ceilings: Mapping[str, int] = field(default_factory=lambda: DEFAULT_CEILINGS)
+    home_region: str | None = None  # the Region Marea runs in (AWS_REGION)
 
-    def refusal(self, target: TargetBase) -> str | None:
+    def region_refusal(self, target: TargetBase) -> str | None:
+        """A target names Marea's own Region by leaving ``region`` out, so that each resource has one key
+        (chalicelib/models/resources.py) and two targets on it are found out."""
+        if target.region is not None and target.region == self.home_region:
+            return f"region: {target.region} is the Region Marea runs in: leave region out"
+        return None
+
+    def place_refusal(self, target: TargetBase) -> str | None:
+        """Why ``target`` lives in an account or Region this stage does not let Marea reach; None when it does not."""
+        return self.refusal(target, kinds=("account", "region"))
+
+    def refusal(self, target: TargetBase, kinds: tuple[str, ...] = KINDS) -> str | None:
         """Why ``target`` names a resource this stage does not let Marea manage; None when it names none."""
         for kind, name in managed_resources(target):
+            if kind not in kinds:
+                continue
             if not self.allowed.allows(kind, name):
                 return (
                     f"{_LABELS[kind]} {name!r} is not among the resources this stage lets Marea manage "

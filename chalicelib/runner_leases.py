@@ -158,13 +158,13 @@ class RunnerLeases:
                 return self.log.get(decision.id, consistent=True) or decision
         except (ClientError, BotoCoreError) as exc:
             error = ActuationError(f"the kops runner's request could not be written on its decision: {exc}")
-            failed = self.actuations.failed(decision, error, target.kind)
+            failed = self.actuations.failed(decision, error, target)
             self.actuations.record_outcome(failed, committed, unapplied)
             return failed
         try:
             actuation = actuator.start(target, decision.final, decision.id, deadline)
         except ActuationError as exc:
-            failed = self.actuations.failed(decision, exc, target.kind)
+            failed = self.actuations.failed(decision, exc, target)
             self.actuations.record_outcome(failed, committed, unapplied)
             return failed
         started = self.actuations.started(decision, actuation, target.kind)

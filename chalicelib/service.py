@@ -9,15 +9,16 @@ outcome is not recorded is unsettled.py's; the kops runner's lease is runner_lea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import decision_records
+from chalicelib.access_errors import expired, unreachable
 from chalicelib.actuation import Actuations
 from chalicelib.actuators.base import Actuator, AnyActuator, RunnerActuator
 from chalicelib.engine import decide, remember
@@ -25,17 +26,18 @@ from chalicelib.engine.history import forget_change
 from chalicelib.errors import ActuationError
 from chalicelib.evaluation import Evaluation, evaluation_instant
 from chalicelib.ids import decision_id, dedup_key
-from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.decisions import Action, Decision, EngineResult, Outcome, Trigger
+from chalicelib.models.location import Location
 from chalicelib.models.reasons import ReasonCode
-from chalicelib.models.signals import AlarmObservation, Datapoint, Signal
+from chalicelib.models.signals import AlarmObservation, Datapoint
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
-from chalicelib.models.targets import Mode, TargetBase
+from chalicelib.models.targets import Mode
 from chalicelib.observability import count, logger
 from chalicelib.resource_limits import CEILING_SETTINGS, DEFAULT_LIMITS, ResourceLimits
 from chalicelib.runner_lease import LeasePlan, plan_lease
 from chalicelib.runner_leases import RunnerLeases, runner_timeout_s
-from chalicelib.signal_collector import MetricKey
+from chalicelib.shared_reads import SharedReads, SignalSource, read_together
+from chalicelib.signal_collector import MetricKey, SharedSignals
 from chalicelib.store.protocols import DecisionStore, TargetStore
 from chalicelib.store.targets import DuplicateDecisionError, VersionConflictError
 from chalicelib.unsettled import DEFAULT_PENDING_TIMEOUT, Settlement, UnsettledRecovery
@@ -45,19 +47,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class SignalSource(Protocol):
-    """What reads the engine's inputs: CloudWatch in Marea (signal_collector.py), fixed series in unit tests."""
-
-    def collect(
-        self,
-        target: TargetBase,
-        reading: CapacityReading,
-        now: datetime,
-        known_alarms: dict[str, AlarmObservation],
-        known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
-    ) -> Signal: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +71,9 @@ class Evaluator:
     clock: Clock = utc_now  # wall clock: when evaluations read their inputs, ages of unsettled actuations
     pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
     limits: ResourceLimits = DEFAULT_LIMITS  # what the stage lets Marea manage, checked before anything acts
+    # Drops a location's clients and role session after its token was refused, so the next evaluation
+    # assumes the role again (aws.forget); nothing to drop in unit tests.
+    forget_session: Callable[[Location], None] = lambda _: None
 
     # Built once; they read the clock through the evaluator, so a clock swapped on a live evaluator
     # (the demo's simulated time, tests) is theirs too.
@@ -100,29 +92,67 @@ class Evaluator:
     def _now(self) -> datetime:
         return self.clock()
 
+    def read_together(
+        self,
+        targets: Sequence[StoredTarget],
+        trigger: Trigger,
+        known_alarms: dict[str, AlarmObservation] | None = None,
+        known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
+    ) -> SharedReads:
+        """The reads ``evaluate`` would make for each of ``targets``, made together now (never before
+        ``trigger.at``): capacities in as few describe calls as each kind allows, then the signals of
+        the targets whose capacity could be read (docs/scaling-marea.md, "Batched reads")."""
+        at = evaluation_instant(trigger.at, self.clock())
+        reachable = [s for s in targets if self.limits.place_refusal(s.target) is None]
+        return read_together(reachable, at, self.actuator_for, self.collector, known_alarms or {}, known_metrics)
+
     def evaluate(
         self,
         stored: StoredTarget,
         trigger: Trigger,
         known_alarms: dict[str, AlarmObservation] | None = None,
         known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
+        shared: SharedReads | None = None,
     ) -> Decision:
-        """Evaluate one target now (never before ``trigger.at``) and return the recorded decision."""
-        at = evaluation_instant(trigger.at, self.clock())
+        """Evaluate one target now (never before ``trigger.at``) and return the recorded decision.
+
+        ``shared``: what its batch read together (``read_together``); the evaluation then reads its
+        inputs at the batch's instant and reads itself only what the batch did not.
+        """
+        at = shared.at if shared is not None else evaluation_instant(trigger.at, self.clock())
         target = stored.target
         actuator = self.actuator_for(target)
         new_id, dedup = decision_id(at), dedup_key(trigger.event_id, target.id)
+        place = self.limits.place_refusal(target)
+        if place is not None:  # not even read: assuming a role there is the access the stage withholds
+            count("ResourcesNotAllowed", target.kind)
+            explanation = f"Not read, so nothing was decided: {place}"
+            refused = decision_records.failure(
+                new_id, trigger, target, at, ReasonCode.RESOURCE_NOT_ALLOWED, explanation, place
+            )
+            return self._record_failure(refused, dedup)
         try:
-            reading = actuator.read(target)
+            read_before = shared.readings.get(target.id) if shared is not None else None
+            if isinstance(read_before, ActuationError):
+                raise read_before
+            reading = read_before if read_before is not None else actuator.read(target)
         except ActuationError as exc:
             explanation = f"Could not read the current capacity, so nothing was decided: {exc.message}"
             failed = decision_records.failure(
-                new_id, trigger, target, at, ReasonCode.RESOURCE_UNREADABLE, explanation, exc.message
+                new_id,
+                trigger,
+                target,
+                at,
+                ReasonCode.RESOURCE_UNREADABLE,
+                explanation,
+                exc.message,
+                unreachable=self._unreachable(exc.__cause__, target.location),
             )
             return self._record_failure(failed, dedup)
         evaluation = Evaluation(stored, trigger, new_id, dedup, at, actuator, reading)
         try:
-            prepared, evaluation = self._prepare(evaluation, known_alarms or {}, known_metrics)
+            signals = shared.signals if shared is not None else None
+            prepared, evaluation = self._prepare(evaluation, known_alarms or {}, known_metrics, signals)
         except (ClientError, BotoCoreError) as exc:
             return self._record_failed_evaluation(evaluation, exc)
         return self._commit(evaluation, prepared)
@@ -133,6 +163,7 @@ class Evaluator:
         evaluation: Evaluation,
         known_alarms: dict[str, AlarmObservation],
         known_metrics: dict[MetricKey, list[Datapoint]] | None,
+        shared: SharedSignals | None,
     ) -> tuple[Prepared, Evaluation]:
         actuator = evaluation.actuator
         settlement = Settlement()
@@ -144,7 +175,7 @@ class Evaluator:
                 evaluation = self._reread(evaluation, actuator)
                 settlement = settlement.after_resuming(evaluation.stored)
         stored, target, at = evaluation.stored, evaluation.target, evaluation.at
-        signal = self.collector.collect(target, evaluation.reading, at, known_alarms, known_metrics)
+        signal = self.collector.collect(target, evaluation.reading, at, known_alarms, known_metrics, shared)
         # A target written before the stage's ceiling was lowered is decided within it: nothing acts above it.
         result = decide(self.limits.within_ceiling(target), signal, stored.state.history, at)
         wants_change = target.mode is Mode.ACT and result.action is not Action.NONE
@@ -337,7 +368,9 @@ class Evaluator:
         logger().error(
             "evaluation failed", extra={"decision_id": evaluation.decision_id, "target_id": evaluation.target.id}
         )
-        error = f"{type(exc).__name__}: {exc}"
+        location = evaluation.target.location
+        hint = unreachable(exc, location)
+        error = f"{type(exc).__name__}: {exc}" + (f" ({hint})" if hint else "")
         explanation = f"An AWS call failed, so nothing was decided or changed: {error}"
         failed = decision_records.failure(
             evaluation.decision_id,
@@ -347,8 +380,17 @@ class Evaluator:
             ReasonCode.EVALUATION_FAILED,
             explanation,
             error,
+            unreachable=self._unreachable(exc, location),
         )
         return self._record_failure(failed, evaluation.dedup)
+
+    def _unreachable(self, error: BaseException | None, location: Location) -> bool:
+        """Whether ``error`` kept Marea from reaching ``location``; a refused token is dropped, to be renewed."""
+        if unreachable(error, location) is None:
+            return False
+        if expired(error):
+            self.forget_session(location)
+        return True
 
     def _record_failure(self, decision: Decision, dedup: str | None) -> Decision:
         count("EvaluationFailures", decision.target_kind)

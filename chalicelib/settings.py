@@ -56,6 +56,9 @@ class Settings(BaseModel):
     # The EventBridge bus applied and failed decisions and recommended changes are put on
     # (docs/decision-events.md); empty: none is put. The stage policy grants events:PutEvents on the default bus only.
     event_bus_name: str = Field(default="default", pattern=r"^$|^[A-Za-z0-9._\-/:]{1,1600}$")
+    # The Region Marea runs in, as its clients take it (botocore reads AWS_DEFAULT_REGION; Lambda sets it and
+    # AWS_REGION alike), not a MAREA_ variable.
+    home_region: str | None = None
 
     @field_validator("allowed_resources")
     @classmethod
@@ -75,7 +78,9 @@ class Settings(BaseModel):
 
     def limits(self) -> ResourceLimits:
         ceilings = {"asg": self.max_capacity_asg, "ecs": self.max_capacity_ecs, "kops": self.max_capacity_kops}
-        return ResourceLimits(allowed=AllowList.parse(self.allowed_resources), ceilings=ceilings)
+        return ResourceLimits(
+            allowed=AllowList.parse(self.allowed_resources), ceilings=ceilings, home_region=self.home_region
+        )
 
     def kops_runner(self) -> KopsRunner | None:
         """Where this stage runs the kops runner; None when it runs none."""
@@ -98,7 +103,9 @@ class Settings(BaseModel):
             for name, value in environ.items()
             if name.upper().startswith(ENV_PREFIX)
         }
-        return cls.model_validate(values)
+        values.pop("home_region", None)
+        region = environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION")
+        return cls.model_validate({**values, "home_region": region})
 
 
 def _listed(value: str | None) -> tuple[str, ...]:

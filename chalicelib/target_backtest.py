@@ -9,6 +9,7 @@ step policies are replayed); nothing is written anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ from chalicelib.models.backtest import (
     Units,
     WorldFigures,
 )
+from chalicelib.models.location import Location
 from chalicelib.models.targets import (
     AsgTarget,
     CustomMetric,
@@ -58,10 +60,15 @@ KIND_OF_TARGET: dict[str, Kind] = {"asg": "ec2", "ecs": "fargate", "kops": "kops
 
 
 def backtest_target(
-    request: BacktestRequest, registry: TargetRegistry, cloudwatch: CloudWatchClient, now: datetime
+    request: BacktestRequest,
+    registry: TargetRegistry,
+    cloudwatch: Callable[[Location], CloudWatchClient],
+    now: datetime,
 ) -> BacktestResponse:
-    """Replay the last ``request.days`` of whole minutes before ``now`` under current and proposed policies."""
-    return backtest(request, registry.require(request.target).target, cloudwatch, now)
+    """Replay the last ``request.days`` of whole minutes before ``now`` under current and proposed policies,
+    on the metrics and alarms of the account and Region the target lives in (``cloudwatch``: their client)."""
+    target = registry.require(request.target).target
+    return backtest(request, target, cloudwatch(target.location), now)
 
 
 def backtest(

@@ -7,28 +7,32 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import aws, wiring
+from chalicelib.chunks import chunks
 from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.errors import MalformedEventError
 from chalicelib.models.decisions import Decision, Trigger, TriggerType
 from chalicelib.models.events import (
+    TARGETS_PER_MESSAGE,
     AlarmStateChangeEvent,
     EvaluationMessage,
     ScheduledTickEvent,
     TaskStateChangeEvent,
     parse_event,
 )
-from chalicelib.models.signals import Datapoint
+from chalicelib.models.signals import AlarmObservation, Datapoint
 from chalicelib.models.state import StoredTarget
+from chalicelib.models.targets import TargetBase
 from chalicelib.observability import count, logger
 from chalicelib.service import utc_now
 from chalicelib.settings import get_settings
+from chalicelib.shared_reads import SharedReads
 from chalicelib.signal_collector import MetricKey
 
 _SQS_BATCH = 10  # SendMessageBatch limit
 
 
-def handle_alarm_event(raw: dict[str, Any]) -> list[Decision]:
-    """Evaluate at once every target linked to the alarm that changed state."""
+def handle_alarm_event(raw: dict[str, Any], own_account: str | None = None) -> list[Decision]:
+    """Evaluate at once every target linked to the alarm that changed state (``own_account``: Marea's, when known)."""
     event = parse_event(AlarmStateChangeEvent, raw)
     observation = event.to_observation()
     trigger = Trigger(
@@ -38,12 +42,53 @@ def handle_alarm_event(raw: dict[str, Any]) -> list[Decision]:
         alarm_state=observation.state.value,
         at=event.time,
     )
-    targets = wiring.registry().by_alarm(event.alarm_name)
+    named = wiring.registry().by_alarm(event.alarm_name)
+    targets = [s for s in named if _alarm_is_theirs(s.target, event.account, event.region, own_account)]
     if not targets:
         logger().warning("alarm is linked to no target", extra={"alarm_name": event.alarm_name, "event_id": event.id})
-    known = {observation.name: observation}
-    metrics = breaching_datapoints(event)
-    return evaluate_each(targets, lambda stored: wiring.evaluator().evaluate(stored, trigger, known, metrics))
+    return evaluate_together(targets, trigger, {observation.name: observation}, breaching_datapoints(event))
+
+
+def _alarm_is_theirs(target: TargetBase, account: str, region: str, own_account: str | None) -> bool:
+    """Whether an alarm of ``account`` and ``region`` is the one ``target``'s step policy names.
+
+    Alarm names are unique only within an account and Region: a target takes the alarm events of its own
+    account and Region only (docs/multi-account.md), never the datapoints of a namesake. Marea's own account
+    is known from the invocation (``own_account``); where it is not (a local invocation), a target in Marea's
+    own account takes the events of every account, as before targets could live elsewhere.
+    """
+    location = target.location
+    home_region = get_settings().home_region
+    if location.region is not None and location.region != region:
+        return False
+    if location.region is None and home_region is not None and home_region != region:
+        return False
+    if location.account_id is not None:
+        return location.account_id == account
+    return own_account is None or own_account == account
+
+
+def evaluate_together(
+    targets: list[StoredTarget],
+    trigger: Trigger,
+    known_alarms: dict[str, AlarmObservation] | None = None,
+    known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
+) -> list[Decision]:
+    """Evaluate ``targets`` on reads made together (shared_reads.py), each recorded on its own.
+
+    Should reading together fail unexpectedly, each evaluation reads alone: a fault in the batch
+    never keeps a target from being evaluated.
+    """
+    evaluator = wiring.evaluator()
+    shared: SharedReads | None = None
+    if targets:
+        try:
+            shared = evaluator.read_together(targets, trigger, known_alarms, known_metrics)
+        except Exception:  # the boundary of the batched reads: logged with the stack, then each reads alone
+            logger().exception("reads of the batch failed; each target reads alone", extra={"targets": len(targets)})
+    return evaluate_each(
+        targets, lambda stored: evaluator.evaluate(stored, trigger, known_alarms, known_metrics, shared)
+    )
 
 
 def evaluate_each(targets: Iterable[StoredTarget], evaluate: Callable[[StoredTarget], Decision]) -> list[Decision]:
@@ -107,9 +152,9 @@ def _dispatch_tick(tick: dict[str, Any]) -> dict[str, Any]:
     trigger = Trigger(type=TriggerType.SCHEDULE, event_id=tick["event_id"], at=tick["at"])
     targets = [t for t in wiring.registry().iter_all() if not t.target.paused]
     if len(targets) <= settings.inline_evaluation_limit or not settings.fanout_queue_url:
-        decisions = evaluate_each(targets, lambda stored: wiring.evaluator().evaluate(stored, trigger))
+        decisions = evaluate_together(targets, trigger)
         return {"evaluated": len(decisions), "enqueued": 0, **_summary(decisions)}
-    enqueued = _enqueue(settings.fanout_queue_url, trigger, (t.target.id for t in targets))
+    enqueued = _enqueue(settings.fanout_queue_url, trigger, [t.target.id for t in targets])
     count("TargetsEnqueued", value=enqueued)
     return {"evaluated": 0, "enqueued": enqueued, "decisions": []}
 
@@ -129,38 +174,38 @@ def _dispatch_tick_once() -> Any:
     return dispatch, config
 
 
-def _enqueue(queue_url: str, trigger: Trigger, target_ids: Iterable[str]) -> int:
-    ids = list(target_ids)
-    sent = 0
-    for start in range(0, len(ids), _SQS_BATCH):
-        chunk = ids[start : start + _SQS_BATCH]
-        entries: Any = [
-            {
-                "Id": str(index),
-                "MessageBody": EvaluationMessage(
-                    target_id=target_id, trigger_type=trigger.type, event_id=trigger.event_id or "tick", at=trigger.at
-                ).model_dump_json(),
-            }
-            for index, target_id in enumerate(chunk)
-        ]
+def _enqueue(queue_url: str, trigger: Trigger, target_ids: list[str]) -> int:
+    """Send the targets in shares of TARGETS_PER_MESSAGE, ten messages per SendMessageBatch; returns
+    how many targets were enqueued."""
+    messages = [
+        EvaluationMessage(
+            target_ids=tuple(share), trigger_type=trigger.type, event_id=trigger.event_id or "tick", at=trigger.at
+        ).model_dump_json(exclude_defaults=True)
+        for share in chunks(target_ids, TARGETS_PER_MESSAGE)
+    ]
+    for batch in chunks(messages, _SQS_BATCH):
+        entries: Any = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(batch)]
         response = aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
         failed = response.get("Failed", [])
         if failed:
             # Raise so the schedule invocation is retried; decision ids dedupe the targets already done.
             raise RuntimeError(f"SQS refused {len(failed)} evaluation messages: {failed[0].get('Message')}")
-        sent += len(chunk)
-    return sent
+    return len(target_ids)
 
 
-def handle_evaluation_message(body: str, message_id: str) -> Decision | None:
-    """One fanned-out evaluation. A target deleted since the tick is skipped, not an error."""
+def handle_evaluation_message(body: str, message_id: str) -> list[Decision]:
+    """One fanned-out share of a tick, evaluated together. A target deleted or paused since the tick is
+    skipped, not an error."""
     message = parse_event(EvaluationMessage, body)
-    stored = wiring.registry().get(message.target_id)
-    if stored is None or stored.target.paused:
-        logger().info("target gone or paused since the tick", extra={"target_id": message.target_id})
-        return None
+    found = wiring.registry().get_many(message.targets)
+    gone = {i for i in message.targets if i not in found or found[i].target.paused}
+    if gone:
+        logger().info(
+            "targets gone or paused since the tick", extra={"target_ids": sorted(gone)[:10], "count": len(gone)}
+        )
+    targets = [found[i] for i in message.targets if i not in gone]
     trigger = Trigger(type=TriggerType(message.trigger_type), event_id=message.event_id or None, at=message.at)
-    return wiring.evaluator().evaluate(stored, trigger)
+    return evaluate_together(targets, trigger)
 
 
 def handle_task_state_change(raw: dict[str, Any]) -> dict[str, Any]:
@@ -221,9 +266,17 @@ def _summary(decisions: list[Decision]) -> dict[str, Any]:
     }
 
 
-def on_alarm_event(raw: Any) -> dict[str, Any]:
+def on_alarm_event(raw: Any, lambda_context: Any = None) -> dict[str, Any]:
     """Lambda entry for CloudWatch Alarm State Change events."""
-    return _rejecting_malformed(raw, lambda: _summary(handle_alarm_event(raw)))
+    own = _account_of(lambda_context)
+    return _rejecting_malformed(raw, lambda: _summary(handle_alarm_event(raw, own_account=own)))
+
+
+def _account_of(lambda_context: Any) -> str | None:
+    """Marea's own account, from the invoked function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME); None
+    where the context gives none (a local invocation)."""
+    parts = str(getattr(lambda_context, "invoked_function_arn", "") or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
 
 
 def on_schedule_tick(raw: Any, lambda_context: Any = None) -> dict[str, Any]:
@@ -240,7 +293,6 @@ def on_evaluation_message(body: str, message_id: str) -> dict[str, Any]:
     """Lambda entry for one fan-out SQS message."""
 
     def run() -> dict[str, Any]:
-        decision = handle_evaluation_message(body, message_id)
-        return _summary([decision] if decision else [])
+        return _summary(handle_evaluation_message(body, message_id))
 
     return _rejecting_malformed({"id": message_id}, run)

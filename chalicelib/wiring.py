@@ -61,12 +61,13 @@ def evaluator() -> Evaluator:
     return Evaluator(
         registry=registry(),
         log=decision_log(),
-        collector=SignalCollector(aws.cloudwatch()),
+        collector=SignalCollector(aws.cloudwatch),
         actuator_for=actuator_for,
         decision_ttl=timedelta(days=settings.decision_ttl_days),
         pending_timeout=timedelta(seconds=settings.pending_timeout_s),
         limits=limits(),
         clock=_clock,
+        forget_session=aws.forget,
     )
 
 

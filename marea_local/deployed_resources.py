@@ -40,6 +40,7 @@ class EventSource:
     queue_arn: str
     function_arn: str
     batch_size: int
+    maximum_concurrency: int | None  # ScalingConfig: at most this many invocations at once
     state: str
 
 
@@ -129,6 +130,7 @@ def _event_sources(client: Any, prefix: str) -> tuple[EventSource, ...]:
             queue_arn=m["EventSourceArn"],
             function_arn=m["FunctionArn"],
             batch_size=m["BatchSize"],
+            maximum_concurrency=(m.get("ScalingConfig") or {}).get("MaximumConcurrency"),
             state=m.get("State", ""),
         )
         for m in client.list_event_source_mappings()["EventSourceMappings"]

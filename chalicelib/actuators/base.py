@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.errors import ActuationError
 from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.targets import TargetBase
 
@@ -52,6 +54,15 @@ class RunnerActuator(Protocol):
 
     def stop(self, target: TargetBase, reference: str, reason: str) -> None:
         """Stop the runner task ``reference`` (its ARN) if it still runs; ActuationError if that fails."""
+        ...
+
+
+@runtime_checkable
+class ReadsMany(Protocol):
+    """An actuator that reads many targets of its kind in as few calls as AWS allows (actuators/described.py)."""
+
+    def read_many(self, targets: Sequence[TargetBase]) -> dict[str, CapacityReading | ActuationError]:
+        """Each target's reading by target id, or the ActuationError its own ``read`` would have raised."""
         ...
 
 

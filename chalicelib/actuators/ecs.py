@@ -6,12 +6,14 @@ deployment is in progress (Application Auto Scaling suspends scale-in then).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.access_errors import caused, explained
 from chalicelib.actuators.base import Actuation
+from chalicelib.actuators.described import Described, describe_services
 from chalicelib.errors import ActuationError
 from chalicelib.models.capacity import CapacityReading
 from chalicelib.models.targets import EcsTarget, TargetBase
@@ -21,39 +23,41 @@ if TYPE_CHECKING:
 
 
 class EcsActuator:
-    def __init__(self, client: ECSClient) -> None:
+    def __init__(self, client: ECSClient, acting: Callable[[str], ECSClient] | None = None) -> None:
+        """``acting``: the client a decision's change is made with, by decision id (another account's role
+        session named after it, docs/multi-account.md); by default the reading client."""
         self._client = client
+        self._acting = acting or (lambda _: client)
 
     def read(self, target: TargetBase) -> CapacityReading:
-        assert isinstance(target, EcsTarget)
-        try:
-            response = self._client.describe_services(cluster=target.cluster, services=[target.service])
-        except (ClientError, BotoCoreError) as exc:
-            raise ActuationError(f"cannot describe ECS service {target.cluster}/{target.service}: {exc}") from exc
-        services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
-        if not services:
-            raise ActuationError(f"ECS service {target.cluster}/{target.service} does not exist or is not ACTIVE")
-        service = services[0]
-        return CapacityReading(
-            current=service["desiredCount"],
-            serving=service.get("runningCount", 0),
-            scale_in_suspended=deployment_in_progress(service),
-            details={
-                "cluster": target.cluster,
-                "service": target.service,
-                "running": service.get("runningCount", 0),
-                "pending": service.get("pendingCount", 0),
-                "deployments": len(_running_deployments(service)),
-            },
-        )
+        reading = self.read_many([target])[target.id]
+        if isinstance(reading, ActuationError):
+            raise reading
+        return reading
+
+    def read_many(self, targets: Sequence[TargetBase]) -> dict[str, CapacityReading | ActuationError]:
+        """Each target's reading (or why it could not be read), 10 services of a cluster per DescribeServices."""
+        services = [t for t in targets if isinstance(t, EcsTarget)]
+        assert len(services) == len(targets)
+        by_cluster: dict[str, list[EcsTarget]] = {}
+        for target in services:
+            by_cluster.setdefault(target.cluster, []).append(target)
+        readings: dict[str, CapacityReading | ActuationError] = {}
+        for cluster, members in by_cluster.items():
+            described = describe_services(self._client, cluster, (t.service for t in members))
+            readings.update({t.id: _reading(t, described[t.service]) for t in members})
+        return readings
 
     def apply(self, target: TargetBase, capacity: int, decision_id: str) -> Actuation:
         assert isinstance(target, EcsTarget)
         try:
-            self._client.update_service(cluster=target.cluster, service=target.service, desiredCount=capacity)
+            self._acting(decision_id).update_service(
+                cluster=target.cluster, service=target.service, desiredCount=capacity
+            )
         except (ClientError, BotoCoreError) as exc:
             raise ActuationError(
-                f"UpdateService({target.cluster}/{target.service}, desiredCount={capacity}) failed: {exc}"
+                f"UpdateService({target.cluster}/{target.service}, desiredCount={capacity}) failed: "
+                f"{explained(exc, target)}"
             ) from exc
         return Actuation(note=f"set desiredCount of {target.cluster}/{target.service} to {capacity}")
 
@@ -84,3 +88,23 @@ def deployment_in_progress(service: Mapping[str, Any]) -> str | None:
 
 def _running_deployments(service: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [d for d in service.get("deployments", []) if d.get("status") in _RUNNING_DEPLOYMENT_STATUSES]
+
+
+def _reading(target: EcsTarget, service: Described) -> CapacityReading | ActuationError:
+    if isinstance(service, ClientError | BotoCoreError):
+        message = f"cannot describe ECS service {target.cluster}/{target.service}: {explained(service, target)}"
+        return caused(ActuationError(message), service)
+    if service is None:
+        return ActuationError(f"ECS service {target.cluster}/{target.service} does not exist or is not ACTIVE")
+    return CapacityReading(
+        current=service["desiredCount"],
+        serving=service.get("runningCount", 0),
+        scale_in_suspended=deployment_in_progress(service),
+        details={
+            "cluster": target.cluster,
+            "service": target.service,
+            "running": service.get("runningCount", 0),
+            "pending": service.get("pendingCount", 0),
+            "deployments": len(_running_deployments(service)),
+        },
+    )

@@ -8,12 +8,14 @@ and the change completes when the runner's task stops (an ECS Task State Change 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.actuators.base import Actuation
+from chalicelib.actuators.described import Described, describe_groups
 from chalicelib.constants import RUNNER_DECISION_VARIABLE, RUNNER_TASK_GROUP
 from chalicelib.errors import ActuationError
 from chalicelib.models.capacity import CapacityReading
@@ -63,28 +65,17 @@ class KopsActuator:
         return self._runner
 
     def read(self, target: TargetBase) -> CapacityReading:
-        assert isinstance(target, KopsTarget)
-        try:
-            groups = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.asg_name])
-        except (ClientError, BotoCoreError) as exc:
-            raise ActuationError(
-                f"cannot describe the ASG {target.asg_name!r} of instance group {target.instance_group}: {exc}"
-            ) from exc
-        if not groups["AutoScalingGroups"]:
-            raise ActuationError(f"instance group {target.instance_group}: its ASG {target.asg_name!r} does not exist")
-        group = groups["AutoScalingGroups"][0]
-        in_service = sum(1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService")
-        # No resource bounds: the group's MinSize/MaxSize are what Marea changes (through kops).
-        return CapacityReading(
-            current=group["DesiredCapacity"],
-            serving=in_service,
-            details={
-                "asg_name": target.asg_name,
-                "asg_min": group["MinSize"],
-                "asg_max": group["MaxSize"],
-                "in_service": in_service,
-            },
-        )
+        reading = self.read_many([target])[target.id]
+        if isinstance(reading, ActuationError):
+            raise reading
+        return reading
+
+    def read_many(self, targets: Sequence[TargetBase]) -> dict[str, CapacityReading | ActuationError]:
+        """Each target's reading (or why it could not be read), 100 groups per DescribeAutoScalingGroups."""
+        groups = [t for t in targets if isinstance(t, KopsTarget)]
+        assert len(groups) == len(targets)
+        described = describe_groups(self._autoscaling, (t.asg_name for t in groups))
+        return {t.id: _reading(t, described[t.asg_name]) for t in groups}
 
     def runner_request(self, target: TargetBase, capacity: int, deadline: datetime) -> dict[str, str | int]:
         """The runner's whole request, which it reads from the decision (kops_runner/README.md): its caller passes it
@@ -182,3 +173,24 @@ class KopsActuator:
             raise ActuationError(f"StopTask of the kops runner {reference} failed: {exc}") from exc
         except BotoCoreError as exc:
             raise ActuationError(f"StopTask of the kops runner {reference} failed: {exc}") from exc
+
+
+def _reading(target: KopsTarget, group: Described) -> CapacityReading | ActuationError:
+    if isinstance(group, ClientError | BotoCoreError):
+        return ActuationError(
+            f"cannot describe the ASG {target.asg_name!r} of instance group {target.instance_group}: {group}"
+        )
+    if group is None:
+        return ActuationError(f"instance group {target.instance_group}: its ASG {target.asg_name!r} does not exist")
+    in_service = sum(1 for i in group.get("Instances", []) if i.get("LifecycleState") == "InService")
+    # No resource bounds: the group's MinSize/MaxSize are what Marea changes (through kops).
+    return CapacityReading(
+        current=group["DesiredCapacity"],
+        serving=in_service,
+        details={
+            "asg_name": target.asg_name,
+            "asg_min": group["MinSize"],
+            "asg_max": group["MaxSize"],
+            "in_service": in_service,
+        },
+    )

@@ -33,5 +33,5 @@ def backtest() -> Any:
         request = BacktestRequest.model_validate(json_body(backtests.current_request))
     except ValidationError as exc:
         return validation_response(exc)
-    response = backtest_target(request, wiring.registry(), aws.cloudwatch(), datetime.now(UTC))
+    response = backtest_target(request, wiring.registry(), aws.cloudwatch, datetime.now(UTC))
     return response.model_dump(mode="json")

@@ -102,12 +102,12 @@ def get_target(target_id: str) -> Any:
 @json_errors
 def put_target(target_id: str) -> Any:
     """Create or replace a whole target; refused when it would silently reset what the target sets."""
-    from chalicelib import wiring
+    from chalicelib import aws, wiring
     from chalicelib.api.target_writes import resets_message, silent_resets, validated_target
 
     body = json_body(api.current_request)
     condition = if_match(api.current_request.headers)
-    target = validated_target(body, _target_id(target_id), wiring.limits())
+    target = validated_target(body, _target_id(target_id), wiring.limits(), aws.own_account)
     registry = wiring.registry()
     existing = registry.get(target_id)
     require_version(condition, existing, target_id)
@@ -126,7 +126,7 @@ def put_target(target_id: str) -> Any:
 @json_errors
 def patch_target(target_id: str) -> Any:
     """Change some fields of a target (RFC 7396 merge patch); the result is validated as PUT validates."""
-    from chalicelib import wiring
+    from chalicelib import aws, wiring
     from chalicelib.api.target_writes import patched_document, validated_target
 
     patch = json_body(api.current_request)
@@ -134,7 +134,7 @@ def patch_target(target_id: str) -> Any:
     registry = wiring.registry()
     stored = registry.require(_target_id(target_id))
     require_version(condition, stored, target_id)
-    target = validated_target(patched_document(stored.target, patch), target_id, wiring.limits())
+    target = validated_target(patched_document(stored.target, patch), target_id, wiring.limits(), aws.own_account)
     return _target(registry.write(target, over=stored))
 
 

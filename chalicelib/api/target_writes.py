@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from pydantic import TypeAdapter
 from chalicelib.api.merge_patch import merge_patch
 from chalicelib.errors import ResourceNotAllowedError, ValidationFailedError
 from chalicelib.metrics import resolve_metric
-from chalicelib.models.targets import Target, TargetBase, TargetTrackingPolicy
+from chalicelib.models.targets import EcsTarget, Target, TargetBase, TargetTrackingPolicy
 from chalicelib.resource_limits import ResourceLimits
 from chalicelib.store.items import TARGET_ADAPTER
 
@@ -41,8 +42,16 @@ class FieldReset:
     message: str
 
 
-def validated_target(document: dict[str, Any], target_id: str, limits: ResourceLimits) -> Target:
+def validated_target(
+    document: dict[str, Any],
+    target_id: str,
+    limits: ResourceLimits,
+    own_account: Callable[[], str | None] = lambda: None,
+) -> Target:
     """The target ``document`` describes, stored under ``target_id``, within the stage's ``limits``.
+
+    ``own_account``: Marea's account (asked only of a target that names a role): a role there is refused, so
+    that a group of Marea's own account has one name, and one target (docs/multi-account.md).
 
     Raises pydantic's ValidationError (each field named), ValidationFailedError or ResourceNotAllowedError.
     """
@@ -58,6 +67,9 @@ def validated_target(document: dict[str, Any], target_id: str, limits: ResourceL
     above = limits.ceiling_refusal(target)
     if above is not None:
         raise ValidationFailedError(f"max: {above}")
+    elsewhere = _location_refusal(target, limits, own_account)
+    if elsewhere is not None:
+        raise ValidationFailedError(elsewhere)
     refusal = limits.refusal(target)
     if refusal is not None:
         raise ResourceNotAllowedError(f"{refusal}; nothing was written")
@@ -68,6 +80,29 @@ def validated_target(document: dict[str, Any], target_id: str, limits: ResourceL
             except ValueError as exc:
                 raise ValidationFailedError(f"policies.{index}.metric: {exc}") from exc
     return target
+
+
+def _location_refusal(target: Target, limits: ResourceLimits, own_account: Callable[[], str | None]) -> str | None:
+    """Why the target names where it lives in a way that is not the one name of that place; None when it does not.
+
+    Marea's own Region is named by leaving ``region`` out, its own account by leaving ``role_arn`` out, and an
+    ECS cluster or service given by ARN lives where its ARN says: so each resource has one claim key.
+    """
+    own_region = limits.region_refusal(target)
+    if own_region is not None:
+        return own_region
+    location = target.location
+    if location.account_id is not None and location.account_id == own_account():
+        return (
+            f"role_arn: {target.role_arn} is a role of the account Marea runs in, which Marea reads and changes "
+            "as its own role: leave role_arn (and account_id, external_id) out"
+        )
+    if isinstance(target, EcsTarget) and location.is_home and limits.home_region is not None:
+        for field, value in (("cluster", target.cluster), ("service", target.service)):
+            parts = value.split(":")
+            if value.startswith("arn:") and len(parts) > 4 and parts[3] != limits.home_region:
+                return f"{field}: an ARN in Region {parts[3]}: name it with region (and role_arn for another account)"
+    return None
 
 
 def patched_document(stored: TargetBase, patch: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Json,
+    ValidationError,
+    model_validator,
+)
 
 from chalicelib.constants import TARGET_ID_PATTERN
 from chalicelib.errors import MalformedEventError
@@ -238,19 +247,40 @@ class TaskStateChangeEvent(EventBridgeModel):
     detail: TaskStateDetail
 
 
+# Targets one fan-out message carries: BatchGetItem and DescribeAutoScalingGroups take 100 per call.
+TARGETS_PER_MESSAGE = 100
+
+TargetId = Annotated[str, Field(pattern=TARGET_ID_PATTERN)]
+
+
 class EvaluationMessage(BaseModel):
-    """Body of the SQS fan-out message: "evaluate this target because of that event".
+    """Body of the SQS fan-out message: "evaluate these targets because of that event".
 
     Marea writes and reads it, so nothing unknown or coerced gets in. Strict mode means Python
     callers pass real ``datetime`` and ``TriggerType`` values; a JSON body (str) is the wire form.
+    ``target_ids`` is the tick's share evaluated together (docs/scaling-marea.md); ``target_id``
+    alone is the one-target message of Marea versions before batched reads, still read so that
+    messages queued across an upgrade are evaluated.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    target_id: str = Field(pattern=TARGET_ID_PATTERN)
+    target_ids: tuple[TargetId, ...] = Field(default=(), max_length=TARGETS_PER_MESSAGE)
+    target_id: TargetId | None = None
     trigger_type: TriggerType
     event_id: str = Field(min_length=1, max_length=256)
     at: EventTime
+
+    @model_validator(mode="after")
+    def _names_targets_once(self) -> EvaluationMessage:
+        if bool(self.target_ids) == (self.target_id is not None):
+            raise ValueError("give either target_ids (1 to 100 ids) or target_id, not both")
+        return self
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The targets to evaluate, in the order the tick listed them."""
+        return self.target_ids or ((self.target_id,) if self.target_id is not None else ())
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -52,6 +52,9 @@ class ReasonCode(StrEnum):
     ACTUATION_FAILED = "ACTUATION_FAILED"
     ACTUATION_UNCONFIRMED = "ACTUATION_UNCONFIRMED"  # its outcome was never recorded and the capacity does not show it
     RESOURCE_UNREADABLE = "RESOURCE_UNREADABLE"
+    # the target's account or Region could not be reached: its role not assumed, its session refused
+    # (chalicelib/access_errors.py); only this target's decision fails
+    ACCOUNT_UNREACHABLE = "ACCOUNT_UNREACHABLE"
     EVALUATION_FAILED = "EVALUATION_FAILED"  # an AWS call failed past its retries before anything was decided
     # the target names a resource outside the stage's allow-list (MAREA_ALLOWED_RESOURCES): not evaluated
     RESOURCE_NOT_ALLOWED = "RESOURCE_NOT_ALLOWED"

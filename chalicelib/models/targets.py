@@ -18,6 +18,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from chalicelib import kops_names
 from chalicelib.constants import TARGET_ID_PATTERN
 from chalicelib.metric_retention import describe_age, oldest_readable
+from chalicelib.models.location import (
+    ACCOUNT_ID_PATTERN,
+    EXTERNAL_ID_LENGTH,
+    EXTERNAL_ID_PATTERN,
+    REGION_PATTERN,
+    ROLE_ARN_PATTERN,
+    Location,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,254}$"
 # AWS hard limit for an ASG / ECS service is far below this; it only guards against typos.
@@ -307,6 +315,10 @@ class ScalingService(StrEnum):
     APPLICATION_AUTO_SCALING = "application_auto_scaling"
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class TargetBase(Frozen):
     id: str = Field(pattern=TARGET_ID_PATTERN)
     min: int = Field(ge=0, le=MAX_CAPACITY_LIMIT)
@@ -317,6 +329,17 @@ class TargetBase(Frozen):
     # HPA-style: scale in to the highest recommendation seen within this window.
     scale_in_stabilization_s: int = Field(default=300, ge=0, le=3600)
     description: str = Field(default="", max_length=500)
+    # Where the target lives when not where Marea runs (docs/multi-account.md); left out of its JSON when unset.
+    account_id: str | None = Field(default=None, pattern=ACCOUNT_ID_PATTERN, exclude_if=_absent)
+    region: str | None = Field(default=None, pattern=REGION_PATTERN, exclude_if=_absent)
+    role_arn: str | None = Field(default=None, max_length=2048, pattern=ROLE_ARN_PATTERN, exclude_if=_absent)
+    external_id: str | None = Field(
+        default=None,
+        min_length=EXTERNAL_ID_LENGTH[0],
+        max_length=EXTERNAL_ID_LENGTH[1],
+        pattern=EXTERNAL_ID_PATTERN,
+        exclude_if=_absent,
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TargetBase:
@@ -326,7 +349,24 @@ class TargetBase(Frozen):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"policy names must be unique; repeated: {', '.join(duplicates)}")
+        self._check_location()
         return self
+
+    def _check_location(self) -> None:
+        if self.external_id is not None and self.role_arn is None:
+            raise ValueError("external_id is passed when assuming role_arn: give role_arn too")
+        if self.account_id is not None and self.role_arn is None:
+            raise ValueError(
+                f"account_id {self.account_id} is reached through a role Marea assumes there: give role_arn "
+                "(infra/marea-spoke.yaml creates it), or leave account_id out for Marea's own account"
+            )
+        if self.account_id is not None and self.location.account_id != self.account_id:
+            raise ValueError(f"role_arn is a role of account {self.location.account_id}, not of {self.account_id}")
+
+    @property
+    def location(self) -> Location:
+        """Where the target's resources live, and the role Marea reads and changes them as."""
+        return Location(region=self.region, role_arn=self.role_arn, external_id=self.external_id)
 
     @property
     def alarm_names(self) -> list[str]:
@@ -352,6 +392,23 @@ class EcsTarget(TargetBase):
     kind: Literal["ecs"] = "ecs"
     cluster: str = Field(min_length=1, max_length=255)
     service: str = Field(min_length=1, max_length=255)
+
+    @model_validator(mode="after")
+    def _arns_where_the_target_lives(self) -> EcsTarget:
+        """A cluster or service given by ARN (arn:aws:ecs:REGION:ACCOUNT:...) lives in that account and Region:
+        the target must not name others."""
+        for field, value in (("cluster", self.cluster), ("service", self.service)):
+            parts = value.split(":")
+            if not value.startswith("arn:") or len(parts) < 6:
+                continue
+            region, account = parts[3], parts[4]
+            if self.region is not None and region != self.region:
+                raise ValueError(f"{field} is an ARN in Region {region}, but the target names Region {self.region}")
+            if self.location.account_id is not None and account != self.location.account_id:
+                raise ValueError(
+                    f"{field} is an ARN in account {account}, but the target's role is in {self.location.account_id}"
+                )
+        return self
 
 
 class KopsSizing(StrEnum):
@@ -382,6 +439,15 @@ class KopsTarget(TargetBase):
     sizing: KopsSizing = KopsSizing.PINNED
     # A runner that has not reported after this long is marked failed on the next evaluation.
     runner_timeout_s: int = Field(default=900, ge=60, le=3600)
+
+    @model_validator(mode="after")
+    def _where_the_runner_acts(self) -> KopsTarget:
+        if not self.location.is_home:
+            raise ValueError(
+                "a kops instance group is changed by the stage's kops runner, which acts in Marea's own account "
+                "and Region: account_id, region and role_arn are not supported for kops targets"
+            )
+        return self
 
     @property
     def asg_name(self) -> str:

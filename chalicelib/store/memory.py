@@ -8,7 +8,7 @@ those run on the embedded AWS. One lock makes each method atomic, as one transac
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,9 @@ class MemoryTargetRegistry:
 
     def get(self, target_id: str) -> StoredTarget | None:
         return self._tables.targets.get(target_id)
+
+    def get_many(self, target_ids: Sequence[str]) -> dict[str, StoredTarget]:
+        return {i: stored for i in target_ids if (stored := self.get(i)) is not None}
 
     def require(self, target_id: str) -> StoredTarget:
         stored = self.get(target_id)

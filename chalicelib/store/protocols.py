@@ -7,7 +7,7 @@ which gives the evaluator's lease, unsettled and supersede paths fast unit tests
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 # The runner's request: names and sizes (str and int values only, a DynamoDB map of S and N).
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 class TargetStore(Protocol):
     def get(self, target_id: str) -> StoredTarget | None: ...
+
+    def get_many(self, target_ids: Sequence[str]) -> dict[str, StoredTarget]:
+        """The registered targets among these ids, by id (ids not registered are left out)."""
+        ...
 
     def require(self, target_id: str) -> StoredTarget:
         """The target, or NotFoundError."""

@@ -8,11 +8,13 @@ two targets never scale one resource.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.chunks import chunks
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models.resources import ScaledResource, scaled_resources
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
@@ -42,6 +44,11 @@ if TYPE_CHECKING:
     from chalicelib.models.targets import Target
 
 
+_KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
+_BATCH_GET_ATTEMPTS = 3
+_UNPROCESSED_BACKOFF_S = 0.05
+
+
 class DuplicateDecisionError(Exception):
     """The decision id is already recorded: this event was processed before."""
 
@@ -65,6 +72,30 @@ class TargetRegistry:
         )
         item = response.get("Item")
         return stored_target_from_item(item) if item else None  # type: ignore[arg-type]
+
+    def get_many(self, target_ids: Sequence[str]) -> dict[str, StoredTarget]:
+        """The registered targets among these ids, strongly consistent as ``get``: 100 keys per
+        BatchGetItem; keys DynamoDB leaves unprocessed are asked again, then read one by one."""
+        found: dict[str, StoredTarget] = {}
+        for chunk in chunks(sorted(set(target_ids)), _KEYS_PER_BATCH_GET):
+            ids_by_pk = {target_pk(i): i for i in chunk}
+            keys: list[Any] = [{"pk": {"S": pk}, "sk": {"S": PRIMARY_SK}} for pk in ids_by_pk]
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                response = self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(self._table, []):
+                    stored = stored_target_from_item(item)  # type: ignore[arg-type]
+                    found[stored.target.id] = stored
+                unprocessed: Any = response.get("UnprocessedKeys") or {}
+                keys = list(unprocessed.get(self._table, {}).get("Keys", []))
+                if not keys or attempt == _BATCH_GET_ATTEMPTS - 1:
+                    break
+                time.sleep(_UNPROCESSED_BACKOFF_S * 2**attempt)
+            for key in keys:  # still unprocessed: throttled, so each is read as an evaluation alone would
+                if (alone := self.get(ids_by_pk[key["pk"]["S"]])) is not None:
+                    found[alone.target.id] = alone
+        return found
 
     def require(self, target_id: str) -> StoredTarget:
         stored = self.get(target_id)

@@ -55,6 +55,7 @@ class RecordedCall:
     operation: str  # "dynamodb.TransactWriteItems"
     requests: tuple[Request, ...]
     error: str | None = None  # set when the call could not be translated
+    role: str | None = None  # the role of another account the call was made as (infra/marea-spoke.yaml); None: Marea's
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class _Where:
     region: str
     account: str
     stage: str | None
+    role: str | None = None  # the call is made as this role of another account (its account is ``account``)
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (
@@ -85,9 +87,17 @@ def _stage() -> str | None:
     return match.group(1) if match else None
 
 
-def _lookup_client(service: str, region: str) -> Any:
-    """A client outside Marea's (not recorded) for reading tags and ARNs from the embedded AWS."""
-    return boto3.session.Session().client(service, region_name=region)  # type: ignore[call-overload]
+def _lookup_client(service: str, where: _Where) -> Any:
+    """A client outside Marea's (not recorded) for reading tags and ARNs from the embedded AWS, in the call's
+    account (moto serves another account to the credentials of a role assumed there)."""
+    if where.role is None:
+        return boto3.session.Session().client(service, region_name=where.region)  # type: ignore[call-overload]
+    given = boto3.client("sts").assume_role(RoleArn=where.role, RoleSessionName="policy-guard-lookup")["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=given["AccessKeyId"],
+        aws_secret_access_key=given["SecretAccessKey"],
+        aws_session_token=given["SessionToken"],
+    ).client(service, region_name=where.region)  # type: ignore[call-overload]
 
 
 # ---- per service ------------------------------------------------------------------------------
@@ -170,7 +180,7 @@ def _autoscaling(operation: str, params: dict[str, Any], where: _Where) -> list[
     name = params.get("AutoScalingGroupName")
     if name is None:
         raise UnmappedCallError(operation)
-    client = _lookup_client("autoscaling", where.region)
+    client = _lookup_client("autoscaling", where)
     groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if groups:
         arn = groups[0]["AutoScalingGroupARN"]
@@ -233,7 +243,7 @@ def _ecs(operation: str, params: dict[str, Any], where: _Where) -> list[Request]
     cluster_arn = _ecs_cluster_arn(params.get("cluster"), where)
     cluster_name = cluster_arn.rsplit("/", 1)[-1]
     context = {"ecs:cluster": where.normalise(cluster_arn)}
-    client = _lookup_client("ecs", where.region)
+    client = _lookup_client("ecs", where)
     if operation in ("UpdateService", "DescribeServices"):
         names = params.get("services") or [params["service"]]
         try:
@@ -296,7 +306,20 @@ def _events(operation: str, params: dict[str, Any], where: _Where) -> list[Reque
     raise UnmappedCallError(operation)
 
 
+def _sts(operation: str, params: dict[str, Any], where: _Where) -> list[Request]:
+    if operation == "AssumeRole":
+        # The keys STS sets from the request for the caller's policy (and the role's trust policy) to test.
+        context = {"sts:RoleSessionName": params["RoleSessionName"]}
+        if "ExternalId" in params:
+            context["sts:ExternalId"] = params["ExternalId"]
+        return [Request("sts:AssumeRole", where.normalise(params["RoleArn"]), context)]
+    if operation == "GetCallerIdentity":
+        return []  # "No permissions are required to perform this operation" (STS API Reference)
+    raise UnmappedCallError(operation)
+
+
 _SERVICES: dict[str, Callable[[str, dict[str, Any], _Where], list[Request]]] = {
+    "sts": _sts,
     "dynamodb": _dynamodb,
     "sqs": _sqs,
     "autoscaling": _autoscaling,
@@ -307,11 +330,18 @@ _SERVICES: dict[str, Callable[[str, dict[str, Any], _Where], list[Request]]] = {
 
 
 def iam_requests(
-    service: str, operation: str, params: dict[str, Any], region: str, *, stage_mapped: bool = True
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    region: str,
+    *,
+    stage_mapped: bool = True,
+    role: str | None = None,
 ) -> list[Request]:
     """The IAM requests one API call needs. Raises UnmappedCallError for calls not translated yet.
 
-    ``stage_mapped``: the tests' stage is replaced by ``{stage}`` (False: names kept as they are)."""
+    ``stage_mapped``: the tests' stage is replaced by ``{stage}`` (False: names kept as they are);
+    ``role``: the call is made as that role of another account, so its resources are that account's."""
     action = f"{service}:{operation}"
     if action in NO_RESOURCE_LEVEL:
         return [Request(action, "*")]
@@ -319,7 +349,8 @@ def iam_requests(
     if translate is None:
         raise UnmappedCallError(action)
     try:
-        where = _Where(region=region, account=_account(), stage=_stage() if stage_mapped else None)
+        account = role.split(":")[4] if role else _account()
+        where = _Where(region=region, account=account, stage=_stage() if stage_mapped else None, role=role)
         return translate(operation, params, where)
     except UnmappedCallError as exc:
         raise UnmappedCallError(action) from exc
@@ -340,38 +371,45 @@ class CallRecorder:
     def __init__(self) -> None:
         self.calls: list[RecordedCall] = []
 
-    def record(self, service: str, operation: str, params: dict[str, Any], region: str) -> None:
+    def record(
+        self, service: str, operation: str, params: dict[str, Any], region: str, role: str | None = None
+    ) -> None:
         label = f"{service}.{operation}"
+        made_as = role
+        if role is not None:  # stored with the stage mapped, as resource names are: marea-{stage}-spoke
+            role = _Where(region=region, account=role.split(":")[4], stage=_stage()).normalise(role)
         extra = sorted(set(params) - ONLY_FIELDS.get(label, frozenset(params)))
         if extra:
             allowed = sorted(ONLY_FIELDS[label])
-            self.calls.append(RecordedCall(label, (), error=f"sends {extra}: Marea may send only {allowed}"))
+            self.calls.append(RecordedCall(label, (), error=f"sends {extra}: Marea may send only {allowed}", role=role))
             return
         try:
-            self.calls.append(RecordedCall(label, tuple(iam_requests(service, operation, params, region))))
+            requests = tuple(iam_requests(service, operation, params, region, role=made_as))
+            self.calls.append(RecordedCall(label, requests, role=role))
         except UnmappedCallError as exc:
             hint = f"no IAM translation for {exc}: add one to tests/infra/aws_calls.py"
-            self.calls.append(RecordedCall(label, (), error=hint))
+            self.calls.append(RecordedCall(label, (), error=hint, role=role))
 
 
 _active: list[CallRecorder] = []
 _HOOK_ID = "marea-iam-policy-guard"
 
 
-def _on_parameter_build(region: str) -> Callable[..., None]:
+def _on_parameter_build(region: str, role: str | None) -> Callable[..., None]:
     def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
         for recorder in _active:
-            recorder.record(model.service_model.service_name, model.name, params, region)
+            recorder.record(model.service_model.service_name, model.name, params, region, role)
 
     return hook
 
 
-def _hooked(factory: Callable[[str], Any]) -> Callable[[str], Any]:
-    def client(service: str) -> Any:
-        built = factory(service)
+def _hooked(factory: Callable[..., Any]) -> Callable[..., Any]:
+    def client(service: str, *where: Any) -> Any:
+        built = factory(service, *where)
+        role = where[0].role_arn if where else None
         # unique_id: registering again on a cached client is a no-op.
         built.meta.events.register(
-            "before-parameter-build", _on_parameter_build(built.meta.region_name), unique_id=_HOOK_ID
+            "before-parameter-build", _on_parameter_build(built.meta.region_name, role), unique_id=_HOOK_ID
         )
         return built
 

@@ -12,13 +12,17 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
-from tests.infra.aws_calls import STAGE_TOKEN, CallRecorder, RecordedCall, recording
+from tests.infra.aws_calls import PARTITION, STAGE_TOKEN, CallRecorder, RecordedCall, recording
 from tests.infra.iam_policy import ContextValue, Policy, Request
+from tests.infra.runner_guard import _resolve as resolve
+from tests.infra.templates import template
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_STAGES = ("dev", "prod")
+SPOKE_TEMPLATE = "marea-spoke.yaml"
 
 
 def policy_path(stage: str) -> Path:
@@ -38,14 +42,30 @@ def for_stage(request: Request, stage: str) -> Request:
     return replace(request, resource=request.resource.replace(STAGE_TOKEN, stage), context=context)
 
 
+@lru_cache(maxsize=16)
+def spoke_policy(stage: str, account: str) -> Policy:
+    """The policy of infra/marea-spoke.yaml's role as CloudFormation resolves it for ``stage`` in ``account``."""
+    names = {"AWS::Partition": PARTITION, "AWS::AccountId": account, "Stage": stage}
+    role = template(SPOKE_TEMPLATE)["Resources"]["SpokeRole"]["Properties"]
+    (inline,) = role["Policies"]
+    return Policy.from_document(f"{SPOKE_TEMPLATE} SpokeRole ({stage})", resolve(inline["PolicyDocument"], names, {}))
+
+
 def violations(calls: list[RecordedCall], stages: tuple[str, ...] = POLICY_STAGES) -> list[str]:
-    """One line per call a stage's policy would refuse (or that cannot be translated)."""
+    """One line per call a stage's policy would refuse (or that cannot be translated): Marea's own calls are
+    judged by its stage policy, those made as a member account's role by that role's (infra/marea-spoke.yaml)."""
     problems: list[str] = []
-    policies = {stage: Policy.load(policy_path(stage)) for stage in stages}
+    own = {stage: Policy.load(policy_path(stage)) for stage in stages}
     for call in calls:
         if call.error:
             problems.append(f"{call.operation}: {call.error}")
             continue
+        policies = own
+        if call.role is not None:
+            if call.role.rsplit("/", 1)[-1] != f"marea-{STAGE_TOKEN}-spoke":
+                problems.append(f"{call.operation}: made as {call.role}, not a role infra/marea-spoke.yaml creates")
+                continue
+            policies = {stage: spoke_policy(stage, call.role.split(":")[4]) for stage in stages}
         for stage, policy in policies.items():
             problems.extend(
                 f"{call.operation}: {policy.name} does not allow {staged}"

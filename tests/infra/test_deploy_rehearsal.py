@@ -88,7 +88,8 @@ def test_the_evaluation_queue_feeds_the_evaluation_handler(aws: EmbeddedAws, reh
     (mapping,) = resources.event_sources
     assert mapping.queue_arn == _outputs(aws)["EvaluationQueueArn"]
     assert mapping.function_arn == resources.function("on_evaluation_message").arn
-    assert mapping.batch_size == 10
+    assert mapping.batch_size == 1  # one share of up to 100 targets per invocation (app.py)
+    assert mapping.maximum_concurrency == 10
 
 
 def test_every_function_runs_under_a_role_holding_only_the_stage_policy(rehearsal: Rehearsal) -> None:

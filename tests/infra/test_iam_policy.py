@@ -504,6 +504,7 @@ NEEDED: list[tuple[Request, str]] = [
         "tests: a decision event (chalicelib/decision_events.py)",
     ),
     (Request("dynamodb:GetItem", TABLE + "targets"), "tests: registry reads"),
+    (Request("dynamodb:BatchGetItem", TABLE + "targets"), "tests: the targets of an evaluation share, read together"),
     (Request("dynamodb:Query", TABLE + "targets"), "tests: targets linked to an alarm"),
     (Request("dynamodb:Query", TABLE + "targets/index/by_listing"), "tests: GET /targets, ticks"),
     (Request("dynamodb:PutItem", TABLE + "targets"), "tests: PUT /targets (transaction)"),
@@ -547,6 +548,10 @@ NEEDED: list[tuple[Request, str]] = [
             {"ecs:cluster": f"{ECS}:cluster/marea-{{stage}}-kops-runner"},
         ),
         "tests: a runner whose lease expired is stopped before another starts",
+    ),
+    (
+        Request("sts:AssumeRole", "arn:aws:iam::111122223333:role/marea-{stage}-spoke"),
+        "tests: a target in a member account (infra/marea-spoke.yaml's role)",
     ),
     (
         Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/marea-{{stage}}-kops-runner-task", TO_ECS),
@@ -598,3 +603,106 @@ def test_the_guard_reports_every_refused_or_untranslated_call_per_stage() -> Non
     assert any("policy-dev.json does not allow dynamodb:Scan" in p and "marea-dev-targets" in p for p in problems)
     assert any("policy-prod.json does not allow dynamodb:Scan" in p and "marea-prod-targets" in p for p in problems)
     assert any("lambda:Invoke" in p for p in problems)
+
+
+# ---- the role Marea assumes in a member account (infra/marea-spoke.yaml) --------------------------
+
+MEMBER = "111122223333"
+MEMBER_ASG = f"arn:aws:autoscaling:us-west-2:{MEMBER}:autoScalingGroup:0f:autoScalingGroupName/web"
+MEMBER_SERVICE = f"arn:aws:ecs:us-west-2:{MEMBER}:service/chat/chat"
+OTHER_SERVICE = "arn:aws:ecs:us-west-2:999999999999:service/chat/chat"
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        (Request("autoscaling:DescribeAutoScalingGroups", "*"), True),
+        (Request("cloudwatch:GetMetricData", "*"), True),
+        (Request("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:us-west-2:{MEMBER}:alarm:web-high"), True),
+        (Request("ecs:DescribeServices", MEMBER_SERVICE), True),
+        (Request("autoscaling:SetDesiredCapacity", MEMBER_ASG, {"aws:ResourceTag/marea:managed": "dev"}), True),
+        (Request("ecs:UpdateService", MEMBER_SERVICE, {"aws:ResourceTag/marea:managed": "dev"}), True),
+        # what another stage manages, or nobody: refused
+        (Request("autoscaling:SetDesiredCapacity", MEMBER_ASG, {"aws:ResourceTag/marea:managed": "prod"}), False),
+        (Request("ecs:UpdateService", MEMBER_SERVICE), False),
+        # the desired count only, as in Marea's own account
+        (
+            Request(
+                "ecs:UpdateService",
+                MEMBER_SERVICE,
+                {"aws:ResourceTag/marea:managed": "dev", "ecs:task-definition": "arn:aws:ecs:::task-definition/x:1"},
+            ),
+            False,
+        ),
+        # another account's resources: the role's grants name its own account
+        (Request("ecs:DescribeServices", "arn:aws:ecs:us-west-2:999999999999:service/chat/chat"), False),
+        (Request("autoscaling:UpdateAutoScalingGroup", MEMBER_ASG, {"aws:ResourceTag/marea:managed": "dev"}), False),
+    ],
+)
+def test_the_member_account_role_reads_and_scales_only_what_its_stage_manages(request_: Request, allowed: bool) -> None:
+    from tests.infra.policy_guard import spoke_policy
+
+    assert spoke_policy("dev", MEMBER).allows(request_) is allowed
+
+
+def test_the_member_account_role_trusts_only_marea_s_evaluating_lambdas_with_the_external_id() -> None:
+    from tests.infra.runner_guard import _resolve
+    from tests.infra.templates import template
+
+    role = template("marea-spoke.yaml")["Resources"]["SpokeRole"]["Properties"]
+    names = {"AWS::Partition": "aws", "MareaAccountId": ACCOUNT, "Stage": "dev", "ExternalId": "s3cret"}
+    conditions = {"WithExternalId": True, "ChaliceDeployRoles": True}
+    [statement] = _resolve(role["AssumeRolePolicyDocument"], names, conditions)["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert statement["Action"] == "sts:AssumeRole"
+    handlers = ("on_alarm_state_change", "on_schedule_tick", "on_evaluation_message", "api_handler")
+    assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{ACCOUNT}:role/marea-dev-{handler}" for handler in handlers
+    ]
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": "s3cret"}
+    # Chalice names each handler's role <app>-<stage>-<handler>: every handler but the runner's evaluates targets.
+    from app import app
+
+    # (the REST API's routes all run in api_handler)
+    assert {source.name for source in app.event_sources} - {"on_runner_task_stopped"} == set(handlers) - {"api_handler"}
+    # A packaged stage's roles, named by CloudFormation, are given instead.
+    packaged = {**names, "TrustedRoleArns": [f"arn:aws:iam::{ACCOUNT}:role/marea-prod-OnScheduleTickRole-1AB2"]}
+    [given] = _resolve(role["AssumeRolePolicyDocument"], packaged, {**conditions, "ChaliceDeployRoles": False})[
+        "Statement"
+    ]
+    assert given["Condition"]["ArnEquals"]["aws:PrincipalArn"] == packaged["TrustedRoleArns"]
+    # The policy Marea's stage may assume is the role this template names.
+    assert _policy("dev").allows(Request("sts:AssumeRole", f"arn:aws:iam::{MEMBER}:role/marea-dev-spoke"))
+    assert not _policy("dev").allows(Request("sts:AssumeRole", f"arn:aws:iam::{MEMBER}:role/admin"))
+
+
+def test_the_guard_judges_a_call_made_as_a_member_role_by_that_role_s_policy() -> None:
+    from tests.infra.aws_calls import RecordedCall
+    from tests.infra.policy_guard import violations
+
+    spoke = f"arn:aws:iam::{MEMBER}:role/marea-{{stage}}-spoke"
+    tagged = {"aws:ResourceTag/marea:managed": "{stage}"}
+    calls = [
+        # allowed to the member role: its stage's tagged groups in its own account
+        RecordedCall(
+            "autoscaling.SetDesiredCapacity",
+            (Request("autoscaling:SetDesiredCapacity", MEMBER_ASG, tagged),),
+            role=spoke,
+        ),
+        RecordedCall("dynamodb.GetItem", (Request("dynamodb:GetItem", TABLE + "targets"),), role=spoke),
+        # Marea's own policy would allow it (services of any account), the member role does not
+        RecordedCall("ecs.DescribeServices", (Request("ecs:DescribeServices", OTHER_SERVICE),), role=spoke),
+        RecordedCall(
+            "ecs.DescribeServices",
+            (Request("ecs:DescribeServices", MEMBER_SERVICE),),
+            role=f"arn:aws:iam::{MEMBER}:role/admin",
+        ),
+    ]
+
+    problems = violations(calls)
+
+    assert any("SpokeRole (dev) does not allow dynamodb:GetItem" in p for p in problems)
+    assert any("SpokeRole (dev) does not allow ecs:DescribeServices" in p for p in problems)
+    assert _policy("dev").allows(Request("ecs:DescribeServices", OTHER_SERVICE))
+    assert any("not a role infra/marea-spoke.yaml creates" in p for p in problems)
+    assert not any("SetDesiredCapacity" in p for p in problems)

@@ -467,3 +467,19 @@ def test_the_backtests_the_demo_prints_answer_on_the_demos_own_targets(client: A
         assert response.json_body["current"]["label"] == "+".join(p.name for p in targets[target_id].policies)
     assert responses["web"].json_body["demand_formula"].startswith("CPUUtilization (Average) x GroupInService")
     assert responses["chat"].json_body["demand_formula"] == "ConnectedClients (Average) x RunningTaskCount"
+
+
+def test_given_a_target_in_another_account_then_its_own_account_s_metrics_are_replayed(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    from tests.integration.test_member_accounts import MEMBER_REGION, ROLE, member_clients
+
+    last = minute_floor(datetime.now(UTC)) - 2 * MINUTE
+    values: list[float | None] = list(nasa_minutes(2 * 1440, 720))
+    publish(member_clients(ROLE, MEMBER_REGION)["cloudwatch"], values, last)  # only the member account has them
+    register(client, "web", predictive_target(role_arn=ROLE, region=MEMBER_REGION))
+
+    response = post(client, {"target": "web", "days": 1, "unit_capacity": UNIT_CAPACITY})
+
+    assert response.status_code == 200, response.json_body
+    assert (response.json_body["minutes"], response.json_body["missing_minutes"]) == (len(values), 0)

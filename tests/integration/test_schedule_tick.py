@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.models.decisions import Trigger, TriggerType
 from tests.integration.world import asg_desired, asg_target, make_asg, publish_cpu, register
 
@@ -65,7 +65,7 @@ def test_a_duplicated_tick_acts_once(client: Any, clients: dict[str, Any], three
     assert calls == ["set"]
 
 
-def test_many_targets_fan_out_through_sqs_and_each_message_evaluates_one(
+def test_many_targets_fan_out_through_sqs_in_shares_each_evaluated_together(
     client: Any, clients: dict[str, Any], three_targets: None, data_stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAREA_INLINE_EVALUATION_LIMIT", "1")
@@ -78,11 +78,28 @@ def test_many_targets_fan_out_through_sqs_and_each_message_evaluates_one(
         "Messages"
     ]
     bodies = [m["Body"] for m in messages]
-    assert sorted(json.loads(b)["target_id"] for b in bodies) == ["a", "b"]
+    assert [json.loads(b)["target_ids"] for b in bodies] == [["a", "b"]]  # one share: the tick's unpaused targets
     sqs_event = client.events.generate_sqs_event(message_bodies=bodies, queue_name="marea-test-evaluations")
+    reads: list[str] = []
+    aws.on_every_client("before-call.dynamodb.*", lambda model, **_: reads.append(model.name))
     client.lambda_.invoke("on_evaluation_message", sqs_event)
+    assert reads.count("BatchGetItem") == 1  # the share's targets in one read, none one by one
+    assert "GetItem" not in reads
     client.lambda_.invoke("on_evaluation_message", sqs_event)  # SQS redelivery
     assert sorted(d["target_id"] for d in decisions(client)) == ["a", "b"]
+    assert asg_desired(clients, "a") == 4
+
+
+def test_a_one_target_message_of_an_earlier_version_is_still_evaluated(
+    client: Any, clients: dict[str, Any], three_targets: None
+) -> None:
+    # Queued before an upgrade to shares: {"target_id": ...} alone.
+    body = json.dumps(
+        {"target_id": "a", "trigger_type": "schedule", "event_id": "tick-before-upgrade", "at": "2026-01-01T00:00:00Z"}
+    )
+    sqs_event = client.events.generate_sqs_event(message_bodies=[body], queue_name="marea-test-evaluations")
+    client.lambda_.invoke("on_evaluation_message", sqs_event)
+    assert [d["target_id"] for d in decisions(client)] == ["a"]
     assert asg_desired(clients, "a") == 4
 
 

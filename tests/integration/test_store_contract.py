@@ -77,6 +77,10 @@ def test_targets_are_created_replaced_listed_found_by_alarm_and_deleted(stores: 
     assert [s.target.id for s in registry.iter_all()] == ["api", "web"]
     assert [s.target.id for s in registry.by_alarm("high")] == ["web"]
     assert registry.get("nope") is None
+    assert {i: s.target.max for i, s in registry.get_many(["web", "nope", "api", "web"]).items()} == {
+        "web": 12,
+        "api": 10,
+    }
     registry.delete("api")
     assert registry.get("api") is None
     with pytest.raises(NotFoundError):

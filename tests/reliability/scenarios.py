@@ -274,7 +274,8 @@ def aws_faults(aws: EmbeddedAws, rate: float, rounds: int, seed: int = 3, proces
 
 
 def tick_load(aws: EmbeddedAws, targets: int, plan: Plan) -> Outcome:
-    """One tick over ``targets`` ECS targets through the SQS fan-out, messages handled in batches of 10."""
+    """One tick over ``targets`` ECS targets through the SQS fan-out: shares of 100 targets, one message per
+    invocation (batch size 1, as deployed)."""
     started = time.perf_counter()
     stack = fresh_stack(aws)
     clients = aws_clients()
@@ -291,7 +292,9 @@ def tick_load(aws: EmbeddedAws, targets: int, plan: Plan) -> Outcome:
         messages = received.get("Messages", [])
         if not messages:
             break
-        batches.append(Delivery(f"batch-{len(batches)}", MESSAGE, sqs_event([m["Body"] for m in messages])))
+        batches += [
+            Delivery(f"share-{len(batches) + i}", MESSAGE, sqs_event([m["Body"]])) for i, m in enumerate(messages)
+        ]
         clients["sqs"].delete_message_batch(
             QueueUrl=stack.evaluation_queue_url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],

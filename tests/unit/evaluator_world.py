@@ -10,7 +10,7 @@ integration tests on the embedded AWS (tests/integration/test_kops_launcher.py a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from chalicelib.models.signals import AlarmObservation, Datapoint, Signal
 from chalicelib.models.targets import TargetBase
 from chalicelib.resource_limits import ResourceLimits
 from chalicelib.service import Evaluator
-from chalicelib.signal_collector import MetricKey
+from chalicelib.signal_collector import MetricKey, SharedSignals
 from chalicelib.store.items import TARGET_ADAPTER
 from chalicelib.store.memory import MemoryDecisionLog, MemoryTables, MemoryTargetRegistry
 
@@ -117,9 +117,19 @@ class FixedSignals:
         now: datetime,
         known_alarms: dict[str, AlarmObservation],
         known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
+        shared: SharedSignals | None = None,
     ) -> Signal:
         points = [Datapoint(timestamp=now - timedelta(minutes=m), value=self.cpu) for m in range(20, -1, -1)]
         return Signal(current_capacity=reading.current, serving_capacity=reading.serving, metrics={"cpu": points})
+
+    def read_together(
+        self,
+        targets: Sequence[TargetBase],
+        now: datetime,
+        known_alarms: dict[str, AlarmObservation],
+        known_metrics: dict[MetricKey, list[Datapoint]] | None = None,
+    ) -> SharedSignals:
+        return SharedSignals(now=now, series={}, alarms={})  # nothing to read: collect makes its series itself
 
 
 class World:

@@ -244,6 +244,40 @@ def test_evaluation_message_round_trips_through_json() -> None:
     assert parse_event(EvaluationMessage, (EVENTS / "evaluation_message.json").read_text()) == message
 
 
+def test_a_share_message_names_up_to_100_targets_in_the_tick_s_order() -> None:
+    message = EvaluationMessage(
+        target_ids=("web", "api", "chat"),
+        trigger_type=TriggerType.SCHEDULE,
+        event_id="tick",
+        at=datetime(2024, 11, 26, 10, 3, tzinfo=UTC),
+    )
+
+    assert parse_event(EvaluationMessage, message.model_dump_json(exclude_defaults=True)).targets == (
+        "web",
+        "api",
+        "chat",
+    )
+
+
+@pytest.mark.parametrize(
+    ("targets", "refused"),
+    [
+        ({}, "give either target_ids (1 to 100 ids) or target_id, not both"),
+        ({"target_ids": ["a"], "target_id": "a"}, "give either target_ids (1 to 100 ids) or target_id, not both"),
+        ({"target_ids": []}, "give either target_ids (1 to 100 ids) or target_id, not both"),
+        ({"target_ids": ["a"] * 101}, "at most 100 items"),
+        ({"target_ids": ["ok", "not ok"]}, "target_ids.1: String should match pattern"),
+    ],
+)
+def test_a_share_message_without_targets_or_with_bad_ones_is_malformed(targets: dict[str, Any], refused: str) -> None:
+    body = {**targets, "trigger_type": "schedule", "event_id": "tick", "at": "2024-11-26T10:03:12Z"}
+
+    with pytest.raises(MalformedEventError) as caught:
+        parse_event(EvaluationMessage, json.dumps(body))
+
+    assert refused in caught.value.message
+
+
 def test_evaluation_message_is_strict() -> None:
     body = {"target_id": "web", "trigger_type": "alarm", "event_id": 42, "at": "2024-11-26T10:03:12Z"}
 

@@ -20,8 +20,9 @@ def keys(**fields: Any) -> list[str]:
 
 def test_an_asg_target_scales_its_group() -> None:
     assert scaled_resources(target(kind="asg", asg_name="web")) == [
-        ScaledResource("asg:web", "Auto Scaling group 'web'")
+        ScaledResource("asg", "web", "Auto Scaling group 'web'")
     ]
+    assert keys(kind="asg", asg_name="web") == ["asg:web"]  # the keys claims were written with before accounts
 
 
 @pytest.mark.parametrize(
@@ -53,3 +54,30 @@ def test_a_kops_target_scales_its_instance_group_and_the_group_kops_made_for_it(
     assert [r.key for r in resources] == ["kops:k.example.com/nodes", "asg:nodes.k.example.com"]
     assert resources[0].label == "kops instance group 'nodes' of cluster 'k.example.com'"
     assert resources[1] == scaled_resources(target(kind="asg", asg_name="nodes.k.example.com"))[0]
+
+
+ROLE = "arn:aws:iam::111122223333:role/marea-dev-spoke"
+
+
+def test_the_same_name_in_another_account_or_region_is_another_resource() -> None:
+    here = keys(kind="asg", asg_name="web")
+    elsewhere = [
+        keys(kind="asg", asg_name="web", region="us-west-2"),
+        keys(kind="asg", asg_name="web", role_arn=ROLE),
+        keys(kind="asg", asg_name="web", role_arn=ROLE, region="us-west-2"),
+    ]
+    assert elsewhere == [
+        ["asg@-/us-west-2:web"],
+        ["asg@111122223333/-:web"],
+        ["asg@111122223333/us-west-2:web"],
+    ]
+    assert here not in elsewhere
+
+
+def test_where_a_resource_lives_is_part_of_its_label_and_an_external_id_is_not_part_of_its_key() -> None:
+    [resource] = scaled_resources(target(kind="ecs", cluster="demo", service="chat", role_arn=ROLE, region="eu-west-1"))
+    assert resource.label == "ECS service 'chat' of cluster 'demo' in account 111122223333, Region eu-west-1"
+    # one service, whichever external id the role is assumed with: two targets on it still collide
+    assert keys(kind="ecs", cluster="demo", service="chat", role_arn=ROLE, external_id="abc") == [
+        "ecs@111122223333/-:demo/chat"
+    ]

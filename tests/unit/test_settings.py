@@ -10,7 +10,7 @@ from chalicelib.settings import Settings
 
 def test_defaults_when_nothing_is_set() -> None:
     settings = Settings.from_environment({"PATH": "/usr/bin", "AWS_REGION": "eu-west-1"})
-    assert settings == Settings()
+    assert settings == Settings(home_region="eu-west-1")  # the only setting not from a MAREA_ variable
     assert settings.targets_table == "marea-targets"
     assert settings.fanout_queue_url is None
 
@@ -60,3 +60,17 @@ def test_every_stage_of_the_chalice_config_gives_valid_settings() -> None:
         # then failed at RunTask): a stage runs no runner, and says which settings to set, until they are its own.
         assert settings.kops_runner() is None, name
         assert not [value for value in environment.values() if "REPLACE" in value], name
+
+
+@pytest.mark.parametrize(
+    ("environ", "region"),
+    [
+        ({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"}, "us-east-1"),  # the one botocore reads
+        ({"AWS_REGION": "eu-west-1"}, "eu-west-1"),
+        ({"MAREA_HOME_REGION": "ap-south-1"}, None),  # where Marea runs is AWS's to say, not a setting's
+    ],
+)
+def test_the_home_region_is_the_one_marea_runs_in(environ: dict[str, str], region: str | None) -> None:
+    settings = Settings.from_environment(environ)
+    assert settings.home_region == region
+    assert settings.limits().home_region == region
