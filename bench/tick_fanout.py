@@ -271,6 +271,9 @@ def main() -> None:
         from chalicelib.store.items import TARGET_ADAPTER
 
         wiring.reset()
+        # Evaluated at the instant the fleet's metrics were published: setting up 1,000 targets on moto takes
+        # longer than the 3 minutes after which a metric counts as stale (every target would hold, none scale).
+        wiring.use_clock(lambda: now)
         # moto answers a GetMetricData of 500 queries in seconds, more when busy (AWS in well under one): the
         # bench's CloudWatch client waits longer than Marea's 10 s, so moto's pace fails no decision.
         aws._LIMITS["cloudwatch"] = aws._Limits(read_timeout_s=120)

@@ -33,8 +33,11 @@ _lock = threading.Lock()
 _reading: dict[tuple[str, str | None], DeferredRefreshableCredentials] = {}
 
 
-def role_session(location: Location, session_name: str | None, sts: Callable[[], STSClient]) -> boto3.session.Session:
-    """A boto3 session acting as ``location``'s role: the shared read session, or one named ``session_name``."""
+def role_session(
+    location: Location, session_name: str | None, sts: Callable[[], STSClient], loader: Any = None
+) -> boto3.session.Session:
+    """A boto3 session acting as ``location``'s role: the shared read session, or one named ``session_name``.
+    ``loader``: the botocore data loader to share (service models read from disk once)."""
     import boto3
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver
@@ -49,6 +52,8 @@ def role_session(location: Location, session_name: str | None, sts: Callable[[],
 
     core = botocore.session.Session()
     core.register_component("credential_provider", CredentialResolver([Assumed()]))
+    if loader is not None:
+        core.register_component("data_loader", loader)
     return boto3.session.Session(botocore_session=core)
 
 

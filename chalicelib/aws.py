@@ -45,6 +45,10 @@ _LIMITS = {"events": _Limits(attempts=2, connect_timeout_s=1, read_timeout_s=1.5
 
 _lock = threading.RLock()  # a client for another account builds Marea's own STS client under it
 _clients: dict[tuple[str, Location], Any] = {}
+# One botocore session for Marea's own credentials: its clients share one loader, so each service's model and
+# the endpoint rules are read from disk once per container, not once per client (a cold start's largest
+# share after the imports). Clients are made under _lock: a session is not safe to share across threads.
+_session: list[Any] = []
 # botocore event handlers put on every client, made or to be made (benchmarks count every call with them).
 _hooks: list[tuple[str, Callable[..., Any]]] = []
 
@@ -64,6 +68,7 @@ def _client(service: str, location: Location = HOME, session_name: str | None = 
 
 def _build(service: str, location: Location, session_name: str | None) -> Any:
     import boto3  # deferred: keeps `import app` cheap
+    import botocore.session
     from botocore.config import Config
 
     limits = _LIMITS.get(service, _Limits())
@@ -72,12 +77,16 @@ def _build(service: str, location: Location, session_name: str | None) -> Any:
         connect_timeout=limits.connect_timeout_s,
         read_timeout=limits.read_timeout_s,
     )
-    session = boto3.session.Session()
+    with _lock:
+        if not _session:
+            shared = botocore.session.get_session()
+            _session.append((shared, boto3.session.Session(botocore_session=shared)))
+        core, session = _session[0]
     if location.role_arn is not None:
         from chalicelib.assumed_roles import role_session
 
-        session = role_session(location, session_name, sts)
-    client = session.client(service, region_name=location.region, config=config)  # type: ignore[call-overload]
+        session = role_session(location, session_name, sts, loader=core.get_component("data_loader"))
+    client = session.client(service, region_name=location.region, config=config)
     with _lock:
         for event, handler in _hooks:
             client.meta.events.register(event, handler)
@@ -91,6 +100,7 @@ def reset_clients() -> None:
     with _lock:
         _clients.clear()
         _hooks.clear()
+        _session.clear()
         _own_account.clear()
         assumed_roles.reset()
 

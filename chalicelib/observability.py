@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -57,14 +58,28 @@ def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
         correlation_id = getattr(context, "aws_request_id", None)
     log.set_correlation_id(correlation_id)
     log.append_keys(detail_type=raw.get("detail-type") if isinstance(raw, dict) else None)
-    trace = tracer()
     try:
-        with trace.provider.in_subsegment("## marea handler") as subsegment:
+        if not traced():
+            return get_response(event)
+        with tracer().provider.in_subsegment("## marea handler") as subsegment:
             subsegment.put_annotation(key="correlation_id", value=str(correlation_id))
             return get_response(event)
     finally:
         _flush_metrics()
         log.remove_keys(["detail_type"])
+
+
+def traced() -> bool:
+    """Whether X-Ray traces this invocation: Lambda's trace header (``_X_AMZN_TRACE_ID``, set per invocation)
+    says ``Sampled=1`` and POWERTOOLS_TRACE_DISABLED does not turn tracing off.
+
+    A subsegment of an unsampled invocation is never sent, so the X-Ray SDK (which Powertools' Tracer
+    imports and patches: about a second of a cold start here) is loaded only when one is: never for a
+    stage without active tracing (Chalice's default), at the first sampled invocation for one with it.
+    """
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    return "Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", "")
 
 
 def _flush_metrics() -> None:

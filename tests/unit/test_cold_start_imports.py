@@ -5,9 +5,12 @@ A guard on what gets imported, not a timing (bench/cold_start.py measures the ti
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pydantic", "boto3", "botocore", "aws_lambda_powertools", "chalicelib.wiring", "chalicelib.engine")
@@ -30,3 +33,34 @@ def test_the_app_still_declares_every_handler_and_route() -> None:
     assert {"/decisions", "/targets/{target_id}", "/targets/{target_id}/evaluate", "/openapi.json"} <= set(
         app.app.routes
     )
+
+
+@pytest.mark.parametrize(
+    ("environment", "traced"),
+    [
+        ({}, False),  # not in Lambda, or no trace header
+        ({"_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=0"}, False),
+        ({"_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=1"}, True),
+        (
+            {
+                "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            },
+            False,
+        ),
+    ],
+)
+def test_an_untraced_invocation_never_loads_the_x_ray_sdk(environment: dict[str, str], traced: bool) -> None:
+    """The middleware around a handler, in a fresh interpreter: the X-Ray SDK only for a sampled invocation."""
+    probe = (
+        "import sys, types; from chalicelib import observability; "
+        "event = types.SimpleNamespace(to_dict=lambda: {'id': 'e-1'}, context=None); "
+        "assert observability.middleware(event, lambda e: 'answered') == 'answered'; "
+        "print(observability.traced(), 'aws_xray_sdk' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("_X_AMZN_TRACE_ID", "POWERTOOLS_TRACE_DISABLED")}
+    env.update({"POWERTOOLS_METRICS_DISABLED": "1", "AWS_LAMBDA_FUNCTION_NAME": "marea-test", **environment})
+    printed = subprocess.run(  # noqa: S603 - our own interpreter on our own module
+        [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
+    ).stdout.split()[-2:]
+    assert printed == [str(traced), str(traced)]
