@@ -19,6 +19,10 @@ from chalicelib.api.routes import api
 from chalicelib.constants import RUNNER_TASK_GROUP
 from chalicelib.envelopes import lenient
 
+# Marea uses no pydantic plugin: without this, building the first model scans every installed package's
+# entry points for one (importlib.metadata, about 35 ms of a cold start). A value set outside is kept.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 # Deploy-time wiring that Chalice must know when it reads this module (`chalice deploy/package`);
 # the runtime settings proper live in chalicelib.settings and are read on first use.
 SCHEDULE_EXPRESSION = os.environ.get("MAREA_SCHEDULE_EXPRESSION", "rate(1 minute)")
