@@ -71,4 +71,6 @@ def caused(error: ActuationError, cause: BaseException) -> ActuationError:
 
 
 def expired(error: BaseException | None) -> bool:
-    return _code(error)[0] in EXPIRED | NOT_VALID_HERE
+    """Whether the session itself expired (assume the role again); a token refused in a Region that is not
+    enabled stays refused, and dropping the role's session there would only re-assume it every evaluation."""
+    return _code(error)[0] in EXPIRED

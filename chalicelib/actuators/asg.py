@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.access_errors import caused, explained
-from chalicelib.actuators.base import Actuation
+from chalicelib.actuators.base import Actuation, read_one
 from chalicelib.actuators.described import Described, describe_groups
 from chalicelib.errors import ActuationError
 from chalicelib.models.capacity import CapacityReading
@@ -27,10 +27,7 @@ class AsgActuator:
         self._acting = acting or (lambda _: client)
 
     def read(self, target: TargetBase) -> CapacityReading:
-        reading = self.read_many([target])[target.id]
-        if isinstance(reading, ActuationError):
-            raise reading
-        return reading
+        return read_one(self, target)
 
     def read_many(self, targets: Sequence[TargetBase]) -> dict[str, CapacityReading | ActuationError]:
         """Each target's reading (or why it could not be read), 100 groups per DescribeAutoScalingGroups."""

@@ -66,4 +66,12 @@ class ReadsMany(Protocol):
         ...
 
 
+def read_one(reader: ReadsMany, target: TargetBase) -> CapacityReading:
+    """One target's reading through its actuator's ``read_many``: what ``read`` is for a kind that reads many."""
+    reading = reader.read_many([target])[target.id]
+    if isinstance(reading, ActuationError):
+        raise reading
+    return reading
+
+
 AnyActuator = Actuator | RunnerActuator

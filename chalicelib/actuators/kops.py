@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.actuators.base import Actuation
+from chalicelib.actuators.base import Actuation, read_one
 from chalicelib.actuators.described import Described, describe_groups
 from chalicelib.constants import RUNNER_DECISION_VARIABLE, RUNNER_TASK_GROUP
 from chalicelib.errors import ActuationError
@@ -65,10 +65,7 @@ class KopsActuator:
         return self._runner
 
     def read(self, target: TargetBase) -> CapacityReading:
-        reading = self.read_many([target])[target.id]
-        if isinstance(reading, ActuationError):
-            raise reading
-        return reading
+        return read_one(self, target)
 
     def read_many(self, targets: Sequence[TargetBase]) -> dict[str, CapacityReading | ActuationError]:
         """Each target's reading (or why it could not be read), 100 groups per DescribeAutoScalingGroups."""

@@ -224,12 +224,19 @@ def test_a_region_not_enabled_in_the_member_account_fails_only_its_targets(
         lambda _, signer: signer.region_name == "ap-east-1",
     )
 
+    sts = Sts()
+    sts.install()
+
     decisions = tick()
+    again = tick("tick-2")
 
     failed = decisions["web-hong-kong"]
     assert failed.reasons == [ReasonCode.RESOURCE_UNREADABLE, ReasonCode.ACCOUNT_UNREACHABLE]
     assert "is the Region enabled in that account" in failed.explanation
     assert (decisions["web-member"].final, decisions["web-member"].outcome) == (4, Outcome.APPLIED)
+    assert again["web-hong-kong"].reasons == failed.reasons
+    # A Region that is not enabled stays so: the role's read session is kept, not assumed again each tick.
+    assert [name for _, name in sts.sessions].count("marea-read") == 1
 
 
 def test_a_refused_session_is_assumed_again_on_the_next_evaluation(
