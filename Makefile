@@ -107,11 +107,12 @@ $(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt | $(STAMP)
 
 # vendor/: the Lambda's dependencies, installed from requirements.lock.txt with hashes required (infra/vendor.py);
 # `chalice deploy` and `chalice package` bundle it as it is (requirements.txt stays empty). Rebuilt when the lock
-# changes; `infra/vendor.py --check` says whether it is current (a deploy runs it first).
+# changes or its recipe does (it carries bytecode: marea_deploy/bytecode.py); `infra/vendor.py --check` says whether
+# it is current (a deploy runs it first).
 .PHONY: vendor
 vendor: vendor/requirements.lock.txt
 
-vendor/requirements.lock.txt: requirements.lock.txt | $(STAMP)
+vendor/requirements.lock.txt: requirements.lock.txt infra/vendor.py marea_deploy/bytecode.py | $(STAMP)
 	$(BIN)/python infra/vendor.py
 
 # `chalice package` of the app and vendor/ (no index reached), then validated (infra/package.py).

@@ -29,6 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository's modules
 from infra import vendor
+from marea_deploy import bytecode
 from marea_deploy.gateway_responses import GATEWAY_RESPONSES
 from marea_deploy.project import project_copy
 
@@ -73,6 +74,7 @@ def chalice_package(project: Path, stage: str, out: Path) -> Path:
     }
     env.pop("AWS_ENDPOINT_URL", None)
     chalice = Path(sys.executable).parent / "chalice"
+    bytecode.compile_app(project)  # Chalice bundles chalicelib/ with its __pycache__
     with tempfile.TemporaryDirectory(prefix="marea-merge-") as scratch:
         merge = Path(scratch) / "merge.json"
         merge.write_text(json.dumps(merge_template(stage)), encoding="utf-8")
@@ -114,7 +116,9 @@ def _role_problems(template: dict[str, Any], stage: str) -> list[str]:
 def _zip_problems(archive_path: Path, *, with_dependencies: bool) -> list[str]:
     with zipfile.ZipFile(archive_path) as archive:
         names = archive.namelist()
-    problems = [f"deployment.zip lacks {f}" for f in ("app.py", "chalicelib/aws.py") if f not in names]
+        compiled = ["chalicelib", *(["pydantic", "aws_lambda_powertools"] if with_dependencies else [])]
+        problems = [p for package in compiled for p in _bytecode_problems(archive, package)]
+    problems += [f"deployment.zip lacks {f}" for f in ("app.py", "chalicelib/aws.py") if f not in names]
     if any(n.startswith("boto3/") for n in names):
         problems.append(
             "deployment.zip bundles boto3 (the Lambda runtime provides it; keep it out of requirements.txt)"
@@ -126,6 +130,23 @@ def _zip_problems(archive_path: Path, *, with_dependencies: bool) -> list[str]:
         packages = ("aws_lambda_powertools/", "pydantic/", "cronsim/", "ulid/")
         problems += [f"deployment.zip lacks {p}" for p in packages if not any(n.startswith(p) for n in names)]
     return problems
+
+
+def _bytecode_problems(archive: zipfile.ZipFile, package: str) -> list[str]:
+    """Modules under package/ that Lambda would compile at every cold start: no .pyc it would use beside them."""
+    names = set(archive.namelist())
+    modules = sorted(n for n in names if n.startswith(f"{package}/") and n.endswith(".py"))
+    lacking = []
+    for module in modules:
+        folder, _, file = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{file.removesuffix('.py')}.{sys.implementation.cache_tag}.pyc"
+        if pyc not in names or not bytecode.is_current_bytecode(archive.read(pyc), archive.read(module)):
+            lacking.append(module)
+    if not lacking:
+        return []
+    return [
+        f"deployment.zip: {len(lacking)} of {len(modules)} modules of {package}/ lack current bytecode ({lacking[0]})"
+    ]
 
 
 def notes_on(archive_path: Path) -> list[str]:

@@ -8,7 +8,8 @@ this installs requirements.lock.txt there with `--require-hashes --no-deps` (pip
 sha256 the lock does not list, and resolves nothing) for the Lambda platform (manylinux2014 x86_64, the
 CPython version running Chalice, which is the Lambda runtime Chalice picks). A copy of the lock in
 vendor/ records what it was built from; `--check` fails when vendor/ is missing or was built from
-another lock (what a deploy runs first).
+another lock (what a deploy runs first). pip installs without compiling (its .pyc files are timestamp-based);
+vendor/ gets checked hash-based ones instead (marea_deploy/bytecode.py), since Lambda cannot write any.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from marea_deploy import bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock.txt"
@@ -56,10 +59,12 @@ def build(
     staging = Path(tempfile.mkdtemp(prefix=f".{vendor.name}-", dir=vendor.parent))
     retired = vendor.with_name(f".{vendor.name}-retired")
     try:
-        command = install_command(lock, staging, python_version or lambda_python(), index)
+        python_version = python_version or lambda_python()
+        command = install_command(lock, staging, python_version, index)
         installed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed arguments
         if installed.returncode != 0:
             raise VendorError(f"pip refused {lock.name}; {vendor.name}/ is unchanged:\n{installed.stderr.strip()}")
+        bytecode.compile_tree(staging, python_version)  # a module that does not compile stays source only, as pip does
         shutil.copy2(lock, staging / BUILT_FROM)
         shutil.rmtree(retired, ignore_errors=True)
         if vendor.exists():

@@ -26,6 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from marea_deploy import bytecode
 from marea_deploy.gateway_responses import GATEWAY_RESPONSES
 from marea_deploy.stage_config import function_environment, read_config
 
@@ -103,6 +104,10 @@ def deploy(session: Any, project: Path, stage: str, deploy_environment: Mapping[
     marker = _marker(project, stage)
     if record is not None and marker.get("fingerprint") == stamp and _still_deployed(session, project, stage, marker):
         return _lambdas(record, changed=False)
+    try:
+        bytecode.compile_app(project)  # Chalice bundles chalicelib/ with its __pycache__
+    except bytecode.CompileError as error:
+        raise LambdasFailed(str(error)) from error
     _chalice(project, ["deploy", "--stage", stage], deploy_environment)
     record = deployed_record(project, stage)
     if record is None:

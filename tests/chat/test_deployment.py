@@ -109,6 +109,8 @@ def test_the_image_is_slim_unprivileged_health_checked_and_builds_the_client_wit
     assert re.search(r"^USER 10001$", dockerfile, re.MULTILINE)
     assert "HEALTHCHECK" in dockerfile
     assert "/healthz" in dockerfile
+    # No process in the image writes bytecode (PYTHONDONTWRITEBYTECODE, an unprivileged user): built in.
+    assert "RUN python -m compileall -q --invalidation-mode checked-hash /app/chat" in dockerfile
     ignored = (ROOT / "chat" / ".dockerignore").read_text(encoding="utf-8").split()
     assert "node_modules" in ignored  # the image installs its own, from the lock file
 

@@ -70,6 +70,72 @@ def test_the_package_is_valid_lint_clean_and_uses_the_stage_policy(packaged: tup
     assert (sam.parent / "deployment.zip").exists()
 
 
+# Run in the unpacked zip, read-only as Lambda's code folder: counts the app's modules Python compiles from source.
+_COMPILED_FROM_SOURCE = """
+import importlib.machinery, sys
+compiled = []
+to_code = importlib.machinery.SourceFileLoader.source_to_code
+def recording(self, data, path, **kwargs):
+    compiled.append(path)
+    return to_code(self, data, path, **kwargs)
+importlib.machinery.SourceFileLoader.source_to_code = recording
+import chalicelib.triggers, chalicelib.wiring, chalicelib.api.routes
+print(sum("/chalicelib/" in p for p in compiled), sum(m.startswith("chalicelib") for m in sys.modules))
+"""
+
+
+def test_lambda_compiles_none_of_the_apps_modules_at_a_cold_start(packaged: tuple[str, Path], tmp_path: Path) -> None:
+    """The zip carries chalicelib's bytecode (hash-checked): in a read-only copy of it Python compiles nothing."""
+    import os
+    import zipfile
+
+    _, sam = packaged
+    unpacked = tmp_path / "task"
+    zipfile.ZipFile(sam.parent / "deployment.zip").extractall(unpacked)
+    for path in unpacked.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        result = run([sys.executable, "-c", _COMPILED_FROM_SOURCE], cwd=unpacked)
+    finally:
+        for path in unpacked.rglob("*"):
+            path.chmod(0o755)
+    assert result.returncode == 0, result.stderr[-2000:]
+    compiled, imported = map(int, result.stdout.split())
+    assert imported > 50  # the alarm path's modules and the API's, not a handful
+    assert compiled == 0
+    assert os.access(unpacked, os.W_OK)
+
+
+def test_stale_or_missing_bytecode_in_the_zip_is_a_package_problem(tmp_path: Path) -> None:
+    """A .pyc compiled from other source (or none) is named: Lambda would compile that module at every cold start."""
+    import py_compile
+    import zipfile
+
+    from infra import package
+
+    (tmp_path / "fresh.py").write_text("A = 1\n")
+    (tmp_path / "edited.py").write_text("B = 1\n")
+    for name in ("fresh", "edited"):
+        py_compile.compile(
+            str(tmp_path / f"{name}.py"),
+            str(tmp_path / f"{name}.pyc"),
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+    (tmp_path / "edited.py").write_text("B = 2\n")  # edited after compiling
+    tag = sys.implementation.cache_tag
+    archive_path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        for name in ("fresh", "edited"):
+            archive.write(tmp_path / f"{name}.py", f"chalicelib/{name}.py")
+            archive.write(tmp_path / f"{name}.pyc", f"chalicelib/__pycache__/{name}.{tag}.pyc")
+        archive.writestr("chalicelib/bare.py", "C = 1\n")
+
+    with zipfile.ZipFile(archive_path) as archive:
+        problems = package._bytecode_problems(archive, "chalicelib")
+
+    assert problems == ["deployment.zip: 2 of 3 modules of chalicelib/ lack current bytecode (chalicelib/bare.py)"]
+
+
 def test_the_console_and_its_chart_library_are_in_the_lambda_bundle(packaged: tuple[str, Path]) -> None:
     """GET /console serves files from chalicelib/console/, Chart.js among them (from npm: make console-assets)."""
     import zipfile

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from infra import vendor
+from marea_deploy import bytecode
 from tests.infra.templates import ROOT
 
 PROBE = "marea_probe"
@@ -65,6 +66,23 @@ def test_vendor_holds_exactly_the_locked_files_and_the_lock_it_came_from(offline
     assert (target / PROBE / "__init__.py").read_text() == "GENUINE = True\n"
     assert (target / vendor.BUILT_FROM).read_bytes() == lock.read_bytes()
     assert vendor.problems(lock, target) == []
+
+
+def test_vendor_carries_bytecode_python_uses_for_the_lambda_python_only(offline: tuple[Path, list[str]]) -> None:
+    """Lambda cannot write .pyc files: vendor/ holds checked hash-based ones for the interpreter running Chalice
+    (the runtime it picks), and none for another version, whose runtime would not read them."""
+    folder, index = offline
+    lock = folder / "requirements.lock.txt"
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    other = "3.10" if running != "3.10" else "3.11"
+    cache = Path(PROBE) / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"
+
+    vendor.build(lock, folder / "vendor", running, index)
+    vendor.build(lock, folder / "other", other, index)
+
+    source = (folder / "vendor" / PROBE / "__init__.py").read_bytes()
+    assert bytecode.is_current_bytecode((folder / "vendor" / cache).read_bytes(), source)
+    assert not (folder / "other" / PROBE / "__pycache__").exists()
 
 
 def test_a_file_whose_hash_the_lock_does_not_list_is_refused_and_vendor_is_unchanged(

@@ -116,3 +116,14 @@ def test_nothing_in_the_image_runs_a_shell() -> None:
     shells = re.compile(r"shell\s*=\s*True|os\.system|os\.popen|os\.exec|/bin/sh|\bbash\b|pty\.")
     for path in (ROOT / "kops_runner").glob("*.py"):
         assert not shells.search(path.read_text()), path
+
+
+def test_the_image_carries_bytecode_for_the_runner_and_its_dependencies() -> None:
+    """The runner runs as a user who cannot write .pyc files: compiled at build, after the last Python file is
+    copied in, or each task compiles boto3 and botocore again."""
+    compile_step = 'RUN python -m compileall -q --invalidation-mode checked-hash /app "$(python -c'
+    assert compile_step in DOCKERFILE
+    assert 'sysconfig.get_paths()["purelib"]' in DOCKERFILE.split(compile_step, 1)[1].splitlines()[0]
+    last_copy = max(i for i, line in enumerate(DOCKERFILE.splitlines()) if line.startswith("COPY") and ".py" in line)
+    compile_line = next(i for i, line in enumerate(DOCKERFILE.splitlines()) if line.startswith(compile_step))
+    assert compile_line > last_copy
