@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.models.location import Location
 
 if TYPE_CHECKING:
-    import boto3
+    import botocore.session
     from botocore.credentials import DeferredRefreshableCredentials
     from mypy_boto3_sts import STSClient
 
@@ -35,10 +35,9 @@ _reading: dict[tuple[str, str | None], DeferredRefreshableCredentials] = {}
 
 def role_session(
     location: Location, session_name: str | None, sts: Callable[[], STSClient], loader: Any = None
-) -> boto3.session.Session:
-    """A boto3 session acting as ``location``'s role: the shared read session, or one named ``session_name``.
+) -> botocore.session.Session:
+    """A botocore session acting as ``location``'s role: the shared read session, or one named ``session_name``.
     ``loader``: the botocore data loader to share (service models read from disk once)."""
-    import boto3
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver
 
@@ -54,7 +53,7 @@ def role_session(
     core.register_component("credential_provider", CredentialResolver([Assumed()]))
     if loader is not None:
         core.register_component("data_loader", loader)
-    return boto3.session.Session(botocore_session=core)
+    return core
 
 
 def _credentials(

@@ -1,6 +1,8 @@
-"""One cached boto3 client factory: standard retries, bounded timeouts, AWS_ENDPOINT_URL honoured.
+"""One cached AWS client factory: standard retries, bounded timeouts, AWS_ENDPOINT_URL honoured.
 
-boto3 reads AWS_ENDPOINT_URL itself (botocore >= 1.31), which is how the `local` stage and the
+The clients are botocore's own, as boto3 makes them (boto3 adds nothing to a low-level client but for S3's
+transfer methods); boto3 itself is not imported, which spares a cold start its import (with s3transfer's,
+~50 ms; docs/cold-start.md). botocore reads AWS_ENDPOINT_URL itself (>= 1.31), which is how the `local` stage and the
 tests reach the embedded AWS (moto server on 127.0.0.1). Clients are built on first use, never at
 import time: Lambda cold start is a product figure.
 
@@ -67,8 +69,7 @@ def _client(service: str, location: Location = HOME, session_name: str | None = 
 
 
 def _build(service: str, location: Location, session_name: str | None) -> Any:
-    import boto3  # deferred: keeps `import app` cheap
-    import botocore.session
+    import botocore.session  # deferred: keeps `import app` cheap
     from botocore.config import Config
 
     limits = _LIMITS.get(service, _Limits())
@@ -79,14 +80,13 @@ def _build(service: str, location: Location, session_name: str | None) -> Any:
     )
     with _lock:
         if not _session:
-            shared = botocore.session.get_session()
-            _session.append((shared, boto3.session.Session(botocore_session=shared)))
-        core, session = _session[0]
+            _session.append(botocore.session.get_session())
+        session = _session[0]
     if location.role_arn is not None:
         from chalicelib.assumed_roles import role_session
 
-        session = role_session(location, session_name, sts, loader=core.get_component("data_loader"))
-    client = session.client(service, region_name=location.region, config=config)
+        session = role_session(location, session_name, sts, loader=session.get_component("data_loader"))
+    client = session.create_client(service, region_name=location.region, config=config)
     with _lock:
         for event, handler in _hooks:
             client.meta.events.register(event, handler)

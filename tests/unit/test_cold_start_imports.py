@@ -64,3 +64,18 @@ def test_an_untraced_invocation_never_loads_the_x_ray_sdk(environment: dict[str,
         [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
     ).stdout.split()[-2:]
     assert printed == [str(traced), str(traced)]
+
+
+def test_the_alarm_paths_modules_and_clients_load_no_boto3() -> None:
+    """Marea's clients are botocore's own: boto3 (and s3transfer, which it imports) stay out of the alarm path.
+    No call is made: the clients are only built."""
+    probe = (
+        "import sys; from chalicelib import triggers, wiring, aws; "
+        "[make() for make in (aws.dynamodb, aws.autoscaling, aws.cloudwatch, aws.ecs, aws.events, aws.sqs)]; "
+        "print(*(m in sys.modules for m in ('botocore.client', 'boto3', 's3transfer')))"
+    )
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    printed = subprocess.run(  # noqa: S603 - our own interpreter on our own module
+        [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
+    ).stdout.split()
+    assert printed == ["True", "False", "False"]
