@@ -52,7 +52,7 @@ class UnsupportedAlarmError(ValueError):
 class AlarmDefinition(BaseModel):
     """What evaluating one single-metric alarm needs, as DescribeAlarms reports it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
     arn: str = Field(min_length=1)
@@ -135,7 +135,7 @@ def _unsupported_reason(alarm: Mapping[str, Any]) -> str | None:
 class AlarmEvaluation(BaseModel):
     """The state CloudWatch would set, with its state reason and reasonData (as a dict)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     state: AlarmState
     reason: str

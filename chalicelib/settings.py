@@ -27,7 +27,7 @@ _RUNNER_FIELDS = (
 
 class Settings(BaseModel):
     # Lax mode turns the environment's strings into ints; unknown MAREA_* variables are ignored.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     targets_table: str = "marea-targets"
     decisions_table: str = "marea-decisions"

@@ -16,7 +16,7 @@ from chalicelib.models.targets import TargetBase
 class Actuation(BaseModel):
     """What an actuator did. ``pending``: the change was started and completes later (kops runner)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     note: str
     pending: bool = False

@@ -16,7 +16,7 @@ MAX_PAGE = 500
 class DecisionListParams(BaseModel):
     """Query string of GET /decisions. Unknown parameters are refused, not ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     target: str | None = Field(default=None, pattern=TARGET_ID_PATTERN)
     since: AwareDatetime | None = None

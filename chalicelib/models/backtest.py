@@ -43,7 +43,7 @@ Proposal = Annotated[
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class DemandMetric(_Body):

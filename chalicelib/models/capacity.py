@@ -10,7 +10,7 @@ from chalicelib.models.signals import ResourceBounds
 
 
 class CapacityReading(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     current: int = Field(ge=0)
     serving: int | None = Field(default=None, ge=0)  # in service / running now; None = not told

@@ -13,7 +13,7 @@ from chalicelib.models.targets import Mode
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 def to_milliseconds(at: datetime) -> datetime:

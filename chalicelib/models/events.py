@@ -54,7 +54,7 @@ EventTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
 class AwsPart(BaseModel):
     """A piece of an AWS-made event: AWS may add fields, so extras are ignored."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore", populate_by_name=True)
 
 
 class AlarmMetric(AwsPart):
@@ -131,7 +131,7 @@ class AlarmStateChangeDetail(AwsPart):
 class AlarmStateChangeEvent(EventBridgeModel):
     """EventBridge "CloudWatch Alarm State Change" (source ``aws.cloudwatch``)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore", populate_by_name=True)
 
     # Powertools types these as plain str / naive-tolerant datetime; Marea needs them exact.
     source: Literal["aws.cloudwatch"]
@@ -200,7 +200,7 @@ def comparison_in_reason(reason: str) -> ComparisonOperator | None:
 class ScheduledTickEvent(EventBridgeModel):
     """EventBridge "Scheduled Event" from a schedule rule (source ``aws.events``, empty detail)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore", populate_by_name=True)
 
     source: Literal["aws.events"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
@@ -239,7 +239,7 @@ class TaskStateDetail(AwsPart):
 class TaskStateChangeEvent(EventBridgeModel):
     """EventBridge "ECS Task State Change" (source ``aws.ecs``): how a kops runner reports back."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore", populate_by_name=True)
 
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Task State Change"] = Field(alias="detail-type")
@@ -263,7 +263,7 @@ class EvaluationMessage(BaseModel):
     messages queued across an upgrade are evaluated.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", strict=True)
 
     target_ids: tuple[TargetId, ...] = Field(default=(), max_length=TARGETS_PER_MESSAGE)
     target_id: TargetId | None = None
@@ -289,7 +289,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class _EventIdProbe(BaseModel):
     """Reads only the ids out of a JSON document that failed validation."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     id: str | None = None
     event_id: str | None = None

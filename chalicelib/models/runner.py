@@ -13,7 +13,7 @@ class KopsRunner(BaseModel):
     the kops state store's credentials.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     ecs_cluster: str = Field(min_length=1, max_length=255)
     task_definition: str = Field(min_length=1, max_length=1024, description="family[:revision] or ARN")

@@ -14,7 +14,7 @@ from chalicelib.models.targets import Target
 class RunnerRun(BaseModel):
     """A decision handed to an asynchronous actuator (the kops runner): running, or queued."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     decision_id: str
     capacity: int
@@ -26,7 +26,7 @@ class RunnerRun(BaseModel):
 class TargetState(BaseModel):
     """What Marea remembers about a target between evaluations."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     history: TargetHistory = TargetHistory()
     last_decision_id: str | None = None
@@ -45,7 +45,7 @@ class Unsettled(BaseModel):
     ``pending_timeout`` has passed (docs/aws-semantics.md, "Exactly once").
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     decision_id: str
     since: AwareDatetime  # wall clock of the commit, not the event's time
@@ -61,7 +61,7 @@ class Unsettled(BaseModel):
 class StoredTarget(BaseModel):
     """A target as stored: definition, state and the optimistic-concurrency version."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, arbitrary_types_allowed=True)
 
     target: Target
     state: TargetState

@@ -64,7 +64,7 @@ IanaZone = Annotated[str, AfterValidator(_iana_zone)]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class Mode(StrEnum):

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from chalicelib.models.decisions import Decision
 from chalicelib.models.state import StoredTarget, TargetState, Unsettled
 from chalicelib.models.targets import Target
 
-TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(Target)
+TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(Target, config=ConfigDict(defer_build=True))  # as every model
 
 # Targets table key shapes. Each target has one primary item and one copy per alarm that
 # triggers it, so an alarm event loads its targets (definition and state) with a single Query.
