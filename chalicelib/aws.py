@@ -1,10 +1,10 @@
 """One cached AWS client factory: standard retries, bounded timeouts, AWS_ENDPOINT_URL honoured.
 
-The clients are botocore's own, as boto3 makes them (boto3 adds nothing to a low-level client but for S3's
-transfer methods); boto3 itself is not imported, which spares a cold start its import (with s3transfer's,
-~50 ms; docs/cold-start.md). botocore reads AWS_ENDPOINT_URL itself (>= 1.31), which is how the `local` stage and the
-tests reach the embedded AWS (moto server on 127.0.0.1). Clients are built on first use, never at
-import time: Lambda cold start is a product figure.
+The clients are botocore's own, as boto3 makes them (boto3 adds to a low-level client only S3's transfer
+methods and its name in the User-Agent, where Marea puts ``app/marea`` instead); boto3 itself is not imported,
+which spares a cold start its import (with s3transfer's; docs/cold-start.md). botocore reads AWS_ENDPOINT_URL
+itself (>= 1.31), which is how the `local` stage and the tests reach the embedded AWS (moto server on
+127.0.0.1). Clients are built on first use, never at import time: Lambda cold start is a product figure.
 
 A client is for one account and Region (chalicelib/models/location.py): Marea's own by default; another
 Region with Marea's own credentials; another account as the role the target names, with the credentials
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 # HTTP attempts per call, the first included. (botocore's Config ``max_attempts`` counts retries, not
 # attempts: 4 there meant 5 attempts, which the reliability suite measured.)
 MAX_ATTEMPTS = 4
+# In every request's User-Agent (app/marea): CloudTrail's userAgent tells Marea's calls from other tools'.
+USER_AGENT_APP_ID = "marea"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ def _build(service: str, location: Location, session_name: str | None) -> Any:
     from botocore.config import Config
 
     limits = _LIMITS.get(service, _Limits())
-    config = Config(
+    config = Config(  # type: ignore[call-arg]  # user_agent_appid: botocore >= 1.31 has it, its stubs do not
+        user_agent_appid=USER_AGENT_APP_ID,
         retries={"mode": "standard", "total_max_attempts": limits.attempts},
         connect_timeout=limits.connect_timeout_s,
         read_timeout=limits.read_timeout_s,

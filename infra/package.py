@@ -116,8 +116,7 @@ def _role_problems(template: dict[str, Any], stage: str) -> list[str]:
 def _zip_problems(archive_path: Path, *, with_dependencies: bool) -> list[str]:
     with zipfile.ZipFile(archive_path) as archive:
         names = archive.namelist()
-        compiled = ["chalicelib", *(["pydantic", "aws_lambda_powertools"] if with_dependencies else [])]
-        problems = [p for package in compiled for p in _bytecode_problems(archive, package)]
+        problems = _bytecode_problems(archive)
     problems += [f"deployment.zip lacks {f}" for f in ("app.py", "chalicelib/aws.py") if f not in names]
     if any(n.startswith("boto3/") for n in names):
         problems.append(
@@ -132,20 +131,26 @@ def _zip_problems(archive_path: Path, *, with_dependencies: bool) -> list[str]:
     return problems
 
 
-def _bytecode_problems(archive: zipfile.ZipFile, package: str) -> list[str]:
-    """Modules under package/ that Lambda would compile at every cold start: no .pyc it would use beside them."""
+# Chalice writes these into every zip itself, as source (app.py alone, chalice/ from its own package).
+_ZIPPED_AS_SOURCE = ("app.py", "chalice/")
+
+
+def _bytecode_problems(archive: zipfile.ZipFile) -> list[str]:
+    """Modules Lambda would compile at every cold start: no .pyc it would use beside them (chalicelib/'s and
+    every dependency's; Chalice's own copies aside)."""
     names = set(archive.namelist())
-    modules = sorted(n for n in names if n.startswith(f"{package}/") and n.endswith(".py"))
-    lacking = []
+    modules = sorted(n for n in names if n.endswith(".py") and not n.startswith(_ZIPPED_AS_SOURCE))
+    if not any(n.startswith("chalicelib/") for n in modules):
+        return ["deployment.zip holds no module of chalicelib/"]
+    lacking: dict[str, list[str]] = {}
     for module in modules:
         folder, _, file = module.rpartition("/")
-        pyc = f"{folder}/__pycache__/{file.removesuffix('.py')}.{sys.implementation.cache_tag}.pyc"
+        pyc = f"{folder}/__pycache__/{file.removesuffix('.py')}.{sys.implementation.cache_tag}.pyc".lstrip("/")
         if pyc not in names or not bytecode.is_current_bytecode(archive.read(pyc), archive.read(module)):
-            lacking.append(module)
-    if not lacking:
-        return []
+            lacking.setdefault(module.split("/")[0], []).append(module)
     return [
-        f"deployment.zip: {len(lacking)} of {len(modules)} modules of {package}/ lack current bytecode ({lacking[0]})"
+        f"deployment.zip: {len(missing)} modules of {top} lack current bytecode ({missing[0]})"
+        for top, missing in sorted(lacking.items())
     ]
 
 

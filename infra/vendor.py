@@ -65,7 +65,7 @@ def build(
         if installed.returncode != 0:
             raise VendorError(f"pip refused {lock.name}; {vendor.name}/ is unchanged:\n{installed.stderr.strip()}")
         bytecode.compile_tree(staging, python_version)  # a module that does not compile stays source only, as pip does
-        shutil.copy2(lock, staging / BUILT_FROM)
+        shutil.copyfile(lock, staging / BUILT_FROM)  # dated now: make's vendor/ target is newer than its recipe
         shutil.rmtree(retired, ignore_errors=True)
         if vendor.exists():
             vendor.rename(retired)

@@ -2,10 +2,11 @@
 compiled from source again at every cold start (docs/cold-start.md measured Marea's own at ~80 ms).
 
 The .pyc files are hash-based and checked (PEP 552): Python uses one only while its source hashes to the
-value it records, whatever the file times the zip kept, and never uses a stale one; and the same source
-gives the same bytes, so Chalice's package hash stays stable. They are compiled by the interpreter running
-Chalice, whose version is the Lambda runtime Chalice picks; for another version they are not written (that
-runtime would not read them).
+value it records, whatever the file times the zip kept, and never uses a stale one; and they record the
+source's path relative to the package root (Python puts the real one in at import), so the same source gives
+the same bytes wherever it was compiled, and Chalice's package hash stays stable. They are compiled by the
+interpreter running Chalice, whose version is the Lambda runtime Chalice picks; for another version they are
+not written (that runtime would not read them).
 """
 
 from __future__ import annotations
@@ -19,16 +20,25 @@ from pathlib import Path
 INVALIDATION = py_compile.PycInvalidationMode.CHECKED_HASH
 
 
-def compile_tree(folder: Path, python_version: str | None = None) -> bool:
-    """Writes checked hash-based .pyc files for every module under folder, replacing whatever __pycache__ held
-    (a developer's timestamp-based or another version's files would only ride along). False, writing
-    nothing, when python_version (e.g. "3.12") is not this interpreter's."""
+def compile_tree(folder: Path, python_version: str | None = None, root: Path | None = None) -> bool:
+    """Writes checked hash-based .pyc files for every module under folder, into its __pycache__ folders (never
+    under PYTHONPYCACHEPREFIX, where Chalice would not look), replacing whatever they held (a developer's
+    timestamp-based or another version's files would only ride along). ``root``: what the recorded source
+    paths are relative to (default folder). False, writing nothing, when python_version (e.g. "3.12") is not
+    this interpreter's."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if python_version is not None and python_version != running:
         return False
     for cache in [p for p in folder.rglob("__pycache__") if p.is_dir()]:
         shutil.rmtree(cache)
-    return bool(compileall.compile_dir(folder, quiet=2, invalidation_mode=INVALIDATION, workers=1))
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None
+    try:
+        compiled = compileall.compile_dir(
+            folder, quiet=2, invalidation_mode=INVALIDATION, workers=1, stripdir=str(root or folder)
+        )
+    finally:
+        sys.pycache_prefix = prefix
+    return bool(compiled)
 
 
 class CompileError(Exception):
@@ -38,7 +48,7 @@ class CompileError(Exception):
 def compile_app(project: Path) -> None:
     """The Chalice project's own package (chalicelib/), which Chalice bundles with its __pycache__ folders.
     app.py's bytecode is not bundled (Chalice zips app.py alone), so it stays a thin module."""
-    if not compile_tree(project / "chalicelib"):
+    if not compile_tree(project / "chalicelib", root=project):
         raise CompileError(f"{project / 'chalicelib'} holds a module that does not compile (python -m compileall)")
 
 

@@ -79,3 +79,23 @@ def test_the_alarm_paths_modules_and_clients_load_no_boto3() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
     ).stdout.split()
     assert printed == ["True", "False", "False"]
+
+
+def test_marea_names_itself_in_every_requests_user_agent() -> None:
+    """CloudTrail's userAgent shows what made a call: without boto3's name in it, Marea's own (app/marea) says so."""
+    probe = (
+        "from chalicelib import aws; captured = []; client = aws.autoscaling()\n"
+        "def capture(request, **_):\n"
+        "    agent = request.headers['User-Agent']\n"
+        "    captured.append(agent.decode() if isinstance(agent, bytes) else agent)\n"
+        "    raise SystemExit(0)\n"
+        "client.meta.events.register('before-send.*.*', capture)\n"
+        "try: client.describe_auto_scaling_groups()\n"
+        "except SystemExit: pass\n"
+        "print(captured[0])\n"
+    )
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    agent = subprocess.run(  # noqa: S603 - our own interpreter on our own module
+        [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
+    assert "app/marea" in agent.split()
