@@ -42,6 +42,15 @@ MAX_TICKS_PER_STEP = 60
 INITIAL_ALARM_REASON = "Unchecked: Initial alarm creation"
 # SetAlarmState: StateReason is at most 1023 characters.
 MAX_STATE_REASON_LENGTH = 1023
+# How often CloudWatch evaluates an alarm (user guide, "Using Amazon CloudWatch alarms"): every 10 s for a
+# high-resolution one (a period of 10, 20 or 30 s), once a minute for any other.
+HIGH_RESOLUTION_EVALUATION_S = 10
+STANDARD_EVALUATION_S = 60
+
+
+def evaluation_interval_s(period_s: int) -> int:
+    """Seconds between two evaluations of an alarm of this period, as CloudWatch schedules them."""
+    return HIGH_RESOLUTION_EVALUATION_S if period_s < 60 else STANDARD_EVALUATION_S
 
 
 class DeliveryKind(StrEnum):
@@ -123,9 +132,15 @@ class EventPump:
         *,
         tick_every_s: int = DEFAULT_TICK_EVERY_S,
         tick_rule_arn: str | None = None,
+        phase_s: int = 0,
     ) -> None:
+        """``phase_s``: the second of each interval at which alarms are evaluated and the schedule ticks (0: on
+        its start). Where in a minute CloudWatch evaluates and a rate schedule fires is not published."""
         if tick_every_s < 1:
             raise ValueError("tick_every_s must be at least 1")
+        if not 0 <= phase_s < STANDARD_EVALUATION_S:
+            raise ValueError(f"phase_s must be in [0, {STANDARD_EVALUATION_S})")
+        self._phase_s = phase_s
         self._cloudwatch = cloudwatch
         self._deliver_alarm_event = deliver_alarm_event
         self._deliver_tick = deliver_tick
@@ -136,6 +151,8 @@ class EventPump:
             tick_rule_arn or f"arn:aws:events:{region}:{DEFAULT_ACCOUNT}:rule/{DEFAULT_TICK_RULE_NAME}"
         )
         self._known: dict[str, _KnownState] = {}
+        # Per alarm, the evaluation slot (epoch seconds // its interval) it was last evaluated in.
+        self._evaluated_in: dict[str, int] = {}
         self._last_tick: datetime | None = None
 
     @property
@@ -144,7 +161,9 @@ class EventPump:
         return {name: known.value for name, known in self._known.items()}
 
     def step(self, now: datetime | None = None) -> StepReport:
-        """Evaluate every metric alarm at ``now`` (default: the clock), then deliver due ticks.
+        """Evaluate the metric alarms due at ``now`` (default: the clock), then deliver due ticks. An alarm is due
+        once per evaluation interval of CloudWatch's (``evaluation_interval_s``): a pump stepped every 10 s
+        evaluates a high-resolution alarm at each step and any other at the first step of each minute.
 
         AWS errors propagate; alarms not yet handled keep their remembered state and undelivered
         ticks stay due, so the next step redoes exactly the missing work.
@@ -152,11 +171,13 @@ class EventPump:
         now = self._clock() if now is None else now
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError(f"the pump's clock must be timezone-aware, got {now.isoformat()}")
-        definitions, skipped = self._describe_alarms(now)
-        datapoints = fetch_datapoints(self._cloudwatch, definitions, now)
+        described, skipped = self._describe_alarms(now)
+        definitions = [d for d in described if self._slot(d, now) != self._evaluated_in.get(d.name)]
+        datapoints = fetch_datapoints(self._cloudwatch, definitions, now) if definitions else {}
         deliveries = []
         for definition in definitions:
             delivery = self._evaluate(definition, datapoints[definition.name], now)
+            self._evaluated_in[definition.name] = self._slot(definition, now)
             if delivery is not None:
                 deliveries.append(delivery)
         for tick_time in self._due_ticks(now):
@@ -197,7 +218,11 @@ class EventPump:
                     self._known[definition.name] = self._seed(alarm, now)
         for name in set(self._known) - seen:
             del self._known[name]
+            self._evaluated_in.pop(name, None)
         return definitions, skipped
+
+    def _slot(self, definition: AlarmDefinition, now: datetime) -> int:
+        return (int(now.timestamp()) - self._phase_s) // evaluation_interval_s(definition.period_s)
 
     def _seed(self, alarm: MetricAlarmTypeDef, now: datetime) -> _KnownState:
         state = AlarmState(alarm["StateValue"])
@@ -245,8 +270,8 @@ class EventPump:
         """Tick times on multiples of ``tick_every_s`` since the last tick, up to ``now``; the
         first step delivers only the latest one (a schedule fires from when it is created)."""
         every = self._tick_every_s
-        epoch_s = int(now.timestamp())
-        latest = datetime.fromtimestamp(epoch_s - epoch_s % every, tz=UTC)
+        epoch_s = int(now.timestamp()) - self._phase_s
+        latest = datetime.fromtimestamp(epoch_s - epoch_s % every + self._phase_s, tz=UTC)
         if self._last_tick is None:
             due = [latest]
         else:

@@ -182,6 +182,18 @@ def test_one_tick_per_interval_of_the_clock(cloudwatch: CloudWatchClient) -> Non
     assert ticks.events[0]["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/marea-local-tick"]
 
 
+def test_ticks_fall_at_the_pumps_phase_in_the_minute(cloudwatch: CloudWatchClient) -> None:
+    minute = this_minute()
+    ticks = Recorder()
+    pump = EventPump(cloudwatch, Recorder(), ticks, clock=lambda: minute, phase_s=15)
+
+    counts = [len(pump.step(minute + timedelta(seconds=offset)).tick_events) for offset in (20, 70, 74, 75)]
+
+    assert counts == [1, 0, 0, 1]
+    times = [parse_event(ScheduledTickEvent, event).time for event in ticks.events]
+    assert times == [minute + timedelta(seconds=15), minute + timedelta(seconds=75)]
+
+
 def test_a_failing_delivery_is_logged_and_the_pump_carries_on(
     cloudwatch: CloudWatchClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -247,3 +259,75 @@ def test_run_steps_until_stopped(cloudwatch: CloudWatchClient) -> None:
     assert not runner.is_alive()
     assert len(reports) == 1
     assert len(reports[0].tick_events) == 1
+
+
+def _put_every_10_s(cloudwatch: CloudWatchClient, first: datetime, values: list[float]) -> None:
+    """High-resolution datapoints (StorageResolution 1), one per 10 s from ``first``."""
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": DIMENSIONS,
+                "Timestamp": first + timedelta(seconds=10 * index + 2),
+                "Value": value,
+                "StorageResolution": 1,
+            }
+            for index, value in enumerate(values)
+        ],
+    )
+
+
+def _put_alarm_of(cloudwatch: CloudWatchClient, name: str, period_s: int) -> None:
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace=NAMESPACE,
+        MetricName="CPUUtilization",
+        Dimensions=DIMENSIONS,
+        Statistic="Average",
+        Period=period_s,
+        EvaluationPeriods=1,
+        Threshold=70.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def test_a_high_resolution_alarm_is_evaluated_every_10_seconds(cloudwatch: CloudWatchClient) -> None:
+    """CloudWatch user guide, "Using Amazon CloudWatch alarms": an alarm of a 10 or 30 s period is evaluated every
+    10 s. Stepped every 10 s, the pump answers the first breaching 10 s datapoint in the step after its period."""
+    minute = this_minute() - timedelta(minutes=2)
+    _put_alarm_of(cloudwatch, "fast", 10)
+    _put_every_10_s(cloudwatch, minute - timedelta(minutes=1), [40.0] * 6)  # the minute before: quiet
+    alarms = Recorder()
+    pump = EventPump(cloudwatch, alarms, Recorder(), clock=lambda: minute)
+    pump.step(minute + timedelta(seconds=1))  # seen quiet: INSUFFICIENT_DATA -> OK
+    _put_every_10_s(cloudwatch, minute, [95.0] * 6)  # from the minute's start, every datapoint breaches
+
+    changed = [offset for offset in range(11, 61, 10) if pump.step(minute + timedelta(seconds=offset)).alarm_events]
+
+    assert changed == [11]  # its first breaching period [0 s, 10 s) closed at 10 s
+    assert alarm_state(cloudwatch, "fast") == "ALARM"
+
+
+@pytest.mark.parametrize(("phase_s", "expected"), [(0, [61]), (30, [31])])
+def test_a_one_minute_alarm_is_evaluated_once_a_minute_however_often_the_pump_steps(
+    cloudwatch: CloudWatchClient, phase_s: int, expected: list[int]
+) -> None:
+    """Any other alarm once a minute: a datapoint arriving late, mid-minute, changes its state at the next minute's
+    evaluation (at the pump's phase in the minute), not at the next step."""
+    minute = this_minute() - timedelta(minutes=2)
+    _put_alarm_of(cloudwatch, "minutely", 60)
+    put_minutes(cloudwatch, minute - timedelta(minutes=1), [40.0])
+    alarms = Recorder()
+    pump = EventPump(cloudwatch, alarms, Recorder(), clock=lambda: minute, phase_s=phase_s)
+    pump.step(minute + timedelta(seconds=1))  # the current evaluation: quiet, INSUFFICIENT_DATA -> OK
+    alarms.events.clear()
+
+    changed = []
+    for offset in range(11, 91, 10):
+        if offset == 21:  # the previous minute's late datapoint: its average now breaches
+            put_minutes(cloudwatch, minute - timedelta(minutes=1), [500.0])
+        if pump.step(minute + timedelta(seconds=offset)).alarm_events:
+            changed.append(offset)
+
+    assert changed == expected
