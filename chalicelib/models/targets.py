@@ -38,6 +38,8 @@ AWS_SCALE_OUT_DATAPOINTS = 3  # scale-out alarm: 3 of 3 one-minute datapoints ab
 AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 datapoints below (1 - 0.1) x target
 AWS_SCALE_IN_MARGIN = 0.10
 AWS_COOLDOWN_S = 300
+# Periods below a minute that CloudWatch alarms take (PutMetricAlarm), on metrics put with StorageResolution 1.
+HIGH_RESOLUTION_PERIODS_S = (10, 20, 30)
 # AWS predefined target-tracking metrics (ASGAverageCPUUtilization, ECSService*, ALB) are 1-minute.
 PREDEFINED_METRIC_PERIOD_S = 60
 # A series whose newest point is older than this many periods has stopped reporting; treating
@@ -93,8 +95,8 @@ class CustomMetric(Frozen):
     @field_validator("period_s")
     @classmethod
     def _cloudwatch_period(cls, value: int) -> int:
-        if value not in (10, 30) and value % 60:
-            raise ValueError("period_s must be 10, 30 or a multiple of 60 (CloudWatch periods)")
+        if value not in HIGH_RESOLUTION_PERIODS_S and value % 60:
+            raise ValueError("period_s must be 10, 20, 30 or a multiple of 60 (CloudWatch's alarm periods)")
         return value
 
 
@@ -127,6 +129,10 @@ class PredefinedMetric(Frozen):
 MetricSpec = Annotated[CustomMetric | PredefinedMetric, Field(discriminator="type")]
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class TargetTrackingPolicy(Frozen):
     """Keep a metric near a target value; the windows AWS hides are visible here."""
 
@@ -141,6 +147,16 @@ class TargetTrackingPolicy(Frozen):
     scale_out_datapoints: int = Field(default=AWS_SCALE_OUT_DATAPOINTS, ge=1, le=MAX_WINDOW_DATAPOINTS)
     scale_in_datapoints: int = Field(default=AWS_SCALE_IN_DATAPOINTS, ge=1, le=MAX_WINDOW_DATAPOINTS)
     disable_scale_in: bool = False
+    # Evaluated on the schedule's ticks (once a minute); an alarm named here evaluates the target at once when its
+    # state changes, as AWS's own target-tracking alarm does (e.g. the metric above target_value for
+    # scale_out_datapoints periods): with a 10 s metric, the policy answers in seconds, not at the next tick.
+    trigger_alarm: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        exclude_if=_absent,
+        description="a CloudWatch alarm whose state changes evaluate the target at once (optional)",
+    )
 
     @field_validator("scale_out_datapoints", "scale_in_datapoints")
     @classmethod
@@ -315,10 +331,6 @@ class ScalingService(StrEnum):
     APPLICATION_AUTO_SCALING = "application_auto_scaling"
 
 
-def _absent(value: object) -> bool:
-    return value is None
-
-
 class TargetBase(Frozen):
     id: str = Field(pattern=TARGET_ID_PATTERN)
     min: int = Field(ge=0, le=MAX_CAPACITY_LIMIT)
@@ -370,8 +382,11 @@ class TargetBase(Frozen):
 
     @property
     def alarm_names(self) -> list[str]:
-        """Alarms whose state changes trigger an evaluation of this target."""
-        return sorted({p.alarm_name for p in self.policies if isinstance(p, StepScalingPolicy)})
+        """Alarms whose state changes trigger an evaluation of this target: step policies' own, and the ones
+        target-tracking policies name as triggers."""
+        steps = {p.alarm_name for p in self.policies if isinstance(p, StepScalingPolicy)}
+        triggers = {p.trigger_alarm for p in self.policies if isinstance(p, TargetTrackingPolicy) and p.trigger_alarm}
+        return sorted(steps | triggers)
 
     @property
     def scaling_service(self) -> ScalingService:

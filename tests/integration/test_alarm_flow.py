@@ -135,6 +135,29 @@ def test_an_alarm_linked_to_no_target_touches_nothing(client: Any, clients: dict
     assert asg_desired(clients) == 2
 
 
+def test_a_target_tracking_policys_trigger_alarm_evaluates_the_target_at_once(
+    client: Any, clients: dict[str, Any], web: None
+) -> None:
+    """Without a step policy, an alarm the target-tracking policy names as its trigger wakes the target as AWS's
+    own target-tracking alarm does: it does not wait for the schedule's next tick."""
+    [tracking] = asg_target()["policies"]
+    register(client, "web", asg_target(policies=[{**tracking, "trigger_alarm": ALARM}]))
+    event = fire_alarm(clients, cpu=95)
+
+    payload = client.lambda_.invoke("on_alarm_state_change", event).payload
+
+    assert [d["outcome"] for d in payload["decisions"]] == ["applied"]
+    assert asg_desired(clients) == 4  # ceil(2 x 95 / 50): the policy's own reading of the metric
+    [decision] = decisions(client)
+    assert (decision["trigger"]["alarm_name"], decision["policy"]) == (ALARM, "cpu")
+    assert client.http.get("/targets/web").json_body["policies"][0]["trigger_alarm"] == ALARM
+
+    register(client, "web", asg_target())  # the trigger removed: the alarm no longer reaches the target
+    assert client.lambda_.invoke("on_alarm_state_change", {**event, "id": str(uuid.uuid4())}).payload == {
+        "decisions": []
+    }
+
+
 @pytest.mark.parametrize("sample", sorted((EVENTS / "malformed").glob("*.json")), ids=lambda p: p.stem)
 def test_malformed_events_are_rejected_with_their_id_and_touch_nothing(
     client: Any, clients: dict[str, Any], web: None, sample: Path

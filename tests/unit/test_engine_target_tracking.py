@@ -184,3 +184,21 @@ def test_given_units_starting_when_holding_then_the_detail_says_how_many() -> No
     result = target_tracking.propose(tt_policy(), signal(4, {"cpu": series([120] * 3)}, serving=2), NOW)
 
     assert "2 serving need 4, 2 more already starting" in result.detail
+
+
+@pytest.mark.parametrize("missing", [1, 3, 6])
+def test_given_missing_high_resolution_datapoints_when_proposing_then_they_never_count_toward_a_scale_in(
+    missing: int,
+) -> None:
+    """A 10 s metric whose scale-in window lacks datapoints: the ones that arrived are all below, but a missing one
+    is no vote for less capacity, so the window is not full and the policy holds."""
+    policy = tt_policy(metric=custom_metric(period_s=10), scale_in_datapoints=15)
+    points = series([10] * 15, period_s=10)
+    holes = set(range(1, 1 + 2 * missing, 2))  # every other datapoint inside the window, the newest kept
+    present = [p for index, p in enumerate(points) if index not in holes]
+
+    held = target_tracking.propose(policy, signal(6, {"cpu": present}), NOW)
+    full = target_tracking.propose(policy, signal(6, {"cpu": points}), NOW)
+
+    assert (held.vote, held.reasons) == (Vote.HOLD, [R.INSUFFICIENT_DATA])
+    assert full.vote is Vote.IN  # the same window, complete, scales in
