@@ -145,6 +145,7 @@ class ChatRuntime:
             cluster_name=self.settings.cluster_name,
             service_name=self.settings.service_name,
             timestamp_ms=int(time.time() * 1000),
+            high_resolution=self.settings.metrics_interval_s < 60,
         )
         self.stdout.write(line + "\n")
         self.stdout.flush()

@@ -39,6 +39,7 @@ class EmfSample:
     unit: str | None
     timestamp_ms: int
     values: tuple[float, ...]
+    storage_resolution: int = 60  # EMF's StorageResolution: 1 for a high-resolution metric
 
 
 def parse_emf_line(line: str) -> list[EmfSample]:
@@ -83,9 +84,11 @@ def _directive_samples(directive: Any, document: dict[str, Any], timestamp_ms: i
     resolved = [_dimension_values(names, document) for names in dimension_sets] or [()]
     samples: list[EmfSample] = []
     for metric in metrics:
-        name, unit = _metric_definition(metric)
+        name, unit, resolution = _metric_definition(metric)
         values = _metric_values(name, document)
-        samples.extend(EmfSample(namespace, name, dimensions, unit, timestamp_ms, values) for dimensions in resolved)
+        samples.extend(
+            EmfSample(namespace, name, dimensions, unit, timestamp_ms, values, resolution) for dimensions in resolved
+        )
     return samples
 
 
@@ -101,13 +104,16 @@ def _dimension_values(names: Any, document: dict[str, Any]) -> tuple[tuple[str, 
     return tuple(pairs)
 
 
-def _metric_definition(metric: Any) -> tuple[str, str | None]:
+def _metric_definition(metric: Any) -> tuple[str, str | None, int]:
     if not isinstance(metric, dict) or not isinstance(metric.get("Name"), str) or not metric["Name"]:
         raise EmfError("a metric definition needs a Name")
     unit = metric.get("Unit")
     if unit is not None and not isinstance(unit, str):
         raise EmfError(f"metric {metric['Name']!r}: Unit must be a string")
-    return metric["Name"], unit
+    resolution = metric.get("StorageResolution", 60)
+    if resolution not in (1, 60) or isinstance(resolution, bool):
+        raise EmfError(f"metric {metric['Name']!r}: StorageResolution must be 1 or 60")
+    return metric["Name"], unit, resolution
 
 
 def _metric_values(name: str, document: dict[str, Any]) -> tuple[float, ...]:
@@ -134,12 +140,12 @@ def put_metric_data_requests(
     values, and the embedded CloudWatch stores one datum instead of hundreds. ``scale`` multiplies
     every value (the demo's "one real client stands for K users").
     """
-    groups: dict[tuple[str, str, tuple[tuple[str, str], ...], str | None, datetime], list[float]] = {}
+    groups: dict[tuple[str, str, tuple[tuple[str, str], ...], str | None, int, datetime], list[float]] = {}
     for sample, at in samples:
-        key = (sample.namespace, sample.metric_name, sample.dimensions, sample.unit, at)
+        key = (sample.namespace, sample.metric_name, sample.dimensions, sample.unit, sample.storage_resolution, at)
         groups.setdefault(key, []).extend(value * scale for value in sample.values)
     by_namespace: dict[str, list[dict[str, Any]]] = {}
-    for (namespace, name, dimensions, unit, at), values in groups.items():
+    for (namespace, name, dimensions, unit, resolution, at), values in groups.items():
         datum: dict[str, Any] = {
             "MetricName": name,
             "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions],
@@ -153,6 +159,8 @@ def put_metric_data_requests(
         }
         if unit is not None:
             datum["Unit"] = unit
+        if resolution == 1:
+            datum["StorageResolution"] = 1
         by_namespace.setdefault(namespace, []).append(datum)
     return [
         {"Namespace": namespace, "MetricData": data[index : index + MAX_METRIC_DATA_PER_CALL]}

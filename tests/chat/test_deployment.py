@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.models.targets import EcsTarget
+from chalicelib.models.targets import EcsTarget, TargetTrackingPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "chat-fargate.yaml"
@@ -94,12 +94,33 @@ def test_the_load_balancer_is_sticky_and_checks_healthz(template: dict[str, Any]
     assert {"Key": "marea:managed", "Value": {"Ref": "Stage"}} in service["Tags"]
 
 
-def test_the_stack_outputs_a_target_marea_accepts(template: dict[str, Any]) -> None:
-    body = template["Outputs"]["MareaTargetBody"]["Value"]["Sub"]
-    resolved = re.sub(r"\$\{[^}]+\}", "marea-prod-chat", body)
+@pytest.mark.parametrize("period_s", [10, 60])
+def test_the_stack_outputs_a_target_marea_accepts(template: dict[str, Any], period_s: int) -> None:
+    """At either metric period: the policy reads the metric at the period the tasks emit it and the alarm
+    evaluates it, and its windows last as long (2 periods out, 15 minutes in)."""
+    assert template["Parameters"]["MetricPeriodSeconds"]["AllowedValues"] == [10, 60]
+    body, variables = template["Outputs"]["MareaTargetBody"]["Value"]["Sub"]
+    row = template["Mappings"]["MetricPeriod"][str(period_s)]
+    assert variables == {
+        "ScaleOut": {"FindInMap": ["MetricPeriod", {"Ref": "MetricPeriodSeconds"}, "ScaleOutDatapoints"]},
+        "ScaleIn": {"FindInMap": ["MetricPeriod", {"Ref": "MetricPeriodSeconds"}, "ScaleInDatapoints"]},
+    }
+    values = {"MetricPeriodSeconds": str(period_s), "ScaleOut": str(row["ScaleOutDatapoints"])}
+    values["ScaleIn"] = str(row["ScaleInDatapoints"])
+    resolved = re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "marea-prod-chat"), body)
+
     target = EcsTarget.model_validate({**json.loads(resolved), "id": "chat"})
+
     assert target.alarm_names == ["marea-prod-chat"]
-    assert target.policies[0].metric.model_dump()["metric_name"] == "ConnectedClients"  # type: ignore[union-attr]
+    tracking = target.policies[0]
+    assert isinstance(tracking, TargetTrackingPolicy)
+    assert tracking.metric.model_dump()["metric_name"] == "ConnectedClients"
+    assert tracking.metric.period_s == period_s
+    assert tracking.scale_in_datapoints * period_s == 15 * 60
+    (task,) = resources_of(template, "AWS::ECS::TaskDefinition")
+    env = {item["Name"]: item["Value"] for item in task["ContainerDefinitions"][0]["Environment"]}
+    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert env["CHAT_METRICS_INTERVAL_S"] == alarm["Period"] == {"Ref": "MetricPeriodSeconds"}
 
 
 def test_the_image_is_slim_unprivileged_health_checked_and_builds_the_client_with_npm() -> None:

@@ -176,7 +176,8 @@ def test_each_instance_prints_its_connected_clients_as_emf_on_stdout(
         {
             "Namespace": "Marea/Chat",
             "Dimensions": [["ClusterName", "ServiceName"]],
-            "Metrics": [{"Name": "ConnectedClients", "Unit": "Count"}],
+            # Every 0.3 s, below a minute: a high-resolution metric, or CloudWatch would keep only minutes.
+            "Metrics": [{"Name": "ConnectedClients", "Unit": "Count", "StorageResolution": 1}],
         }
     ]
     assert (document["ClusterName"], document["ServiceName"]) == ("demo", "chat")

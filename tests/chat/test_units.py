@@ -107,6 +107,15 @@ def test_the_emf_document_is_one_json_line_cloudwatch_understands() -> None:
     }
 
 
+def test_an_interval_below_a_minute_emits_a_high_resolution_metric() -> None:
+    """CloudWatch keeps 10 s datapoints only of a metric stored at 1 s resolution (EMF's StorageResolution 1)."""
+    line = connected_clients_emf(
+        7, cluster_name="prod", service_name="chat", timestamp_ms=1_700_000_000_000, high_resolution=True
+    )
+    [directive] = json.loads(line)["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "ConnectedClients", "Unit": "Count", "StorageResolution": 1}]
+
+
 def test_settings_come_from_chat_variables_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAT_ROOMS", '["lobby", "ops"]')
     monkeypatch.setenv("CHAT_DEFAULT_ROOM", "lobby")

@@ -139,6 +139,29 @@ def test_samples_of_one_minute_travel_as_one_statistic_set_scaled_and_at_their_m
     ]
 
 
+def test_a_high_resolution_line_becomes_high_resolution_metric_data() -> None:
+    """The chat emitting every 10 s marks its metric StorageResolution 1 (EMF); the stand-in puts it so."""
+    line = connected_clients_emf(12, cluster_name="demo", service_name="chat", timestamp_ms=T0_MS, high_resolution=True)
+    [high] = parse_emf_line(line)
+    assert json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "ConnectedClients", "Unit": "Count", "StorageResolution": 1}
+    ]
+    assert (high.storage_resolution, sample(12).storage_resolution) == (1, 60)
+
+    [request] = put_metric_data_requests([(high, MINUTE), (sample(12), MINUTE + timedelta(minutes=1))])
+
+    assert [datum.get("StorageResolution") for datum in request["MetricData"]] == [1, None]
+
+
+@pytest.mark.parametrize("resolution", [10, "1", True, 0])
+def test_a_storage_resolution_other_than_1_or_60_is_refused(resolution: object) -> None:
+    document = json.loads(chat_line(5))
+    document["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["StorageResolution"] = resolution
+
+    with pytest.raises(EmfError, match="StorageResolution must be 1 or 60"):
+        parse_emf_line(json.dumps(document))
+
+
 def test_requests_hold_one_namespace_and_at_most_a_thousand_metrics() -> None:
     other = EmfSample("Other", "Load", (), None, T0_MS, (1.0,))
     many = [(sample(1), MINUTE + timedelta(minutes=n)) for n in range(MAX_METRIC_DATA_PER_CALL + 1)]
