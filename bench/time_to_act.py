@@ -1,0 +1,279 @@
+"""Time to act: how long a step in load goes unanswered, on the embedded AWS with a simulated clock.
+
+For each case a fresh Auto Scaling group and Marea target, a custom load metric at the case's period and,
+for a step policy, its alarm (1 of 1 above 70). The load is 30, then 90 from a known instant T0 on (a
+period boundary): the first datapoint above the threshold is the one stamped T0. The world then runs on a
+simulated clock in steps of 10 s: a period's datapoint is put when the period closes (a custom metric put
+as it is measured; AWS's own service metrics arrive later, which is part of AWS's figure), the event pump
+evaluates the alarms as often as CloudWatch does (every 10 s for a 10, 20 or 30 s period, once a minute for
+any other: marea_local/event_pump.py) and delivers the state changes, and the schedule ticks every minute
+(EventBridge's rate(1 minute), the shortest it has). Marea's handlers run in this process, on the
+simulated clock.
+
+Printed per case: the simulated time from T0 to Marea's SetDesiredCapacity call, median and range over
+the runs (where in a minute CloudWatch evaluates an alarm and a schedule fires is not published, so the
+runs spread that phase over the minute: marea_local/event_pump.py's phase_s), and the wall time of
+Marea's own share (the event handed to the handler until the call leaves), median and p95.
+Beside them, AWS's published figures for ECS services (aws/containers-roadmap#2113, docs/time-to-act.md):
+363 s from a load increase to the scale-out being triggered with 1-minute metrics, 86 s with its 20-second
+metrics.
+
+Target tracking is evaluated on the schedule's ticks and, when its policy names a trigger alarm, at once when
+that alarm changes state: here AWS's own target-tracking alarm (3 of 3 periods above the target). A last case
+runs it without one, on the ticks alone: its window plus the wait for the next tick.
+
+Usage: .venv/bin/python bench/time_to_act.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from marea_local.data_stack import create_data_stack  # noqa: E402
+from marea_local.demo_resources import create_web_asg  # noqa: E402
+from marea_local.embedded_aws import start_embedded_aws  # noqa: E402
+from marea_local.event_pump import EventPump  # noqa: E402
+
+NAMESPACE = "Marea/Bench"
+METRIC = "Load"
+QUIET, LOADED = 30.0, 90.0
+THRESHOLD = 70.0  # the step policy's alarm
+TARGET_VALUE = 50.0  # target tracking's
+STEP_S = 10  # the simulated clock's step: CloudWatch's shortest evaluation interval
+GIVE_UP_AFTER = timedelta(minutes=15)
+# AWS's own figures for ECS services (aws/containers-roadmap#2113): load increase to scale-out triggered.
+AWS_SECONDS = {60: 363, 20: 86}
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    policy: str  # "step" or "target_tracking"
+    period_s: int
+    trigger: bool = True  # target tracking: with a trigger alarm (AWS's own: 3 of 3 above the target)
+
+
+CASES = (
+    Case("target tracking, default windows, at 60 s", "target_tracking", 60),
+    Case("step 1-of-1 at 60 s", "step", 60),
+    Case("target tracking, default windows, at 10 s", "target_tracking", 10),
+    Case("step 1-of-1 at 10 s", "step", 10),
+    Case("target tracking at 10 s, no trigger alarm (ticks only)", "target_tracking", 10, trigger=False),
+)
+TRACKING_DATAPOINTS = 3  # target tracking's default scale-out window, and AWS's alarm: 3 of 3 above the target
+
+
+@dataclass
+class Run:
+    """One case's world: its names, the simulated clock, and what the capacity call recorded."""
+
+    name: str
+    spike: datetime  # T0: the first period of the higher load
+    now: datetime
+    delivered_at: float = 0.0  # wall clock when the current event was handed to Marea
+    acted_at: datetime | None = None  # simulated clock at SetDesiredCapacity
+    share_s: float | None = None
+
+
+def target_body(case: Case, name: str) -> dict[str, Any]:
+    metric = {
+        "type": "custom",
+        "namespace": NAMESPACE,
+        "metric_name": METRIC,
+        "dimensions": {"Target": name},
+        "statistic": "Average",
+        "period_s": case.period_s,
+    }
+    if case.policy == "step":
+        policy: dict[str, Any] = {
+            "type": "step",
+            "name": "burst",
+            "alarm_name": f"{name}-high",
+            "adjustment_type": "change_in_capacity",
+            "steps": [{"lower_bound": 0, "adjustment": 2}],
+        }
+    else:
+        policy = {"type": "target_tracking", "name": "load", "metric": metric, "target_value": TARGET_VALUE}
+        if case.trigger:
+            policy["trigger_alarm"] = f"{name}-high"
+    return {"id": name, "kind": "asg", "asg_name": name, "min": 1, "max": 50, "mode": "act", "policies": [policy]}
+
+
+def put_load(cloudwatch: Any, case: Case, name: str, starts: list[datetime], value: float) -> None:
+    """One datapoint per period, stamped at the period's start (high resolution below a minute)."""
+    for first in range(0, len(starts), 500):
+        cloudwatch.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": METRIC,
+                    "Dimensions": [{"Name": "Target", "Value": name}],
+                    "Timestamp": start,
+                    "Value": value,
+                    "StorageResolution": 1 if case.period_s < 60 else 60,
+                }
+                for start in starts[first : first + 500]
+            ],
+        )
+
+
+def run_case(case: Case, index: int, runs: int, world: dict[str, Any], client: Any) -> Run:
+    from chalicelib import wiring
+    from chalicelib.store.items import TARGET_ADAPTER
+
+    ec2, autoscaling, cloudwatch = world["ec2"], world["autoscaling"], world["cloudwatch"]
+    name = f"tta-{case.policy.replace('_', '-')}-{case.period_s}-{'t' if case.trigger else 'n'}-{index}"
+    create_web_asg(ec2, autoscaling, name, stage="bench", min_size=1, max_size=50, desired=2)
+    alarmed = case.policy == "step" or case.trigger
+    if alarmed:
+        # The step policy's alarm: 1 of 1 above 70. Target tracking's trigger: AWS's own alarm for the policy.
+        datapoints = 1 if case.policy == "step" else TRACKING_DATAPOINTS
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"{name}-high",
+            Namespace=NAMESPACE,
+            MetricName=METRIC,
+            Dimensions=[{"Name": "Target", "Value": name}],
+            Statistic="Average",
+            Period=case.period_s,
+            EvaluationPeriods=datapoints,
+            DatapointsToAlarm=datapoints,
+            Threshold=THRESHOLD if case.policy == "step" else TARGET_VALUE,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData="missing",
+            ActionsEnabled=False,
+        )
+    # T0 well in the past of the wall clock (CloudWatch takes datapoints up to two weeks old), on a minute.
+    spike = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    period = timedelta(seconds=case.period_s)
+    quiet_starts = [spike - period * n for n in range(1, int(timedelta(minutes=20) / period) + 1)]
+    put_load(cloudwatch, case, name, quiet_starts, QUIET)
+    # Where in a minute CloudWatch evaluates an alarm and a rate schedule fires is not published: the runs spread
+    # their phase over the minute (the clock steps on it, so each evaluation is on time).
+    phase_s = index * 60 // runs
+    run = Run(name=name, spike=spike, now=spike - timedelta(minutes=1) + timedelta(seconds=phase_s % STEP_S))
+    wiring.registry().put(TARGET_ADAPTER.validate_python(target_body(case, name)))
+    world["current"] = run
+
+    def deliver(handler: str) -> Callable[[dict[str, Any]], None]:
+        def handle(event: dict[str, Any]) -> None:
+            run.delivered_at = time.perf_counter()
+            client.lambda_.invoke(handler, event)
+
+        return handle
+
+    pump = EventPump(
+        cloudwatch,
+        deliver("on_alarm_state_change"),
+        deliver("on_schedule_tick"),
+        clock=lambda: run.now,
+        phase_s=phase_s,
+    )
+    published = spike
+    while run.acted_at is None and run.now - spike < GIVE_UP_AFTER:
+        closed = _starts(published, run.now, period)
+        if closed:
+            put_load(cloudwatch, case, name, closed, LOADED)
+            published = closed[-1] + period
+        pump.step(run.now)
+        if run.acted_at is None:
+            run.now += timedelta(seconds=STEP_S)
+    wiring.registry().delete(name)
+    if alarmed:
+        cloudwatch.delete_alarms(AlarmNames=[f"{name}-high"])
+    if run.acted_at is None:
+        raise SystemExit(f"{case.label}: Marea did not act within {GIVE_UP_AFTER}")
+    return run
+
+
+def _starts(first: datetime, now: datetime, period: timedelta) -> list[datetime]:
+    """Starts of the periods from ``first`` that have closed by ``now``."""
+    starts = []
+    while first + period <= now:
+        starts.append(first)
+        first += period
+    return starts
+
+
+def record_capacity_calls(world: dict[str, Any]) -> None:
+    from chalicelib import aws
+
+    def on_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+        run: Run | None = world.get("current")
+        if model.name != "SetDesiredCapacity" or run is None or params.get("AutoScalingGroupName") != run.name:
+            return
+        if run.acted_at is None:
+            run.acted_at = run.now
+            run.share_s = time.perf_counter() - run.delivered_at
+
+    aws.on_every_client("before-parameter-build.*.*", on_call)  # params: the call's own arguments
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20, help="runs per case (Marea's share: median and p95)")
+    args = parser.parse_args()
+    server = start_embedded_aws()
+    os.environ.update(server.environment())
+    os.environ.update(
+        {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1", "POWERTOOLS_LOG_LEVEL": "ERROR"}
+    )
+    try:
+        stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="bench")
+        os.environ.update(stack.environment())
+        from chalice.test import Client
+
+        from app import app
+        from chalicelib import wiring
+        from chalicelib.observability import logger
+
+        wiring.reset()
+        logger().setLevel("ERROR")
+        world: dict[str, Any] = {
+            "ec2": boto3.client("ec2"),
+            "autoscaling": boto3.client("autoscaling"),
+            "cloudwatch": boto3.client("cloudwatch"),
+        }
+        wiring.use_clock(lambda: world["current"].now)
+        record_capacity_calls(world)
+        with Client(app, stage_name="bench", project_dir=str(ROOT)) as client:
+            for case in CASES:
+                runs = [run_case(case, index, args.runs, world, client) for index in range(args.runs)]
+                report(case, runs)
+    finally:
+        server.stop()
+
+
+def report(case: Case, runs: list[Run]) -> None:
+    seconds = [(r.acted_at - r.spike).total_seconds() for r in runs if r.acted_at is not None]
+    shares = [r.share_s for r in runs if r.share_s is not None]
+    figure = f"{statistics.median(seconds):.0f} s ({min(seconds):.0f}-{max(seconds):.0f} s)"
+    aws = AWS_SECONDS[60] if case.period_s == 60 else AWS_SECONDS[20]
+    print(
+        f"time to act, {case.label}: {figure} (Marea's share median {statistics.median(shares):.2f} s, "
+        f"p95 {percentile(shares, 0.95):.2f} s, {len(shares)} runs); AWS: {aws} s "
+        f"({'1-minute' if case.period_s == 60 else '20-second'} metrics, ECS)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
