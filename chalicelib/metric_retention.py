@@ -18,7 +18,7 @@ _RETENTION = (
     (300, timedelta(days=63)),
     (60, timedelta(days=15)),
 )
-# High-resolution periods (below 60 s, e.g. 10 or 30): CloudWatch keeps them 3 hours.
+# High-resolution periods (below 60 s: 10, 20 or 30): CloudWatch keeps them 3 hours.
 HIGH_RESOLUTION_RETENTION = timedelta(hours=3)
 
 

@@ -7,11 +7,11 @@ is made (a target written before the stage was tightened does not act).
 
 Allow-list syntax (``MAREA_ALLOWED_RESOURCES``): comma-separated ``kind:pattern`` entries, kind one of
 ``asg`` (the group's name), ``ecs`` (``cluster/service``, by name even when the target gives ARNs),
-``kops`` (``cluster/instance-group``), ``alarm`` (a step policy's alarm name), ``account`` and ``region``
-(another account or Region a target names, docs/multi-account.md; Marea's own are always allowed); the pattern is a
-case-sensitive shell glob (``*``, ``?``, ``[seq]``; ``*`` also spans ``/``). Empty: every resource, as
-before the list existed. Set: only what it names; a kind with no entry allows nothing of that kind
-(``alarm:*`` allows every alarm).
+``kops`` (``cluster/instance-group``), ``alarm`` (a step policy's alarm, or a target-tracking policy's
+``trigger_alarm``), ``account`` and ``region`` (another account or Region a target names, docs/multi-account.md;
+Marea's own are always allowed); the pattern is a case-sensitive shell glob (``*``, ``?``, ``[seq]``; ``*``
+also spans ``/``). Empty: every resource, as before the list existed. Set: only what it names; a kind with no
+entry allows nothing of that kind (``alarm:*`` allows every alarm).
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def _planned(requests: Sequence[tuple[int, timedelta]], indexes: tuple[int, ...]
     periods = [requests[i][0] for i in indexes]
     earliest = min(now - requests[i][1] for i in indexes)
     # Align to the longest period when every other one divides it; otherwise to the minute, as
-    # CloudWatch itself rounds a StartTime (10 and 30 s periods divide the minute too).
+    # CloudWatch itself rounds a StartTime (10, 20 and 30 s periods divide the minute too).
     alignment = math.lcm(*periods) if math.lcm(*periods) == max(periods) else 60
     epoch_s = int(earliest.timestamp())
     return PlannedRead(datetime.fromtimestamp(epoch_s - epoch_s % alignment, tz=UTC), indexes)

@@ -50,7 +50,8 @@ def handle_alarm_event(raw: dict[str, Any], own_account: str | None = None) -> l
 
 
 def _alarm_is_theirs(target: TargetBase, account: str, region: str, own_account: str | None) -> bool:
-    """Whether an alarm of ``account`` and ``region`` is the one ``target``'s step policy names.
+    """Whether an alarm of ``account`` and ``region`` is the one ``target``'s policies name (a step policy's, or a
+    target-tracking policy's trigger).
 
     Alarm names are unique only within an account and Region: a target takes the alarm events of its own
     account and Region only (docs/multi-account.md), never the datapoints of a namesake. Marea's own account

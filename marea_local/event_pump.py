@@ -42,8 +42,9 @@ MAX_TICKS_PER_STEP = 60
 INITIAL_ALARM_REASON = "Unchecked: Initial alarm creation"
 # SetAlarmState: StateReason is at most 1023 characters.
 MAX_STATE_REASON_LENGTH = 1023
-# How often CloudWatch evaluates an alarm (user guide, "Using Amazon CloudWatch alarms"): every 10 s for a
-# high-resolution one (a period of 10, 20 or 30 s), once a minute for any other.
+# How often CloudWatch evaluates an alarm (user guide, "Using Amazon CloudWatch alarms"): "If the alarm period
+# is 10 seconds or 30 seconds, the alarm is evaluated every 10 seconds", once a minute for any other. The guide
+# predates 20 s periods (PutMetricAlarm takes 10, 20, 30): a 20 s alarm is assumed evaluated every 10 s too.
 HIGH_RESOLUTION_EVALUATION_S = 10
 STANDARD_EVALUATION_S = 60
 

@@ -61,15 +61,18 @@ def test_the_alarm_watches_the_metric_the_tasks_emit(template: dict[str, Any]) -
     (task,) = resources_of(template, "AWS::ECS::TaskDefinition")
     (container,) = task["ContainerDefinitions"]
     env = {item["Name"]: item["Value"] for item in container["Environment"]}
-    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm")
-    dimensions = {item["Name"]: item["Value"] for item in alarm["Dimensions"]}
-    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
-        "Marea/Chat",
-        "ConnectedClients",
-        "Average",
-    )
-    assert dimensions == {"ClusterName": env["CHAT_CLUSTER_NAME"], "ServiceName": env["CHAT_SERVICE_NAME"]}
-    assert alarm["TreatMissingData"] == "missing"  # silence never looks like "few connections"
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 2  # the step policy's, and the target-tracking policy's trigger
+    for alarm in alarms:
+        dimensions = {item["Name"]: item["Value"] for item in alarm["Dimensions"]}
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "Marea/Chat",
+            "ConnectedClients",
+            "Average",
+        )
+        assert dimensions == {"ClusterName": env["CHAT_CLUSTER_NAME"], "ServiceName": env["CHAT_SERVICE_NAME"]}
+        assert alarm["TreatMissingData"] == "missing"  # silence never looks like "few connections"
+        assert alarm["Period"] == env["CHAT_METRICS_INTERVAL_S"] == {"Ref": "MetricPeriodSeconds"}
     assert env["CHAT_REDIS_URL"]["Sub"].startswith("rediss://")  # the replication group encrypts in transit
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"  # how the EMF lines become the metric
 
@@ -106,21 +109,27 @@ def test_the_stack_outputs_a_target_marea_accepts(template: dict[str, Any], peri
         "ScaleIn": {"FindInMap": ["MetricPeriod", {"Ref": "MetricPeriodSeconds"}, "ScaleInDatapoints"]},
     }
     values = {"MetricPeriodSeconds": str(period_s), "ScaleOut": str(row["ScaleOutDatapoints"])}
-    values["ScaleIn"] = str(row["ScaleInDatapoints"])
+    values.update(ScaleIn=str(row["ScaleInDatapoints"]), ConnectionsTarget="400")
+    values.update(ConnectionsAboveTargetAlarm="marea-prod-chat-above", ConnectionsHighAlarm="marea-prod-chat-high")
     resolved = re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "marea-prod-chat"), body)
 
     target = EcsTarget.model_validate({**json.loads(resolved), "id": "chat"})
 
-    assert target.alarm_names == ["marea-prod-chat"]
+    assert target.alarm_names == ["marea-prod-chat-above", "marea-prod-chat-high"]
     tracking = target.policies[0]
     assert isinstance(tracking, TargetTrackingPolicy)
     assert tracking.metric.model_dump()["metric_name"] == "ConnectedClients"
     assert tracking.metric.period_s == period_s
     assert tracking.scale_in_datapoints * period_s == 15 * 60
-    (task,) = resources_of(template, "AWS::ECS::TaskDefinition")
-    env = {item["Name"]: item["Value"] for item in task["ContainerDefinitions"][0]["Environment"]}
-    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm")
-    assert env["CHAT_METRICS_INTERVAL_S"] == alarm["Period"] == {"Ref": "MetricPeriodSeconds"}
+    assert tracking.trigger_alarm == "marea-prod-chat-above"
+    trigger = template["Resources"]["ConnectionsAboveTargetAlarm"]["Properties"]
+    window = {"FindInMap": ["MetricPeriod", {"Ref": "MetricPeriodSeconds"}, "ScaleOutDatapoints"]}
+    # AWS's own target-tracking alarm: above the target for the policy's scale-out window.
+    assert (trigger["Threshold"], trigger["EvaluationPeriods"], trigger["DatapointsToAlarm"]) == (
+        {"Ref": "ConnectionsTarget"},
+        window,
+        window,
+    )
 
 
 def test_the_image_is_slim_unprivileged_health_checked_and_builds_the_client_with_npm() -> None:

@@ -140,10 +140,10 @@ def test_alarm_goes_to_alarm_once_then_back_to_ok(cloudwatch: CloudWatchClient) 
     assert described["StateValue"] == "ALARM"
     assert described["StateReason"] == event.detail.state.reason
 
-    same_minute = pump.step(now + timedelta(seconds=20))
-    next_minute = pump.step(now + timedelta(minutes=1))  # no new data: the range still holds 3 breaches
+    next_minute = pump.step(now + timedelta(seconds=40))  # evaluated again: the range still holds 3 breaches
+    after = pump.step(now + timedelta(minutes=2))
 
-    assert same_minute.alarm_events == next_minute.alarm_events == []
+    assert next_minute.alarm_events == after.alarm_events == []
     assert len(alarms.events) == 1
 
     put_minutes(cloudwatch, minute, [41.0, 38.5, 35.0])
@@ -331,3 +331,21 @@ def test_a_one_minute_alarm_is_evaluated_once_a_minute_however_often_the_pump_st
             changed.append(offset)
 
     assert changed == expected
+
+
+def test_an_alarm_deleted_and_made_again_is_evaluated_at_once(cloudwatch: CloudWatchClient) -> None:
+    """The pump forgets a deleted alarm, its last evaluation included: a new alarm of that name is a new alarm."""
+    minute = this_minute() - timedelta(minutes=2)
+    _put_alarm_of(cloudwatch, "minutely", 60)
+    put_minutes(cloudwatch, minute - timedelta(minutes=1), [40.0])
+    pump = EventPump(cloudwatch, Recorder(), Recorder(), clock=lambda: minute)
+    pump.step(minute + timedelta(seconds=1))
+    cloudwatch.delete_alarms(AlarmNames=["minutely"])
+    pump.step(minute + timedelta(seconds=11))
+    _put_alarm_of(cloudwatch, "minutely", 60)
+    put_minutes(cloudwatch, minute - timedelta(minutes=1), [500.0])
+
+    report = pump.step(minute + timedelta(seconds=21))  # the same minute as its predecessor's evaluation
+
+    assert pump.states == {"minutely": AlarmState.ALARM}
+    assert len(report.alarm_events) == 1  # evaluated at once, not at the next minute

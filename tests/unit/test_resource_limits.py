@@ -33,6 +33,16 @@ STEP = {
 }
 
 
+# A target-tracking policy whose trigger alarm evaluates the target: the allow-list judges that alarm too.
+TRACKING = {
+    "type": "target_tracking",
+    "name": "load",
+    "metric": {"type": "custom", "namespace": "App", "metric_name": "Load", "period_s": 10},
+    "target_value": 50,
+    "trigger_alarm": "web-load-high",
+}
+
+
 def limits(allowed: str) -> ResourceLimits:
     return ResourceLimits(allowed=AllowList.parse(allowed))
 
@@ -50,6 +60,7 @@ def test_an_empty_list_allows_everything_as_before(body: dict[str, Any]) -> None
         (ECS_BY_ARN, "ecs:prod/*"),  # matched by name, whether the target gives names or ARNs
         (KOPS, "kops:k8s.example.com/nodes-?"),
         ({**ASG, "policies": [STEP]}, "asg:web-*, alarm:web-*"),
+        ({**ASG, "policies": [TRACKING]}, "asg:web-*, alarm:web-*"),
     ],
 )
 def test_a_listed_resource_is_allowed(body: dict[str, Any], allowed: str) -> None:
@@ -64,6 +75,7 @@ def test_a_listed_resource_is_allowed(body: dict[str, Any], allowed: str) -> Non
         (ECS_BY_ARN, "ecs:staging/*", "ECS service 'prod/chat' is not among"),
         (KOPS, "kops:k8s.example.com/masters", "kops instance group 'k8s.example.com/nodes-a' is not among"),
         ({**ASG, "policies": [STEP]}, "asg:web-*", "alarm 'web-cpu-high' is not among"),
+        ({**ASG, "policies": [TRACKING]}, "asg:web-*, alarm:api-*", "alarm 'web-load-high' is not among"),
         (ASG, "asg:Web-*", "(MAREA_ALLOWED_RESOURCES: asg:Web-*)"),  # case-sensitive, as AWS names are
     ],
 )
