@@ -21,7 +21,6 @@ Usage: .venv/bin/python bench/decision_latency.py [--decisions 100000] [--runs 3
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -36,9 +35,9 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from marea_local.data_stack import create_data_stack  # noqa: E402
+from embedded_stack import embedded_stack  # noqa: E402 - bench/, beside this script
+
 from marea_local.demo_resources import create_web_asg, put_alarm  # noqa: E402
-from marea_local.embedded_aws import start_embedded_aws  # noqa: E402
 from marea_local.event_pump import EventPump  # noqa: E402
 
 ASG = "bench-web"
@@ -216,14 +215,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
-    server = start_embedded_aws()
-    os.environ.update(server.environment())
-    os.environ.update(
-        {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    )
-    try:
-        stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="bench")
-        os.environ.update(stack.environment())
+    with embedded_stack() as stack:
         autoscaling, cloudwatch, now = alarm_world()
 
         from chalice.test import Client
@@ -241,8 +233,6 @@ def main() -> None:
             bench_alarm_decisions(client, autoscaling, alarm_event(cloudwatch, now + timedelta(seconds=30)), args.runs)
             fill_decision_log(boto3.client("dynamodb"), stack.decisions_table, args.decisions, now)
             bench_query(client, max(5, args.runs // 3))
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ Usage: .venv/bin/python bench/time_to_act.py [--runs 20]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -45,9 +44,9 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from marea_local.data_stack import create_data_stack  # noqa: E402
+from embedded_stack import embedded_stack  # noqa: E402 - bench/, beside this script
+
 from marea_local.demo_resources import create_web_asg  # noqa: E402
-from marea_local.embedded_aws import start_embedded_aws  # noqa: E402
 from marea_local.event_pump import EventPump  # noqa: E402
 
 NAMESPACE = "Marea/Bench"
@@ -231,14 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="runs per case (Marea's share: median and p95)")
     args = parser.parse_args()
-    server = start_embedded_aws()
-    os.environ.update(server.environment())
-    os.environ.update(
-        {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    )
-    try:
-        stack = create_data_stack(boto3.client("dynamodb"), boto3.client("sqs"), stage="bench")
-        os.environ.update(stack.environment())
+    with embedded_stack():
         from chalice.test import Client
 
         from app import app
@@ -258,8 +250,6 @@ def main() -> None:
             for case in CASES:
                 runs = [run_case(case, index, args.runs, world, client) for index in range(args.runs)]
                 report(case, runs)
-    finally:
-        server.stop()
 
 
 def report(case: Case, runs: list[Run]) -> None:

@@ -84,15 +84,17 @@ def this_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def put_alarm(cloudwatch: CloudWatchClient, name: str = "web-cpu-high") -> None:
+def put_alarm(
+    cloudwatch: CloudWatchClient, name: str = "web-cpu-high", period_s: int = 60, evaluation_periods: int = 3
+) -> None:
     cloudwatch.put_metric_alarm(
         AlarmName=name,
         Namespace=NAMESPACE,
         MetricName="CPUUtilization",
         Dimensions=DIMENSIONS,
         Statistic="Average",
-        Period=60,
-        EvaluationPeriods=3,
+        Period=period_s,
+        EvaluationPeriods=evaluation_periods,
         Threshold=70.0,
         ComparisonOperator="GreaterThanThreshold",
     )
@@ -100,14 +102,21 @@ def put_alarm(cloudwatch: CloudWatchClient, name: str = "web-cpu-high") -> None:
 
 def put_minutes(cloudwatch: CloudWatchClient, first_minute: datetime, values: list[float]) -> None:
     """One datapoint per minute from ``first_minute``, a few seconds into each minute."""
+    _put_points(cloudwatch, first_minute + timedelta(seconds=7), values, every=timedelta(minutes=1))
+
+
+def _put_points(
+    cloudwatch: CloudWatchClient, first: datetime, values: list[float], every: timedelta, resolution: int = 60
+) -> None:
     cloudwatch.put_metric_data(
         Namespace=NAMESPACE,
         MetricData=[
             {
                 "MetricName": "CPUUtilization",
                 "Dimensions": DIMENSIONS,
-                "Timestamp": first_minute + timedelta(minutes=index, seconds=7),
+                "Timestamp": first + every * index,
                 "Value": value,
+                "StorageResolution": resolution,
             }
             for index, value in enumerate(values)
         ],
@@ -263,33 +272,11 @@ def test_run_steps_until_stopped(cloudwatch: CloudWatchClient) -> None:
 
 def _put_every_10_s(cloudwatch: CloudWatchClient, first: datetime, values: list[float]) -> None:
     """High-resolution datapoints (StorageResolution 1), one per 10 s from ``first``."""
-    cloudwatch.put_metric_data(
-        Namespace=NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": "CPUUtilization",
-                "Dimensions": DIMENSIONS,
-                "Timestamp": first + timedelta(seconds=10 * index + 2),
-                "Value": value,
-                "StorageResolution": 1,
-            }
-            for index, value in enumerate(values)
-        ],
-    )
+    _put_points(cloudwatch, first + timedelta(seconds=2), values, every=timedelta(seconds=10), resolution=1)
 
 
 def _put_alarm_of(cloudwatch: CloudWatchClient, name: str, period_s: int) -> None:
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Namespace=NAMESPACE,
-        MetricName="CPUUtilization",
-        Dimensions=DIMENSIONS,
-        Statistic="Average",
-        Period=period_s,
-        EvaluationPeriods=1,
-        Threshold=70.0,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_alarm(cloudwatch, name, period_s=period_s, evaluation_periods=1)
 
 
 def test_a_high_resolution_alarm_is_evaluated_every_10_seconds(cloudwatch: CloudWatchClient) -> None:

@@ -74,11 +74,7 @@ def test_the_alarm_paths_modules_and_clients_load_no_boto3() -> None:
         "[make() for make in (aws.dynamodb, aws.autoscaling, aws.cloudwatch, aws.ecs, aws.events, aws.sqs)]; "
         "print(*(m in sys.modules for m in ('botocore.client', 'boto3', 's3transfer')))"
     )
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-    printed = subprocess.run(  # noqa: S603 - our own interpreter on our own module
-        [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
-    ).stdout.split()
-    assert printed == ["True", "False", "False"]
+    assert _with_fake_credentials(probe).split() == ["True", "False", "False"]
 
 
 def test_marea_names_itself_in_every_requests_user_agent() -> None:
@@ -94,8 +90,12 @@ def test_marea_names_itself_in_every_requests_user_agent() -> None:
         "except SystemExit: pass\n"
         "print(captured[0])\n"
     )
+    assert "app/marea" in _with_fake_credentials(probe).split()
+
+
+def _with_fake_credentials(probe: str) -> str:
+    """What ``probe`` prints in a fresh interpreter that may build clients (fake credentials; no call gets out)."""
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-    agent = subprocess.run(  # noqa: S603 - our own interpreter on our own module
+    return subprocess.run(  # noqa: S603 - our own interpreter on our own module
         [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=env
     ).stdout.strip()
-    assert "app/marea" in agent.split()
