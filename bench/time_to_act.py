@@ -1,19 +1,20 @@
 """Time to act: how long a step in load goes unanswered, on the embedded AWS with a simulated clock.
 
-For each case a fresh Auto Scaling group and Marea target, a custom load metric at the case's period and,
-for a step policy, its alarm (1 of 1 above 70). The load is 30, then 90 from a known instant T0 on (a
-period boundary): the first datapoint above the threshold is the one stamped T0. The world then runs on a
-simulated clock in steps of 10 s: a period's datapoint is put when the period closes (a custom metric put
-as it is measured; AWS's own service metrics arrive later, which is part of AWS's figure), the event pump
-evaluates the alarms as often as CloudWatch does (every 10 s for a 10, 20 or 30 s period, once a minute for
-any other: marea_local/event_pump.py) and delivers the state changes, and the schedule ticks every minute
-(EventBridge's rate(1 minute), the shortest it has). Marea's handlers run in this process, on the
-simulated clock.
+For each case a fresh Auto Scaling group (or, for the ECS cases, a Fargate service) and Marea target, a
+custom load metric at the case's period and, for a step policy, its alarm (1 of 1 above 70). The load is
+30, then 90 from a known instant T0 on (a period boundary): the first datapoint above the threshold is the
+one stamped T0. The world then runs on a simulated clock in steps of 10 s: a period's datapoint is put when
+the period closes (a custom metric put as it is measured; AWS's own service metrics arrive later, which is
+part of AWS's figure), the event pump evaluates the alarms as often as CloudWatch does (every 10 s for a 10
+or 30 s period, and assumed for 20 s; once a minute for any other: marea_local/event_pump.py) and delivers
+the state changes, and the schedule ticks every minute (EventBridge's rate(1 minute), the shortest it
+has). Marea's handlers run in this process, on the simulated clock.
 
-Printed per case: the simulated time from T0 to Marea's SetDesiredCapacity call, median and range over
-the runs (where in a minute CloudWatch evaluates an alarm and a schedule fires is not published, so the
-runs spread that phase over the minute and over the 10 s step: marea_local/event_pump.py's phase_s; the
-alarms' and the schedule's phase move together), and Marea's own share in wall time: the event handed to
+Printed per case: the simulated time from T0 to Marea's capacity call (SetDesiredCapacity, UpdateService;
+a kops target's RunTask of its runner is not a case here), median and range over the runs (where in a
+minute CloudWatch evaluates an alarm and a schedule fires is not published, so the runs spread that phase
+over the minute and over the 10 s step: marea_local/event_pump.py's phase_s; the alarms' and the
+schedule's phase move together), and Marea's own share in wall time: the event handed to
 the warm handler, in this process, until the call leaves (no EventBridge delivery, Lambda invoke or cold
 start: docs/cold-start.md), median and p95 (interpolated).
 Beside them, AWS's published figures for ECS services (aws/containers-roadmap#2113, docs/time-to-act.md):
@@ -21,7 +22,7 @@ Beside them, AWS's published figures for ECS services (aws/containers-roadmap#21
 metrics.
 
 Target tracking is evaluated on the schedule's ticks and, when its policy names a trigger alarm, at once when
-that alarm changes state: here AWS's own target-tracking alarm (3 of 3 periods above the target). A last case
+that alarm changes state: here AWS's own target-tracking alarm (3 of 3 periods above the target). One case
 runs it without one, on the ticks alone: its window plus the wait for the next tick.
 
 Usage: .venv/bin/python bench/time_to_act.py [--runs 20]
@@ -46,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from embedded_stack import embedded_stack  # noqa: E402 - bench/, beside this script
 
-from marea_local.demo_resources import create_web_asg  # noqa: E402
+from marea_local.demo_resources import create_fargate_service, create_web_asg  # noqa: E402
 from marea_local.event_pump import EventPump  # noqa: E402
 
 NAMESPACE = "Marea/Bench"
@@ -67,6 +68,7 @@ class Case:
     policy: str  # "step" or "target_tracking"
     period_s: int
     trigger: bool = True  # target tracking: with a trigger alarm (AWS's own: 3 of 3 above the target)
+    kind: str = "asg"  # "asg" (SetDesiredCapacity) or "ecs" (UpdateService)
 
 
 CASES = (
@@ -77,7 +79,12 @@ CASES = (
     Case("target tracking, default windows, at 10 s", "target_tracking", 10),
     Case("step 1-of-1 at 10 s", "step", 10),
     Case("target tracking at 10 s, no trigger alarm (ticks only)", "target_tracking", 10, trigger=False),
+    Case("ECS service, step 1-of-1 at 60 s", "step", 60, kind="ecs"),
+    Case("ECS service, step 1-of-1 at 10 s", "step", 10, kind="ecs"),
 )
+CLUSTER = "tta"
+# The call that changes capacity, per target kind, and the argument naming the resource.
+CAPACITY_CALLS = {"SetDesiredCapacity": "AutoScalingGroupName", "UpdateService": "service"}
 TRACKING_DATAPOINTS = 3  # target tracking's default scale-out window, and AWS's alarm: 3 of 3 above the target
 
 
@@ -114,7 +121,12 @@ def target_body(case: Case, name: str) -> dict[str, Any]:
         policy = {"type": "target_tracking", "name": "load", "metric": metric, "target_value": TARGET_VALUE}
         if case.trigger:
             policy["trigger_alarm"] = f"{name}-high"
-    return {"id": name, "kind": "asg", "asg_name": name, "min": 1, "max": 50, "mode": "act", "policies": [policy]}
+    where = (
+        {"kind": "asg", "asg_name": name}
+        if case.kind == "asg"
+        else {"kind": "ecs", "cluster": CLUSTER, "service": name}
+    )
+    return {"id": name, **where, "min": 1, "max": 50, "mode": "act", "policies": [policy]}
 
 
 def put_load(cloudwatch: Any, case: Case, name: str, starts: list[datetime], value: float) -> None:
@@ -140,8 +152,11 @@ def run_case(case: Case, index: int, runs: int, world: dict[str, Any], client: A
     from chalicelib.store.items import TARGET_ADAPTER
 
     ec2, autoscaling, cloudwatch = world["ec2"], world["autoscaling"], world["cloudwatch"]
-    name = f"tta-{case.policy.replace('_', '-')}-{case.period_s}-{'t' if case.trigger else 'n'}-{index}"
-    create_web_asg(ec2, autoscaling, name, stage="bench", min_size=1, max_size=50, desired=2)
+    name = f"tta-{case.kind}-{case.policy.replace('_', '-')}-{case.period_s}-{'t' if case.trigger else 'n'}-{index}"
+    if case.kind == "asg":
+        create_web_asg(ec2, autoscaling, name, stage="bench", min_size=1, max_size=50, desired=2)
+    else:
+        create_fargate_service(ec2, world["ecs"], CLUSTER, name, stage="bench", desired=2)
     alarmed = case.policy == "step" or case.trigger
     if alarmed:
         # The step policy's alarm: 1 of 1 above 70. Target tracking's trigger: AWS's own alarm for the policy.
@@ -217,7 +232,8 @@ def record_capacity_calls(world: dict[str, Any]) -> None:
 
     def on_call(model: Any, params: dict[str, Any], **_: Any) -> None:
         run: Run | None = world.get("current")
-        if model.name != "SetDesiredCapacity" or run is None or params.get("AutoScalingGroupName") != run.name:
+        named = CAPACITY_CALLS.get(model.name)
+        if named is None or run is None or params.get(named) != run.name:
             return
         if run.acted_at is None:
             run.acted_at = run.now
@@ -243,6 +259,7 @@ def main() -> None:
             "ec2": boto3.client("ec2"),
             "autoscaling": boto3.client("autoscaling"),
             "cloudwatch": boto3.client("cloudwatch"),
+            "ecs": boto3.client("ecs"),
         }
         wiring.use_clock(lambda: world["current"].now)
         record_capacity_calls(world)
