@@ -10,8 +10,8 @@ or 30 s period, and assumed for 20 s; once a minute for any other: marea_local/e
 the state changes, and the schedule ticks every minute (EventBridge's rate(1 minute), the shortest it
 has). Marea's handlers run in this process, on the simulated clock.
 
-Printed per case: the simulated time from T0 to Marea's capacity call (SetDesiredCapacity, UpdateService;
-a kops target's RunTask of its runner is not a case here), median and range over the runs (where in a
+Printed per case: the simulated time from T0 to Marea's capacity call (SetDesiredCapacity, UpdateService, or
+for a kops instance group the RunTask of the runner that resizes it), median and range over the runs (where in a
 minute CloudWatch evaluates an alarm and a schedule fires is not published, so the runs spread that phase
 over the minute and over the 10 s step: marea_local/event_pump.py's phase_s; the alarms' and the
 schedule's phase move together), and Marea's own share in wall time: the event handed to
@@ -31,6 +31,7 @@ Usage: .venv/bin/python bench/time_to_act.py [--runs 20]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -47,8 +48,14 @@ sys.path.insert(0, str(ROOT))
 
 from embedded_stack import embedded_stack  # noqa: E402 - bench/, beside this script
 
-from marea_local.demo_resources import create_fargate_service, create_web_asg  # noqa: E402
+from marea_local.demo_resources import (  # noqa: E402
+    create_fargate_service,
+    create_kops_runner_cluster,
+    create_web_asg,
+    runner_environment,
+)
 from marea_local.event_pump import EventPump  # noqa: E402
+from marea_local.kops_local import seed_kops_cluster  # noqa: E402
 
 NAMESPACE = "Marea/Bench"
 METRIC = "Load"
@@ -68,7 +75,7 @@ class Case:
     policy: str  # "step" or "target_tracking"
     period_s: int
     trigger: bool = True  # target tracking: with a trigger alarm (AWS's own: 3 of 3 above the target)
-    kind: str = "asg"  # "asg" (SetDesiredCapacity) or "ecs" (UpdateService)
+    kind: str = "asg"  # "asg" (SetDesiredCapacity), "ecs" (UpdateService) or "kops" (RunTask of the runner)
 
 
 CASES = (
@@ -81,10 +88,19 @@ CASES = (
     Case("target tracking at 10 s, no trigger alarm (ticks only)", "target_tracking", 10, trigger=False),
     Case("ECS service, step 1-of-1 at 60 s", "step", 60, kind="ecs"),
     Case("ECS service, step 1-of-1 at 10 s", "step", 10, kind="ecs"),
+    Case("kops instance group, step 1-of-1 at 60 s", "step", 60, kind="kops"),
+    Case("kops instance group, step 1-of-1 at 10 s", "step", 10, kind="kops"),
 )
 CLUSTER = "tta"
-# The call that changes capacity, per target kind, and the argument naming the resource.
-CAPACITY_CALLS = {"SetDesiredCapacity": "AutoScalingGroupName", "UpdateService": "service"}
+KOPS_CLUSTER, KOPS_BUCKET = "tta.k8s.local", "marea-tta-kops-state"
+KOPS_STORE = f"s3://{KOPS_BUCKET}"
+# The call that changes capacity, per target kind, and the argument naming the resource (a kops change is the
+# runner's RunTask, in the runner's cluster: the runner resizes the instance group after it, in its own time).
+CAPACITY_CALLS: dict[str, tuple[str, str | None]] = {
+    "asg": ("SetDesiredCapacity", "AutoScalingGroupName"),
+    "ecs": ("UpdateService", "service"),
+    "kops": ("RunTask", None),
+}
 TRACKING_DATAPOINTS = 3  # target tracking's default scale-out window, and AWS's alarm: 3 of 3 above the target
 
 
@@ -93,6 +109,7 @@ class Run:
     """One case's world: its names, the simulated clock, and what the capacity call recorded."""
 
     name: str
+    kind: str
     spike: datetime  # T0: the first period of the higher load
     now: datetime
     delivered_at: float = 0.0  # wall clock when the current event was handed to Marea
@@ -121,12 +138,50 @@ def target_body(case: Case, name: str) -> dict[str, Any]:
         policy = {"type": "target_tracking", "name": "load", "metric": metric, "target_value": TARGET_VALUE}
         if case.trigger:
             policy["trigger_alarm"] = f"{name}-high"
-    where = (
-        {"kind": "asg", "asg_name": name}
-        if case.kind == "asg"
-        else {"kind": "ecs", "cluster": CLUSTER, "service": name}
-    )
+    where: dict[str, Any] = {
+        "asg": {"kind": "asg", "asg_name": name},
+        "ecs": {"kind": "ecs", "cluster": CLUSTER, "service": name},
+        "kops": {"kind": "kops", "cluster_name": KOPS_CLUSTER, "instance_group": name, "state_store": KOPS_STORE},
+    }[case.kind]
     return {"id": name, **where, "min": 1, "max": 50, "mode": "act", "policies": [policy]}
+
+
+def create_scaled_resource(case: Case, name: str, world: dict[str, Any]) -> None:
+    """The case's resource, at 2 units: an Auto Scaling group, a Fargate service or a kops instance group."""
+    ec2, autoscaling = world["ec2"], world["autoscaling"]
+    if case.kind == "asg":
+        create_web_asg(ec2, autoscaling, name, stage="bench", min_size=1, max_size=50, desired=2)
+    elif case.kind == "ecs":
+        create_fargate_service(ec2, world["ecs"], CLUSTER, name, stage="bench", desired=2)
+    else:
+        seed_kops_cluster(world["s3"], autoscaling, ec2, KOPS_BUCKET, KOPS_CLUSTER, name, 2, 2)
+
+
+def put_case_alarm(case: Case, name: str, cloudwatch: Any) -> bool:
+    """The step policy's alarm (1 of 1 above 70), or target tracking's trigger (AWS's own alarm for the policy:
+    3 of 3 above the target); False when the case has none."""
+    if case.policy != "step" and not case.trigger:
+        return False
+    datapoints = 1 if case.policy == "step" else TRACKING_DATAPOINTS
+    cloudwatch.put_metric_alarm(
+        AlarmName=f"{name}-high",
+        Namespace=NAMESPACE,
+        MetricName=METRIC,
+        Dimensions=[{"Name": "Target", "Value": name}],
+        Statistic="Average",
+        Period=case.period_s,
+        EvaluationPeriods=datapoints,
+        DatapointsToAlarm=datapoints,
+        Threshold=THRESHOLD if case.policy == "step" else TARGET_VALUE,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="missing",
+        ActionsEnabled=False,
+    )
+    return True
+
+
+def run_name(case: Case, index: int) -> str:
+    return f"tta-{case.kind}-{case.policy.replace('_', '-')}-{case.period_s}-{'t' if case.trigger else 'n'}-{index}"
 
 
 def put_load(cloudwatch: Any, case: Case, name: str, starts: list[datetime], value: float) -> None:
@@ -151,30 +206,10 @@ def run_case(case: Case, index: int, runs: int, world: dict[str, Any], client: A
     from chalicelib import wiring
     from chalicelib.store.items import TARGET_ADAPTER
 
-    ec2, autoscaling, cloudwatch = world["ec2"], world["autoscaling"], world["cloudwatch"]
-    name = f"tta-{case.kind}-{case.policy.replace('_', '-')}-{case.period_s}-{'t' if case.trigger else 'n'}-{index}"
-    if case.kind == "asg":
-        create_web_asg(ec2, autoscaling, name, stage="bench", min_size=1, max_size=50, desired=2)
-    else:
-        create_fargate_service(ec2, world["ecs"], CLUSTER, name, stage="bench", desired=2)
-    alarmed = case.policy == "step" or case.trigger
-    if alarmed:
-        # The step policy's alarm: 1 of 1 above 70. Target tracking's trigger: AWS's own alarm for the policy.
-        datapoints = 1 if case.policy == "step" else TRACKING_DATAPOINTS
-        cloudwatch.put_metric_alarm(
-            AlarmName=f"{name}-high",
-            Namespace=NAMESPACE,
-            MetricName=METRIC,
-            Dimensions=[{"Name": "Target", "Value": name}],
-            Statistic="Average",
-            Period=case.period_s,
-            EvaluationPeriods=datapoints,
-            DatapointsToAlarm=datapoints,
-            Threshold=THRESHOLD if case.policy == "step" else TARGET_VALUE,
-            ComparisonOperator="GreaterThanThreshold",
-            TreatMissingData="missing",
-            ActionsEnabled=False,
-        )
+    cloudwatch = world["cloudwatch"]
+    name = run_name(case, index)
+    create_scaled_resource(case, name, world)
+    alarmed = put_case_alarm(case, name, cloudwatch)
     # T0 well in the past of the wall clock (CloudWatch takes datapoints up to two weeks old), on a minute.
     spike = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
     period = timedelta(seconds=case.period_s)
@@ -183,7 +218,9 @@ def run_case(case: Case, index: int, runs: int, world: dict[str, Any], client: A
     # Where in a minute CloudWatch evaluates an alarm and a rate schedule fires is not published: the runs spread
     # their phase over the minute (the clock steps on it, so each evaluation is on time).
     phase_s = (index * 60 // runs) // STEP_S * STEP_S + index % STEP_S  # over the minute and within the step
-    run = Run(name=name, spike=spike, now=spike - timedelta(minutes=1) + timedelta(seconds=phase_s % STEP_S))
+    run = Run(
+        name=name, kind=case.kind, spike=spike, now=spike - timedelta(minutes=1) + timedelta(seconds=phase_s % STEP_S)
+    )
     wiring.registry().put(TARGET_ADAPTER.validate_python(target_body(case, name)))
     world["current"] = run
 
@@ -232,8 +269,10 @@ def record_capacity_calls(world: dict[str, Any]) -> None:
 
     def on_call(model: Any, params: dict[str, Any], **_: Any) -> None:
         run: Run | None = world.get("current")
-        named = CAPACITY_CALLS.get(model.name)
-        if named is None or run is None or params.get(named) != run.name:
+        if run is None:
+            return
+        call, naming = CAPACITY_CALLS[run.kind]
+        if model.name != call or (naming is not None and params.get(naming) != run.name):
             return
         if run.acted_at is None:
             run.acted_at = run.now
@@ -253,6 +292,17 @@ def main() -> None:
         from chalicelib import wiring
         from chalicelib.observability import logger
 
+        # The kops runner's cluster and task definition, pinned to every instance group the runs will make.
+        kops_groups = [run_name(case, index) for case in CASES if case.kind == "kops" for index in range(args.runs)]
+        runner = create_kops_runner_cluster(
+            boto3.client("ec2"),
+            boto3.client("ecs"),
+            stage="bench",
+            kops_cluster=KOPS_CLUSTER,
+            state_store=KOPS_STORE,
+            instance_groups=kops_groups,
+        )
+        os.environ.update(runner_environment(runner))
         wiring.reset()
         logger().setLevel("ERROR")
         world: dict[str, Any] = {
@@ -260,6 +310,7 @@ def main() -> None:
             "autoscaling": boto3.client("autoscaling"),
             "cloudwatch": boto3.client("cloudwatch"),
             "ecs": boto3.client("ecs"),
+            "s3": boto3.client("s3"),
         }
         wiring.use_clock(lambda: world["current"].now)
         record_capacity_calls(world)
