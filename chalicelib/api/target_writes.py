@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -82,6 +83,15 @@ def validated_target(
     return target
 
 
+@lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """Every Region of every partition in botocore's endpoint data (read once: only a write naming a Region asks)."""
+    import botocore.session
+
+    partitions = botocore.session.get_session().get_data("endpoints")["partitions"]
+    return frozenset(region for partition in partitions for region in partition["regions"])
+
+
 def _location_refusal(target: Target, limits: ResourceLimits, own_account: Callable[[], str | None]) -> str | None:
     """Why the target names where it lives in a way that is not the one name of that place; None when it does not.
 
@@ -91,6 +101,11 @@ def _location_refusal(target: Target, limits: ResourceLimits, own_account: Calla
     own_region = limits.region_refusal(target)
     if own_region is not None:
         return own_region
+    if target.region is not None and target.region not in known_regions():
+        return (
+            f"region: {target.region!r} is not a Region AWS publishes (botocore's endpoint data lists "
+            f"{len(known_regions())}, e.g. us-east-1, eu-west-1); a Region newer than Marea's botocore needs an upgrade"
+        )
     location = target.location
     if location.account_id is not None and location.account_id == own_account():
         return (

@@ -335,6 +335,13 @@ def test_the_api_keeps_where_a_target_lives_and_refuses_marea_s_own_region_by_na
     assert refused.status_code == 400
     assert "is a role of the account Marea runs in" in refused.json_body["message"]
 
+    # A Region in the right shape that AWS does not have: refused at write, not a failure at every evaluation.
+    nowhere = {**asg_target("web"), "role_arn": ROLE, "region": "yx-rzt-fuwgtur-u-loadxdc-9"}
+    unknown = client.http.put("/targets/web-nowhere", headers=HEADERS, body=json.dumps(nowhere))
+    assert unknown.status_code == 400, unknown.json_body
+    assert unknown.json_body["message"].startswith("region: 'yx-rzt-fuwgtur-u-loadxdc-9' is not a Region AWS publishes")
+    assert client.http.get("/targets/web-nowhere").status_code == 404
+
     home_region = boto3.session.Session().region_name
     far_cluster = {"kind": "ecs", "cluster": "arn:aws:ecs:eu-west-1:444455556666:cluster/chat", "service": "chat"}
     unnamed = client.http.put("/targets/chat", headers=HEADERS, body=json.dumps({**far_cluster, "min": 1, "max": 4}))
