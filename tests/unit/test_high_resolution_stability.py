@@ -13,7 +13,6 @@ signals and flapping").
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.backtest.world import Fleet
 from chalicelib.engine import decide, remember
 from chalicelib.models.signals import Datapoint, ResourceBounds, Signal, TargetHistory
 from chalicelib.models.targets import AsgTarget, CustomMetric, TargetTrackingPolicy
@@ -60,15 +60,14 @@ def _replay(period_s: int, demand: list[float]) -> Replay:
     target = AsgTarget(id="web", asg_name="web", min=1, max=200, mode="act", policies=[policy])
     lookback = policy.lookback // timedelta(seconds=period_s)
     history = TargetHistory()
-    ready, booting = 8, deque[tuple[int, int]]()  # (serving from step, units)
+    fleet = Fleet(ready=8)  # the backtest's units, counted here in 10 s steps rather than minutes
     series: list[Datapoint] = []
     period_values: list[float] = []
     changes, unit_seconds, overloaded = 0, 0.0, 0
     moves: list[tuple[int, int]] = []
     for step, load in enumerate(demand):
-        while booting and booting[0][0] <= step:
-            ready += booting.popleft()[1]
-        desired = ready + sum(units for _, units in booting)
+        fleet.advance(step)
+        ready, desired = fleet.ready, fleet.desired
         unit_seconds += desired * STEP_S
         overloaded += STEP_S if load > ready * UNIT_CAPACITY else 0
         period_values.append(100 * load / (ready * UNIT_CAPACITY))
@@ -94,17 +93,7 @@ def _replay(period_s: int, demand: list[float]) -> Replay:
         if result.final != desired:
             changes += 1
             moves.append(((step + 1) * STEP_S, 1 if result.final > desired else -1))
-            if result.final > desired:
-                booting.append((step + 1 + BOOT_S // STEP_S, result.final - desired))
-            else:
-                remove = desired - result.final
-                while remove and booting:  # cancel booting units first, the newest first
-                    serving_from, units = booting.pop()
-                    cancelled = min(remove, units)
-                    remove -= cancelled
-                    if units > cancelled:
-                        booting.append((serving_from, units - cancelled))
-                ready -= remove
+            fleet.order(result.final, step + 1, BOOT_S // STEP_S)  # scale-in cancels booting units first
     return Replay(changes, unit_seconds, overloaded, moves)
 
 
