@@ -62,6 +62,7 @@ bench: venv console-assets
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/decision_latency.py
 	$(BIN)/python bench/time_to_act.py
+	$(BIN)/python bench/high_resolution.py
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/backtest_api.py
 	$(BIN)/python bench/console.py

@@ -133,7 +133,8 @@ def backtest(
 
 
 def compare(current: Summary, proposed: Summary) -> Comparison:
-    under = _change(current.under_provisioned_minutes, proposed.under_provisioned_minutes)
+    # The history is read a minute per datapoint, so the replay's steps are minutes.
+    under = _change(current.under_provisioned_steps, proposed.under_provisioned_steps)
     hours = _change(current.unit_hours, proposed.unit_hours)
     no_worse = under.change <= 0 and hours.change <= 0
     return Comparison(
@@ -146,8 +147,8 @@ def compare(current: Summary, proposed: Summary) -> Comparison:
 
 def figures(summary: Summary) -> SummaryFigures:
     return SummaryFigures(
-        minutes=summary.minutes,
-        under_provisioned_minutes=summary.under_provisioned_minutes,
+        minutes=summary.steps,  # a minute a step: the history is read a minute per datapoint
+        under_provisioned_minutes=summary.under_provisioned_steps,
         under_provisioned_pct=summary.under_provisioned_pct,
         unit_hours=summary.unit_hours,
         ideal_unit_hours=summary.ideal_unit_hours,

@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from chalicelib.backtest.replay import Result
+from chalicelib.backtest.world import MINUTE_S
+from marea_backtest.report import format_minutes
 
 MINUTES_PER_DAY = 1440
 DEMAND_COLOR = "#7f7f7f"
@@ -32,8 +34,9 @@ IDEAL_COLOR = "#2ca02c"
 def draw_chart(result: Result, path: str | Path) -> None:
     """Two panels: the whole run, and the calendar day with the most requests."""
     start = result.world.start
-    first, last = busiest_day(result.demand, start)
-    day_start = start + timedelta(minutes=first)
+    per_minute = MINUTE_S // result.step_s
+    first, last = busiest_day(result.demand, start, per_minute)
+    day_start = start + timedelta(seconds=first * result.step_s)
     midnight = day_start.replace(hour=0, minute=0, second=0, microsecond=0)
     clock_offset_h = (day_start - midnight).total_seconds() / 3600
     figure, (whole, zoom) = plt.subplots(2, 1, figsize=(14, 8.5), layout="constrained")
@@ -41,14 +44,14 @@ def draw_chart(result: Result, path: str | Path) -> None:
     title = (
         f"{result.trace} from {start:%Y-%m-%d %H:%M %z}: policy {result.policy} on {result.world.kind}"
         f" (delay {result.world.delay_min} min, {result.world.unit_capacity:g} req/min per unit)\n"
-        f"under-provisioned {s.under_provisioned_pct:.2f} % of minutes, {s.unit_hours:,.0f} unit-hours"
+        f"under-provisioned {s.under_provisioned_pct:.2f} % of the time, {s.unit_hours:,.0f} unit-hours"
         f" ({s.cost_vs_ideal:.2f}x ideal), {s.scaling_actions:,} scaling actions"
     )
     figure.suptitle(title, fontsize=12)
-    _panel(whole, result, 0, len(result.demand), lambda m: m / MINUTES_PER_DAY)
+    _panel(whole, result, 0, len(result.demand), lambda m: m / (MINUTES_PER_DAY * per_minute))
     whole.set_title("whole run", loc="left", fontsize=10)
     whole.set_xlabel(f"days since {start:%a %Y-%m-%d %H:%M %z}")
-    _panel(zoom, result, first, last, lambda m: clock_offset_h + (m - first) / 60)
+    _panel(zoom, result, first, last, lambda m: clock_offset_h + (m - first) / (60 * per_minute))
     zoom.set_title(f"busiest day: {day_start:%a %Y-%m-%d}", loc="left", fontsize=10)
     zoom.set_xlabel(f"hour of the day (UTC{start:%z})")
     zoom.set_xticks(range(0, 25, 2))
@@ -61,6 +64,7 @@ def draw_comparison(results: Sequence[Result], path: str | Path, title: str) -> 
     if not results or any(len(r.demand) != len(results[0].demand) or r.world != results[0].world for r in results):
         raise ValueError("draw_comparison needs results of one trace in one world")
     start = results[0].world.start
+    step_s = results[0].step_s
     figure, panels = plt.subplots(
         len(results),
         1,
@@ -72,16 +76,16 @@ def draw_comparison(results: Sequence[Result], path: str | Path, title: str) -> 
     )
     figure.suptitle(title, fontsize=12)
     # Shared y: room above the highest line for the legend, which sits top left where short runs start low.
-    top = 1.3 * max(max(max(r.desired), max(r.demand) / r.world.unit_capacity) for r in results)
+    top = 1.3 * max(max(max(r.desired), max(r.demand) * MINUTE_S / step_s / r.world.unit_capacity) for r in results)
 
-    def x_of(minute: int) -> float:
-        return float(mdates.date2num(start + timedelta(minutes=minute)))  # type: ignore[no-untyped-call]
+    def x_of(step: int) -> float:
+        return float(mdates.date2num(start + timedelta(seconds=step * step_s)))  # type: ignore[no-untyped-call]
 
     for axes, result in zip(panels[:, 0], results, strict=True):
         _panel(axes, result, 0, len(result.demand), x_of)
         axes.step(
             [x_of(m) for m in range(len(result.demand))],
-            [result.world.ideal_units(d) for d in result.demand],
+            [result.world.ideal_units(d, step_s) for d in result.demand],
             where="post",
             color=IDEAL_COLOR,
             linewidth=0.7,
@@ -94,8 +98,9 @@ def draw_comparison(results: Sequence[Result], path: str | Path, title: str) -> 
         axes.legend(loc="upper left", fontsize=8, ncols=5)
         s = result.summary
         axes.set_title(
-            f"{result.policy}: under-provisioned {s.under_provisioned_pct:.1f} % of minutes"
-            f" ({s.under_provisioned_minutes}), {s.unit_hours:,.1f} unit-hours ({s.cost_vs_ideal:.2f}x ideal),"
+            f"{result.policy}: under-provisioned {s.under_provisioned_pct:.1f} % of the time"
+            f" ({format_minutes(s.under_provisioned_minutes)} min), {s.unit_hours:,.1f} unit-hours"
+            f" ({s.cost_vs_ideal:.2f}x ideal),"
             f" {s.scaling_actions} scaling actions ({s.scale_outs} out, {s.scale_ins} in)",
             loc="left",
             fontsize=10,
@@ -110,13 +115,15 @@ def draw_comparison(results: Sequence[Result], path: str | Path, title: str) -> 
     plt.close(figure)
 
 
-def busiest_day(demand: Sequence[float], start: datetime) -> tuple[int, int]:
-    """[first, last) minutes of the wall-clock day (of ``start``'s zone) with the most requests."""
-    offset = start.hour * 60 + start.minute  # minutes of the first day already gone at minute 0
-    best, best_total = (0, min(len(demand), MINUTES_PER_DAY - offset)), -1.0
+def busiest_day(demand: Sequence[float], start: datetime, per_minute: int = 1) -> tuple[int, int]:
+    """[first, last) steps (``per_minute`` a minute) of the wall-clock day (of ``start``'s zone) with the most
+    requests."""
+    day = MINUTES_PER_DAY * per_minute
+    offset = (start.hour * 60 + start.minute) * per_minute  # steps of the first day already gone at step 0
+    best, best_total = (0, min(len(demand), day - offset)), -1.0
     day_start = 0
     while day_start < len(demand):
-        day_end = min(len(demand), day_start + (MINUTES_PER_DAY - offset if day_start == 0 else MINUTES_PER_DAY))
+        day_end = min(len(demand), day_start + (day - offset if day_start == 0 else day))
         total = sum(demand[day_start:day_end])
         if total > best_total:
             best, best_total = (day_start, day_end), total
@@ -125,7 +132,8 @@ def busiest_day(demand: Sequence[float], start: datetime) -> tuple[int, int]:
 
 
 def _panel(axes: Axes, result: Result, first: int, last: int, x_of: Callable[[int], float]) -> None:
-    capacity = result.world.unit_capacity
+    world, step_s = result.world, result.step_s
+    capacity = world.unit_capacity * step_s / MINUTE_S  # what a unit serves in a step
     minutes = range(first, last)
     x = [x_of(m) for m in minutes]
     axes.plot(
@@ -145,9 +153,10 @@ def _panel(axes: Axes, result: Result, first: int, last: int, x_of: Callable[[in
         linestyle="--",
         label="desired units",
     )
-    under = [x_of(m) for m in minutes if result.demand[m] > result.ready[m] * capacity]
+    under = [x_of(m) for m in minutes if world.overloaded(result.demand[m], result.ready[m], step_s)]
     if under:
-        axes.plot(under, [0] * len(under), "|", color=UNDER_COLOR, markersize=9, label="under-provisioned minute")
+        label = "under-provisioned minute" if step_s == MINUTE_S else f"under-provisioned {step_s} s"
+        axes.plot(under, [0] * len(under), "|", color=UNDER_COLOR, markersize=9, label=label)
     axes.set_ylabel("units")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)

@@ -1,7 +1,9 @@
 """``marea backtest TRACE.csv --kind K --policy P[,P...] --unit-capacity U [--sweep A:B:S] [--out ...] [--chart ...]``.
 
-One policy prints its summary (and writes its per-minute CSV and chart when asked); several print
+One policy prints its summary (and writes its per-step CSV and chart when asked); several print
 one comparison table; ``--sweep`` replays each at each target utilization and prints the frontier.
+``--target TARGET.json`` (with ``--alarms``) replays a Marea target's own policies, alone or beside the
+named ones; ``--step 10`` replays in 10 s steps, for policies and alarms on high-resolution metrics.
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ from pydantic import ValidationError
 
 from chalicelib.backtest.policies.engine import UnsupportedPolicyError
 from chalicelib.backtest.replay import POLICY_NAMES, Result
-from chalicelib.backtest.world import KINDS, World
-from chalicelib.models.targets import ScheduledPolicy
+from chalicelib.backtest.trace import STEPS_S
+from chalicelib.backtest.world import KINDS, MINUTE_S, World
+from chalicelib.models.targets import ScheduledPolicy, Target
+from chalicelib.target_backtest import KIND_OF_TARGET
 from marea_backtest.comparison import format_comparison
 from marea_backtest.frontier import format_frontier, write_frontier_csv
 from marea_backtest.options import choose_start, parse_policies, parse_sweep, sweep_targets
 from marea_backtest.progress import ProgressBar
 from marea_backtest.replays import Replay, run_replays
 from marea_backtest.report import format_summary, write_csv
+from marea_backtest.target_file import read_alarms, read_target
 from marea_backtest.trace import TraceError, TraceFile, read_trace
+
+DEFAULT_MIN_UNITS = 1
+DEFAULT_MAX_UNITS = 10_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,8 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
+        _check_combinations(args)
         loaded = read_trace(args.trace)
-        policies = parse_policies(args.policy)
+        target = read_target(args.target) if args.target is not None else None
+        alarms = read_alarms(args.alarms) if args.alarms is not None else {}
+        policies = parse_policies(args.policy) if args.policy is not None else []
         targets = sweep_targets(parse_sweep(args.sweep), args.target_utilization) if args.sweep is not None else None
         if args.jobs < 1:
             raise ValueError("--jobs must be at least 1")
@@ -44,14 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         schedule = _read_schedule(args.schedule) if args.schedule is not None else None
         _check_directories(args)
         start, start_source = choose_start(args.start, loaded.trace.start)
+        trace = loaded.trace if args.step == MINUTE_S else loaded.trace.at_step(args.step)
         replays = [
-            Replay(policy, _world(args, start, target))
+            Replay(policy, _world(args, start, utilization, target))
             for policy in policies
-            for target in (targets or [args.target_utilization])
+            for utilization in (targets or [args.target_utilization])
         ]
-        unit = "min" if len(replays) == 1 else "replays"
-        progress = ProgressBar(f"{loaded.trace.name} {args.policy}", unit=unit)
-        results = run_replays(loaded.trace, replays, schedule, args.jobs, progress)
+        if target is not None:
+            world = _world(args, start, args.target_utilization, target)
+            replays.insert(0, Replay(target, world, label=f"target:{target.id}", alarms=alarms))
+        unit = ("min" if args.step == MINUTE_S else "steps") if len(replays) == 1 else "replays"
+        progress = ProgressBar(f"{trace.name} {', '.join(r.label or str(r.policy) for r in replays)}", unit=unit)
+        results = run_replays(trace, replays, schedule, args.jobs, progress)
     except (OSError, TraceError, ValueError, UnsupportedPolicyError) as exc:
         print(f"marea backtest: {exc}", file=sys.stderr)
         return 2
@@ -65,15 +80,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _world(args: argparse.Namespace, start: datetime, target_utilization: float) -> World:
+def _world(args: argparse.Namespace, start: datetime, target_utilization: float, target: Target | None) -> World:
+    """The world of the replays: a --target's kind and bounds unless the options say otherwise."""
+    kind = args.kind if args.kind is not None or target is None else KIND_OF_TARGET[target.kind]
+    low = target.min if target is not None else DEFAULT_MIN_UNITS
+    high = target.max if target is not None else DEFAULT_MAX_UNITS
     return World(
-        kind=args.kind,
+        kind=kind,
         unit_capacity=args.unit_capacity,
         target_utilization=target_utilization,
-        min_units=args.min,
-        max_units=args.max,
+        min_units=args.min if args.min is not None else low,
+        max_units=args.max if args.max is not None else high,
         start=start,
     )
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    """What only a --target supplies, and what a --target cannot take (said before any file is read)."""
+    if args.target is None:
+        if args.policy is None:
+            raise ValueError("give --policy (a comma list of presets), --target TARGET.json, or both")
+        if args.kind is None:
+            raise ValueError(f"--kind is needed without --target: one of {', '.join(KINDS)}")
+        if args.alarms is not None:
+            raise ValueError("--alarms defines a --target's alarms: give the target too")
+    elif args.sweep is not None:
+        raise ValueError("--sweep varies the presets' target utilization; a --target's policies keep their own")
 
 
 def _say_start(loaded: TraceFile, start: datetime, source: str) -> None:
@@ -158,21 +190,44 @@ def _parser() -> argparse.ArgumentParser:
         "backtest",
         help="replay a request trace under scaling policies",
         description="Replay TRACE.csv (header minute,requests, timestamp,requests or timestamp,value) minute by"
-        " minute under one or more scaling policies and print what each would have cost and how often it would"
-        " have been short of capacity.",
+        " minute (or in --step seconds) under one or more scaling policies, or a Marea target's own, and print what"
+        " each would have cost and how often it would have been short of capacity.",
     )
     backtest.add_argument("trace", type=Path, metavar="TRACE.csv")
-    backtest.add_argument("--kind", required=True, choices=KINDS, help="provisioning delay 4 / 2 / 6 minutes")
+    backtest.add_argument(
+        "--kind", choices=KINDS, help="provisioning delay 4 / 2 / 6 minutes (default: a --target's own kind)"
+    )
     backtest.add_argument(
         "--policy",
-        required=True,
         metavar="P[,P...]",
         help=f"one or a comma list of {', '.join(POLICY_NAMES)}; ratios are to aws-target-tracking when listed",
     )
+    backtest.add_argument(
+        "--target",
+        type=Path,
+        metavar="TARGET.json",
+        help="replay a Marea target's own policies (as GET /targets/{id} returns it, or a PUT body named after its"
+        " id), alone or beside --policy; its min and max bound the units unless --min / --max say otherwise",
+    )
+    backtest.add_argument(
+        "--alarms",
+        type=Path,
+        metavar="ALARMS.json",
+        help="the --target's alarms as aws cloudwatch describe-alarms prints them: its step policies' alarms, and"
+        " in a --step finer than 60 its target-tracking policies' trigger alarms",
+    )
+    backtest.add_argument(
+        "--step",
+        type=int,
+        choices=STEPS_S,
+        default=MINUTE_S,
+        help="seconds per replay step (default 60); a finer step spreads each minute of the trace evenly, for"
+        " policies and alarms on high-resolution (10, 20, 30 s) metrics",
+    )
     backtest.add_argument("--unit-capacity", required=True, type=float, metavar="U", help="requests/min per unit")
     backtest.add_argument("--target-utilization", type=float, default=70.0, metavar="PERCENT")
-    backtest.add_argument("--min", type=int, default=1, help="fewest units (default 1)")
-    backtest.add_argument("--max", type=int, default=10_000, help="most units (default 10000)")
+    backtest.add_argument("--min", type=int, help=f"fewest units (default {DEFAULT_MIN_UNITS}, or a --target's min)")
+    backtest.add_argument("--max", type=int, help=f"most units (default {DEFAULT_MAX_UNITS}, or a --target's max)")
     backtest.add_argument(
         "--sweep",
         metavar="START:STOP:STEP",

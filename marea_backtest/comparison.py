@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chalicelib.backtest.replay import Result
-from marea_backtest.report import format_world
+from marea_backtest.report import format_length, format_minutes, format_world
 
 # The baseline users know: AWS target tracking when it is in the list, otherwise the first policy named.
 REFERENCE_POLICY = "aws-target-tracking"
@@ -24,7 +24,7 @@ def format_comparison(results: Sequence[Result]) -> str:
     base, ratios_to = reference(results)
     b = base.summary
     lines = [
-        f"backtest of {base.trace} ({b.minutes:,} minutes), {len(results)} policies; {ratios_to}",
+        f"backtest of {base.trace} ({format_length(base)}), {len(results)} policies; {ratios_to}",
         format_world(base.world),
         f"  {'policy':<20} {'short min':>9} {'short %':>8} {'unit-hours':>11} {'x ideal':>8} {'actions':>8}"
         f" {'short/ref':>10} {'unit-h/ref':>10} {'actions/ref':>11} {'CPU s':>7}",
@@ -32,7 +32,7 @@ def format_comparison(results: Sequence[Result]) -> str:
     for result in results:
         s = result.summary
         lines.append(
-            f"  {result.policy:<20} {s.under_provisioned_minutes:>9,} {s.under_provisioned_pct:>8.2f}"
+            f"  {result.policy:<20} {format_minutes(s.under_provisioned_minutes):>9} {s.under_provisioned_pct:>8.2f}"
             f" {s.unit_hours:>11,.1f} {s.cost_vs_ideal:>8.3f} {s.scaling_actions:>8,}"
             f" {_ratio(s.under_provisioned_minutes, b.under_provisioned_minutes):>10}"
             f" {_ratio(s.unit_hours, b.unit_hours):>10} {_ratio(s.scaling_actions, b.scaling_actions):>11}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chalicelib.backtest.replay import Result
-from marea_backtest.report import format_world
+from marea_backtest.report import format_length, format_minutes, format_world, minutes_cell
 
 CSV_COLUMNS = [
     "policy",
@@ -29,7 +29,7 @@ DEFAULT_MARK = "*"
 def format_frontier(results: Sequence[Result], default_target: float) -> str:
     first = results[0]
     lines = [
-        f"frontier of {first.trace} ({first.summary.minutes:,} minutes): unit-hours against short minutes,"
+        f"frontier of {first.trace} ({format_length(first)}): unit-hours against short minutes,"
         f" each policy at each target utilization ({DEFAULT_MARK} = --target-utilization {default_target:g})",
         format_world(first.world, with_target=False),
         f"  {'policy':<20} {'target %':>8} {'unit-hours':>11} {'short min':>9} {'short %':>8} {'actions':>8}",
@@ -39,8 +39,9 @@ def format_frontier(results: Sequence[Result], default_target: float) -> str:
         target = result.world.target_utilization
         mark = f"  {DEFAULT_MARK}" if target == default_target else ""
         lines.append(
-            f"  {result.policy:<20} {target:>8.1f} {s.unit_hours:>11,.1f} {s.under_provisioned_minutes:>9,}"
-            f" {s.under_provisioned_pct:>8.2f} {s.scaling_actions:>8,}{mark}"
+            f"  {result.policy:<20} {target:>8.1f} {s.unit_hours:>11,.1f}"
+            f" {format_minutes(s.under_provisioned_minutes):>9} {s.under_provisioned_pct:>8.2f}"
+            f" {s.scaling_actions:>8,}{mark}"
         )
     return "\n".join(lines)
 
@@ -57,7 +58,7 @@ def write_frontier_csv(results: Sequence[Result], default_target: float, path: s
                     result.policy,
                     f"{target:g}",
                     f"{s.unit_hours:.3f}",
-                    s.under_provisioned_minutes,
+                    minutes_cell(s.under_provisioned_minutes),
                     f"{s.under_provisioned_pct:.3f}",
                     s.scaling_actions,
                     int(target == default_target),

@@ -6,10 +6,11 @@ runs them in a ``ProcessPoolExecutor``: threads would share one interpreter lock
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chalicelib.alarm_evaluation import AlarmDefinition
 from chalicelib.backtest.policies.presets import scheduled_target
 from chalicelib.backtest.replay import PolicySpec, Progress, Result, run_backtest
 from chalicelib.backtest.trace import Trace
@@ -19,8 +20,10 @@ from chalicelib.models.targets import ScheduledPolicy
 
 @dataclass(frozen=True)
 class Replay:
-    policy: str  # one of POLICY_NAMES
+    policy: PolicySpec  # one of POLICY_NAMES, or a Marea target (--target)
     world: World
+    label: str = ""  # how the reports name it; the policy's name by default
+    alarms: Mapping[str, AlarmDefinition] = field(default_factory=dict)  # a target's, by name (--alarms)
 
 
 def run_replays(
@@ -50,7 +53,8 @@ def run_replays(
 
 def replay(trace: Trace, job: Replay, schedule: ScheduledPolicy | None, progress: Progress | None = None) -> Result:
     """One replay; ``scheduled`` replays ``schedule`` when one is given (--schedule), else writes its own."""
-    policy: PolicySpec = job.policy
-    if job.policy == "scheduled" and schedule is not None:
+    policy = job.policy
+    if policy == "scheduled" and schedule is not None:
         policy = scheduled_target(job.world, schedule)
-    return run_backtest(trace, policy, job.world, progress=progress, label=job.policy)
+    label = job.label or (job.policy if isinstance(job.policy, str) else None)
+    return run_backtest(trace, policy, job.world, progress=progress, label=label, alarms=job.alarms)

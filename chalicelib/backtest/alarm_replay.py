@@ -1,4 +1,5 @@
-"""A step policy's CloudWatch alarm in a replay: evaluated each minute from the replayed metric.
+"""A target's CloudWatch alarm in a replay (a step policy's, or a target-tracking policy's trigger_alarm):
+evaluated from the replayed metric as each of its periods closes.
 
 The alarm's metric is read in the world as a target-tracking policy's is (world_metrics.py:
 utilization, load per unit, or the total load), aggregated per period of the alarm with its
@@ -13,11 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.alarm_evaluation import AlarmDefinition, evaluate
-from chalicelib.backtest.periods import PeriodDatapoints
+from chalicelib.backtest.periods import MINUTE_S, PeriodDatapoints
 from chalicelib.backtest.world_metrics import AGGREGATES, Reading, reading_of_named
 from chalicelib.models.signals import AlarmObservation, AlarmState
-
-MIN_PERIOD_S = 60  # the world has one value a minute
 
 
 class UnsupportedPolicyError(ValueError):
@@ -25,28 +24,29 @@ class UnsupportedPolicyError(ValueError):
 
 
 class ReplayedAlarm:
-    def __init__(self, definition: AlarmDefinition, start: datetime) -> None:
+    def __init__(self, definition: AlarmDefinition, start: datetime, step_s: int = MINUTE_S) -> None:
         aggregate = AGGREGATES.get(definition.statistic)
         if aggregate is None:
             raise UnsupportedPolicyError(
                 f"alarm {definition.name!r} reads the {definition.statistic} statistic; a replay has one value a"
-                f" minute per unit and evaluates {', '.join(AGGREGATES)} only"
+                f" step per unit and evaluates {', '.join(AGGREGATES)} only"
             )
-        if definition.period_s < MIN_PERIOD_S or definition.period_s % MIN_PERIOD_S:
+        if definition.period_s % step_s:
             raise UnsupportedPolicyError(
-                f"alarm {definition.name!r} has a {definition.period_s} s period; a replay has one value a minute,"
-                " so it evaluates periods that are whole minutes only"
+                f"alarm {definition.name!r} has a {definition.period_s} s period; a replay in steps of {step_s} s has"
+                f" one value a step, so it evaluates periods that are multiples of {step_s} s only"
+                + (" (replay a finer trace: marea backtest --step)" if definition.period_s < step_s else "")
             )
         self.definition = definition
         self.reading: Reading = reading_of_named(definition.namespace, definition.metric_name, definition.statistic)
-        self._datapoints = PeriodDatapoints(definition.period_s, start, aggregate)
+        self._datapoints = PeriodDatapoints(definition.period_s, start, aggregate, step_s)
         self._state = AlarmState.INSUFFICIENT_DATA  # a new CloudWatch alarm's state
         self._evaluated_until: int | None = None  # the last evaluation's range end, in periods since the epoch
         self._observation: AlarmObservation | None = None
 
-    def record(self, minute: int, value: float | None) -> None:
-        """The alarm metric's value in the minute that just ended (None: no datapoint that minute)."""
-        self._datapoints.add(minute, value)
+    def record(self, step: int, value: float | None) -> None:
+        """The alarm metric's value in the step that just ended (None: no datapoint that step)."""
+        self._datapoints.add(step, value)
 
     def observe(self, now: datetime) -> AlarmObservation:
         """The alarm as DescribeAlarms would show it at ``now``."""

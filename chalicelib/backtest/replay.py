@@ -1,4 +1,5 @@
-"""The replay loop: one decision per minute, the world model applied between decisions."""
+"""The replay loop: one decision per step of the trace (a minute unless it is finer), the world model applied
+between decisions."""
 
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ from chalicelib.backtest.metrics import Summary, summarize
 from chalicelib.backtest.policies.aws_target_tracking import AwsTargetTracking
 from chalicelib.backtest.policies.base import Controller, Observation
 from chalicelib.backtest.policies.engine import EngineController
+from chalicelib.backtest.policies.every_minute import EveryMinute
 from chalicelib.backtest.policies.hpa import Hpa
 from chalicelib.backtest.policies.presets import marea_target, schedule_from_history, scheduled_target
 from chalicelib.backtest.trace import Trace
-from chalicelib.backtest.world import Fleet, World
+from chalicelib.backtest.world import MINUTE_S, Fleet, World
 from chalicelib.models.targets import TargetBase
 
 POLICY_NAMES = ("marea", "aws-target-tracking", "hpa", "scheduled")
 # A policy by name, or any Marea target (its policies are replayed through the engine as they are).
 PolicySpec = str | TargetBase
-Progress = Callable[[int, int], None]  # (minutes done, minutes in all)
-PROGRESS_EVERY_MIN = 500
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+PROGRESS_EVERY_STEPS = 500
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,13 @@ class Result:
     policy: str
     world: World
     initial_units: int
-    demand: tuple[float, ...]
-    desired: tuple[int, ...]  # units desired (booting + serving) during each minute
-    ready: tuple[int, ...]  # units serving each minute
-    notes: tuple[str, ...]  # the policy's reason, in the minutes it changed the desired units
+    demand: tuple[float, ...]  # requests in each step
+    desired: tuple[int, ...]  # units desired (booting + serving) during each step
+    ready: tuple[int, ...]  # units serving each step
+    notes: tuple[str, ...]  # the policy's reason, in the steps it changed the desired units
     summary: Summary
     cpu_seconds: float  # CPU time of the replay loop
+    step_s: int = MINUTE_S
 
 
 def run_backtest(
@@ -46,16 +49,19 @@ def run_backtest(
     label: str | None = None,
     alarms: Mapping[str, AlarmDefinition] | None = None,
 ) -> Result:
-    """Replay ``trace`` minute by minute under ``policy`` in ``world``.
+    """Replay ``trace`` step by step (``trace.step_s``: a minute unless finer) under ``policy`` in ``world``.
 
-    ``alarms``: the CloudWatch alarms of a target's step policies, by name (evaluated in the replay).
+    ``alarms``: the CloudWatch alarms of a target's step policies (and, in a finer replay, its target-tracking
+    policies' trigger alarms), by name (evaluated in the replay).
 
-    Causal: the decision for minute t is made from minutes before t only, so a replay of the
-    first N minutes decides exactly what a replay of the whole trace decides for those minutes
+    Causal: the decision for step t is made from steps before t only, so a replay of the
+    first N steps decides exactly what a replay of the whole trace decides for those steps
     (for ``scheduled`` by name, from day 7 on: its schedule is written from the first week).
     """
+    step_s = trace.step_s
     controller = make_controller(policy, world, trace, alarms)
-    initial = world.ideal_units(trace.demand[0]) if trace.demand else world.min_units
+    initial = world.ideal_units(trace.demand[0], step_s) if trace.demand else world.min_units
+    delay_steps = world.delay_steps(step_s)
     fleet = Fleet(ready=initial)
     desired: list[int] = []
     ready: list[int] = []
@@ -63,19 +69,19 @@ def run_backtest(
     last: Observation | None = None
     total = len(trace.demand)
     started = time.process_time()
-    for minute, demand in enumerate(trace.demand):
-        fleet.advance(minute)
-        decision = controller.decide(minute, last, fleet.ready, fleet.desired)
+    for step, demand in enumerate(trace.demand):
+        fleet.advance(step)
+        decision = controller.decide(step, last, fleet.ready, fleet.desired)
         units = world.clamp(decision.desired)
         changed = units != fleet.desired
         if changed:
-            fleet.order(units, minute, world.delay_min)
+            fleet.order(units, step, delay_steps)
         desired.append(units)
         ready.append(fleet.ready)
         notes.append(decision.note if changed else "")
-        last = Observation(minute, demand, fleet.ready, units, world.utilization(demand, fleet.ready))
-        if progress is not None and (minute + 1) % PROGRESS_EVERY_MIN == 0:
-            progress(minute + 1, total)
+        last = Observation(step, demand, fleet.ready, units, world.utilization(demand, fleet.ready, step_s))
+        if progress is not None and (step + 1) % PROGRESS_EVERY_STEPS == 0:
+            progress(step + 1, total)
     cpu_seconds = time.process_time() - started
     if progress is not None:
         progress(total, total)
@@ -88,25 +94,33 @@ def run_backtest(
         desired=tuple(desired),
         ready=tuple(ready),
         notes=tuple(notes),
-        summary=summarize(world, trace.demand, desired, ready, initial),
+        summary=summarize(world, trace.demand, desired, ready, initial, step_s),
         cpu_seconds=cpu_seconds,
+        step_s=step_s,
     )
 
 
 def make_controller(
     policy: PolicySpec, world: World, trace: Trace, alarms: Mapping[str, AlarmDefinition] | None = None
 ) -> Controller:
+    step_s = trace.step_s
     if isinstance(policy, TargetBase):
-        return EngineController(policy, world, alarms)
+        return EngineController(policy, world, alarms, step_s)
     if policy == "marea":
-        return EngineController(marea_target(world), world)
+        return EngineController(marea_target(world), world, step_s=step_s)
     if policy == "scheduled":
-        return EngineController(scheduled_target(world, schedule_from_history(trace.demand, world)), world)
+        schedule = schedule_from_history(trace.demand, world, step_s=step_s)
+        return EngineController(scheduled_target(world, schedule), world, step_s=step_s)
     if policy == "aws-target-tracking":
-        return AwsTargetTracking(world)
+        return _every_minute(AwsTargetTracking(world), step_s)
     if policy == "hpa":
-        return Hpa(world)
+        return _every_minute(Hpa(world), step_s)
     raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(POLICY_NAMES)}")
+
+
+def _every_minute(baseline: Controller, step_s: int) -> Controller:
+    """A 1-minute baseline as it is in a minute replay, and fed whole minutes in a finer one."""
+    return baseline if step_s == MINUTE_S else EveryMinute(baseline, step_s)
 
 
 def _label(policy: PolicySpec) -> str:

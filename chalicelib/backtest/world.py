@@ -1,15 +1,18 @@
 """The world a backtest replays: units, their provisioning delay and what a policy may see.
 
-The contract (also in docs/backtesting.md):
+The contract (also in docs/backtesting.md). A replay moves in steps of the trace (a minute unless the
+trace is finer: 10, 20 or 30 s):
 
-- a unit (instance, task or node) serves ``unit_capacity`` requests per minute at 100 % utilization;
-- at the start of minute t the policy sees only metrics of minutes before t: utilization
-  ``u = 100 * demand / (ready * unit_capacity)``, request count, ready and desired units;
-- a scale-out ordered at minute t serves from minute t + D (D = 2 fargate, 4 ec2, 6 kops); a
-  scale-in takes effect at t, cancelling booting units first (the most recently ordered first);
-- a minute is under-provisioned when demand > ready * unit_capacity; cost is the desired
-  (booting + serving) units summed over minutes;
-- the run starts with the units the first minute needs at the target utilization, all ready.
+- a unit (instance, task or node) serves ``unit_capacity`` requests per minute at 100 % utilization
+  (``unit_capacity · step / 60`` in a step);
+- at the start of step t the policy sees only metrics of steps before t: utilization
+  ``u = 100 * demand / (ready * unit_capacity)`` (demand as a rate per minute), request count, ready and
+  desired units;
+- a scale-out ordered at step t serves from D minutes later (D = 2 fargate, 4 ec2, 6 kops); a scale-in
+  takes effect at t, cancelling booting units first (the most recently ordered first);
+- a step is under-provisioned when demand > ready * unit_capacity; cost is the desired (booting +
+  serving) units summed over time;
+- the run starts with the units the first step needs at the target utilization, all ready.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ PROVISIONING_DELAY_MIN: dict[Kind, int] = {"fargate": 2, "ec2": 4, "kops": 6}
 KINDS: tuple[Kind, ...] = ("ec2", "fargate", "kops")
 # Minute 0 of a trace, unless told otherwise: a Monday, so "weekday" means the same in every run.
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
-MAX_UNITS_LIMIT = 100_000  # the engine's own ceiling (models/targets.py MAX_CAPACITY_LIMIT)
+MAX_UNITS_LIMIT = 100_000
+MINUTE_S = 60  # the engine's own ceiling (models/targets.py MAX_CAPACITY_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -56,39 +60,49 @@ class World:
     def delay_min(self) -> int:
         return PROVISIONING_DELAY_MIN[self.kind]
 
+    def delay_steps(self, step_s: int) -> int:
+        """The provisioning delay in steps of ``step_s`` (a divisor of a minute)."""
+        return self.delay_min * MINUTE_S // step_s
+
     def clamp(self, units: int) -> int:
         return min(max(units, self.min_units), self.max_units)
 
-    def ideal_units(self, demand: float) -> int:
-        """Units the demand needs at the target utilization, within [min, max]."""
-        return self.clamp(math.ceil(demand / (self.unit_capacity * self.target_utilization / 100) - 1e-9))
+    def ideal_units(self, demand: float, step_s: int = MINUTE_S) -> int:
+        """Units the demand of one step needs at the target utilization, within [min, max]."""
+        rate = demand * MINUTE_S / step_s
+        return self.clamp(math.ceil(rate / (self.unit_capacity * self.target_utilization / 100) - 1e-9))
 
-    def utilization(self, demand: float, ready: int) -> float | None:
-        """Percent, uncapped (> 100 means under-provisioned); None when no unit serves."""
-        return 100.0 * demand / (ready * self.unit_capacity) if ready else None
+    def utilization(self, demand: float, ready: int, step_s: int = MINUTE_S) -> float | None:
+        """Percent of what ``ready`` units serve in a step, uncapped (> 100 means under-provisioned); None when
+        no unit serves."""
+        return 100.0 * demand * MINUTE_S / (ready * self.unit_capacity * step_s) if ready else None
+
+    def overloaded(self, demand: float, ready: int, step_s: int = MINUTE_S) -> bool:
+        """More requests in the step than the ready units serve in it."""
+        return demand * MINUTE_S > ready * self.unit_capacity * step_s
 
 
 @dataclass
 class Fleet:
-    """Units of one target: ready ones serve now, booting ones from their ready minute."""
+    """Units of one target: ready ones serve now, booting ones from their ready step."""
 
     ready: int
-    booting: deque[list[int]] = field(default_factory=deque)  # [ready_at_minute, count], oldest order first
+    booting: deque[list[int]] = field(default_factory=deque)  # [ready_at_step, count], oldest order first
 
     @property
     def desired(self) -> int:
         return self.ready + sum(count for _, count in self.booting)
 
-    def advance(self, minute: int) -> None:
-        """Units whose delay has passed start serving at ``minute``."""
-        while self.booting and self.booting[0][0] <= minute:
+    def advance(self, step: int) -> None:
+        """Units whose delay has passed start serving at ``step``."""
+        while self.booting and self.booting[0][0] <= step:
             self.ready += self.booting.popleft()[1]
 
-    def order(self, desired: int, minute: int, delay_min: int) -> None:
-        """Scale to ``desired`` at ``minute``: new units boot for ``delay_min``; removals are immediate."""
+    def order(self, desired: int, step: int, delay_steps: int) -> None:
+        """Scale to ``desired`` at ``step``: new units boot for ``delay_steps``; removals are immediate."""
         change = desired - self.desired
         if change > 0:
-            self.booting.append([minute + delay_min, change])
+            self.booting.append([step + delay_steps, change])
             return
         remove = -change
         while remove and self.booting:

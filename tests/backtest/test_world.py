@@ -10,7 +10,7 @@ from chalicelib.backtest.world import Fleet, World
 def test_given_a_scale_out_at_t_then_units_serve_from_t_plus_delay() -> None:
     fleet = Fleet(ready=2)
 
-    fleet.order(5, minute=10, delay_min=4)
+    fleet.order(5, step=10, delay_steps=4)
 
     assert (fleet.ready, fleet.desired) == (2, 5)
     fleet.advance(13)
@@ -21,10 +21,10 @@ def test_given_a_scale_out_at_t_then_units_serve_from_t_plus_delay() -> None:
 
 def test_given_booting_units_when_scaling_in_then_the_newest_booting_are_cancelled_first() -> None:
     fleet = Fleet(ready=4)
-    fleet.order(6, minute=0, delay_min=4)  # 2 units ready at 4
-    fleet.order(9, minute=1, delay_min=4)  # 3 units ready at 5
+    fleet.order(6, step=0, delay_steps=4)  # 2 units ready at 4
+    fleet.order(9, step=1, delay_steps=4)  # 3 units ready at 5
 
-    fleet.order(5, minute=2, delay_min=4)
+    fleet.order(5, step=2, delay_steps=4)
 
     assert (fleet.ready, fleet.desired) == (4, 5)
     assert list(fleet.booting) == [[4, 1]]
@@ -32,9 +32,9 @@ def test_given_booting_units_when_scaling_in_then_the_newest_booting_are_cancell
 
 def test_given_more_removed_than_booting_when_scaling_in_then_ready_units_go_at_once() -> None:
     fleet = Fleet(ready=4)
-    fleet.order(6, minute=0, delay_min=2)
+    fleet.order(6, step=0, delay_steps=2)
 
-    fleet.order(1, minute=1, delay_min=2)
+    fleet.order(1, step=1, delay_steps=2)
 
     assert (fleet.ready, fleet.desired, list(fleet.booting)) == (1, 1, [])
 

@@ -93,8 +93,13 @@ def expected_replay(
 
 def summary_of(result: Result) -> dict[str, Any]:
     summary = result.summary
+    fields = dataclasses.asdict(summary)
+    assert fields.pop("step_s") == 60  # the API replays the history a minute a step
+    minutes, under = fields.pop("steps"), fields.pop("under_provisioned_steps")
     return {
-        **dataclasses.asdict(summary),
+        **fields,
+        "minutes": minutes,
+        "under_provisioned_minutes": under,
         "under_provisioned_pct": summary.under_provisioned_pct,
         "cost_vs_ideal": summary.cost_vs_ideal,
     }
@@ -188,6 +193,28 @@ def test_given_trajectory_when_backtesting_then_every_minute_of_both_runs_comes_
     assert trajectory["proposed"] == {"desired": list(expected.desired), "ready": list(expected.ready)}
     assert result["proposed"]["label"] == "cpu"
     assert result["proposed"]["summary"] == summary_of(expected)
+
+
+def test_given_a_10_s_policy_when_backtesting_the_minute_history_then_422_names_it_and_nothing_is_replayed(
+    client: Any, clients: dict[str, Any]
+) -> None:
+    """CloudWatch keeps 10 s datapoints 3 hours, so the history is read a minute a datapoint; a 10 s policy
+    replayed on it used to take each minute for one of its datapoints (stale to it: it never acted)."""
+    register(client, "web", predictive_target())
+    publish(clients["cloudwatch"], nasa_minutes(0, 120), minute_floor(datetime.now(UTC)) - 2 * MINUTE)
+    fast = {
+        "type": "target_tracking",
+        "name": "fast-cpu",
+        "metric": {"type": "custom", "namespace": "App/Web", "metric_name": "CPUUtilization", "period_s": 10},
+        "target_value": 60,
+    }
+
+    response = post(client, {"target": "web", "days": 1, "unit_capacity": UNIT_CAPACITY, "proposed": [fast]})
+
+    assert response.status_code == 422, response.json_body
+    message = response.json_body["message"]
+    assert "policy 'fast-cpu' reads datapoints of 10 s; a replay in steps of 60 s" in message
+    assert "marea backtest --step" in message
 
 
 def test_given_older_traffic_when_backtesting_n_days_then_only_the_last_n_days_are_replayed(

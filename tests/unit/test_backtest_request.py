@@ -23,8 +23,8 @@ TRACKING = {
 
 def summary(under: int, unit_hours: float, ideal: float = 10.0, actions: int = 4) -> Summary:
     return Summary(
-        minutes=600,
-        under_provisioned_minutes=under,
+        steps=600,
+        under_provisioned_steps=under,
         unit_hours=unit_hours,
         ideal_unit_hours=ideal,
         scaling_actions=actions,

@@ -80,7 +80,7 @@ def test_given_both_policies_backtested_when_tabled_then_each_line_shows_its_fig
             result.policy,
             f"{s.under_provisioned_pct:.1f}",
             "%",
-            f"({s.under_provisioned_minutes}",
+            f"({s.under_provisioned_steps}",  # a minute a step
             "min)",
             f"{s.unit_hours:.1f}",
             str(s.scaling_actions),

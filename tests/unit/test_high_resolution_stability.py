@@ -1,124 +1,126 @@
-"""Faster signals must not mean flapping: the engine's stabilisation at 10 s resolution (issue #18, part 3).
+"""Faster signals must not mean flapping: the backtest world and the engine's stabilisation at 10 s (issue #18).
 
-A real minute trace (the NASA July 1995 logs, bench/data) is interpolated to 10 s and replayed through the
-engine the Lambdas run (``decide`` then ``remember``) in a small world: units boot for 4 minutes (EC2), the
-metric is the serving units' utilization, averaged per period of the policy's metric. The same target-tracking
-policy, with Marea's defaults, is evaluated at the close of every datapoint: every 10 s with a 10 s metric (as
-a trigger alarm could wake it, the most often it can run), every minute with a 1-minute one. Its windows count
-datapoints, so at 10 s they are six times shorter in time; the cooldowns and the target's scale-in
-stabilisation are in seconds and are not. The guarantee: capacity changes per hour grow by no more than the
-datapoints do (6x). What the shorter windows cost is measured, not bounded, here (docs/time-to-act.md, "Faster
-signals and flapping").
+A real minute trace (the NASA July 1995 logs, bench/data) is interpolated to 10 s and replayed in the backtest's
+world in 10 s steps (chalicelib/backtest: EC2 units boot for 4 minutes, the metric is the serving units'
+utilization averaged per period), through the engine the Lambdas run, evaluated when they would evaluate it:
+on the minute's tick and on the state changes of the target's alarms. The same target-tracking policy with
+Marea's defaults reads a 1-minute metric, or a 10 s one with the trigger alarm a stack gives it (the metric
+above the target for 3 of 3 periods, as infra/chat-fargate.yaml's). Its windows count datapoints, so at 10 s
+they are six times shorter in time; the cooldowns and the target's scale-in stabilisation are in seconds and
+are not. The guarantee: capacity changes per hour grow by no more than the datapoints do (6x). What the
+shorter windows cost is measured, not bounded, here (docs/time-to-act.md, "Faster signals and flapping").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from chalicelib.backtest.world import Fleet
-from chalicelib.engine import decide, remember
-from chalicelib.models.signals import Datapoint, ResourceBounds, Signal, TargetHistory
+from chalicelib.alarm_evaluation import AlarmDefinition, ComparisonOperator
+from chalicelib.backtest import Result, World, run_backtest, trace_from_rates
 from chalicelib.models.targets import AsgTarget, CustomMetric, TargetTrackingPolicy
 from marea_backtest.trace import load_trace
 
 TRACE = Path(__file__).resolve().parents[2] / "bench" / "data" / "nasa_jul95.csv"
-START = datetime(2024, 1, 1, tzinfo=UTC)
 STEP_S = 10
 HOURS = 12
-UNIT_CAPACITY = 10.0  # requests per minute one unit serves at 100 %
-BOOT_S = 240  # EC2: about four minutes from order to serving
-
-
-@dataclass
-class Replay:
-    changes: int
-    unit_seconds: float
-    overloaded_seconds: int
-    moves: list[tuple[int, int]]  # (second, +1 out / -1 in) of each capacity change
+TARGET_VALUE = 60.0
+WORLD = World(
+    kind="ec2",  # units boot for 4 minutes
+    unit_capacity=10.0,
+    target_utilization=TARGET_VALUE,
+    max_units=200,
+    start=datetime(2024, 1, 1, tzinfo=UTC),
+)
+TRIGGER = "web-cpu-above-target"
 
 
 def _demand_every_10_s(minutes: tuple[float, ...]) -> list[float]:
-    """Requests per minute at each 10 s step, linear between the minutes' values."""
+    """Requests in each 10 s step, the rate linear between the minutes' values."""
     steps_per_minute = 60 // STEP_S
     demand = []
     for now, after in pairwise(minutes):
-        demand += [now + (after - now) * step / steps_per_minute for step in range(steps_per_minute)]
+        demand += [
+            (now + (after - now) * step / steps_per_minute) / steps_per_minute for step in range(steps_per_minute)
+        ]
     return demand
 
 
-def _replay(period_s: int, demand: list[float]) -> Replay:
+def _target(period_s: int) -> AsgTarget:
+    trigger = {"trigger_alarm": TRIGGER} if period_s < 60 else {}
     policy = TargetTrackingPolicy(
         name="load",
         metric=CustomMetric(namespace="Test", metric_name="CPUUtilization", period_s=period_s),
-        target_value=60,
+        target_value=TARGET_VALUE,
+        **trigger,
     )
-    target = AsgTarget(id="web", asg_name="web", min=1, max=200, mode="act", policies=[policy])
-    lookback = policy.lookback // timedelta(seconds=period_s)
-    history = TargetHistory()
-    fleet = Fleet(ready=8)  # the backtest's units, counted here in 10 s steps rather than minutes
-    series: list[Datapoint] = []
-    period_values: list[float] = []
-    changes, unit_seconds, overloaded = 0, 0.0, 0
-    moves: list[tuple[int, int]] = []
-    for step, load in enumerate(demand):
-        fleet.advance(step)
-        ready, desired = fleet.ready, fleet.desired
-        unit_seconds += desired * STEP_S
-        overloaded += STEP_S if load > ready * UNIT_CAPACITY else 0
-        period_values.append(100 * load / (ready * UNIT_CAPACITY))
-        if (step + 1) * STEP_S % period_s:
-            continue
-        # The period closed: its datapoint, stamped at its start, and an evaluation as its alarm would trigger.
-        now = START + timedelta(seconds=(step + 1) * STEP_S)
-        series.append(
-            Datapoint(timestamp=now - timedelta(seconds=period_s), value=sum(period_values) / len(period_values))
-        )
-        period_values = []
-        signal = Signal.model_construct(
-            current_capacity=desired,
-            serving_capacity=ready,
-            metrics={"load": series[-lookback:]},
-            alarms={},
-            resource_bounds=ResourceBounds(),
-            scale_in_suspended=None,
-            history={},
-        )
-        result = decide(target, signal, history, now)
-        history = remember(history, target, result, applied=True, now=now)
-        if result.final != desired:
-            changes += 1
-            moves.append(((step + 1) * STEP_S, 1 if result.final > desired else -1))
-            fleet.order(result.final, step + 1, BOOT_S // STEP_S)  # scale-in cancels booting units first
-    return Replay(changes, unit_seconds, overloaded, moves)
+    return AsgTarget(id="web", asg_name="web", min=1, max=200, mode="act", policies=[policy])
+
+
+def _trigger_alarm() -> AlarmDefinition:
+    return AlarmDefinition(
+        name=TRIGGER,
+        arn=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{TRIGGER}",
+        namespace="Test",
+        metric_name="CPUUtilization",
+        dimensions={},
+        statistic="Average",
+        period_s=STEP_S,
+        evaluation_periods=3,
+        datapoints_to_alarm=3,
+        threshold=TARGET_VALUE,
+        comparison_operator=ComparisonOperator.GREATER_THAN,
+    )
+
+
+def _moves(result: Result) -> list[tuple[int, int]]:
+    """(second, +1 out / -1 in) of each capacity change."""
+    units = (result.initial_units, *result.desired)
+    return [
+        (step * STEP_S, 1 if after > before else -1)
+        for step, (before, after) in enumerate(pairwise(units))
+        if after != before
+    ]
 
 
 @pytest.fixture(scope="module")
-def replays() -> dict[int, Replay]:
+def replays() -> dict[int, Result]:
     minutes = load_trace(TRACE).demand
     busiest = max(range(len(minutes) - HOURS * 60), key=lambda first: sum(minutes[first : first + HOURS * 60]))
-    demand = _demand_every_10_s(minutes[busiest : busiest + HOURS * 60 + 1])
-    return {period_s: _replay(period_s, demand) for period_s in (60, 10)}
+    trace = trace_from_rates(
+        "nasa-busiest-12h", _demand_every_10_s(minutes[busiest : busiest + HOURS * 60 + 1]), step_s=STEP_S
+    )
+    return {
+        60: run_backtest(trace, _target(60), WORLD),
+        10: run_backtest(trace, _target(10), WORLD, alarms={TRIGGER: _trigger_alarm()}),
+    }
 
 
-def test_capacity_changes_grow_no_more_than_the_datapoints_do(replays: dict[int, Replay]) -> None:
-    per_hour = {period: replay.changes / HOURS for period, replay in replays.items()}
+def test_capacity_changes_grow_no_more_than_the_datapoints_do(replays: dict[int, Result]) -> None:
+    per_hour = {period: result.summary.scaling_actions / HOURS for period, result in replays.items()}
 
-    assert replays[60].changes > 0  # the trace moves: there is something to compare
+    assert replays[60].summary.scaling_actions > 10  # the trace moves: there is something to compare
     assert per_hour[10] <= 6 * per_hour[60], per_hour
+
+
+def test_the_trigger_alarm_evaluates_the_10_s_policy_between_the_ticks(replays: dict[int, Result]) -> None:
+    """Without it the 10 s policy would act on the minute's ticks only, and this replay would not test it."""
+    off_tick = [second for second, _ in _moves(replays[10]) if second % 60]
+
+    assert off_tick
+    assert not [second for second, _ in _moves(replays[60]) if second % 60]
 
 
 @pytest.mark.parametrize("period_s", [60, 10])
 def test_no_scale_in_follows_a_scale_out_within_the_stabilisation_window(
-    replays: dict[int, Replay], period_s: int
+    replays: dict[int, Result], period_s: int
 ) -> None:
     """Scale-in goes to the highest proposal of the last scale_in_stabilization_s (300 s): a scale-out's proposal
     is among them, so no scale-in comes sooner after it, whatever the metric's resolution."""
-    moves = replays[period_s].moves
+    moves = _moves(replays[period_s])
     gaps = [later - at for (at, out), (later, again) in pairwise(moves) if out == 1 and again == -1]
 
     assert gaps  # the trace both rises and falls

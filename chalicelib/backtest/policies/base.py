@@ -8,10 +8,10 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Observation:
-    """The metrics of one finished minute, as a monitoring system reports them."""
+    """The metrics of one finished step (a minute unless the trace is finer), as a monitoring system reports them."""
 
-    minute: int
-    demand: float  # requests in that minute
+    step: int
+    demand: float  # requests in that step
     ready: int  # units that served it
     desired: int  # units desired (booting + serving) during it
     utilization: float | None  # percent of the ready units' capacity; None when none served
@@ -26,9 +26,9 @@ class Decision:
 class Controller(Protocol):
     """A policy under replay. Causal by construction: it is only ever given the past."""
 
-    def decide(self, minute: int, last: Observation | None, ready: int, desired: int) -> Decision:
-        """Desired units at the start of ``minute``; ``last`` is minute - 1 (None at minute 0).
+    def decide(self, step: int, last: Observation | None, ready: int, desired: int) -> Decision:
+        """Desired units at the start of ``step``; ``last`` is step - 1 (None at step 0).
 
-        ``ready`` and ``desired`` are the fleet's counts now, after units due at ``minute`` started.
+        ``ready`` and ``desired`` are the fleet's counts now, after units due at ``step`` started.
         """
         ...

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib.backtest.world import World
+from chalicelib.backtest.world import MINUTE_S, World
 from chalicelib.models.targets import (
     CustomMetric,
     PredictivePolicy,
@@ -54,19 +54,23 @@ def scheduled_target(world: World, schedule: ScheduledPolicy) -> TargetBase:
     return _target(world, [schedule], 0)
 
 
-def schedule_from_history(demand: Sequence[float], world: World, days: int = SCHEDULE_LEARNING_DAYS) -> ScheduledPolicy:
-    """Hourly capacities from the first ``days`` of ``demand``, as an operator would write them.
+def schedule_from_history(
+    demand: Sequence[float], world: World, days: int = SCHEDULE_LEARNING_DAYS, step_s: int = MINUTE_S
+) -> ScheduledPolicy:
+    """Hourly capacities from the first ``days`` of ``demand`` (requests per step of ``step_s``), as an
+    operator would write them.
 
     Consecutive hours with the same capacity share one action. Only the first ``days`` are read,
     so replaying this schedule is causal from day ``days`` on (hindsight before).
     """
-    peaks = _hourly_peaks(demand[: days * 1440], world)
+    steps_per_hour = 3600 // step_s
+    peaks = _hourly_peaks(demand[: days * 24 * steps_per_hour], world, steps_per_hour)
     actions: list[ScheduledAction] = []
     for day_type, cron_days, weekdays in _DAY_TYPES:
         hourly = [max((peaks.get((d, h), 0.0) for d in weekdays), default=0.0) for h in range(24)]
         previous: int | None = None
         for hour, peak in enumerate(hourly):
-            units = world.ideal_units(peak)
+            units = world.ideal_units(peak, step_s)
             if units != previous:
                 actions.append(
                     ScheduledAction(
@@ -81,13 +85,14 @@ def schedule_from_history(demand: Sequence[float], world: World, days: int = SCH
     return ScheduledPolicy(name="scheduled", actions=actions)
 
 
-def _hourly_peaks(demand: Sequence[float], world: World) -> dict[tuple[int, int], float]:
-    """Busiest minute per (weekday, hour) of the wall clock of ``world.start``."""
+def _hourly_peaks(demand: Sequence[float], world: World, steps_per_hour: int) -> dict[tuple[int, int], float]:
+    """Busiest step per (weekday, hour) of the wall clock of ``world.start``."""
     peaks: dict[tuple[int, int], float] = {}
-    for hour_index in range(math.ceil(len(demand) / 60)):
+    for hour_index in range(math.ceil(len(demand) / steps_per_hour)):
         at = (world.start + timedelta(hours=hour_index)).astimezone(ZoneInfo(_zone_name(world)))
         key = (at.weekday(), at.hour)
-        peaks[key] = max(peaks.get(key, 0.0), max(demand[hour_index * 60 : (hour_index + 1) * 60]))
+        hour = demand[hour_index * steps_per_hour : (hour_index + 1) * steps_per_hour]
+        peaks[key] = max(peaks.get(key, 0.0), max(hour))
     return peaks
 
 
