@@ -7,8 +7,8 @@ nothing finer), EC2 units (4 minutes to boot), U = mean demand / 6 (the mean nee
 - AWS target tracking, modelled on its documented 1-minute alarms (3 of 3 above, 15 of 15 below 0.9 x target);
 - Marea's target tracking with its defaults on a 1-minute metric (evaluated on the minute's ticks);
 - the same on a 10 s metric with the trigger alarm a stack gives it (3 of 3 10 s periods above the target),
-  with the default windows (counted in datapoints: a 150 s scale-in window) and with a 15-minute scale-in
-  window (90 datapoints, what infra/chat-fargate.yaml sets).
+  with its default windows (scale-out 3 datapoints, 30 s; scale-in 15 minutes, 90 datapoints) and with a
+  scale-in window of 15 datapoints (150 s: the default before 2026-12-04, when windows counted datapoints).
 
 Prints one line per policy: capacity changes per hour, under-provisioned minutes, unit-hours and their ratio
 to the 1-minute policy's. About a minute and a half on 2 cores (the 10 s replays take ~20 s each).
@@ -38,7 +38,7 @@ UNITS_AT_MEAN = 6  # U = mean / 6: the mean needs 10 units at 60 %
 TRIGGER = "web-cpu-above-target"
 
 
-def tracking(period_s: int, scale_in_datapoints: int = 15) -> AsgTarget:
+def tracking(period_s: int, scale_in_datapoints: int | None = None) -> AsgTarget:
     trigger = {"trigger_alarm": TRIGGER} if period_s < 60 else {}
     policy = TargetTrackingPolicy(
         name="cpu",
@@ -66,8 +66,8 @@ TRIGGER_ALARM = AlarmDefinition(
 POLICIES: list[tuple[str, PolicySpec]] = [
     ("aws-target-tracking (1-minute alarms)", "aws-target-tracking"),
     ("target tracking, 1-minute metric", tracking(60)),
-    ("target tracking, 10 s + trigger, scale-in 15 dp (150 s)", tracking(10)),
-    ("target tracking, 10 s + trigger, scale-in 90 dp (15 min)", tracking(10, scale_in_datapoints=90)),
+    ("target tracking, 10 s + trigger, default (scale-in 15 min)", tracking(10)),
+    ("target tracking, 10 s + trigger, scale-in 15 dp (150 s)", tracking(10, scale_in_datapoints=15)),
 ]
 
 

@@ -58,7 +58,7 @@ MAX_RECORDED_DATAPOINTS = 120
 def recorded_metrics(target: TargetBase, metrics: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """The newest datapoints of each series that its policy's windows used, at most MAX_RECORDED_DATAPOINTS."""
     windows = {
-        p.name: max(p.scale_out_datapoints, p.scale_in_datapoints)
+        p.name: max(p.scale_out_datapoints, p.scale_in_window)
         for p in target.policies
         if isinstance(p, TargetTrackingPolicy)
     }

@@ -2,7 +2,7 @@
 
 AWS semantics (docs/aws-semantics.md, "Target tracking") with the windows AWS hides made visible
 on the policy: scale out proportionally once ``scale_out_datapoints`` are above target, scale in
-conservatively once ``scale_in_datapoints`` are below ``(1 - scale_in_margin) x target``. Missing
+conservatively once ``scale_in_window`` datapoints are below ``(1 - scale_in_margin) x target``. Missing
 or stale data never scales in: the policy votes HOLD, which vetoes every other policy's scale-in.
 A policy with ``disable_scale_in`` abstains on scale-in ("Several policies, and `disable_scale_in`").
 """
@@ -74,7 +74,7 @@ def decided_by_newest(policy: TargetTrackingPolicy, newest: Sequence[Datapoint],
         return False
     if all(p.value > policy.target_value for p in out_window):
         return True
-    if policy.disable_scale_in or len(points) >= policy.scale_in_datapoints:
+    if policy.disable_scale_in or len(points) >= policy.scale_in_window:
         return True
     threshold = scale_in_threshold(policy)
     return any(p.value >= threshold for p in points)
@@ -153,7 +153,7 @@ def _scale_in_or_hold(
     policy: TargetTrackingPolicy, series: list[Datapoint], signal: Signal, served: UnitsServed
 ) -> PolicyResult:
     current = signal.current_capacity
-    needed = policy.scale_in_datapoints
+    needed = policy.scale_in_window
     window = series[-needed:]
     threshold = scale_in_threshold(policy)
     latest = series[-1].value
@@ -194,5 +194,5 @@ def _tolerance_detail(policy: TargetTrackingPolicy, latest: float) -> str:
         return f"{label} {latest:.1f} > target {target:.1f} for fewer than {policy.scale_out_datapoints} datapoints"
     threshold = scale_in_threshold(policy)
     if latest < threshold:
-        return f"{label} {latest:.1f} < {threshold:.1f} for fewer than {policy.scale_in_datapoints} datapoints"
+        return f"{label} {latest:.1f} < {threshold:.1f} for fewer than {policy.scale_in_window} datapoints"
     return f"{label} {latest:.1f}, within tolerance of target {target:.1f} (scale-in below {threshold:.1f})"

@@ -35,7 +35,8 @@ _CRON_PROBE_TIME = datetime(2000, 1, 1)  # any start time: only the expression's
 # Defaults that AWS target tracking uses but does not let users change (docs/aws-semantics.md,
 # "Alarm windows and how far back Marea reads").
 AWS_SCALE_OUT_DATAPOINTS = 3  # scale-out alarm: 3 of 3 one-minute datapoints above target
-AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 datapoints below (1 - 0.1) x target
+AWS_SCALE_IN_DATAPOINTS = 15  # scale-in alarm: 15 of 15 one-minute datapoints below (1 - 0.1) x target
+AWS_SCALE_IN_WINDOW_S = AWS_SCALE_IN_DATAPOINTS * 60  # the same window in time: 15 minutes
 AWS_SCALE_IN_MARGIN = 0.10
 AWS_COOLDOWN_S = 300
 # Periods below a minute that CloudWatch alarms take (PutMetricAlarm), on metrics put with StorageResolution 1.
@@ -133,6 +134,13 @@ def _absent(value: object) -> bool:
     return value is None
 
 
+def default_scale_in_datapoints(period_s: int) -> int:
+    """AWS's 15-minute scale-in window in datapoints of ``period_s`` (90 of 10 s), and never fewer than its
+    15 datapoints (15 of 5 minutes stay 15). Counted in datapoints, a 10 s metric's window was 150 s, and the
+    policy changed capacity 6x as often as on a 1-minute metric (docs/aws-semantics.md, "Alarm windows")."""
+    return max(AWS_SCALE_IN_DATAPOINTS, AWS_SCALE_IN_WINDOW_S // period_s)
+
+
 class TargetTrackingPolicy(Frozen):
     """Keep a metric near a target value; the windows AWS hides are visible here."""
 
@@ -145,7 +153,14 @@ class TargetTrackingPolicy(Frozen):
     # Scale in only when every datapoint of the scale-in window is below (1 - margin) x target.
     scale_in_margin: float = Field(default=AWS_SCALE_IN_MARGIN, ge=0, lt=1)
     scale_out_datapoints: int = Field(default=AWS_SCALE_OUT_DATAPOINTS, ge=1, le=MAX_WINDOW_DATAPOINTS)
-    scale_in_datapoints: int = Field(default=AWS_SCALE_IN_DATAPOINTS, ge=1, le=MAX_WINDOW_DATAPOINTS)
+    # None: AWS's 15 minutes in the metric's datapoints (scale_in_window), not stored, so it follows the period.
+    scale_in_datapoints: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_WINDOW_DATAPOINTS,
+        exclude_if=_absent,
+        description="datapoints of the scale-in window; default 15 minutes of them (15 at 60 s, 90 at 10 s)",
+    )
     disable_scale_in: bool = False
     # Evaluated on the schedule's ticks (once a minute); an alarm named here evaluates the target at once when its
     # state changes, as AWS's own target-tracking alarm does (e.g. the metric above target_value for
@@ -160,10 +175,10 @@ class TargetTrackingPolicy(Frozen):
 
     @field_validator("scale_out_datapoints", "scale_in_datapoints")
     @classmethod
-    def _window_readable(cls, value: int, info: ValidationInfo) -> int:
+    def _window_readable(cls, value: int | None, info: ValidationInfo) -> int | None:
         """A window reaching back further than CloudWatch keeps the metric's period could never fill."""
         metric = info.data.get("metric")
-        if metric is None:  # the metric itself was invalid; its own error says so
+        if metric is None or value is None:  # the metric's own error says so; a default window always fits
             return value
         period_s = metric.period_s
         kept = oldest_readable(period_s)
@@ -181,11 +196,18 @@ class TargetTrackingPolicy(Frozen):
         return self.metric.period_s
 
     @property
+    def scale_in_window(self) -> int:
+        """Datapoints of the scale-in window: the given ones, else AWS's 15 minutes of them."""
+        if self.scale_in_datapoints is not None:
+            return self.scale_in_datapoints
+        return default_scale_in_datapoints(self.period_s)
+
+    @property
     def lookback(self) -> timedelta:
         """How far back the policy is read: its longest window, plus the periods by which the newest
         datapoint may lag before it counts as stale (so a late metric still fills the window), and
         never fewer than MIN_LOOKBACK_PERIODS."""
-        window = max(self.scale_out_datapoints, self.scale_in_datapoints) + STALE_AFTER_PERIODS
+        window = max(self.scale_out_datapoints, self.scale_in_window) + STALE_AFTER_PERIODS
         return timedelta(seconds=max(window, MIN_LOOKBACK_PERIODS) * self.period_s)
 
 
