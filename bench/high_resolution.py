@@ -11,7 +11,7 @@ nothing finer), EC2 units (4 minutes to boot), U = mean demand / 6 (the mean nee
   scale-in window of 15 datapoints (150 s: the default before 2026-12-04, when windows counted datapoints).
 
 Prints one line per policy: capacity changes per hour, under-provisioned minutes, unit-hours and their ratio
-to the 1-minute policy's. About a minute and a half on 2 cores (the 10 s replays take ~20 s each).
+to the 1-minute policy's. About 40 s on 2 cores (the 10 s target-tracking replays take ~17 s each).
 
 Usage: .venv/bin/python bench/high_resolution.py [--hours N]  (N: the busiest N hours only)
 """

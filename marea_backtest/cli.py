@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,10 +19,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from chalicelib.backtest.policies.engine import UnsupportedPolicyError
-from chalicelib.backtest.replay import POLICY_NAMES, Result
+from chalicelib.backtest.replay import POLICY_NAMES, Result, make_controller
 from chalicelib.backtest.trace import STEPS_S
 from chalicelib.backtest.world import KINDS, MINUTE_S, World
-from chalicelib.models.targets import ScheduledPolicy, Target
+from chalicelib.models.targets import ScheduledPolicy, StepScalingPolicy, Target
 from chalicelib.target_backtest import KIND_OF_TARGET
 from marea_backtest.comparison import format_comparison
 from marea_backtest.frontier import format_frontier, write_frontier_csv
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_combinations(args)
         loaded = read_trace(args.trace)
         target = read_target(args.target) if args.target is not None else None
-        alarms = read_alarms(args.alarms) if args.alarms is not None else {}
+        alarms = read_alarms(args.alarms, _needed_alarms(target, args.step)) if args.alarms and target else {}
         policies = parse_policies(args.policy) if args.policy is not None else []
         targets = sweep_targets(parse_sweep(args.sweep), args.target_utilization) if args.sweep is not None else None
         if args.jobs < 1:
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         if target is not None:
             world = _world(args, start, args.target_utilization, target)
+            make_controller(target, world, trace, alarms)  # refused now, not after the other replays ran
             replays.insert(0, Replay(target, world, label=f"target:{target.id}", alarms=alarms))
         unit = ("min" if args.step == MINUTE_S else "steps") if len(replays) == 1 else "replays"
         progress = ProgressBar(f"{trace.name} {', '.join(r.label or str(r.policy) for r in replays)}", unit=unit)
@@ -93,6 +95,12 @@ def _world(args: argparse.Namespace, start: datetime, target_utilization: float,
         max_units=args.max if args.max is not None else high,
         start=start,
     )
+
+
+def _needed_alarms(target: Target, step_s: int) -> set[str]:
+    """The alarms a replay of ``target`` evaluates: its step policies', and in a finer replay its triggers."""
+    steps = {p.alarm_name for p in target.policies if isinstance(p, StepScalingPolicy)}
+    return steps | set(target.alarm_names) if step_s < MINUTE_S else steps
 
 
 def _check_combinations(args: argparse.Namespace) -> None:
@@ -172,8 +180,9 @@ def _check_directories(args: argparse.Namespace) -> None:
 
 
 def _per_policy(out: Path, policy: str) -> Path:
-    """``OUT.csv`` -> ``OUT.<policy>.csv``: one per-minute CSV per policy of a comparison."""
-    return out.with_name(f"{out.stem}.{policy}{out.suffix}")
+    """``OUT.csv`` -> ``OUT.<policy>.csv``: one per-minute CSV per policy of a comparison (``target:web``
+    -> ``target-web``: a colon is no file name everywhere)."""
+    return out.with_name(f"{out.stem}.{re.sub(r'[^A-Za-z0-9._-]', '-', policy)}{out.suffix}")
 
 
 def _read_schedule(path: Path) -> ScheduledPolicy:

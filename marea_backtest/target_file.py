@@ -9,6 +9,7 @@ policies, evaluated in the replay as the Lambda's backtest evaluates them.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +32,22 @@ def read_target(path: Path) -> Target:
         raise ValueError(f"{path}: not a target: {exc}") from exc
 
 
-def read_alarms(path: Path) -> dict[str, AlarmDefinition]:
+def read_alarms(path: Path, needed: Collection[str]) -> dict[str, AlarmDefinition]:
+    """The ``needed`` alarms of a describe-alarms file (a target's ``alarm_names``): the file may hold any
+    others, metric-math ones included, which are not read; a needed one that cannot be replayed is refused."""
     document = _json(path)
     entries = document.get("MetricAlarms") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ValueError(f"{path}: expected the output of aws cloudwatch describe-alarms (an object with MetricAlarms)")
     alarms: dict[str, AlarmDefinition] = {}
     for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{path}: MetricAlarms[{index}] is not an alarm (a JSON object)")
+        if not isinstance(entry, dict) or entry.get("AlarmName") not in needed:
+            continue
         try:
             definition = AlarmDefinition.from_metric_alarm(entry)  # names the fields an entry lacks
-        except (ValueError, TypeError) as exc:  # UnsupportedAlarmError, pydantic's ValidationError
-            raise ValueError(f"{path}: MetricAlarms[{index}]: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:  # UnsupportedAlarmError, ValidationError, a bad dimension
+            detail = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{path}: MetricAlarms[{index}] ({entry['AlarmName']}): {detail}") from exc
         alarms[definition.name] = definition
     return alarms
 

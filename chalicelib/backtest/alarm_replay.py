@@ -15,6 +15,7 @@ from datetime import datetime
 
 from chalicelib.alarm_evaluation import AlarmDefinition, evaluate
 from chalicelib.backtest.periods import MINUTE_S, PeriodDatapoints
+from chalicelib.backtest.trace import step_hint
 from chalicelib.backtest.world_metrics import AGGREGATES, Reading, reading_of_named
 from chalicelib.models.signals import AlarmObservation, AlarmState
 
@@ -35,7 +36,7 @@ class ReplayedAlarm:
             raise UnsupportedPolicyError(
                 f"alarm {definition.name!r} has a {definition.period_s} s period; a replay in steps of {step_s} s has"
                 f" one value a step, so it evaluates periods that are multiples of {step_s} s only"
-                + (" (replay a finer trace: marea backtest --step)" if definition.period_s < step_s else "")
+                + step_hint(definition.period_s)
             )
         self.definition = definition
         self.reading: Reading = reading_of_named(definition.namespace, definition.metric_name, definition.statistic)

@@ -15,7 +15,7 @@ from chalicelib.backtest.policies.engine import EngineController
 from chalicelib.backtest.policies.every_minute import EveryMinute
 from chalicelib.backtest.policies.hpa import Hpa
 from chalicelib.backtest.policies.presets import marea_target, schedule_from_history, scheduled_target
-from chalicelib.backtest.trace import Trace
+from chalicelib.backtest.trace import Trace, TraceError
 from chalicelib.backtest.world import MINUTE_S, Fleet, World
 from chalicelib.models.targets import TargetBase
 
@@ -59,6 +59,12 @@ def run_backtest(
     (for ``scheduled`` by name, from day 7 on: its schedule is written from the first week).
     """
     step_s = trace.step_s
+    if step_s < MINUTE_S and (world.start.second or world.start.microsecond):
+        # The schedule ticks on the minute and 1-minute periods close on it: a finer replay counts both from
+        # the step index, so step 0 must be on a minute, as a minute replay's ticks are its minutes.
+        raise TraceError(
+            f"{trace.name}: a replay in {step_s} s steps starts on a whole minute, not at {world.start.isoformat()}"
+        )
     controller = make_controller(policy, world, trace, alarms)
     initial = world.ideal_units(trace.demand[0], step_s) if trace.demand else world.min_units
     delay_steps = world.delay_steps(step_s)

@@ -13,6 +13,12 @@ STEPS_S = (10, 20, 30, 60)
 MINUTE_S = 60
 
 
+def step_hint(period_s: int) -> str:
+    """The ``--step`` that replays a period: the longest step that divides it."""
+    fits = [step for step in STEPS_S if period_s % step == 0]
+    return f" (replay in steps of {max(fits)} s: marea backtest --step {max(fits)})" if fits else ""
+
+
 class TraceError(ValueError):
     """Demand that is not a trace: negative, infinite or NaN requests (or a malformed trace file)."""
 

@@ -10,8 +10,9 @@ trace is finer: 10, 20 or 30 s):
   desired units;
 - a scale-out ordered at step t serves from D minutes later (D = 2 fargate, 4 ec2, 6 kops); a scale-in
   takes effect at t, cancelling booting units first (the most recently ordered first);
-- a step is under-provisioned when demand > ready * unit_capacity; cost is the desired (booting +
-  serving) units summed over time;
+- a step is under-provisioned when its demand is more than the ready units serve in it
+  (``demand · 60 / step > ready · unit_capacity``); cost is the desired (booting + serving) units summed
+  over time;
 - the run starts with the units the first step needs at the target utilization, all ready.
 """
 
@@ -31,8 +32,8 @@ PROVISIONING_DELAY_MIN: dict[Kind, int] = {"fargate": 2, "ec2": 4, "kops": 6}
 KINDS: tuple[Kind, ...] = ("ec2", "fargate", "kops")
 # Minute 0 of a trace, unless told otherwise: a Monday, so "weekday" means the same in every run.
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
-MAX_UNITS_LIMIT = 100_000
-MINUTE_S = 60  # the engine's own ceiling (models/targets.py MAX_CAPACITY_LIMIT)
+MAX_UNITS_LIMIT = 100_000  # the engine's own ceiling (models/targets.py MAX_CAPACITY_LIMIT)
+MINUTE_S = 60
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from chalicelib.models.targets import (
     TargetTrackingPolicy,
 )
 from marea_backtest import Result, Trace, World, run_backtest, trace_from_rates
-from marea_backtest.report import format_minutes
 
 COMPARED_POLICIES = ("marea", "aws-target-tracking")
 # A target's kind -> the backtest world's kind (its provisioning delay).
@@ -97,7 +96,7 @@ def format_table(results: Sequence[Result]) -> list[str]:
     lines = [f"  {'policy':<20}   {'under-provisioned minutes':>25}   {'unit-hours':>10}   {'scaling actions':>22}"]
     for result in results:
         s = result.summary
-        under = f"{s.under_provisioned_pct:.1f} % ({format_minutes(s.under_provisioned_minutes)} min)"
+        under = f"{s.under_provisioned_pct:.1f} % ({s.under_provisioned_steps} min)"  # a minute a step
         actions = f"{s.scaling_actions} ({s.scale_outs} out, {s.scale_ins} in)"
         lines.append(f"  {result.policy:<20}   {under:>25}   {s.unit_hours:>10.1f}   {actions:>22}")
     return lines

@@ -164,12 +164,14 @@ def test_given_a_target_file_that_is_not_a_target_then_nothing_is_replayed(
         ({"Alarms": []}, "expected the output of aws cloudwatch describe-alarms"),
         (
             {"MetricAlarms": [{k: v for k, v in describe_alarms()["MetricAlarms"][0].items() if k != "AlarmArn"}]},
-            "MetricAlarms[0]: alarm 'web-cpu-above-target': missing AlarmArn",
+            "MetricAlarms[0] (web-cpu-above-target): alarm 'web-cpu-above-target': missing AlarmArn",
         ),
-        (describe_alarms(Period="ten"), "MetricAlarms[0]: invalid literal for int()"),
-        ({"MetricAlarms": ["web-cpu-above-target"]}, "MetricAlarms[0] is not an alarm"),
+        (describe_alarms(Period="ten"), "MetricAlarms[0] (web-cpu-above-target): invalid literal for int()"),
+        (describe_alarms(Dimensions=[{"Name": "Service"}]), "MetricAlarms[0] (web-cpu-above-target): no 'Value'"),
+        # Entries that are not alarms, or alarms the target does not name, are not read: the trigger is missing.
+        ({"MetricAlarms": [TRIGGER, {"AlarmName": "other"}]}, "on alarm 'web-cpu-above-target', whose definition"),
     ],
-    ids=["not-describe-alarms", "missing-field", "bad-period", "not-an-object"],
+    ids=["not-describe-alarms", "missing-field", "bad-period", "bad-dimension", "not-the-targets"],
 )
 def test_given_an_alarms_file_that_is_not_describe_alarms_output_then_nothing_is_replayed(
     files: dict[str, Path], capsys: pytest.CaptureFixture[str], alarms: dict[str, Any], message: str
@@ -196,3 +198,55 @@ def test_given_neither_presets_nor_a_target_then_the_cli_asks_for_one(
     code, _, stderr = run([str(files["trace"]), *argv], capsys)
 
     assert (code, message in stderr) == (2, True), stderr
+
+
+def test_given_alarms_the_target_does_not_name_then_they_are_not_read_even_when_no_replay_could_evaluate_them(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plain describe-alarms output holds every alarm of the account, metric-math ones included."""
+    math_alarm = {"AlarmName": "error-rate", "Metrics": [{"Id": "e1", "Expression": "m1 / m2"}]}
+    files["alarms"].write_text(json.dumps({"MetricAlarms": [math_alarm, *describe_alarms()["MetricAlarms"]]}))
+    argv = [str(files["trace"]), "--target", str(files["target"]), "--alarms", str(files["alarms"]), "--step", "10"]
+
+    code, stdout, stderr = run([*argv, "--unit-capacity", "10"], capsys)
+
+    assert code == 0, stderr
+    assert "with policy target:web" in stdout
+
+
+def test_given_a_fine_step_and_a_start_inside_a_minute_then_the_replay_is_refused(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The schedule ticks on the minute: a finer replay starting at :30 would tick at :30."""
+    argv = [str(files["trace"]), "--target", str(files["target"]), "--alarms", str(files["alarms"]), "--step", "10"]
+
+    code, _, stderr = run([*argv, "--unit-capacity", "10", "--start", "2024-01-01T00:00:30+00:00"], capsys)
+
+    assert code == 2
+    assert "a replay in 10 s steps starts on a whole minute, not at 2024-01-01T00:00:30+00:00" in stderr
+
+
+def test_given_several_jobs_then_a_target_that_cannot_be_replayed_is_refused_before_any_replay_runs(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(files["trace"]), "--target", str(files["target"]), "--policy", "hpa,aws-target-tracking"]
+
+    code, stdout, stderr = run([*argv, "--unit-capacity", "10", "--jobs", "2"], capsys)
+
+    assert code == 2
+    assert "reads datapoints of 10 s; a replay in steps of 60 s" in stderr
+    assert "replay in steps of 10 s: marea backtest --step 10" in stderr
+    assert stderr.count("\n") == 1, stderr  # the refusal only: no replay's progress
+    assert stdout == ""
+
+
+def test_given_a_target_in_a_comparison_then_its_csv_is_named_without_a_colon(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = files["dir"] / "o.csv"
+    argv = [str(files["trace"]), "--target", str(files["target"]), "--alarms", str(files["alarms"]), "--step", "10"]
+
+    code, _, stderr = run([*argv, "--policy", "hpa", "--unit-capacity", "10", "--out", str(out)], capsys)
+
+    assert code == 0, stderr
+    assert sorted(path.name for path in files["dir"].glob("o.*.csv")) == ["o.hpa.csv", "o.target-web.csv"]

@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.models.targets import TargetTrackingPolicy
+from chalicelib.store.items import TARGET_ADAPTER
+
 HEADERS = {"Content-Type": "application/json"}
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
 def web_target(**overrides: Any) -> dict[str, Any]:
@@ -60,6 +64,41 @@ def test_given_an_existing_target_when_put_again_then_replaced_with_next_version
     assert response.status_code == 200
     assert response.json_body["version"] == 2
     assert client.http.get("/targets/web").json_body["max"] == 20
+
+
+def test_a_default_scale_in_window_is_not_stored_so_a_patched_period_gets_its_own_and_a_given_one_stays(
+    client: Any,
+) -> None:
+    """AWS's 15 minutes in the metric's datapoints: 90 of 10 s, then 15 of 60 s once the period is patched."""
+    fast = {
+        "type": "target_tracking",
+        "name": "cpu",
+        "metric": {"type": "custom", "namespace": "App", "metric_name": "CPUUtilization", "period_s": 10},
+        "target_value": 60,
+    }
+    assert put(client, "web", web_target(policies=[fast])).status_code == 201
+
+    def stored() -> tuple[dict[str, Any], TargetTrackingPolicy]:
+        """The policy as GET returns it, and as the engine reads it."""
+        document = client.http.get("/targets/web").json_body
+        document.pop("version")
+        tracking = TARGET_ADAPTER.validate_python(document).policies[0]
+        assert isinstance(tracking, TargetTrackingPolicy)
+        return document["policies"][0], tracking
+
+    returned, tracking = stored()
+    assert "scale_in_datapoints" not in returned
+    assert tracking.scale_in_window == 90
+    minute = {**fast, "metric": {**fast["metric"], "period_s": 60}}
+    patched = client.http.patch("/targets/web", headers=MERGE_PATCH, body=json.dumps({"policies": [minute]}))
+    assert patched.status_code == 200, patched.json_body
+    returned, tracking = stored()
+    assert "scale_in_datapoints" not in returned
+    assert tracking.scale_in_window == 15
+    given = {**fast, "scale_in_datapoints": 15}
+    assert put(client, "web", web_target(policies=[given])).status_code == 200
+    returned, tracking = stored()
+    assert (returned["scale_in_datapoints"], tracking.scale_in_window) == (15, 15)
 
 
 def test_given_targets_when_listed_then_all_returned_by_id(client: Any) -> None:

@@ -32,6 +32,7 @@ from chalicelib.alarm_evaluation import AlarmDefinition
 from chalicelib.backtest.alarm_replay import ReplayedAlarm, UnsupportedPolicyError
 from chalicelib.backtest.periods import PeriodDatapoints, RequestSeries
 from chalicelib.backtest.policies.base import Decision, Observation
+from chalicelib.backtest.trace import step_hint
 from chalicelib.backtest.world import MINUTE_S, World
 from chalicelib.backtest.world_metrics import AGGREGATES, Reading, reading_of
 from chalicelib.engine import decide, remember
@@ -154,8 +155,7 @@ def _replayable_period(policy: str, period_s: int, step_s: int) -> int:
     if period_s % step_s:
         raise UnsupportedPolicyError(
             f"policy {policy!r} reads datapoints of {period_s} s; a replay in steps of {step_s} s has one value a"
-            f" step, so it replays periods that are multiples of {step_s} s only"
-            + (" (replay a finer trace: marea backtest --step)" if period_s < step_s else "")
+            f" step, so it replays periods that are multiples of {step_s} s only" + step_hint(period_s)
         )
     return period_s
 
