@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.alarm_evaluation import AlarmDefinition, ComparisonOperator
 from chalicelib.backtest import Trace, TraceError, UnsupportedPolicyError, World, run_backtest, trace_from_rates
 from chalicelib.models.targets import (
     AdjustmentType,
@@ -26,7 +25,7 @@ from chalicelib.models.targets import (
     TargetBase,
     TargetTrackingPolicy,
 )
-from tests.backtest.factories import daily_trace
+from tests.backtest.factories import alarm, daily_trace
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WORLD = World(kind="ec2", unit_capacity=10.0, start=T0)
@@ -40,24 +39,6 @@ PER_TARGET = PredefinedMetric(
 def tracking_target(metric: CustomMetric | PredefinedMetric, target_value: float, **fields: Any) -> TargetBase:
     policy = TargetTrackingPolicy(name="tt", metric=metric, target_value=target_value, **fields)
     return TargetBase(id="web", min=1, max=200, policies=[policy])
-
-
-def alarm(name: str, **overrides: Any) -> AlarmDefinition:
-    fields: dict[str, Any] = {
-        "name": name,
-        "arn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}",
-        "namespace": "AWS/EC2",
-        "metric_name": "CPUUtilization",
-        "dimensions": {"AutoScalingGroupName": "web"},
-        "statistic": "Average",
-        "period_s": 60,
-        "evaluation_periods": 2,
-        "datapoints_to_alarm": 2,
-        "threshold": 80.0,
-        "comparison_operator": ComparisonOperator.GREATER_THAN,
-        **overrides,
-    }
-    return AlarmDefinition(**fields)
 
 
 def every_step(per_minute: tuple[int, ...], steps_per_minute: int) -> tuple[int, ...]:

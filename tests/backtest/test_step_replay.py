@@ -5,36 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
 import pytest
 
-from chalicelib.alarm_evaluation import AlarmDefinition, ComparisonOperator
 from chalicelib.backtest import UnsupportedPolicyError, World, run_backtest, trace_from_rates
 from chalicelib.models.targets import AdjustmentType, StepAdjustment, StepScalingPolicy, TargetBase
-from tests.backtest.factories import step_trace
+from tests.backtest.factories import alarm, step_trace
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WORLD = World(kind="ec2", unit_capacity=10.0, start=T0)
 MINUTE = timedelta(minutes=1)
-
-
-def alarm(**overrides: Any) -> AlarmDefinition:
-    fields: dict[str, Any] = {
-        "name": "cpu-high",
-        "arn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:cpu-high",
-        "namespace": "AWS/EC2",
-        "metric_name": "CPUUtilization",
-        "dimensions": {"AutoScalingGroupName": "web"},
-        "statistic": "Average",
-        "period_s": 60,
-        "evaluation_periods": 2,
-        "datapoints_to_alarm": 2,
-        "threshold": 80.0,
-        "comparison_operator": ComparisonOperator.GREATER_THAN,
-        **overrides,
-    }
-    return AlarmDefinition(**fields)
 
 
 def step_target(adjustment: int, alarm_name: str = "cpu-high", cooldown_s: int = 300) -> TargetBase:
