@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from chalicelib.backtest.replay import Result
-from chalicelib.backtest.world import MINUTE_S
+from chalicelib.backtest.trace import MINUTE_S
 from marea_backtest.report import format_minutes
 
 MINUTES_PER_DAY = 1440

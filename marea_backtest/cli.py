@@ -18,11 +18,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from chalicelib.backtest.policies.engine import UnsupportedPolicyError
+from chalicelib.backtest.policies.engine import UnsupportedPolicyError, replayed_alarm_names
 from chalicelib.backtest.replay import POLICY_NAMES, Result, make_controller
-from chalicelib.backtest.trace import STEPS_S
-from chalicelib.backtest.world import KINDS, MINUTE_S, World
-from chalicelib.models.targets import ScheduledPolicy, StepScalingPolicy, Target
+from chalicelib.backtest.trace import MINUTE_S, STEPS_S
+from chalicelib.backtest.world import KINDS, World
+from chalicelib.models.targets import ScheduledPolicy, Target
 from chalicelib.target_backtest import KIND_OF_TARGET
 from marea_backtest.comparison import format_comparison
 from marea_backtest.frontier import format_frontier, write_frontier_csv
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_combinations(args)
         loaded = read_trace(args.trace)
         target = read_target(args.target) if args.target is not None else None
-        alarms = read_alarms(args.alarms, _needed_alarms(target, args.step)) if args.alarms and target else {}
+        alarms = read_alarms(args.alarms, replayed_alarm_names(target, args.step)) if args.alarms and target else {}
         policies = parse_policies(args.policy) if args.policy is not None else []
         targets = sweep_targets(parse_sweep(args.sweep), args.target_utilization) if args.sweep is not None else None
         if args.jobs < 1:
@@ -95,12 +95,6 @@ def _world(args: argparse.Namespace, start: datetime, target_utilization: float,
         max_units=args.max if args.max is not None else high,
         start=start,
     )
-
-
-def _needed_alarms(target: Target, step_s: int) -> set[str]:
-    """The alarms a replay of ``target`` evaluates: its step policies', and in a finer replay its triggers."""
-    steps = {p.alarm_name for p in target.policies if isinstance(p, StepScalingPolicy)}
-    return steps | set(target.alarm_names) if step_s < MINUTE_S else steps
 
 
 def _check_combinations(args: argparse.Namespace) -> None:

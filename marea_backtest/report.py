@@ -6,7 +6,8 @@ import csv
 from pathlib import Path
 
 from chalicelib.backtest.replay import Result
-from chalicelib.backtest.world import MINUTE_S, World
+from chalicelib.backtest.trace import MINUTE_S
+from chalicelib.backtest.world import World
 
 CSV_COLUMNS = ["minute", "demand", "desired", "ready", "ideal", "utilization", "under_provisioned", "note"]
 # A finer replay's rows are steps: the first column counts seconds since the start instead.

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.alarm_evaluation import AlarmDefinition, evaluate
-from chalicelib.backtest.periods import MINUTE_S, PeriodDatapoints
-from chalicelib.backtest.trace import step_hint
+from chalicelib.backtest.periods import PeriodDatapoints
+from chalicelib.backtest.trace import MINUTE_S, step_hint
 from chalicelib.backtest.world_metrics import AGGREGATES, Reading, reading_of_named
 from chalicelib.models.signals import AlarmObservation, AlarmState
 

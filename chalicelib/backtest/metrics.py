@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from chalicelib.backtest.world import MINUTE_S, World
+from chalicelib.backtest.trace import MINUTE_S
+from chalicelib.backtest.world import World
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from chalicelib.backtest.trace import MINUTE_S
 from chalicelib.models.signals import Datapoint
-
-MINUTE_S = 60
 
 
 class RequestSeries(list[Datapoint]):

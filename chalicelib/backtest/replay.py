@@ -15,8 +15,8 @@ from chalicelib.backtest.policies.engine import EngineController
 from chalicelib.backtest.policies.every_minute import EveryMinute
 from chalicelib.backtest.policies.hpa import Hpa
 from chalicelib.backtest.policies.presets import marea_target, schedule_from_history, scheduled_target
-from chalicelib.backtest.trace import Trace, TraceError
-from chalicelib.backtest.world import MINUTE_S, Fleet, World
+from chalicelib.backtest.trace import MINUTE_S, Trace, TraceError
+from chalicelib.backtest.world import Fleet, World
 from chalicelib.models.targets import TargetBase
 
 POLICY_NAMES = ("marea", "aws-target-tracking", "hpa", "scheduled")
@@ -38,7 +38,10 @@ class Result:
     notes: tuple[str, ...]  # the policy's reason, in the steps it changed the desired units
     summary: Summary
     cpu_seconds: float  # CPU time of the replay loop
-    step_s: int = MINUTE_S
+
+    @property
+    def step_s(self) -> int:
+        return self.summary.step_s
 
 
 def run_backtest(
@@ -102,7 +105,6 @@ def run_backtest(
         notes=tuple(notes),
         summary=summarize(world, trace.demand, desired, ready, initial, step_s),
         cpu_seconds=cpu_seconds,
-        step_s=step_s,
     )
 
 

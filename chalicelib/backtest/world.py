@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from chalicelib.backtest.trace import MINUTE_S
+
 Kind = Literal["ec2", "fargate", "kops"]
 # Minutes from ordering a unit to its first served minute: a Fargate task starts in about a
 # minute or two, an EC2 instance boots and passes health checks in about four, a kops node
@@ -33,7 +35,6 @@ KINDS: tuple[Kind, ...] = ("ec2", "fargate", "kops")
 # Minute 0 of a trace, unless told otherwise: a Monday, so "weekday" means the same in every run.
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
 MAX_UNITS_LIMIT = 100_000  # the engine's own ceiling (models/targets.py MAX_CAPACITY_LIMIT)
-MINUTE_S = 60
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from chalicelib.alarm_evaluation import AlarmDefinition
 from chalicelib.backtest.alarm_replay import ReplayedAlarm, UnsupportedPolicyError
 from chalicelib.backtest.periods import PeriodDatapoints, RequestSeries
 from chalicelib.backtest.policies.base import Decision, Observation
-from chalicelib.backtest.trace import step_hint
-from chalicelib.backtest.world import MINUTE_S, World
+from chalicelib.backtest.trace import MINUTE_S, step_hint
+from chalicelib.backtest.world import World
 from chalicelib.backtest.world_metrics import AGGREGATES, Reading, reading_of
 from chalicelib.engine import decide, remember
 from chalicelib.engine.target_tracking import metric_period_s
@@ -76,7 +76,6 @@ class EngineController:
         self._target = target
         self._start = world.start
         self._step = timedelta(seconds=step_s)
-        self._step_s = step_s
         self._steps_per_minute = MINUTE_S // step_s
         tracking = [p for p in target.policies if isinstance(p, TargetTrackingPolicy)]
         # Each target-tracking policy's datapoints: {policy name: feed}, feeds shared by equal metrics.
@@ -169,14 +168,10 @@ def _aggregate(policy: str, statistic: str) -> Callable[[Sequence[float]], float
     return aggregate
 
 
-def _replayed_alarms(
-    target: TargetBase, alarms: Mapping[str, AlarmDefinition], start: datetime, step_s: int
-) -> dict[str, ReplayedAlarm]:
-    """The alarm of each step policy, evaluated in the replay; a step policy without its alarm is refused.
-
-    A finer replay also evaluates target-tracking policies' ``trigger_alarm``s, which decide when the target is
-    evaluated between the minute's ticks (a minute replay evaluates it every step)."""
-    needed: dict[str, str] = {}  # alarm name: what needs it
+def replayed_alarm_names(target: TargetBase, step_s: int) -> dict[str, str]:
+    """The alarms a replay of ``target`` in steps of ``step_s`` evaluates, each with what needs it: its step
+    policies' alarms, and in a finer replay its target-tracking policies' ``trigger_alarm``s."""
+    needed: dict[str, str] = {}
     for policy in target.policies:
         if isinstance(policy, StepScalingPolicy):
             needed.setdefault(policy.alarm_name, f"step policy {policy.name!r} acts on alarm")
@@ -185,8 +180,18 @@ def _replayed_alarms(
                 policy.trigger_alarm,
                 f"target-tracking policy {policy.name!r} is evaluated in {step_s} s steps on alarm",
             )
+    return needed
+
+
+def _replayed_alarms(
+    target: TargetBase, alarms: Mapping[str, AlarmDefinition], start: datetime, step_s: int
+) -> dict[str, ReplayedAlarm]:
+    """The alarm of each step policy, evaluated in the replay; a step policy without its alarm is refused.
+
+    A finer replay also evaluates target-tracking policies' ``trigger_alarm``s, which decide when the target is
+    evaluated between the minute's ticks (a minute replay evaluates it every step)."""
     replayed: dict[str, ReplayedAlarm] = {}
-    for name, needs in needed.items():
+    for name, needs in replayed_alarm_names(target, step_s).items():
         definition = alarms.get(name)
         if definition is None:
             raise UnsupportedPolicyError(

@@ -10,7 +10,7 @@ and the units of its last step.
 from __future__ import annotations
 
 from chalicelib.backtest.policies.base import Controller, Decision, Observation
-from chalicelib.backtest.world import MINUTE_S
+from chalicelib.backtest.trace import MINUTE_S
 
 
 class EveryMinute:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib.backtest.world import MINUTE_S, World
+from chalicelib.backtest.trace import MINUTE_S
+from chalicelib.backtest.world import World
 from chalicelib.models.targets import (
     CustomMetric,
     PredictivePolicy,
