@@ -149,10 +149,13 @@ class StepResult:
 class LoadGenerator:
     def __init__(self, urls: list[str], clients: int, room_size: int, seed: int = 7) -> None:
         self.tracker_ref = [Tracker()]
+        if room_size < len(urls):
+            raise ValueError(f"a room of {room_size} cannot have members on each of {len(urls)} instances")
         rooms = clients // room_size
-        # Consecutive clients alternate instances, so every room has members on both.
+        # Client n is member number n // rooms of room n % rooms; members take turns at instances, so every
+        # message crosses instances (pub/sub to the others' members), as in a real deployment behind a balancer.
         self.clients = [
-            Client(urls[n % len(urls)], f"r-{n % rooms}", f"user{n}", self.tracker_ref)
+            Client(urls[(n // rooms) % len(urls)], f"r-{n % rooms}", f"user{n}", self.tracker_ref)
             for n in range(rooms * room_size)
         ]
         self.room_size = room_size
