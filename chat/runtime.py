@@ -30,6 +30,7 @@ from chat.guard import FrameGuard
 from chat.manager import ChatManager
 from chat.metrics import connected_clients_emf
 from chat.namespace import ChatNamespace
+from chat.redis_pipe import RedisPipe
 from chat.settings import ChatSettings
 from chat.store import ChatStore
 from chat.transport import DirectWriteServer
@@ -43,6 +44,8 @@ HEALTH_PING_TIMEOUT_S = 1.0
 MAX_RECONNECT_SPREAD_MS = 5000
 DISCONNECT_TIMEOUT_S = 2.0
 REDIS_POOL_WAIT_S = 5.0
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_REPLY_TIMEOUT_S = 5.0
 
 
 # CPython's cyclic GC walks every live object in a full collection: with hundreds of connections that is a
@@ -72,15 +75,22 @@ class ChatRuntime:
             timeout=REDIS_POOL_WAIT_S,
             password=password,
             decode_responses=True,
-            socket_connect_timeout=2,
-            socket_timeout=5,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+            socket_timeout=REDIS_REPLY_TIMEOUT_S,
             # A restarted Redis leaves every pooled connection dead: retry once on a fresh one, quickly.
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self.redis = Redis.from_pool(pool)
+        self.writes = RedisPipe(
+            settings.redis_url,
+            password=password,
+            connect_timeout_s=REDIS_CONNECT_TIMEOUT_S,
+            reply_timeout_s=REDIS_REPLY_TIMEOUT_S,
+        )
         self.store = ChatStore(
             self.redis,
+            self.writes,
             instance_id=self.instance_id,
             key_prefix=settings.key_prefix,
             history_size=settings.history_size,
@@ -90,7 +100,7 @@ class ChatRuntime:
         self.manager = ChatManager(
             settings.redis_url,
             channel=settings.redis_channel,
-            redis_options={"socket_connect_timeout": 2, "password": password},
+            redis_options={"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S, "password": password},
         )
         self.sio = DirectWriteServer(
             async_mode="asgi",
@@ -218,4 +228,5 @@ class ChatRuntime:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        await self.writes.aclose()
         await self.redis.aclose()

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from chat import json_codec
 from chat.protocol import ChatMessage
+from chat.redis_pipe import Command, RedisPipe
 
 FIELD_SEPARATOR = "|"
 # A message for a room's history and, optionally, (channel, payload) to PUBLISH with it.
@@ -32,6 +33,7 @@ class ChatStore:
     def __init__(
         self,
         redis: Redis,
+        writes: RedisPipe,
         *,
         instance_id: str,
         key_prefix: str,
@@ -40,6 +42,8 @@ class ChatStore:
         clock: Callable[[], float],
     ) -> None:
         self.redis = redis
+        # Each message's history append and publish go through the lean connection (chat/redis_pipe.py).
+        self.writes = writes
         self.instance_id = instance_id
         self.prefix = key_prefix
         self.history_size = history_size
@@ -97,15 +101,15 @@ class ChatStore:
 
     async def _append_batch(self, batch: list[HistoryAppend]) -> None:
         # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message, publish in batch:
-                if self.history_size > 0:
-                    key = self._history_key(message["room"])
-                    pipe.rpush(key, json_codec.dumps(message))
-                    pipe.ltrim(key, -self.history_size, -1)
-                if publish is not None:
-                    pipe.publish(*publish)
-            await pipe.execute()
+        commands: list[Command] = []
+        for message, publish in batch:
+            if self.history_size > 0:
+                key = self._history_key(message["room"])
+                commands.append(("RPUSH", key, json_codec.dumps(message)))
+                commands.append(("LTRIM", key, -self.history_size, -1))
+            if publish is not None:
+                commands.append(("PUBLISH", *publish))
+        await self.writes.execute(commands)
 
     async def history(self, room: str) -> list[ChatMessage]:
         if self.history_size == 0:

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -47,12 +48,15 @@ class RedisServer:
 
     workdir: Path
     password: str | None = None
+    # (certificate, key) PEM files: the server then speaks TLS only, on `port` (`rediss://`).
+    tls_files: tuple[Path, Path] | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls_files else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         binary = require_binary("redis-server", "redis-server")
@@ -74,18 +78,30 @@ class RedisServer:
 
     @property
     def _options(self) -> list[str]:
-        return NO_PERSISTENCE + (["--requirepass", self.password] if self.password else [])
+        options = NO_PERSISTENCE + (["--requirepass", self.password] if self.password else [])
+        if self.tls_files is None:
+            return options
+        cert, key = (str(path) for path in self.tls_files)
+        tls = ["--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
+        return [*options, "--tls-port", str(self.port), "--port", "0", *tls]
 
     def ping(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            with self._connect() as sock:
                 if self.password:
                     sock.sendall(f"AUTH {self.password}\r\n".encode())
                     sock.recv(16)
                 sock.sendall(b"PING\r\n")
                 return sock.recv(16).startswith(b"+PONG")
-        except OSError:
+        except OSError:  # ssl.SSLError is one too
             return False
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+        if self.tls_files is None:
+            return sock
+        context = ssl.create_default_context(cafile=str(self.tls_files[0]))
+        return context.wrap_socket(sock, server_hostname="127.0.0.1")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from chat import json_codec
 from chat.manager import ChatManager
 from chat.protocol import ChatMessage
+from chat.redis_pipe import RedisPipe
 from chat.store import ChatStore
 from tests.chat.harness import RedisServer, free_port
 
@@ -121,6 +122,9 @@ def run_with_redis(redis_server: RedisServer, body: Callable[[Redis, PubSub], Co
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
             await redis.aclose()
+            for pipe in OPEN_PIPES:
+                await pipe.aclose()
+            OPEN_PIPES.clear()
 
     asyncio.run(scenario())
 
@@ -137,9 +141,21 @@ def a_message(n: int, room: str) -> ChatMessage:
     return {"id": f"{n:016x}", "room": room, "nick": "ana", "text": f"line {n} \u00e9\U0001f600", "ts": n}
 
 
-def a_store(redis: Redis, history_size: int) -> ChatStore:
+OPEN_PIPES: list[RedisPipe] = []
+
+
+def a_store(redis: Redis, history_size: int, *, writes_url: str | None = None) -> ChatStore:
+    """A store on `redis`, writing through a new RedisPipe to the same server (or to `writes_url`)."""
+    pipe = RedisPipe(writes_url or redis_url(redis), connect_timeout_s=1)
+    OPEN_PIPES.append(pipe)
     return ChatStore(
-        redis, instance_id="i", key_prefix="fanout", history_size=history_size, presence_ttl_s=20, clock=lambda: 0.0
+        redis,
+        pipe,
+        instance_id="i",
+        key_prefix="fanout",
+        history_size=history_size,
+        presence_ttl_s=20,
+        clock=lambda: 0.0,
     )
 
 
@@ -167,6 +183,11 @@ def test_without_history_a_message_is_still_published(redis_server: RedisServer)
     run_with_redis(redis_server, body)
 
 
+def redis_url(redis: Redis) -> str:
+    options = redis.connection_pool.connection_kwargs
+    return f"redis://{options['host']}:{options['port']}/{options.get('db', 0)}"
+
+
 async def connected_clients(redis: Redis) -> int:
     return int((await redis.info("clients"))["connected_clients"])
 
@@ -175,37 +196,29 @@ def test_appends_of_one_event_loop_turn_share_one_pipeline_and_keep_their_order(
     """Twenty messages arriving together: one connection, one round trip, history and channel in arrival order."""
 
     async def body(redis: Redis, pubsub: PubSub) -> None:
-        writer = Redis.from_url(redis_server.url, decode_responses=True)  # a pool of its own, empty so far
-        try:
-            store = a_store(writer, history_size=50)
-            before = await connected_clients(redis)
-            await asyncio.gather(
-                *(store.append_history(a_message(n, "r-3"), publish=("fanout-test", f"p{n}")) for n in range(20))
-            )
-            # One pipeline took one connection; twenty separate pipelines would have opened twenty at once.
-            assert await connected_clients(redis) == before + 1
-            assert [payload async for payload in published(pubsub, 20)] == [f"p{n}" for n in range(20)]
-            assert await store.history("r-3") == [a_message(n, "r-3") for n in range(20)]
-        finally:
-            await writer.aclose()
+        store = a_store(redis, history_size=50)
+        before = await connected_clients(redis)
+        await asyncio.gather(
+            *(store.append_history(a_message(n, "r-3"), publish=("fanout-test", f"p{n}")) for n in range(20))
+        )
+        # One pipeline took one connection; twenty separate pipelines would have opened twenty at once.
+        assert await connected_clients(redis) == before + 1
+        assert [payload async for payload in published(pubsub, 20)] == [f"p{n}" for n in range(20)]
+        assert await store.history("r-3") == [a_message(n, "r-3") for n in range(20)]
 
     run_with_redis(redis_server, body)
 
 
 def test_when_redis_is_unreachable_every_message_of_the_batch_hears_it(redis_server: RedisServer) -> None:
-    async def scenario() -> None:
-        unreachable = Redis.from_url(UNREACHABLE_REDIS, socket_connect_timeout=1)
-        try:
-            store = a_store(unreachable, history_size=5)
-            outcomes = await asyncio.gather(
-                *(store.append_history(a_message(n, "r-4"), publish=("fanout-test", "p")) for n in range(3)),
-                return_exceptions=True,
-            )
-            assert all(isinstance(outcome, RedisError) for outcome in outcomes), outcomes
-        finally:
-            await unreachable.aclose()
+    async def body(redis: Redis, pubsub: PubSub) -> None:
+        store = a_store(redis, history_size=5, writes_url=UNREACHABLE_REDIS)
+        outcomes = await asyncio.gather(
+            *(store.append_history(a_message(n, "r-4"), publish=("fanout-test", "p")) for n in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(outcome, RedisError) for outcome in outcomes), outcomes
 
-    asyncio.run(scenario())
+    run_with_redis(redis_server, body)
 
 
 def test_a_cancelled_first_sender_fails_the_batch_instead_of_stranding_it(redis_server: RedisServer) -> None:
