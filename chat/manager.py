@@ -14,22 +14,38 @@ manager's. Two things change:
    per message instead of two, and delivery here waits for Redis to have taken both (when it cannot be
    reached, nobody gets the message and the sender hears `unavailable`).
 
+3. The pub/sub listener reads on a lean connection (chat/redis_subscription.py) instead of redis-py's `PubSub`,
+   and drops this instance's own room events before they are decoded (the stock listener decodes every
+   message, then ignores its own): every instance reads every message any instance publishes. A lost
+   subscription is renewed at once, then, while Redis cannot be reached, after 1, 2, 4 ... 60 s as the stock
+   listener waits.
+
 Instances running the stock manager read what this one publishes and the other way round: the payload is the
 stock `emit` message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
 from engineio.exceptions import EngineIOError
+from redis.exceptions import RedisError
 from socketio import packet as sio_packet
 
+from chat.redis_subscription import RedisSubscription
+from chat.resp_connection import RedisAddress
+
 logger = logging.getLogger("chat.manager")
+
+# The stock listener's reconnect backoff (AsyncRedisManager._redis_listen_with_retries).
+FIRST_RETRY_S = 1.0
+LAST_RETRY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,66 @@ class RoomEmit:
 
 
 class ChatManager(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-socketio ships no type hints
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = "socketio",
+        redis_options: dict[str, Any] | None = None,
+        reply_timeout_s: float = 5.0,
+    ) -> None:
+        redis_options = redis_options or {}
+        super().__init__(url, channel=channel, redis_options=redis_options)
+        self.redis_address = RedisAddress.from_url(url, password=redis_options.get("password"))
+        self.connect_timeout_s = float(redis_options.get("socket_connect_timeout", 2.0))
+        self.reply_timeout_s = reply_timeout_s
+        # (JSON module, how its room events start, how this instance's end): the module is the server's, set later.
+        self._own_emit_marks: tuple[Any, bytes, bytes] | None = None
+
+    def is_own_emit(self, payload: bytes) -> bool:
+        """Whether `payload` is a room event this instance published (the stock listener ignores those).
+
+        Exact, not a guess: inside JSON strings every quote is escaped, so the text can end with a top-level
+        `"host_id"` of this instance's id only when that is its host_id; callbacks, which the stock listener
+        does handle when they carry this instance's id, are not `emit` messages.
+        """
+        marks = self._own_emit_marks
+        if marks is None or marks[0] is not self.json:
+            marks = self._own_emit_marks = self._marks_of(self.json)
+        return payload.startswith(marks[1]) and payload.endswith(marks[2])
+
+    def _marks_of(self, json: Any) -> tuple[Any, bytes, bytes]:
+        # Spelled by the module room_emit encodes with: "method" is its first key and "host_id" its last.
+        first = json.dumps({"method": "emit", "event": ""})
+        last = json.dumps({"event": "", "host_id": self.host_id})
+        return json, first[: first.index(",") + 1].encode(), last[last.index(",") :].encode()
+
+    async def _listen(self) -> AsyncGenerator[bytes, None]:
+        """What the other instances publish, for the stock `_thread` to decode and dispatch."""
+        retry_s = FIRST_RETRY_S
+        while True:
+            try:
+                subscription = await RedisSubscription.open(
+                    self.redis_address,
+                    self.channel,
+                    connect_timeout_s=self.connect_timeout_s,
+                    reply_timeout_s=self.reply_timeout_s,
+                )
+            except RedisError as exc:
+                logger.error("cannot subscribe to redis, retrying", extra={"error": str(exc), "retry_s": retry_s})
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, LAST_RETRY_S)
+                continue
+            retry_s = FIRST_RETRY_S
+            try:
+                async for payload in subscription:
+                    if not self.is_own_emit(payload):
+                        yield payload
+            except RedisError as exc:
+                logger.error("redis subscription lost, resubscribing", extra={"error": str(exc)})
+            finally:
+                subscription.close()
+
     def room_emit(self, event: str, data: Any, *, room: str, namespace: str = "/") -> RoomEmit:
         """The stock manager's `emit` message for `data` (JSON values only, no bytes) to `room`, encoded once."""
         message = {

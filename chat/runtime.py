@@ -101,6 +101,7 @@ class ChatRuntime:
             settings.redis_url,
             channel=settings.redis_channel,
             redis_options={"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S, "password": password},
+            reply_timeout_s=REDIS_REPLY_TIMEOUT_S,
         )
         self.sio = DirectWriteServer(
             async_mode="asgi",
