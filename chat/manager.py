@@ -1,7 +1,7 @@
-"""The socket.io client manager: python-socketio's `AsyncRedisManager`, with a leaner room broadcast.
+"""The socket.io client manager: python-socketio's `AsyncRedisManager`, with a leaner room broadcast and listener.
 
-Everything else (rooms, the pub/sub listener, its reconnects, disconnects across instances) is the stock
-manager's. Two things change:
+Everything else (rooms, dispatching what the pub/sub listener reads, disconnects across instances) is the
+stock manager's. Three things change:
 
 1. Delivering a room event to this instance's members encodes the packet once and hands it to each member's
    engine.io socket in turn. The stock manager creates an asyncio task per recipient and waits for them all,
@@ -35,11 +35,10 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 from engineio.exceptions import EngineIOError
-from redis.exceptions import RedisError
 from socketio import packet as sio_packet
 
+from chat.redis_address import RedisAddress
 from chat.redis_subscription import RedisSubscription
-from chat.resp_connection import RedisAddress
 
 logger = logging.getLogger("chat.manager")
 
@@ -93,7 +92,11 @@ class ChatManager(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
         return json, first[: first.index(",") + 1].encode(), last[last.index(",") :].encode()
 
     async def _listen(self) -> AsyncGenerator[bytes, None]:
-        """What the other instances publish, for the stock `_thread` to decode and dispatch."""
+        """What the other instances publish, for the stock `_thread` to decode and dispatch.
+
+        Failures are the stock listener's: any error is logged, then the listener waits 1, 2, 4 ... 60 s
+        (back to 1 once subscribed) and subscribes again.
+        """
         retry_s = FIRST_RETRY_S
         while True:
             try:
@@ -103,20 +106,17 @@ class ChatManager(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
                     connect_timeout_s=self.connect_timeout_s,
                     reply_timeout_s=self.reply_timeout_s,
                 )
-            except RedisError as exc:
-                logger.error("cannot subscribe to redis, retrying", extra={"error": str(exc), "retry_s": retry_s})
+                retry_s = FIRST_RETRY_S
+                try:
+                    async for payload in subscription:
+                        if not self.is_own_emit(payload):
+                            yield payload
+                finally:
+                    subscription.close()
+            except Exception as exc:  # the listener's outer boundary: it must outlive any failure
+                logger.error("cannot receive from redis, retrying", extra={"error": repr(exc), "retry_s": retry_s})
                 await asyncio.sleep(retry_s)
                 retry_s = min(retry_s * 2, LAST_RETRY_S)
-                continue
-            retry_s = FIRST_RETRY_S
-            try:
-                async for payload in subscription:
-                    if not self.is_own_emit(payload):
-                        yield payload
-            except RedisError as exc:
-                logger.error("redis subscription lost, resubscribing", extra={"error": str(exc)})
-            finally:
-                subscription.close()
 
     def room_emit(self, event: str, data: Any, *, room: str, namespace: str = "/") -> RoomEmit:
         """The stock manager's `emit` message for `data` (JSON values only, no bytes) to `room`, encoded once."""

@@ -16,9 +16,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis import exceptions as redis_errors
 
-from chat.resp_connection import Command, RedisAddress, RespConnection, replies_within
+from chat.redis_address import RedisAddress
+from chat.resp_connection import Command, RespConnection, replies_within
 
 __all__ = ["Command", "RedisPipe"]
 
@@ -32,21 +33,25 @@ class RedisPipe:
         self.reply_timeout_s = reply_timeout_s
         self._connection: RespConnection | None = None
         self._connecting: asyncio.Task[RespConnection] | None = None
+        self._closed = False
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         """Send `commands` in one write and return their replies; the first error reply is raised."""
         if not commands:
             return []
+        if self._closed:
+            raise redis_errors.ConnectionError("the Redis write connection is closed")
         connection = self._connection
         if connection is None or connection.lost is not None:
             connection = await self._connected()
         replies = await replies_within(connection, connection.request(commands), self.reply_timeout_s)
         for reply in replies:
-            if isinstance(reply, ResponseError):
+            if isinstance(reply, redis_errors.ResponseError):
                 raise reply
         return replies
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._connecting is not None:
             self._connecting.cancel()
             self._connecting = None
@@ -67,6 +72,9 @@ class RedisPipe:
         connection = await self.address.connect(
             connect_timeout_s=self.connect_timeout_s, reply_timeout_s=self.reply_timeout_s
         )
+        if self._closed:  # closed while connecting
+            connection.close()
+            raise redis_errors.ConnectionError("the Redis write connection is closed")
         self._connection = connection
         return connection
 

@@ -11,9 +11,10 @@ owner subscribes again (messages published meanwhile are gone, as with any Redis
 
 from __future__ import annotations
 
-from redis.exceptions import ResponseError
+from redis import exceptions as redis_errors
 
-from chat.resp_connection import RedisAddress, RespConnection, replies_within
+from chat.redis_address import RedisAddress
+from chat.resp_connection import RespConnection, replies_within
 
 
 class RedisSubscription:
@@ -30,7 +31,7 @@ class RedisSubscription:
         )
         try:
             [reply] = await replies_within(connection, connection.request([("SUBSCRIBE", channel)]), reply_timeout_s)
-            if isinstance(reply, ResponseError):
+            if isinstance(reply, redis_errors.ResponseError):
                 raise reply
         except BaseException:
             connection.close()

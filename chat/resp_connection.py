@@ -3,30 +3,46 @@
 The chat writes every message (chat/redis_pipe.py) and reads every other instance's (chat/redis_subscription.py)
 through this rather than redis-py's connection classes, which cost several times the CPU per command
 (`bench/chat/redis_cost.py`). Only what those two need: RESP2, commands written in batches, replies matched to
-batches first-in first-out (Redis answers one connection's commands in order), pub/sub messages of a
-subscribed connection kept apart, AUTH and SELECT from the URL and settings, TLS for `rediss://` with the
-system's trust store, unix sockets. Errors are redis-py's exception classes, so callers keep catching
-`RedisError`.
+batches first-in first-out (Redis answers one connection's commands in order), and the pub/sub messages of a
+subscribed connection kept apart. Opening one (address, TLS, AUTH, SELECT) is chat/redis_address.py's job.
+Every error is a redis-py `RedisError` (error replies are `ResponseError`s), so callers keep catching that.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
+import copy
+import socket
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import hiredis
-from redis.connection import SSLConnection, parse_url
-from redis.exceptions import AuthenticationError, ConnectionError, ResponseError, TimeoutError
+from redis import exceptions as redis_errors
 
 Command = Sequence[str | bytes | int | float]
 MESSAGE = b"message"
+# TCP keepalive as redis-py 8.1 sets it on its connections (its `_defaults.py`): a peer gone without a word
+# (a replaced node, a blackholed path) is noticed within about 45 s, which matters most to a subscriber,
+# which otherwise waits for a message for ever.
+KEEPALIVE_IDLE_S = 30
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_PROBES = 3
 # A subscriber whose consumer falls behind stops reading here; Redis holds the rest (up to its pub/sub
 # output buffer limit, after which it drops the connection and the subscriber reconnects).
 PAUSE_READING_AT = 10_000
+
+
+def set_keepalive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+    ):
+        if hasattr(socket, option):  # Linux has all three; other systems may lack some
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def pack(commands: Sequence[Command]) -> bytes:
@@ -48,7 +64,7 @@ class RespConnection(asyncio.Protocol):
 
     def __init__(self, *, subscriber: bool = False) -> None:
         # A subscriber's payloads stay bytes (the JSON decoder takes them as they are); replies are text.
-        self.reader = hiredis.Reader(replyError=ResponseError, encoding=None if subscriber else "utf-8")
+        self.reader = hiredis.Reader(replyError=redis_errors.ResponseError, encoding=None if subscriber else "utf-8")
         self.subscriber = subscriber
         self.pending: deque[_Batch] = deque()
         self.messages: deque[bytes] = deque()
@@ -60,6 +76,9 @@ class RespConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without deriving from it.
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            set_keepalive(sock)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -67,8 +86,8 @@ class RespConnection(asyncio.Protocol):
             if self.subscriber and type(reply) is list and reply[0] == MESSAGE:
                 self.messages.append(reply[2])  # [b"message", channel, payload]
                 continue
-            if not self.pending:  # a reply nobody asked for: the stream is out of step, drop the connection
-                self.fail(ConnectionError("unexpected reply from Redis"))
+            if not self.pending:  # nobody asked (Redis refusing a client, say): out of step, drop the connection
+                self.fail(redis_errors.ConnectionError(f"unexpected reply from Redis: {reply!r:.200}"))
                 return
             batch = self.pending[0]
             batch.replies.append(reply)
@@ -84,24 +103,33 @@ class RespConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f": {exc}" if exc else ""
-        self._give_up(ConnectionError(f"connection to Redis lost{reason}"))
+        self._give_up(redis_errors.ConnectionError(f"connection to Redis lost{reason}"))
 
     def request(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
         """Write `commands` at once; the future gets their replies (error replies among them, not raised)."""
+        if not commands:
+            raise ValueError("a batch needs at least one command")  # it would wait for no reply, for ever
+        data = pack(commands)  # first: a command hiredis cannot encode must leave no batch waiting for a reply
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         if self.lost is not None:
-            future.set_exception(self.lost)
+            future.set_exception(copy.copy(self.lost))
             return future
-        assert self.transport is not None
+        if self.transport is None:
+            raise RuntimeError("request before the connection was made")
         self.pending.append(_Batch(len(commands), future))
-        self.transport.write(pack(commands))
+        self.transport.write(data)
         return future
 
     async def next_message(self) -> bytes:
-        """The oldest message not yet taken, waiting for one; the connection's error once it is lost and drained."""
+        """The oldest message not yet taken, waiting for one; the connection's error once it is lost and drained.
+
+        One consumer at a time (a subscription has one listener).
+        """
         while not self.messages:
             if self.lost is not None:
-                raise self.lost
+                raise copy.copy(self.lost)
+            if self._message_waiter is not None:
+                raise RuntimeError("a subscription has one consumer at a time")
             if self._paused and self.transport is not None:
                 self._paused = False
                 self.transport.resume_reading()
@@ -128,7 +156,7 @@ class RespConnection(asyncio.Protocol):
         while self.pending:
             batch = self.pending.popleft()
             if not batch.future.done():
-                batch.future.set_exception(error)
+                batch.future.set_exception(copy.copy(error))  # one instance each: tracebacks are not shared
         self._wake_message_waiter()
 
     def _wake_message_waiter(self) -> None:
@@ -139,80 +167,11 @@ class RespConnection(asyncio.Protocol):
 async def replies_within(connection: RespConnection, future: asyncio.Future[list[Any]], timeout_s: float) -> list[Any]:
     """`future`'s replies; after `timeout_s` the connection is dropped (its replies would come out of step)."""
     timer = asyncio.get_running_loop().call_later(
-        timeout_s, connection.fail, TimeoutError(f"no reply from Redis within {timeout_s}s")
+        timeout_s, connection.fail, redis_errors.TimeoutError(f"no reply from Redis within {timeout_s}s")
     )
     try:
-        # Shielded: a cancelled caller must not cancel the future, whose reply is still owed and matched.
+        # A cancelled caller leaves its batch in the queue (its replies are still owed, and taken when they
+        # come); shielded so that the batch's future is not cancelled with it, which is all the same tidier.
         return await asyncio.shield(future)
     finally:
         timer.cancel()
-
-
-@dataclass(frozen=True)
-class RedisAddress:
-    """Where Redis is and how to be let in, from a `redis://`, `rediss://` or `unix://` URL."""
-
-    host: str = "localhost"
-    port: int = 6379
-    path: str | None = None
-    tls: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    db: int = 0
-
-    @classmethod
-    def from_url(cls, url: str, *, password: str | None = None) -> RedisAddress:
-        """`password`, when given, wins over one in the URL (the chat's settings keep it out of the URL)."""
-        options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py's own URL rules
-        return cls(
-            host=str(options.get("host", "localhost")),
-            port=int(options.get("port", 6379)),
-            path=options.get("path"),
-            tls=options.get("connection_class") is SSLConnection,
-            username=options.get("username"),
-            password=password if password is not None else options.get("password"),
-            db=int(options.get("db", 0)),
-        )
-
-    def __str__(self) -> str:
-        return self.path or f"{self.host}:{self.port}"
-
-    async def connect(
-        self, *, connect_timeout_s: float, reply_timeout_s: float, subscriber: bool = False
-    ) -> RespConnection:
-        """A connection that has passed AUTH and SELECT; redis-py's ConnectionError when it cannot be had."""
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> RespConnection:
-            return RespConnection(subscriber=subscriber)
-
-        try:
-            async with asyncio.timeout(connect_timeout_s):
-                if self.path is not None:
-                    _, connection = await loop.create_unix_connection(protocol, self.path)
-                else:
-                    context = ssl.create_default_context() if self.tls else None
-                    _, connection = await loop.create_connection(protocol, self.host, self.port, ssl=context)
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionError(f"cannot connect to Redis at {self}: {exc or type(exc).__name__}") from exc
-        try:
-            await self._handshake(connection, reply_timeout_s)
-        except BaseException:
-            connection.fail(ConnectionError("handshake not completed"))
-            raise
-        return connection
-
-    async def _handshake(self, connection: RespConnection, reply_timeout_s: float) -> None:
-        commands: list[Command] = []
-        if self.password is not None:
-            commands.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
-        if self.db:
-            commands.append(("SELECT", self.db))
-        if not commands:
-            return
-        replies = await replies_within(connection, connection.request(commands), reply_timeout_s)
-        if self.password is not None and isinstance(replies[0], ResponseError):
-            raise AuthenticationError(str(replies[0]))
-        for reply in replies:
-            if isinstance(reply, ResponseError):
-                raise reply

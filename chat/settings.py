@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chat.redis_address import RedisAddress
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Room names travel in URLs, Redis keys and the page: a conservative alphabet keeps them inert everywhere.
 ROOM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -54,6 +56,12 @@ class ChatSettings(BaseSettings):
     cors_allowed_origins: tuple[str, ...] = ()
     static_dir: Path = PACKAGE_DIR / "static"
     node_modules_dir: Path = PACKAGE_DIR / "node_modules"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_understood(cls, url: str) -> str:
+        RedisAddress.from_url(url)  # ValueError for a scheme or option the chat's Redis connections do not take
+        return url
 
     @field_validator("rooms")
     @classmethod

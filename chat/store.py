@@ -29,6 +29,16 @@ FIELD_SEPARATOR = "|"
 HistoryAppend = tuple[ChatMessage, tuple[str, str] | None]
 
 
+def _settle(done: asyncio.Future[None], sent: asyncio.Task[None]) -> None:
+    """Hand the outcome of a sent batch to the appends waiting on `done`."""
+    error = RedisError("message batch cancelled") if sent.cancelled() else sent.exception()
+    if error is None:
+        done.set_result(None)
+        return
+    done.set_exception(error)
+    done.exception()  # retrieved: followers re-raise it, and with none there is nothing to report
+
+
 class ChatStore:
     def __init__(
         self,
@@ -74,7 +84,8 @@ class ChatStore:
         Either both reach Redis or the caller gets the RedisError (nothing half-done that it was not told of).
         Appends that arrive in the same turn of the event loop share one pipeline (node-redis pipelines commands
         of one tick the same way): under load, one write and one read for many messages instead of one each. The
-        first caller of a turn sends the batch; the others wait for it and get its outcome.
+        first caller of a turn sends the batch; the others wait for it and get its outcome, also when the first
+        caller is cancelled (its connection torn down) while the batch is on its way.
         """
         if self.history_size == 0 and publish is None:
             return
@@ -84,20 +95,22 @@ class ChatStore:
             batch.append(entry)
             await asyncio.shield(done)  # a cancelled follower must not cancel the others' outcome
             return
-        batch, done = [entry], asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        batch, done = [entry], loop.create_future()
         self._open_batch = (batch, done)
         try:
-            try:
-                await asyncio.sleep(0)  # one turn: appends issued meanwhile join this pipeline
-            finally:
-                self._open_batch = None
-            await self._append_batch(batch)
-        except BaseException as exc:
-            # A cancelled leader (its connection torn down) sent nothing for sure: the others hear so as an error.
-            done.set_exception(exc if isinstance(exc, Exception) else RedisError("message batch cancelled"))
+            await asyncio.sleep(0)  # one turn: appends issued meanwhile join this pipeline
+        except BaseException:
+            # Cancelled before anything was sent: the others hear so as an error, and nothing reached Redis.
+            self._open_batch = None
+            done.set_exception(RedisError("message batch cancelled"))
             done.exception()  # retrieved: followers re-raise it, and with none there is nothing to report
             raise
-        done.set_result(None)
+        self._open_batch = None
+        # A task of its own, shielded: once sent, the batch's outcome is Redis's, whoever stops waiting for it.
+        sending = loop.create_task(self._append_batch(batch))
+        sending.add_done_callback(lambda sent: _settle(done, sent))
+        await asyncio.shield(sending)
 
     async def _append_batch(self, batch: list[HistoryAppend]) -> None:
         # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.

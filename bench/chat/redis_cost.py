@@ -36,9 +36,10 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(ROOT))  # the chat package is not installed: it ships in its own container
 from chat import json_codec
+from chat.redis_address import RedisAddress
 from chat.redis_pipe import Command, RedisPipe
 from chat.redis_subscription import RedisSubscription
-from chat.resp_connection import RedisAddress, pack
+from chat.resp_connection import pack
 
 HISTORY_SIZE = 100
 CHANNEL = "bench:channel"
@@ -156,12 +157,13 @@ async def read_cpu_us(
 async def measure(redis_url: str, args: argparse.Namespace) -> dict[tuple[str, int | str], list[float]]:
     port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
     redis = Redis.from_url(redis_url, decode_responses=True)
+    listener = Redis.from_url(redis_url)  # bytes, as python-socketio's stock listener reads them
     pipe = RedisPipe(redis_url)
     senders = dict(zip(WRITERS, (redis_py_sender(redis), redis_pipe_sender(pipe)), strict=True))
     figures: dict[tuple[str, int | str], list[float]] = {}
 
     def subscriptions() -> tuple[AbstractAsyncContextManager[AsyncIterator[bytes | str]], ...]:
-        return redis_py_subscribed(redis), lean_subscribed(redis_url)
+        return redis_py_subscribed(listener), lean_subscribed(redis_url)
 
     try:
         for _ in range(args.runs):
@@ -175,6 +177,7 @@ async def measure(redis_url: str, args: argparse.Namespace) -> dict[tuple[str, i
     finally:
         await pipe.aclose()
         await redis.aclose()
+        await listener.aclose()
     return figures
 
 

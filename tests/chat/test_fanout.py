@@ -239,6 +239,24 @@ def test_a_cancelled_first_sender_fails_the_batch_instead_of_stranding_it(redis_
     run_with_redis(redis_server, body)
 
 
+def test_a_first_sender_cancelled_once_the_batch_is_sent_leaves_the_others_its_real_outcome(
+    redis_server: RedisServer,
+) -> None:
+    async def body(redis: Redis, pubsub: PubSub) -> None:
+        store = a_store(redis, history_size=5)
+        first = asyncio.create_task(store.append_history(a_message(1, "r-6"), publish=("fanout-test", "p1")))
+        second = asyncio.create_task(store.append_history(a_message(2, "r-6"), publish=("fanout-test", "p2")))
+        await asyncio.sleep(0)  # both in this turn's batch
+        await asyncio.sleep(0)  # the first has sent it and waits for Redis
+        first.cancel()
+        await asyncio.wait_for(second, 5)  # stored and published: the second hears success, not "unavailable"
+        assert first.cancelled()
+        assert await store.history("r-6") == [a_message(1, "r-6"), a_message(2, "r-6")]
+        assert [payload async for payload in published(pubsub, 2)] == ["p1", "p2"]
+
+    run_with_redis(redis_server, body)
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -1,16 +1,19 @@
-"""The chat's lean write connection (chat/redis_pipe.py) against a real redis-server.
+"""The chat's lean write connection (chat/redis_pipe.py, on chat/resp_connection.py and chat/redis_address.py).
 
-Given batches of commands from many tasks at once, when they go through one RedisPipe, then each caller gets
-its own replies in order; error replies, a wrong password, an unreachable or silent server and a restarted one
-each end as a RedisError for the callers concerned, and the next batch works again once Redis does.
+Given batches of commands from many tasks at once, when they go through one RedisPipe to a real redis-server,
+then each caller gets its own replies in order; error replies, a wrong password or database, an unreachable,
+silent, hanging-up or out-of-step server and a restarted one each end as a RedisError for the callers
+concerned, and the next batch works again once Redis does. The URL means what it means to redis-py, TLS
+included. (The misbehaving servers are scripted sockets: a real Redis does not misbehave on demand.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,9 @@ import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, ResponseError, TimeoutError
 
+from chat.redis_address import RedisAddress
 from chat.redis_pipe import RedisPipe
+from chat.redis_subscription import RedisSubscription
 from tests.chat.harness import RedisServer, free_port, require_binary
 
 
@@ -100,28 +105,128 @@ def test_an_unreachable_redis_is_a_connection_error() -> None:
     with_pipe(f"redis://127.0.0.1:{free_port()}/0", body, connect_timeout_s=1.0)
 
 
-def test_a_silent_server_times_out_and_the_next_batch_opens_a_new_connection() -> None:
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    accepted: list[socket.socket] = []
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
-    async def body(pipe: RedisPipe) -> None:
-        loop = asyncio.get_running_loop()
-        for expected_connections in (1, 2):
-            with pytest.raises(TimeoutError, match="no reply"):
-                await asyncio.gather(pipe.execute([("PING",)]), loop.run_in_executor(None, accept))
-            assert len(accepted) == expected_connections
 
-    def accept() -> None:
-        connection, _ = listener.accept()
-        accepted.append(connection)
+@contextlib.asynccontextmanager
+async def scripted_server(handle: Handler) -> AsyncIterator[tuple[str, list[int]]]:
+    """Not Redis: a server on 127.0.0.1 that misbehaves as `handle` says; yields its URL and a connection count."""
+    connections: list[int] = []
 
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections) + 1)
+        try:
+            await handle(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     try:
-        with_pipe(f"redis://127.0.0.1:{port}/0", body, reply_timeout_s=0.3)
+        yield f"redis://127.0.0.1:{port}/0", connections
     finally:
-        for connection in accepted:
+        server.close()
+
+
+async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()  # until the client goes
+
+
+async def hang_up_after_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1)
+
+
+async def answer_twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while line := await reader.readline():  # "*1", "$4", "PING": a PING is its last line
+        if line.strip() == b"PING":
+            writer.write(b"+PONG\r\n+EXTRA\r\n")
+
+
+def test_a_silent_server_times_out_every_batch_and_the_next_opens_a_new_connection() -> None:
+    async def body() -> None:
+        async with scripted_server(never_answer) as (url, connections):
+            pipe = RedisPipe(url, reply_timeout_s=0.3)
+            try:
+                first = await asyncio.gather(*(pipe.execute([("PING",)]) for _ in range(3)), return_exceptions=True)
+                assert [type(outcome) for outcome in first] == [TimeoutError] * 3, first
+                with pytest.raises(TimeoutError, match="no reply"):
+                    await pipe.execute([("PING",)])
+                assert connections == [1, 2]
+            finally:
+                await pipe.aclose()
+
+    uvloop.run(body())
+
+
+def test_a_connection_lost_with_batches_in_flight_fails_them_all() -> None:
+    async def body() -> None:
+        async with scripted_server(hang_up_after_reading) as (url, _):
+            pipe = RedisPipe(url)
+            try:
+                outcomes = await asyncio.gather(*(pipe.execute([("PING",)]) for _ in range(3)), return_exceptions=True)
+                assert all(isinstance(outcome, ConnectionError) for outcome in outcomes), outcomes
+                assert all("lost" in str(outcome) for outcome in outcomes), outcomes
+            finally:
+                await pipe.aclose()
+
+    uvloop.run(body())
+
+
+def test_a_reply_nobody_asked_for_drops_the_connection() -> None:
+    async def body() -> None:
+        async with scripted_server(answer_twice) as (url, connections):
+            pipe = RedisPipe(url)
+            try:
+                assert await pipe.execute([("PING",)]) == ["PONG"]
+                await asyncio.sleep(0.1)  # the extra reply arrives: out of step, so the connection is dropped
+                assert await pipe.execute([("PING",)]) == ["PONG"]
+                assert connections == [1, 2]
+            finally:
+                await pipe.aclose()
+
+    uvloop.run(body())
+
+
+def test_a_command_that_cannot_be_encoded_is_refused_and_leaves_nothing_waiting(redis_server: RedisServer) -> None:
+    async def body(pipe: RedisPipe) -> None:
+        with pytest.raises(TypeError):
+            await pipe.execute([("ECHO", "fine"), ("SET", "pipe:flag", True)])  # a bool is an int to mypy
+        assert await pipe.execute([("ECHO", "mine")]) == ["mine"]
+
+    with_pipe(redis_server.url, body)
+
+
+def test_a_database_redis_does_not_have_is_an_error(redis_server: RedisServer) -> None:
+    async def body(pipe: RedisPipe) -> None:
+        with pytest.raises(ResponseError, match="out of range"):
+            await pipe.execute([("PING",)])
+
+    with_pipe(redis_server.url.rsplit("/", 1)[0] + "/99", body)
+
+
+def test_a_closed_pipe_refuses_batches(redis_server: RedisServer) -> None:
+    async def body(pipe: RedisPipe) -> None:
+        await pipe.execute([("PING",)])
+        await pipe.aclose()
+        with pytest.raises(ConnectionError, match="closed"):
+            await pipe.execute([("PING",)])
+
+    with_pipe(redis_server.url, body)
+
+
+def test_connections_probe_a_silent_peer_with_tcp_keepalive_as_redis_py_does(redis_server: RedisServer) -> None:
+    async def body() -> None:
+        address = RedisAddress.from_url(redis_server.url)
+        connection = await address.connect(connect_timeout_s=1, reply_timeout_s=1)
+        try:
+            assert connection.transport is not None
+            sock = connection.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+        finally:
             connection.close()
-        listener.close()
+
+    uvloop.run(body())
 
 
 def test_after_a_redis_restart_the_next_batch_reconnects(tmp_path: Path) -> None:
@@ -172,7 +277,7 @@ def test_the_password_from_settings_authenticates(secured: RedisServer) -> None:
     with_pipe(secured.url, body, password="s3cret-token")
 
 
-def test_rediss_urls_speak_tls_and_check_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rediss_urls_speak_tls_and_check_the_certificate_as_redis_py_does(tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(  # noqa: S603  (fixed argument list, no shell)
         [
@@ -193,10 +298,38 @@ def test_rediss_urls_speak_tls_and_check_the_certificate(tmp_path: Path, monkeyp
     async def trusted(pipe: RedisPipe) -> None:
         assert await pipe.execute([("PING",)]) == ["PONG"]
 
+    async def subscribed() -> None:
+        address = RedisAddress.from_url(f"{server.url}?ssl_ca_certs={cert}")
+        subscription = await RedisSubscription.open(address, "tls", connect_timeout_s=1, reply_timeout_s=5)
+        publisher = RedisPipe(f"{server.url}?ssl_ca_certs={cert}")
+        try:
+            await publisher.execute([("PUBLISH", "tls", "over tls")])
+            assert await asyncio.wait_for(anext(subscription), 5) == b"over tls"
+        finally:
+            subscription.close()
+            await publisher.aclose()
+
     try:
         assert server.url.startswith("rediss://")
-        with_pipe(server.url, untrusted)  # a self-signed certificate nobody said to trust
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read by the default context: the system's trust store
-        with_pipe(server.url, trusted)
+        with_pipe(server.url, untrusted)  # a self-signed certificate the system's trust store does not hold
+        with_pipe(f"{server.url}?ssl_ca_certs={cert}", trusted)
+        with_pipe(f"{server.url}?ssl_cert_reqs=none", trusted)
+        uvloop.run(subscribed())
     finally:
         server.stop()
+
+
+def test_the_url_is_read_as_redis_py_reads_it_and_what_is_not_understood_is_refused() -> None:
+    address = RedisAddress.from_url("rediss://ana:from-url@cache.local:6380/2?ssl_cert_reqs=optional", password="x")
+    assert (address.host, address.port, address.db, address.username) == ("cache.local", 6380, 2, "ana")
+    assert address.password == "from-url"  # the URL's wins, as in redis-py's from_url
+    assert address.tls is not None
+    assert address.tls.cert_reqs == "optional"
+    assert RedisAddress.from_url("redis://cache.local", password="from-settings").password == "from-settings"
+    assert RedisAddress.from_url("unix:///run/redis.sock?db=3").path == "/run/redis.sock"
+    with pytest.raises(ValueError, match="not supported by the chat: socket_timeout"):
+        RedisAddress.from_url("redis://cache.local/0?socket_timeout=3")
+    with pytest.raises(ValueError, match="not rediss"):
+        RedisAddress.from_url("redis://cache.local/0?ssl_cert_reqs=none")
+    with pytest.raises(ValueError, match="ssl_cert_reqs must be"):
+        RedisAddress.from_url("rediss://cache.local/0?ssl_cert_reqs=sometimes")

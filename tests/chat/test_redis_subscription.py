@@ -9,6 +9,7 @@ instances publish and drops only its own room events, which the stock listener i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,13 +18,17 @@ from typing import Any
 import pytest
 import socketio
 import uvloop
+from engineio import packet as eio_packet
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, RedisError
+from socketio import packet as sio_packet
 
 from chat import json_codec
+from chat import manager as manager_module
 from chat.manager import ChatManager
+from chat.redis_address import RedisAddress
 from chat.redis_subscription import RedisSubscription
-from chat.resp_connection import PAUSE_READING_AT, RedisAddress
+from chat.resp_connection import PAUSE_READING_AT
 from tests.chat.harness import RedisServer
 
 CHANNEL = "subscription-test"
@@ -119,6 +124,13 @@ def a_room_event(manager: ChatManager, data: object) -> bytes:
     return manager.room_emit("message", data, room="r-1").payload.encode()
 
 
+@pytest.fixture(autouse=True)
+def packet_json_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server given a JSON module sets it on the packet classes, for the whole process: undone after each test."""
+    monkeypatch.setattr(sio_packet.Packet, "json", sio_packet.Packet.json)
+    monkeypatch.setattr(eio_packet.Packet, "json", eio_packet.Packet.json)
+
+
 def a_manager(url: str, json_module: Any) -> ChatManager:
     """A manager whose server encodes with `json_module` (the chat's servers use chat/json_codec.py)."""
     manager = ChatManager(url, channel=CHANNEL)
@@ -166,3 +178,69 @@ def test_the_listener_passes_on_what_others_publish_and_drops_its_own_room_event
             await publisher.aclose()
 
     uvloop.run(scenario())
+
+
+def test_the_listener_subscribes_again_after_redis_restarts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(manager_module, "FIRST_RETRY_S", 0.05)
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+
+    async def scenario() -> None:
+        mine, other = (a_manager(server.url, json_codec) for _ in range(2))
+        listener = mine._listen()
+        try:
+            for attempt in ("before", "after"):
+                waiting = asyncio.ensure_future(anext(listener))
+                payload = a_room_event(other, attempt)
+                deadline = asyncio.get_running_loop().time() + 10
+                while not waiting.done() and asyncio.get_running_loop().time() < deadline:
+                    await publish_once(server.url, payload)  # lost while nobody is subscribed, so again
+                    await asyncio.wait({waiting}, timeout=0.1)
+                assert await waiting == payload
+                if attempt == "before":
+                    await asyncio.to_thread(server.stop)
+                    await asyncio.to_thread(server.start)
+        finally:
+            await listener.aclose()
+
+    try:
+        uvloop.run(scenario())
+    finally:
+        server.stop()
+
+
+async def publish_once(url: str, payload: bytes) -> None:
+    publisher = Redis.from_url(url)
+    try:
+        await publisher.publish(CHANNEL, payload)
+    finally:
+        await publisher.aclose()
+
+
+def test_a_subscription_lost_at_once_is_retried_with_backoff_not_in_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that takes the SUBSCRIBE and hangs up (not Redis: a scripted socket)."""
+    monkeypatch.setattr(manager_module, "FIRST_RETRY_S", 0.05)
+    subscriptions: list[int] = []
+
+    async def take_subscribe_and_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(CHANNEL.encode() + b"\r\n")
+        subscriptions.append(1)
+        writer.write(b"*3\r\n$9\r\nsubscribe\r\n$%d\r\n%s\r\n:1\r\n" % (len(CHANNEL), CHANNEL.encode()))
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(take_subscribe_and_hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        listener = ChatManager(f"redis://127.0.0.1:{port}/0", channel=CHANNEL)._listen()
+        waiting = asyncio.ensure_future(anext(listener))
+        await asyncio.sleep(1.0)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        server.close()
+        await listener.aclose()
+
+    uvloop.run(scenario())
+    # 0.05 s after each loss at least: about 20 in a second; a tight loop makes thousands.
+    assert 5 <= len(subscriptions) <= 25, len(subscriptions)

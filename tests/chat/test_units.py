@@ -128,6 +128,10 @@ def test_settings_come_from_chat_variables_and_are_checked(monkeypatch: pytest.M
         ChatSettings(rooms=("Lobby Room",), default_room="Lobby Room")
     with pytest.raises(ValidationError, match="presence_ttl_s"):
         ChatSettings(heartbeat_s=10, presence_ttl_s=5)
+    with pytest.raises(ValidationError, match="not supported by the chat: socket_timeout"):
+        ChatSettings(redis_url="redis://cache.local:6379/0?socket_timeout=3")
+    with pytest.raises(ValidationError, match="scheme"):
+        ChatSettings(redis_url="http://cache.local:6379/0")
 
 
 @pytest.mark.parametrize(
