@@ -11,6 +11,14 @@ written yet. Anything else (long-polling, the upgrade hand-over, a writer busy w
 own queue, so packets leave in the order they were sent. Writing a frame does not wait unless the transport
 is paused for backpressure; then the waiting writes resume in the order they started waiting.
 
+Two hand-overs could still let a direct write overtake an earlier packet, so both are closed here:
+- engine.io's `poll` waits through `asyncio.wait_for`, whose inner task takes the packet off the queue a loop
+  turn before the writer resumes holding it. `poll` here awaits the queue itself, so taking a packet and
+  marking it held happen in one step (and no task is made per wake-up).
+- A direct write that waits for the transport to resume writing resumes one loop turn after the transport
+  does; a send starting in between would find the transport writable and go first. While a direct write is
+  waiting, later sends take the queue, whose writer waits behind it.
+
 Pings skip the queue too, so the writer task's own wait must not time out on an empty queue (engine.io takes
 that for a dead client); the reader's timeout still ends a silent connection, writer included.
 
@@ -35,6 +43,8 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
     # True from the moment the writer task takes packets out of the queue until it asks for more: those
     # packets are not written yet, and a direct write would overtake them. Starts True: there is no writer yet.
     _writer_holding: bool = True
+    # Direct writes started and not finished: they are waiting for the transport to resume writing.
+    _direct_waiting: int = 0
 
     async def _websocket_handler(self, ws: Any) -> None:
         self._websocket = ws
@@ -44,21 +54,36 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
             self._websocket = None
 
     async def poll(self) -> list[eio_packet.Packet]:
+        """engine.io's `poll` (what it returns and raises), without the loop turn between taking and holding."""
         # Asking for more means the caller wrote what it took last time (or has given up on the connection).
         self._writer_holding = False
+        wait_s = self.server.ping_interval + self.server.ping_timeout
         while True:
             try:
-                packets: list[eio_packet.Packet] = await super().poll()
+                async with asyncio.timeout(wait_s):
+                    first = await self.queue.get()
                 break
-            except QueueEmpty:
+            except TimeoutError:
                 # engine.io's writer gives up after a ping interval and timeout without a queued packet, taking
                 # silence for a dead client; here the pings themselves skip the queue. The reader still times out
                 # a silent client, and ends the writer (a None in the queue) when it does.
-                current = asyncio.current_task()
-                cancelled = current is not None and current.cancelling() > 0  # engine.io turns cancels into this too
-                if cancelled or self._websocket is None or not self.upgraded or self.closed:
-                    raise
+                if self._websocket is None or not self.upgraded or self.closed:
+                    raise QueueEmpty() from None
+            except asyncio.CancelledError:
+                raise QueueEmpty() from None  # as engine.io does: its callers end the connection on QueueEmpty
+        # Taken and held in the same step: no send can see an empty queue and a free writer in between.
         self._writer_holding = True
+        self.queue.task_done()
+        if first is None:  # engine.io's end-of-connection mark
+            return []
+        packets = [first]
+        while not self.queue.empty():
+            more = self.queue.get_nowait()
+            self.queue.task_done()
+            if more is None:  # leave the mark for the next poll, as engine.io does
+                self.queue.put_nowait(None)
+                break
+            packets.append(more)
         return packets
 
     async def send(self, pkt: eio_packet.Packet) -> None:
@@ -66,6 +91,7 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
         if (
             websocket is None
             or self._writer_holding
+            or self._direct_waiting
             or not self.upgraded
             or self.upgrading
             or self.closed
@@ -75,10 +101,14 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
             return
         if not await self.check_ping_timeout():
             return
+        # Returns without yielding unless the transport is paused; while it waits, later sends queue behind it.
+        self._direct_waiting += 1
         try:
             await websocket.send(pkt.encode())
         except Exception:  # the websocket is gone: engine.io's writer sees it too and closes the socket
             await super().send(pkt)
+        finally:
+            self._direct_waiting -= 1
 
 
 def promote(socket: AsyncSocket) -> None:

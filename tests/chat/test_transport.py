@@ -224,3 +224,66 @@ def test_a_quiet_websocket_outlives_engineio_s_writer_timeout(redis_url: str) ->
                 await ana.close()
 
     asyncio.run(scenario())
+
+
+def event_packet(seq: int) -> eio_packet.Packet:
+    return eio_packet.Packet(eio_packet.MESSAGE, "2" + json.dumps(["seq", seq]))  # a socket.io EVENT
+
+
+async def received_seqs(ws: websockets.ClientConnection, count: int) -> list[int]:
+    seqs: list[int] = []
+    while len(seqs) < count:
+        frame = await asyncio.wait_for(ws.recv(), 5)
+        if isinstance(frame, str) and frame.startswith('42["seq"'):
+            seqs.append(json.loads(frame[2:])[1])
+    return seqs
+
+
+@pytest.mark.parametrize("turns_between", [0, 1, 2, 3])
+def test_a_send_right_after_a_queued_packet_does_not_overtake_it(redis_url: str, turns_between: int) -> None:
+    """The writer takes a queued packet off the queue; a direct send in the loop turns that follow waits behind it."""
+
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            ws = await engineio_websocket(url_of(runtime), max_queue=64)
+            try:
+                socket = only_socket(runtime)
+                assert isinstance(socket, DirectWriteSocket)
+                await asyncio.sleep(0.2)  # the namespace connect is out; the writer waits on an empty queue
+                await AsyncSocket.send(socket, event_packet(0))  # engine.io's queue, as during an upgrade
+                for _ in range(turns_between):
+                    await asyncio.sleep(0)
+                await socket.send(event_packet(1))
+                assert await received_seqs(ws, 2) == [0, 1]
+            finally:
+                await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_send_in_the_loop_turn_writing_resumes_waits_behind_the_write_that_was_paused(redis_url: str) -> None:
+    """A direct write waiting for the transport to resume is not overtaken by a send made as it resumes."""
+
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            ws = await engineio_websocket(url_of(runtime), max_queue=64)
+            try:
+                socket = only_socket(runtime)
+                assert isinstance(socket, DirectWriteSocket)
+                await asyncio.sleep(0.2)
+                # uvicorn's websocket protocol: the transport calls its pause/resume_writing around a full buffer.
+                protocol = socket._websocket.asgi_send.__self__
+                protocol.pause_writing()
+                paused_send = asyncio.create_task(socket.send(event_packet(0)))
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                assert not paused_send.done(), "the first send did not wait for the transport"
+                # As when a task that the loop runs before the paused write's wake-up sends to the same client.
+                protocol.resume_writing()
+                await socket.send(event_packet(1))
+                await paused_send
+                assert await received_seqs(ws, 2) == [0, 1]
+            finally:
+                await ws.close()
+
+    asyncio.run(scenario())
