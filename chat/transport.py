@@ -17,7 +17,8 @@ Two hand-overs could still let a direct write overtake an earlier packet, so bot
   marking it held happen in one step (and no task is made per wake-up).
 - A direct write that waits for the transport to resume writing resumes one loop turn after the transport
   does; a send starting in between would find the transport writable and go first. While a direct write is
-  waiting, later sends take the queue, whose writer waits behind it.
+  waiting, later sends take the queue, and the writer writes what it took only once no direct write is
+  waiting (woken by the same resume, it could otherwise run first).
 
 Pings skip the queue too, so the writer task's own wait must not time out on an empty queue (engine.io takes
 that for a dead client); the reader's timeout still ends a silent connection, writer included.
@@ -45,6 +46,8 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
     _writer_holding: bool = True
     # Direct writes started and not finished: they are waiting for the transport to resume writing.
     _direct_waiting: int = 0
+    # Set when the last waiting direct write finishes; made on first need (most sockets never wait).
+    _direct_done: asyncio.Event | None = None
 
     async def _websocket_handler(self, ws: Any) -> None:
         self._websocket = ws
@@ -76,6 +79,14 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
         self.queue.task_done()
         if first is None:  # engine.io's end-of-connection mark
             return []
+        packets = self._with_the_rest_queued(first)
+        try:
+            await self._direct_writes_finished()  # queued behind a paused direct write: it goes first
+        except asyncio.CancelledError:
+            raise QueueEmpty() from None  # as above: the writer is being ended
+        return packets
+
+    def _with_the_rest_queued(self, first: eio_packet.Packet) -> list[eio_packet.Packet]:
         packets = [first]
         while not self.queue.empty():
             more = self.queue.get_nowait()
@@ -85,6 +96,13 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
                 break
             packets.append(more)
         return packets
+
+    async def _direct_writes_finished(self) -> None:
+        while self._direct_waiting:
+            if self._direct_done is None:
+                self._direct_done = asyncio.Event()
+            self._direct_done.clear()
+            await self._direct_done.wait()
 
     async def send(self, pkt: eio_packet.Packet) -> None:
         websocket = self._websocket
@@ -109,6 +127,8 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
             await super().send(pkt)
         finally:
             self._direct_waiting -= 1
+            if not self._direct_waiting and self._direct_done is not None:
+                self._direct_done.set()
 
 
 def promote(socket: AsyncSocket) -> None:

@@ -261,7 +261,10 @@ def test_a_send_right_after_a_queued_packet_does_not_overtake_it(redis_url: str,
     asyncio.run(scenario())
 
 
-def test_a_send_in_the_loop_turn_writing_resumes_waits_behind_the_write_that_was_paused(redis_url: str) -> None:
+@pytest.mark.parametrize("order", ["resume, then send", "send, then resume"])
+def test_a_send_in_the_loop_turn_writing_resumes_waits_behind_the_write_that_was_paused(
+    redis_url: str, order: str
+) -> None:
     """A direct write waiting for the transport to resume is not overtaken by a send made as it resumes."""
 
     async def scenario() -> None:
@@ -278,9 +281,16 @@ def test_a_send_in_the_loop_turn_writing_resumes_waits_behind_the_write_that_was
                 for _ in range(3):
                     await asyncio.sleep(0)
                 assert not paused_send.done(), "the first send did not wait for the transport"
-                # As when a task that the loop runs before the paused write's wake-up sends to the same client.
-                protocol.resume_writing()
-                await socket.send(event_packet(1))
+                if order == "resume, then send":
+                    # As when a task that the loop runs before the paused write's wake-up sends to the same client.
+                    protocol.resume_writing()
+                    await socket.send(event_packet(1))
+                else:
+                    # The send queues (a write is waiting), then the transport resumes in the same loop turn:
+                    # engine.io's writer, woken first, must still wait for the paused write.
+                    later_send = asyncio.create_task(socket.send(event_packet(1)))
+                    asyncio.get_running_loop().call_soon(protocol.resume_writing)
+                    await later_send
                 await paused_send
                 assert await received_seqs(ws, 2) == [0, 1]
             finally:
