@@ -133,47 +133,56 @@ async def engineio_websocket(url: str, *, max_queue: int) -> websockets.ClientCo
     return ws
 
 
+@contextlib.asynccontextmanager
+async def direct_socket_and_raw_client(
+    redis_url: str, *, max_queue: int
+) -> AsyncIterator[tuple[DirectWriteSocket, websockets.ClientConnection]]:
+    """A served instance's only socket, once its namespace connect is out, and the raw client at its other end."""
+    async with serving(redis_url) as runtime:
+        ws = await engineio_websocket(url_of(runtime), max_queue=max_queue)
+        try:
+            socket = only_socket(runtime)
+            assert isinstance(socket, DirectWriteSocket)
+            await asyncio.sleep(0.2)  # the namespace connect and the welcome are out; the writer waits
+            yield socket, ws
+        finally:
+            await ws.close()
+
+
 @pytest.mark.parametrize("writer", ["yet to take the queued packets", "stuck in the batch it took"])
 def test_a_burst_to_a_client_that_stops_reading_arrives_complete_and_in_order(redis_url: str, writer: str) -> None:
     """Thousands of concurrent sends to a stalled reader behind queued packets: none overtakes another."""
     burst, padding = 3000, "x" * 10_000  # 30 MB, the first 10 MB alone more than loopback's socket buffers hold
 
     async def scenario() -> None:
-        async with serving(redis_url) as runtime:
-            ws = await engineio_websocket(url_of(runtime), max_queue=1)
-            try:
-                socket = only_socket(runtime)
-                assert isinstance(socket, DirectWriteSocket)
-                await asyncio.sleep(0.2)  # the namespace connect and the welcome are out
+        async with direct_socket_and_raw_client(redis_url, max_queue=1) as (socket, ws):
 
-                def packet(seq: int) -> eio_packet.Packet:
-                    event = json.dumps(["burst", {"seq": seq, "padding": padding}])
-                    return eio_packet.Packet(eio_packet.MESSAGE, "2" + event)  # socket.io EVENT
+            def packet(seq: int) -> eio_packet.Packet:
+                event = json.dumps(["burst", {"seq": seq, "padding": padding}])
+                return eio_packet.Packet(eio_packet.MESSAGE, "2" + event)  # socket.io EVENT
 
-                # The first third goes through engine.io's queue, as packets queued during an upgrade do.
-                for seq in range(burst // 3):
-                    await AsyncSocket.send(socket, packet(seq))
-                if writer == "yet to take the queued packets":
-                    assert socket.queue.qsize() == burst // 3
-                else:
-                    await asyncio.sleep(0.3)
-                    assert socket.queue.empty()
-                    assert socket._writer_holding, "the writer is not stuck in a batch: the burst is too small"
-                sends = [asyncio.create_task(socket.send(packet(seq))) for seq in range(burst // 3, burst)]
+            # The first third goes through engine.io's queue, as packets queued during an upgrade do.
+            for seq in range(burst // 3):
+                await AsyncSocket.send(socket, packet(seq))
+            if writer == "yet to take the queued packets":
+                assert socket.queue.qsize() == burst // 3
+            else:
                 await asyncio.sleep(0.3)
+                assert socket.queue.empty()
+                assert socket._writer_holding, "the writer is not stuck in a batch: the burst is too small"
+            sends = [asyncio.create_task(socket.send(packet(seq))) for seq in range(burst // 3, burst)]
+            await asyncio.sleep(0.3)
 
-                # Read slowly, so the transport keeps pausing while the writer works through its batch.
-                received: list[int] = []
-                while len(received) < burst:
-                    frame = await asyncio.wait_for(ws.recv(), 10)
-                    if isinstance(frame, str) and frame.startswith('42["burst"'):
-                        received.append(json.loads(frame[2:])[1]["seq"])
-                        if len(received) % 20 == 0:
-                            await asyncio.sleep(0.002)
-                await asyncio.gather(*sends)
-                assert received == list(range(burst))
-            finally:
-                await ws.close()
+            # Read slowly, so the transport keeps pausing while the writer works through its batch.
+            received: list[int] = []
+            while len(received) < burst:
+                frame = await asyncio.wait_for(ws.recv(), 10)
+                if isinstance(frame, str) and frame.startswith('42["burst"'):
+                    received.append(json.loads(frame[2:])[1]["seq"])
+                    if len(received) % 20 == 0:
+                        await asyncio.sleep(0.002)
+            await asyncio.gather(*sends)
+            assert received == list(range(burst))
 
     asyncio.run(scenario())
 
@@ -244,19 +253,12 @@ def test_a_send_right_after_a_queued_packet_does_not_overtake_it(redis_url: str,
     """The writer takes a queued packet off the queue; a direct send in the loop turns that follow waits behind it."""
 
     async def scenario() -> None:
-        async with serving(redis_url) as runtime:
-            ws = await engineio_websocket(url_of(runtime), max_queue=64)
-            try:
-                socket = only_socket(runtime)
-                assert isinstance(socket, DirectWriteSocket)
-                await asyncio.sleep(0.2)  # the namespace connect is out; the writer waits on an empty queue
-                await AsyncSocket.send(socket, event_packet(0))  # engine.io's queue, as during an upgrade
-                for _ in range(turns_between):
-                    await asyncio.sleep(0)
-                await socket.send(event_packet(1))
-                assert await received_seqs(ws, 2) == [0, 1]
-            finally:
-                await ws.close()
+        async with direct_socket_and_raw_client(redis_url, max_queue=64) as (socket, ws):
+            await AsyncSocket.send(socket, event_packet(0))  # engine.io's queue, as during an upgrade
+            for _ in range(turns_between):
+                await asyncio.sleep(0)
+            await socket.send(event_packet(1))
+            assert await received_seqs(ws, 2) == [0, 1]
 
     asyncio.run(scenario())
 
@@ -268,32 +270,25 @@ def test_a_send_in_the_loop_turn_writing_resumes_waits_behind_the_write_that_was
     """A direct write waiting for the transport to resume is not overtaken by a send made as it resumes."""
 
     async def scenario() -> None:
-        async with serving(redis_url) as runtime:
-            ws = await engineio_websocket(url_of(runtime), max_queue=64)
-            try:
-                socket = only_socket(runtime)
-                assert isinstance(socket, DirectWriteSocket)
-                await asyncio.sleep(0.2)
-                # uvicorn's websocket protocol: the transport calls its pause/resume_writing around a full buffer.
-                protocol = socket._websocket.asgi_send.__self__
-                protocol.pause_writing()
-                paused_send = asyncio.create_task(socket.send(event_packet(0)))
-                for _ in range(3):
-                    await asyncio.sleep(0)
-                assert not paused_send.done(), "the first send did not wait for the transport"
-                if order == "resume, then send":
-                    # As when a task that the loop runs before the paused write's wake-up sends to the same client.
-                    protocol.resume_writing()
-                    await socket.send(event_packet(1))
-                else:
-                    # The send queues (a write is waiting), then the transport resumes in the same loop turn:
-                    # engine.io's writer, woken first, must still wait for the paused write.
-                    later_send = asyncio.create_task(socket.send(event_packet(1)))
-                    asyncio.get_running_loop().call_soon(protocol.resume_writing)
-                    await later_send
-                await paused_send
-                assert await received_seqs(ws, 2) == [0, 1]
-            finally:
-                await ws.close()
+        async with direct_socket_and_raw_client(redis_url, max_queue=64) as (socket, ws):
+            # uvicorn's websocket protocol: the transport calls its pause/resume_writing around a full buffer.
+            protocol = socket._websocket.asgi_send.__self__
+            protocol.pause_writing()
+            paused_send = asyncio.create_task(socket.send(event_packet(0)))
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert not paused_send.done(), "the first send did not wait for the transport"
+            if order == "resume, then send":
+                # As when a task that the loop runs before the paused write's wake-up sends to the same client.
+                protocol.resume_writing()
+                await socket.send(event_packet(1))
+            else:
+                # The send queues (a write is waiting), then the transport resumes in the same loop turn:
+                # engine.io's writer, woken first, must still wait for the paused write.
+                later_send = asyncio.create_task(socket.send(event_packet(1)))
+                asyncio.get_running_loop().call_soon(protocol.resume_writing)
+                await later_send
+            await paused_send
+            assert await received_seqs(ws, 2) == [0, 1]
 
     asyncio.run(scenario())
