@@ -9,7 +9,7 @@ tasks. Profiled under the chat benchmark, that hand-off was a quarter of the ser
 websocket, nothing is queued, and the writer task is not holding packets it took out of the queue but has not
 written yet. Anything else (long-polling, the upgrade hand-over, a writer busy with a batch) takes engine.io's
 own queue, so packets leave in the order they were sent. Writing a frame does not wait unless the transport
-is paused for backpressure; then the waiting writes resume in the order they started waiting.
+is paused for backpressure; then it waits, and every later send takes the queue behind it.
 
 Two hand-overs could still let a direct write overtake an earlier packet, so both are closed here:
 - engine.io's `poll` waits through `asyncio.wait_for`, whose inner task takes the packet off the queue a loop
@@ -44,9 +44,10 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
     # True from the moment the writer task takes packets out of the queue until it asks for more: those
     # packets are not written yet, and a direct write would overtake them. Starts True: there is no writer yet.
     _writer_holding: bool = True
-    # Direct writes started and not finished: they are waiting for the transport to resume writing.
-    _direct_waiting: int = 0
-    # Set when the last waiting direct write finishes; made on first need (most sockets never wait).
+    # True while a direct write is under way; it lasts past its first step only when the transport is paused.
+    # At most one: while it lasts, every other send takes the queue.
+    _direct_writing: bool = False
+    # Set when that write finishes, for a writer holding packets behind it; made on first need.
     _direct_done: asyncio.Event | None = None
 
     async def _websocket_handler(self, ws: Any) -> None:
@@ -98,7 +99,7 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
         return packets
 
     async def _direct_writes_finished(self) -> None:
-        while self._direct_waiting:
+        while self._direct_writing:
             if self._direct_done is None:
                 self._direct_done = asyncio.Event()
             self._direct_done.clear()
@@ -109,7 +110,7 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
         if (
             websocket is None
             or self._writer_holding
-            or self._direct_waiting
+            or self._direct_writing
             or not self.upgraded
             or self.upgrading
             or self.closed
@@ -120,14 +121,14 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
         if not await self.check_ping_timeout():
             return
         # Returns without yielding unless the transport is paused; while it waits, later sends queue behind it.
-        self._direct_waiting += 1
+        self._direct_writing = True
         try:
             await websocket.send(pkt.encode())
         except Exception:  # the websocket is gone: engine.io's writer sees it too and closes the socket
             await super().send(pkt)
         finally:
-            self._direct_waiting -= 1
-            if not self._direct_waiting and self._direct_done is not None:
+            self._direct_writing = False
+            if self._direct_done is not None:
                 self._direct_done.set()
 
 
