@@ -7,8 +7,8 @@ stock manager's. Three things change:
    engine.io socket in turn. The stock manager creates an asyncio task per recipient and waits for them all,
    and does so inside the pub/sub listener, which handles one message at a time: per message, a task per
    recipient and at least two event-loop turns before the listener reads the next one. Handing a packet to a
-   socket writes the frame (chat/transport.py) or queues it; it waits only while a member's transport is
-   paused for backpressure, which holds up this message's later members, in order, not the others' order.
+   socket writes the frame (chat/transport.py) or queues it, and never waits: a member whose transport is
+   paused for backpressure (a client that stopped reading) gets it queued, so nobody else waits for it.
 2. `room_emit` gives the caller the pub/sub payload instead of publishing it, so the chat publishes a message
    in the same Redis round trip as it appends it to the history (`ChatStore.append_history`): one round trip
    per message instead of two, and delivery here waits for Redis to have taken both (when it cannot be

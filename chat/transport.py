@@ -5,20 +5,19 @@ python-engineio hands every outgoing packet to a per-socket queue; a writer task
 the websocket. A room message to ten members is ten queue hand-offs, ten writer wake-ups and ten extra
 tasks. Profiled under the chat benchmark, that hand-off was a quarter of the server's CPU per message.
 
-`DirectWriteSocket.send` writes the frame itself when nothing can overtake it: the connection is an upgraded
-websocket, nothing is queued, and the writer task is not holding packets it took out of the queue but has not
-written yet. Anything else (long-polling, the upgrade hand-over, a writer busy with a batch) takes engine.io's
-own queue, so packets leave in the order they were sent. Writing a frame does not wait unless the transport
-is paused for backpressure; then it waits, and every later send takes the queue behind it.
+`DirectWriteSocket.send` writes the frame itself when nothing can overtake it and the write cannot wait: the
+connection is an upgraded websocket, its transport is writable (not paused for backpressure), nothing is
+queued, and the writer task is not holding packets it took out of the queue but has not written yet. Anything
+else (long-polling, the upgrade hand-over, a paused transport, a writer busy with a batch) takes engine.io's
+own queue, so packets leave in the order they were sent. A direct write is thus one step, never a wait: a
+client that stays connected but stops reading makes only its own writer task wait, never the sender or the
+pub/sub listener delivering to everyone else (a member's send is awaited in turn, chat/manager.py).
+Whether the transport is writable is uvicorn's `writable` event on its websocket protocol; under a server
+without one every packet takes the queue.
 
-Two hand-overs could still let a direct write overtake an earlier packet, so both are closed here:
-- engine.io's `poll` waits through `asyncio.wait_for`, whose inner task takes the packet off the queue a loop
-  turn before the writer resumes holding it. `poll` here awaits the queue itself, so taking a packet and
-  marking it held happen in one step (and no task is made per wake-up).
-- A direct write that waits for the transport to resume writing resumes one loop turn after the transport
-  does; a send starting in between would find the transport writable and go first. While a direct write is
-  waiting, later sends take the queue, and the writer writes what it took only once no direct write is
-  waiting (woken by the same resume, it could otherwise run first).
+engine.io's `poll` waits through `asyncio.wait_for`, whose inner task takes the packet off the queue a loop
+turn before the writer resumes holding it; a direct send in between would go first. `poll` here awaits the
+queue itself, so taking a packet and marking it held happen in one step (and no task is made per wake-up).
 
 Pings skip the queue too, so the writer task's own wait must not time out on an empty queue (engine.io takes
 that for a dead client); the reader's timeout still ends a silent connection, writer included.
@@ -41,21 +40,21 @@ from engineio.exceptions import QueueEmpty
 class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no type hints
     # The websocket of an upgraded connection (engine.io's ASGI wrapper), None while polling or upgrading.
     _websocket: Any = None
+    # Set while that websocket's transport takes writes without waiting: uvicorn's protocol clears it while
+    # the transport is paused for backpressure. None under a server that does not expose it.
+    _writable: asyncio.Event | None = None
     # True from the moment the writer task takes packets out of the queue until it asks for more: those
     # packets are not written yet, and a direct write would overtake them. Starts True: there is no writer yet.
     _writer_holding: bool = True
-    # True while a direct write is under way; it lasts past its first step only when the transport is paused.
-    # At most one: while it lasts, every other send takes the queue.
-    _direct_writing: bool = False
-    # Set when that write finishes, for a writer holding packets behind it; made on first need.
-    _direct_done: asyncio.Event | None = None
 
     async def _websocket_handler(self, ws: Any) -> None:
         self._websocket = ws
+        self._writable = writable_event_of(ws)
         try:
             await super()._websocket_handler(ws)
         finally:
             self._websocket = None
+            self._writable = None
 
     async def poll(self) -> list[eio_packet.Packet]:
         """engine.io's `poll` (what it returns and raises), without the loop turn between taking and holding."""
@@ -80,12 +79,7 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
         self.queue.task_done()
         if first is None:  # engine.io's end-of-connection mark
             return []
-        packets = self._with_the_rest_queued(first)
-        try:
-            await self._direct_writes_finished()  # queued behind a paused direct write: it goes first
-        except asyncio.CancelledError:
-            raise QueueEmpty() from None  # as above: the writer is being ended
-        return packets
+        return self._with_the_rest_queued(first)
 
     def _with_the_rest_queued(self, first: eio_packet.Packet) -> list[eio_packet.Packet]:
         packets = [first]
@@ -98,19 +92,11 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
             packets.append(more)
         return packets
 
-    async def _direct_writes_finished(self) -> None:
-        while self._direct_writing:
-            if self._direct_done is None:
-                self._direct_done = asyncio.Event()
-            self._direct_done.clear()
-            await self._direct_done.wait()
-
     async def send(self, pkt: eio_packet.Packet) -> None:
         websocket = self._websocket
         if (
             websocket is None
             or self._writer_holding
-            or self._direct_writing
             or not self.upgraded
             or self.upgrading
             or self.closed
@@ -120,16 +106,26 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
             return
         if not await self.check_ping_timeout():
             return
-        # Returns without yielding unless the transport is paused; while it waits, later sends queue behind it.
-        self._direct_writing = True
+        # Checked last, with no await between it and the write: a writable transport writes in this step.
+        writable = self._writable
+        if writable is None or not writable.is_set():
+            await super().send(pkt)
+            return
         try:
             await websocket.send(pkt.encode())
         except Exception:  # the websocket is gone: engine.io's writer sees it too and closes the socket
             await super().send(pkt)
-        finally:
-            self._direct_writing = False
-            if self._direct_done is not None:
-                self._direct_done.set()
+
+
+def writable_event_of(ws: Any) -> asyncio.Event | None:
+    """uvicorn's `writable` event for engine.io's ASGI websocket `ws`, or None under another server.
+
+    engine.io's `ws.asgi_send` is the server's ASGI `send`; uvicorn's is a method of its websocket protocol,
+    which sets `writable` while its transport takes writes and awaits it before each one.
+    """
+    protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    writable = getattr(protocol, "writable", None)
+    return writable if isinstance(writable, asyncio.Event) else None
 
 
 def promote(socket: AsyncSocket) -> None:

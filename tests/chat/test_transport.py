@@ -32,14 +32,18 @@ ROOM = "general"
 
 
 @contextlib.asynccontextmanager
-async def serving(redis_url: str) -> AsyncIterator[ChatRuntime]:
+async def serving(
+    redis_url: str, *, key_prefix: str | None = None, max_message_chars: int = 1000
+) -> AsyncIterator[ChatRuntime]:
+    """A chat instance served in-process; instances given the same `key_prefix` share rooms through Redis."""
     settings = ChatSettings(
         host="127.0.0.1",
         port=free_port(),
         redis_url=redis_url,
         message_rate_per_s=10_000,
         message_burst=10_000,
-        key_prefix=f"transport-{free_port()}",
+        key_prefix=key_prefix or f"transport-{free_port()}",
+        max_message_chars=max_message_chars,
     )
     runtime = ChatRuntime(settings, stdout=io.StringIO())
     server = uvicorn.Server(server_config(runtime, settings))
@@ -264,31 +268,80 @@ def test_a_send_right_after_a_queued_packet_does_not_overtake_it(redis_url: str,
 
 
 @pytest.mark.parametrize("order", ["resume, then send", "send, then resume"])
-def test_a_send_in_the_loop_turn_writing_resumes_waits_behind_the_write_that_was_paused(
+def test_a_send_while_the_transport_is_paused_returns_at_once_and_nothing_overtakes_it_when_it_resumes(
     redis_url: str, order: str
 ) -> None:
-    """A direct write waiting for the transport to resume is not overtaken by a send made as it resumes."""
+    """A paused transport: a send queues instead of waiting, and one made as the transport resumes goes after it."""
 
     async def scenario() -> None:
         async with direct_socket_and_raw_client(redis_url, max_queue=64) as (socket, ws):
             # uvicorn's websocket protocol: the transport calls its pause/resume_writing around a full buffer.
             protocol = socket._websocket.asgi_send.__self__
             protocol.pause_writing()
-            paused_send = asyncio.create_task(socket.send(event_packet(0)))
+            await asyncio.wait_for(socket.send(event_packet(0)), 0.5)
             for _ in range(3):
                 await asyncio.sleep(0)
-            assert not paused_send.done(), "the first send did not wait for the transport"
+            assert socket._writer_holding, "the writer has not taken the packet to wait for the transport"
             if order == "resume, then send":
-                # As when a task that the loop runs before the paused write's wake-up sends to the same client.
+                # As when a task that the loop runs before the writer's wake-up sends to the same client.
                 protocol.resume_writing()
                 await socket.send(event_packet(1))
             else:
-                # The send queues (a write is waiting), then the transport resumes in the same loop turn:
-                # engine.io's writer, woken first, must still wait for the paused write.
+                # The send queues, then the transport resumes in the same loop turn.
                 later_send = asyncio.create_task(socket.send(event_packet(1)))
                 asyncio.get_running_loop().call_soon(protocol.resume_writing)
                 await later_send
-            await paused_send
             assert await received_seqs(ws, 2) == [0, 1]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("sender_on", ["the same instance", "another instance"])
+def test_a_member_that_stops_reading_holds_up_nobody_else_and_later_gets_everything_in_order(
+    redis_url: str, sender_on: str
+) -> None:
+    """A member that stays connected but reads nothing: its transport pauses, and only its own packets wait.
+
+    Delivering to it must not wait for it, neither in the sender's handler (same instance) nor in the pub/sub
+    listener that delivers every other instance's messages (another instance).
+    """
+    count, padding = 600, "x" * 19_000  # 11 MB to the stalled member, more than loopback's socket buffers hold
+    key_prefix = f"stall-{free_port()}"
+
+    async def scenario() -> None:
+        async with (
+            serving(redis_url, key_prefix=key_prefix, max_message_chars=20_000) as here,
+            serving(redis_url, key_prefix=key_prefix, max_message_chars=20_000) as there,
+        ):
+            stalled = await engineio_websocket(url_of(here), max_queue=1)
+            bob = await ChatClient(url_of(here)).connect()
+            ana = await ChatClient(url_of(here if sender_on == "the same instance" else there)).connect()
+            try:
+                # The stalled member joins first, so every delivery on its instance reaches it before bob.
+                await stalled.send("42" + json.dumps(["join", {"room": ROOM, "nick": "stalled"}]))
+                while not (await asyncio.wait_for(stalled.recv(), 5)).startswith('42["history"'):
+                    pass
+                await bob.join(ROOM, "bob")
+                await ana.join(ROOM, "ana")
+                texts = [f"{n:04d} {padding}" for n in range(count)]
+                for text in texts:
+                    await ana.say(ROOM, text)
+                deadline = asyncio.get_running_loop().time() + 20
+                while len(bob.events("message")) < count and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.05)
+                bob_got = [message["text"] for message in bob.events("message")]
+                assert len(bob_got) == count, f"bob got {len(bob_got)} of {count} messages"
+                assert bob_got == texts
+
+                received: list[str] = []
+                while len(received) < count:
+                    frame = await asyncio.wait_for(stalled.recv(), 10)
+                    if isinstance(frame, str) and frame.startswith('42["message"'):
+                        received.append(json.loads(frame[2:])[1]["text"])
+                assert received == texts
+            finally:
+                await ana.close()
+                await bob.close()
+                await stalled.close()
 
     asyncio.run(scenario())
