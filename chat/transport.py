@@ -20,7 +20,9 @@ turn before the writer resumes holding it; a direct send in between would go fir
 queue itself, so taking a packet and marking it held happen in one step (and no task is made per wake-up).
 
 Pings skip the queue too, so the writer task's own wait must not time out on an empty queue (engine.io takes
-that for a dead client); the reader's timeout still ends a silent connection, writer included.
+that for a dead client); the reader's timeout still ends a silent connection, writer included. A send to a
+client whose pings stopped starts its close in a task of its own instead of running it (and the disconnect
+handler's Redis round trips) inside the sender.
 
 engine.io builds its sockets with a hard-coded class, so `promote` turns a freshly created one into this
 subclass (same state, more behaviour) while its connect event runs, before it carries any client packet.
@@ -29,12 +31,17 @@ subclass (same state, more behaviour) while its connect event runs, before it ca
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+import time
 from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
-from engineio.exceptions import QueueEmpty
+from engineio.exceptions import QueueEmpty, SocketIsClosedError
+
+logger = logging.getLogger("chat.transport")
 
 
 class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no type hints
@@ -46,6 +53,8 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
     # True from the moment the writer task takes packets out of the queue until it asks for more: those
     # packets are not written yet, and a direct write would overtake them. Starts True: there is no writer yet.
     _writer_holding: bool = True
+    # The close of a client that stopped answering pings, run in a task of its own (see check_ping_timeout).
+    _ping_timeout_close: asyncio.Task[None] | None = None
 
     async def _websocket_handler(self, ws: Any) -> None:
         self._websocket = ws
@@ -92,6 +101,26 @@ class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio s
             packets.append(more)
         return packets
 
+    async def check_ping_timeout(self) -> bool:
+        """engine.io's check, except that a client gone silent is closed in a task of its own.
+
+        engine.io closes it inline, and the close awaits the disconnect handler (Redis round trips, a presence
+        update to the room): inside whoever was sending to it, such as the pub/sub listener delivering to
+        everyone. The client that stops answering pings is typically the one that stopped reading.
+        """
+        if self.closed:
+            raise SocketIsClosedError()
+        last_ping = self.last_ping
+        if last_ping and time.time() - last_ping > self.server.ping_timeout:
+            if self._ping_timeout_close is None:
+                self.server.logger.info("%s: Client is gone, closing socket", self.sid)
+                # With engine.io's own arguments; only where it runs differs.
+                self._ping_timeout_close = asyncio.get_running_loop().create_task(
+                    self.close(wait=False, abort=False, reason=self.server.reason.PING_TIMEOUT)
+                )
+            return False
+        return True
+
     async def send(self, pkt: eio_packet.Packet) -> None:
         websocket = self._websocket
         if (
@@ -125,7 +154,18 @@ def writable_event_of(ws: Any) -> asyncio.Event | None:
     """
     protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
     writable = getattr(protocol, "writable", None)
-    return writable if isinstance(writable, asyncio.Event) else None
+    if isinstance(writable, asyncio.Event):
+        return writable
+    _warn_without_direct_writes(type(protocol).__name__)
+    return None
+
+
+@functools.cache  # once per kind of server
+def _warn_without_direct_writes(send_of: str) -> None:
+    logger.warning(
+        "the server's websocket send has no writable event: every packet takes engine.io's queue",
+        extra={"send_of": send_of},
+    )
 
 
 def promote(socket: AsyncSocket) -> None:

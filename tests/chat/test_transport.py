@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -82,6 +83,21 @@ def count_queue_puts(socket: AsyncSocket) -> Callable[[], int]:
 
     socket.queue.put = counting_put
     return lambda: puts
+
+
+def count_pauses(socket: AsyncSocket) -> Callable[[], int]:
+    """Count the times uvicorn's websocket protocol of `socket` is told to pause writing (its buffer is full)."""
+    protocol = socket._websocket.asgi_send.__self__
+    pauses = 0
+    original_pause = protocol.pause_writing
+
+    def counting_pause() -> None:
+        nonlocal pauses
+        pauses += 1
+        original_pause()
+
+    protocol.pause_writing = counting_pause
+    return lambda: pauses
 
 
 def text_is(text: str) -> Callable[[Any], bool]:
@@ -314,6 +330,7 @@ def test_a_member_that_stops_reading_holds_up_nobody_else_and_later_gets_everyth
             serving(redis_url, key_prefix=key_prefix, max_message_chars=20_000) as there,
         ):
             stalled = await engineio_websocket(url_of(here), max_queue=1)
+            pauses = count_pauses(only_socket(here))
             bob = await ChatClient(url_of(here)).connect()
             ana = await ChatClient(url_of(here if sender_on == "the same instance" else there)).connect()
             try:
@@ -330,6 +347,7 @@ def test_a_member_that_stops_reading_holds_up_nobody_else_and_later_gets_everyth
                 while len(bob.events("message")) < count and asyncio.get_running_loop().time() < deadline:
                     await asyncio.sleep(0.05)
                 bob_got = [message["text"] for message in bob.events("message")]
+                assert pauses() > 0, "the stalled member's transport never paused: the test proves nothing"
                 assert len(bob_got) == count, f"bob got {len(bob_got)} of {count} messages"
                 assert bob_got == texts
 
@@ -343,5 +361,37 @@ def test_a_member_that_stops_reading_holds_up_nobody_else_and_later_gets_everyth
                 await ana.close()
                 await bob.close()
                 await stalled.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_send_to_a_client_whose_pings_stopped_closes_it_without_waiting_for_the_disconnect_handler(
+    redis_url: str,
+) -> None:
+    """engine.io closes a silent client inside the send; the disconnect handler (Redis round trips) must not
+    run in the sender, the pub/sub listener delivering to everyone."""
+
+    async def scenario() -> None:
+        async with direct_socket_and_raw_client(redis_url, max_queue=64) as (socket, _ws):
+            eio = socket.server
+            release, disconnected = asyncio.Event(), asyncio.Event()
+            original_disconnect = eio.handlers["disconnect"]
+
+            # Stands in for a disconnect handler slowed by a Redis outage (its round trips wait for replies).
+            async def slow_disconnect(*args: Any) -> Any:
+                await release.wait()
+                outcome = await original_disconnect(*args)
+                disconnected.set()
+                return outcome
+
+            eio.handlers["disconnect"] = slow_disconnect
+            socket.last_ping = time.time() - eio.ping_timeout - 1  # the client has not answered for too long
+            await asyncio.wait_for(socket.send(event_packet(0)), 0.5)
+            await asyncio.wait_for(socket.send(event_packet(1)), 0.5)  # again: the close is under way, no wait
+            assert socket.closing
+            assert not socket.closed
+            release.set()
+            await asyncio.wait_for(disconnected.wait(), 5)  # socket.io's disconnect ran, once
+            assert socket.closed
 
     asyncio.run(scenario())
