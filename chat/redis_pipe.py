@@ -19,9 +19,16 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from chat.redis_address import RedisAddress
-from chat.resp_connection import Command, RespConnection, replies_within
+from chat.resp_connection import Command, RespConnection
 
-__all__ = ["Command", "RedisPipe"]
+__all__ = ["Command", "RedisPipe", "raise_first_error"]
+
+
+def raise_first_error(replies: list[Any]) -> None:
+    """Raise the first error reply of a batch (a `ResponseError`), if any."""
+    for reply in replies:
+        if isinstance(reply, redis_errors.ResponseError):
+            raise reply
 
 
 class RedisPipe:
@@ -39,16 +46,39 @@ class RedisPipe:
         """Send `commands` in one write and return their replies; the first error reply is raised."""
         if not commands:
             return []
+        # Shielded: a cancelled caller leaves its batch's replies to be taken when they come.
+        replies = await asyncio.shield(self.submit(commands))
+        raise_first_error(replies)
+        return replies
+
+    def submit(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """Write `commands` in one batch, now when connected, else once connected; the future gets their replies.
+
+        Error replies are among the replies, not raised (`raise_first_error`). Without a coroutine in between,
+        the future's callbacks run in the loop turn after Redis's reply is read: for the per-message path, where
+        every turn is latency once the loop is busy.
+        """
+        connection = self._connection
+        if self._closed or connection is None or connection.lost is not None:
+            return asyncio.ensure_future(self._submitted_once_connected(commands))
+        return self._request(connection, commands)
+
+    def _request(self, connection: RespConnection, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        replies = connection.request(commands)
+        # No reply in time: the connection is dropped (later replies would come out of step) and fails the batch.
+        timer = asyncio.get_running_loop().call_later(
+            self.reply_timeout_s,
+            connection.fail,
+            redis_errors.TimeoutError(f"no reply from Redis within {self.reply_timeout_s}s"),
+        )
+        replies.add_done_callback(lambda _: timer.cancel())
+        return replies
+
+    async def _submitted_once_connected(self, commands: Sequence[Command]) -> list[Any]:
         if self._closed:
             raise redis_errors.ConnectionError("the Redis write connection is closed")
-        connection = self._connection
-        if connection is None or connection.lost is not None:
-            connection = await self._connected()
-        replies = await replies_within(connection, connection.request(commands), self.reply_timeout_s)
-        for reply in replies:
-            if isinstance(reply, redis_errors.ResponseError):
-                raise reply
-        return replies
+        connection = await self._connected()
+        return await asyncio.shield(self._request(connection, commands))
 
     async def aclose(self) -> None:
         self._closed = True

@@ -14,29 +14,50 @@ itself after Redis restarts empty.
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 from collections.abc import Callable, Mapping
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from chat import json_codec
 from chat.protocol import ChatMessage
-from chat.redis_pipe import Command, RedisPipe
+from chat.redis_pipe import Command, RedisPipe, raise_first_error
 
 FIELD_SEPARATOR = "|"
 # A message for a room's history and, optionally, (channel, payload) to PUBLISH with it.
 HistoryAppend = tuple[ChatMessage, tuple[str, str] | None]
 
 
-def _settle(done: asyncio.Future[None], sent: asyncio.Task[None]) -> None:
-    """Hand the outcome of a sent batch to the appends waiting on `done`."""
-    error = RedisError("message batch cancelled") if sent.cancelled() else sent.exception()
-    if error is None:
-        done.set_result(None)
-        return
-    done.set_exception(error)
-    done.exception()  # retrieved: followers re-raise it, and with none there is nothing to report
+# One append of this turn's batch, with the future its caller waits on.
+WaitingAppend = tuple[HistoryAppend, asyncio.Future[None]]
+
+
+def _settle(waiters: list[asyncio.Future[None]], sent: asyncio.Future[list[Any]]) -> None:
+    """Hand the outcome of a sent batch to the appends still waiting for it."""
+    error: BaseException | None
+    if sent.cancelled():
+        error = RedisError("message batch cancelled")
+    else:
+        error = sent.exception()
+        if error is None:
+            try:
+                raise_first_error(sent.result())
+            except RedisError as reply_error:
+                error = reply_error
+    _finish(waiters, error)
+
+
+def _finish(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if waiter.done():  # its caller was cancelled meanwhile
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(copy.copy(error))  # one instance each: tracebacks are not shared
 
 
 class ChatStore:
@@ -59,8 +80,8 @@ class ChatStore:
         self.history_size = history_size
         self.presence_ttl_s = presence_ttl_s
         self.clock = clock
-        # This turn's appends while their leader waits for the turn to end, and the outcome they share.
-        self._open_batch: tuple[list[HistoryAppend], asyncio.Future[None]] | None = None
+        # This turn's appends, sent together once the turn ends.
+        self._open_batch: list[WaitingAppend] | None = None
 
     def _history_key(self, room: str) -> str:
         return f"{self.prefix}:history:{room}"
@@ -84,45 +105,49 @@ class ChatStore:
         Either both reach Redis or the caller gets the RedisError (nothing half-done that it was not told of).
         Appends that arrive in the same turn of the event loop share one pipeline (node-redis pipelines commands
         of one tick the same way): under load, one write and one read for many messages instead of one each. The
-        first caller of a turn sends the batch; the others wait for it and get its outcome, also when the first
-        caller is cancelled (its connection torn down) while the batch is on its way.
+        batch is written by a callback as the turn ends, and each caller waits on a future of its own that the
+        reply settles: no task or shield per batch or message, and the callers resume two loop turns after Redis's
+        reply is read (four or five through a task and shields; under load every turn is latency). A caller cancelled
+        before its batch is written is left out of it (nothing of its message reaches Redis); one cancelled
+        later leaves the others the batch's real outcome.
         """
         if self.history_size == 0 and publish is None:
             return
-        entry = (message, publish)
-        if self._open_batch is not None:  # a leader is collecting this turn's appends
-            batch, done = self._open_batch
-            batch.append(entry)
-            await asyncio.shield(done)  # a cancelled follower must not cancel the others' outcome
-            return
         loop = asyncio.get_running_loop()
-        batch, done = [entry], loop.create_future()
-        self._open_batch = (batch, done)
-        try:
-            await asyncio.sleep(0)  # one turn: appends issued meanwhile join this pipeline
-        except BaseException:
-            # Cancelled before anything was sent: the others hear so as an error, and nothing reached Redis.
-            self._open_batch = None
-            done.set_exception(RedisError("message batch cancelled"))
-            done.exception()  # retrieved: followers re-raise it, and with none there is nothing to report
-            raise
-        self._open_batch = None
-        # A task of its own, shielded: once sent, the batch's outcome is Redis's, whoever stops waiting for it.
-        sending = loop.create_task(self._append_batch(batch))
-        sending.add_done_callback(lambda sent: _settle(done, sent))
-        await asyncio.shield(sending)
+        batch = self._open_batch
+        if batch is None:
+            batch = self._open_batch = []
+            loop.call_soon(self._send_open_batch)
+        waiter: asyncio.Future[None] = loop.create_future()
+        batch.append(((message, publish), waiter))
+        await waiter  # cancelling it cancels only this caller's wait
 
-    async def _append_batch(self, batch: list[HistoryAppend]) -> None:
+    def _send_open_batch(self) -> None:
+        batch, self._open_batch = self._open_batch, None
+        if batch is None:  # one callback per batch: cannot happen, but nothing to send if it did
+            return
+        kept = [(append, waiter) for append, waiter in batch if not waiter.cancelled()]
+        if not kept:
+            return
+        waiters = [waiter for _, waiter in kept]
+        try:
+            sent = self.writes.submit(self._commands_for([append for append, _ in kept]))
+        except Exception as error:  # a command that cannot be encoded: nothing was written
+            _finish(waiters, error)
+            return
+        sent.add_done_callback(functools.partial(_settle, waiters))
+
+    def _commands_for(self, appends: list[HistoryAppend]) -> list[Command]:
         # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
         commands: list[Command] = []
-        for message, publish in batch:
+        for message, publish in appends:
             if self.history_size > 0:
                 key = self._history_key(message["room"])
                 commands.append(("RPUSH", key, json_codec.dumps(message)))
                 commands.append(("LTRIM", key, -self.history_size, -1))
             if publish is not None:
                 commands.append(("PUBLISH", *publish))
-        await self.writes.execute(commands)
+        return commands
 
     async def history(self, room: str) -> list[ChatMessage]:
         if self.history_size == 0:
