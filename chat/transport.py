@@ -24,6 +24,8 @@ that for a dead client); the reader's timeout still ends a silent connection, wr
 client whose pings stopped starts its close in a task of its own instead of running it (and the disconnect
 handler's Redis round trips) inside the sender.
 
+The socket reads with chat/websocket_reader.py's handler (no task per inbound frame).
+
 engine.io builds its sockets with a hard-coded class, so `promote` turns a freshly created one into this
 subclass (same state, more behaviour) while its connect event runs, before it carries any client packet.
 """
@@ -41,10 +43,12 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from engineio.exceptions import QueueEmpty, SocketIsClosedError
 
+from chat.websocket_reader import LeanReaderSocket
+
 logger = logging.getLogger("chat.transport")
 
 
-class DirectWriteSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no type hints
+class DirectWriteSocket(LeanReaderSocket):
     # The websocket of an upgraded connection (engine.io's ASGI wrapper), None while polling or upgrading.
     _websocket: Any = None
     # Set while that websocket's transport takes writes without waiting: uvicorn's protocol clears it while

@@ -395,3 +395,28 @@ def test_a_send_to_a_client_whose_pings_stopped_closes_it_without_waiting_for_th
             assert socket.closed
 
     asyncio.run(scenario())
+
+
+async def read_until_closed(ws: websockets.ClientConnection) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            await ws.recv()
+
+
+def test_a_websocket_client_that_goes_silent_is_disconnected_after_a_ping_interval_and_timeout(redis_url: str) -> None:
+    """The reader (chat/websocket_reader.py) ends a connection that sends nothing, pongs included, in time."""
+
+    async def scenario() -> None:
+        async with serving(redis_url) as runtime:
+            runtime.sio.eio.ping_interval = 0.2  # the client learns these in the handshake
+            runtime.sio.eio.ping_timeout = 0.3
+            silent = await engineio_websocket(url_of(runtime), max_queue=64)  # answers no engine.io ping
+            started = asyncio.get_running_loop().time()
+            await asyncio.wait_for(read_until_closed(silent), 5)
+            assert asyncio.get_running_loop().time() - started < 4
+            deadline = asyncio.get_running_loop().time() + 5
+            while runtime.sio.eio.sockets and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            assert runtime.sio.eio.sockets == {}
+
+    asyncio.run(scenario())
