@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from chat import json_codec
 from chat.protocol import ChatMessage
-from chat.redis_pipe import Command, RedisPipe, raise_first_error
+from chat.redis_pipe import Command, RedisPipe
 
 FIELD_SEPARATOR = "|"
 # A message for a room's history and, optionally, (channel, payload) to PUBLISH with it.
@@ -35,19 +35,20 @@ HistoryAppend = tuple[ChatMessage, tuple[str, str] | None]
 WaitingAppend = tuple[HistoryAppend, asyncio.Future[None]]
 
 
-def _settle(waiters: list[asyncio.Future[None]], sent: asyncio.Future[list[Any]]) -> None:
-    """Hand the outcome of a sent batch to the appends still waiting for it."""
-    error: BaseException | None
+def _settle(waiting: list[tuple[asyncio.Future[None], int]], sent: asyncio.Future[list[Any]]) -> None:
+    """Hand the outcome of a sent batch to the appends still waiting for it: each hears of its own commands."""
     if sent.cancelled():
-        error = RedisError("message batch cancelled")
-    else:
-        error = sent.exception()
-        if error is None:
-            try:
-                raise_first_error(sent.result())
-            except RedisError as reply_error:
-                error = reply_error
-    _finish(waiters, error)
+        _finish([waiter for waiter, _ in waiting], RedisError("message batch cancelled"))
+        return
+    error = sent.exception()
+    if error is not None:
+        _finish([waiter for waiter, _ in waiting], error)
+        return
+    replies, start = sent.result(), 0
+    for waiter, count in waiting:
+        mine = replies[start : start + count]
+        start += count
+        _finish([waiter], next((reply for reply in mine if isinstance(reply, RedisError)), None))
 
 
 def _finish(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -108,8 +109,9 @@ class ChatStore:
         batch is written by a callback as the turn ends, and each caller waits on a future of its own that the
         reply settles: no task or shield per batch or message, and the callers resume two loop turns after Redis's
         reply is read (four or five through a task and shields; under load every turn is latency). A caller cancelled
-        before its batch is written is left out of it (nothing of its message reaches Redis); one cancelled
-        later leaves the others the batch's real outcome.
+        before its batch is submitted is left out of it (nothing of its message reaches Redis); one cancelled
+        later leaves the others the batch's real outcome. Each caller hears of its own commands' replies: an
+        error reply to one message's commands fails that message alone.
         """
         if self.history_size == 0 and publish is None:
             return
@@ -129,24 +131,29 @@ class ChatStore:
         kept = [(append, waiter) for append, waiter in batch if not waiter.cancelled()]
         if not kept:
             return
-        waiters = [waiter for _, waiter in kept]
-        try:
-            sent = self.writes.submit(self._commands_for([append for append, _ in kept]))
-        except Exception as error:  # a command that cannot be encoded: nothing was written
-            _finish(waiters, error)
-            return
-        sent.add_done_callback(functools.partial(_settle, waiters))
-
-    def _commands_for(self, appends: list[HistoryAppend]) -> list[Command]:
-        # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
         commands: list[Command] = []
-        for message, publish in appends:
-            if self.history_size > 0:
-                key = self._history_key(message["room"])
-                commands.append(("RPUSH", key, json_codec.dumps(message)))
-                commands.append(("LTRIM", key, -self.history_size, -1))
-            if publish is not None:
-                commands.append(("PUBLISH", *publish))
+        waiting: list[tuple[asyncio.Future[None], int]] = []
+        for append, waiter in kept:
+            own = self._commands_for(append)
+            commands.extend(own)
+            waiting.append((waiter, len(own)))
+        try:
+            sent = self.writes.submit(commands)
+        except Exception as error:  # a command that cannot be encoded: nothing was written
+            _finish([waiter for waiter, _ in waiting], error)
+            return
+        sent.add_done_callback(functools.partial(_settle, waiting))
+
+    def _commands_for(self, append: HistoryAppend) -> list[Command]:
+        # No MULTI/EXEC: appends from several instances may interleave, and LTRIM keeps the newest N anyway.
+        message, publish = append
+        commands: list[Command] = []
+        if self.history_size > 0:
+            key = self._history_key(message["room"])
+            commands.append(("RPUSH", key, json_codec.dumps(message)))
+            commands.append(("LTRIM", key, -self.history_size, -1))
+        if publish is not None:
+            commands.append(("PUBLISH", *publish))
         return commands
 
     async def history(self, room: str) -> list[ChatMessage]:

@@ -66,7 +66,7 @@ class LeanReaderSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio sh
             try:
                 for pkt in packets:
                     await ws.send(pkt.encode())
-            except Exception:
+            except BaseException:  # cancelled included, as engine.io's bare except: the websocket is closed below
                 break
         await ws.close()
 
@@ -89,6 +89,8 @@ class LeanReaderSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio sh
             except exceptions.SocketIsClosedError:
                 server.logger.info("Receive error -- socket is closed")
                 break
+            except asyncio.CancelledError:
+                break  # the server is shutting down: the connection ends, cleanly, as below
             except Exception:  # logged, and the reading goes on, as in engine.io
                 server.logger.exception("Unknown receive error")
 

@@ -17,7 +17,7 @@ import pytest
 import socketio
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from chat import json_codec
 from chat.manager import ChatManager
@@ -237,6 +237,22 @@ def test_a_sender_cancelled_before_the_batch_is_sent_is_left_out_and_the_others_
         # The next message is alone in its batch, so a stray p1 would have been published before it.
         await store.append_history(a_message(3, "r-5"), publish=("fanout-test", "p3"))
         assert [payload async for payload in published(pubsub, 1)] == ["p3"]
+
+    run_with_redis(redis_server, body)
+
+
+def test_an_error_reply_to_one_message_of_a_batch_fails_that_message_alone(redis_server: RedisServer) -> None:
+    async def body(redis: Redis, pubsub: PubSub) -> None:
+        store = a_store(redis, history_size=5)
+        await redis.set("fanout:history:r-7", "not a list")  # RPUSH to it gets a WRONGTYPE error reply
+        outcomes = await asyncio.gather(
+            store.append_history(a_message(1, "r-7"), publish=("fanout-test", "p-bad")),
+            store.append_history(a_message(2, "r-8"), publish=("fanout-test", "p-good")),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], ResponseError)
+        assert outcomes[1] is None  # its commands succeeded: its sender delivers it
+        assert await store.history("r-8") == [a_message(2, "r-8")]
 
     run_with_redis(redis_server, body)
 

@@ -50,6 +50,33 @@ def test_a_batch_is_answered_in_order_with_each_commands_reply(redis_server: Red
     with_pipe(redis_server.url, body)
 
 
+@pytest.mark.parametrize("opening", ["the first connection", "a reconnection"])
+def test_batches_reach_redis_in_the_order_they_were_submitted_while_the_connection_opens(
+    redis_server: RedisServer, opening: str
+) -> None:
+    """One batch per loop turn from before the connection is open until after: Redis gets them in order."""
+
+    async def body(pipe: RedisPipe) -> None:
+        await pipe.execute([("DEL", "pipe:order")])
+        if opening == "a reconnection":
+            assert pipe._connection is not None
+            pipe._connection.fail(ConnectionError("dropped by the test"))  # as when Redis restarts
+        else:
+            await pipe.aclose()
+            pipe = RedisPipe(redis_server.url)
+        try:
+            calls = []
+            for n in range(30):  # opening a connection takes several loop turns (connect, then HELLO/SELECT)
+                calls.append(asyncio.ensure_future(pipe.execute([("RPUSH", "pipe:order", n)])))
+                await asyncio.sleep(0)
+            await asyncio.gather(*calls)
+            assert await pipe.execute([("LRANGE", "pipe:order", 0, -1)]) == [[str(n) for n in range(30)]]
+        finally:
+            await pipe.aclose()
+
+    with_pipe(redis_server.url, body)
+
+
 def test_concurrent_callers_each_get_their_own_replies(redis_server: RedisServer) -> None:
     async def caller(pipe: RedisPipe, n: int) -> list[object]:
         await asyncio.sleep(0.001 * (n % 3))  # some batches share a write, some do not
