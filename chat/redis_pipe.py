@@ -23,14 +23,17 @@ from redis import exceptions as redis_errors
 from chat.redis_address import RedisAddress
 from chat.resp_connection import Command, RespConnection
 
-__all__ = ["Command", "RedisPipe", "raise_first_error"]
+__all__ = ["Command", "RedisPipe", "first_error", "raise_first_error"]
+
+
+def first_error(replies: list[Any]) -> redis_errors.ResponseError | None:
+    """The first error reply among `replies`, if any."""
+    return next((reply for reply in replies if isinstance(reply, redis_errors.ResponseError)), None)
 
 
 def raise_first_error(replies: list[Any]) -> None:
-    """Raise the first error reply of a batch (a `ResponseError`), if any."""
-    for reply in replies:
-        if isinstance(reply, redis_errors.ResponseError):
-            raise reply
+    if (error := first_error(replies)) is not None:
+        raise error
 
 
 def _forward(replies: asyncio.Future[list[Any]], to: asyncio.Future[list[Any]]) -> None:

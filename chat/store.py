@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from chat import json_codec
 from chat.protocol import ChatMessage
-from chat.redis_pipe import Command, RedisPipe
+from chat.redis_pipe import Command, RedisPipe, first_error
 
 FIELD_SEPARATOR = "|"
 # A message for a room's history and, optionally, (channel, payload) to PUBLISH with it.
@@ -48,7 +48,7 @@ def _settle(waiting: list[tuple[asyncio.Future[None], int]], sent: asyncio.Futur
     for waiter, count in waiting:
         mine = replies[start : start + count]
         start += count
-        _finish([waiter], next((reply for reply in mine if isinstance(reply, RedisError)), None))
+        _finish([waiter], first_error(mine))
 
 
 def _finish(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -128,15 +128,16 @@ class ChatStore:
         batch, self._open_batch = self._open_batch, None
         if batch is None:  # one callback per batch: cannot happen, but nothing to send if it did
             return
-        kept = [(append, waiter) for append, waiter in batch if not waiter.cancelled()]
-        if not kept:
-            return
         commands: list[Command] = []
         waiting: list[tuple[asyncio.Future[None], int]] = []
-        for append, waiter in kept:
+        for append, waiter in batch:
+            if waiter.cancelled():  # its caller gave up before the batch was submitted: left out
+                continue
             own = self._commands_for(append)
             commands.extend(own)
             waiting.append((waiter, len(own)))
+        if not waiting:
+            return
         try:
             sent = self.writes.submit(commands)
         except Exception as error:  # a command that cannot be encoded: nothing was written
