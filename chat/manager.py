@@ -39,6 +39,7 @@ from socketio import packet as sio_packet
 
 from chat.redis_address import RedisAddress
 from chat.redis_subscription import RedisSubscription
+from chat.websocket_frames import SharedFramePacket
 
 logger = logging.getLogger("chat.manager")
 
@@ -148,8 +149,12 @@ class ChatManager(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
         arguments = list(message["data"])
         if arguments == [None]:  # the stock manager sends `emit(event, None)` as an event without arguments
             arguments = []
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[message["event"], *arguments])
-        packet = eio_packet.Packet(eio_packet.MESSAGE, encoded.encode())
+        # binary=False spares a scan of the data: checked above, and room events carry JSON values only.
+        encoded = self.server.packet_class(
+            sio_packet.EVENT, namespace=namespace, data=[message["event"], *arguments], binary=False
+        )
+        # One frame for all members (chat/websocket_frames.py).
+        packet = SharedFramePacket(eio_packet.MESSAGE, encoded.encode())
         skip = message.get("skip_sid")
         skipped = skip if isinstance(skip, list) else [skip]
         send = self.server.eio.send_packet

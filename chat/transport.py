@@ -13,7 +13,9 @@ own queue, so packets leave in the order they were sent. A direct write is thus 
 client that stays connected but stops reading makes only its own writer task wait, never the sender or the
 pub/sub listener delivering to everyone else (a member's send is awaited in turn, chat/manager.py).
 Whether the transport is writable is uvicorn's `writable` event on its websocket protocol; under a server
-without one every packet takes the queue.
+without one every packet takes the queue. Under uvicorn's default (websockets-sansio) protocol the frame goes
+straight to the transport, serialized once per room message (chat/websocket_frames.py); under its other
+protocols, through ASGI.
 
 engine.io's `poll` waits through `asyncio.wait_for`, whose inner task takes the packet off the queue a loop
 turn before the writer resumes holding it; a direct send in between would go first. `poll` here awaits the
@@ -43,6 +45,7 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from engineio.exceptions import QueueEmpty, SocketIsClosedError
 
+from chat.websocket_frames import FrameWriter, frame_writer_of, text_frame_of
 from chat.websocket_reader import LeanReaderSocket
 
 logger = logging.getLogger("chat.transport")
@@ -54,6 +57,8 @@ class DirectWriteSocket(LeanReaderSocket):
     # Set while that websocket's transport takes writes without waiting: uvicorn's protocol clears it while
     # the transport is paused for backpressure. None under a server that does not expose it.
     _writable: asyncio.Event | None = None
+    # Writes frames straight to that websocket's transport (chat/websocket_frames.py); None under another server.
+    _frame_writer: FrameWriter | None = None
     # True from the moment the writer task takes packets out of the queue until it asks for more: those
     # packets are not written yet, and a direct write would overtake them. Starts True: there is no writer yet.
     _writer_holding: bool = True
@@ -63,11 +68,13 @@ class DirectWriteSocket(LeanReaderSocket):
     async def _websocket_handler(self, ws: Any) -> None:
         self._websocket = ws
         self._writable = writable_event_of(ws)
+        self._frame_writer = frame_writer_of(ws)
         try:
             await super()._websocket_handler(ws)
         finally:
             self._websocket = None
             self._writable = None
+            self._frame_writer = None
 
     async def poll(self) -> list[eio_packet.Packet]:
         """engine.io's `poll` (what it returns and raises), without the loop turn between taking and holding."""
@@ -145,6 +152,11 @@ class DirectWriteSocket(LeanReaderSocket):
             await super().send(pkt)
             return
         try:
+            frame_writer = self._frame_writer
+            if frame_writer is not None:
+                frame = text_frame_of(pkt)
+                if frame is not None and frame_writer.write(frame):
+                    return
             await websocket.send(pkt.encode())
         except Exception:  # the websocket is gone: engine.io's writer sees it too and closes the socket
             await super().send(pkt)

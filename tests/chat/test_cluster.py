@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 
 from tests.chat.client import chat_clients
 from tests.chat.harness import ChatInstance
@@ -33,6 +34,26 @@ def test_a_message_sent_on_one_instance_reaches_the_room_on_both(pair: Pair) -> 
                 assert len(message["id"]) == 16
             await asyncio.sleep(0.3)
             assert eve.events("message") == []  # another room hears nothing
+
+    asyncio.run(scenario())
+
+
+def test_message_ids_are_16_hex_digits_and_never_repeat_across_instances(pair: Pair) -> None:
+    async def scenario() -> None:
+        a, b = pair
+        async with chat_clients(a.url, a.url, b.url, b.url) as clients:
+            for n, client in enumerate(clients):
+                await client.join("room-17", f"user{n}")
+            texts = [f"{n}-{k}" for n in range(len(clients)) for k in range(10)]  # each within its burst
+            for n, client in enumerate(clients):
+                for k in range(10):
+                    await client.say("room-17", f"{n}-{k}")
+            await clients[0].wait_for("message", lambda m: m["text"] == texts[-1])
+            await asyncio.sleep(0.2)
+            ids = [message["id"] for message in clients[0].events("message")]
+            assert len(ids) == len(texts)
+            assert all(re.fullmatch("[0-9a-f]{16}", message_id) for message_id in ids)
+            assert len(set(ids)) == len(ids)
 
     asyncio.run(scenario())
 

@@ -26,6 +26,7 @@ from chat.runtime import ChatRuntime
 from chat.serve import server_config
 from chat.settings import ChatSettings
 from chat.transport import DirectWriteSocket
+from chat.websocket_frames import text_frame
 from tests.chat.client import ChatClient
 from tests.chat.harness import RedisServer, free_port
 
@@ -34,9 +35,12 @@ ROOM = "general"
 
 @contextlib.asynccontextmanager
 async def serving(
-    redis_url: str, *, key_prefix: str | None = None, max_message_chars: int = 1000
+    redis_url: str, *, key_prefix: str | None = None, max_message_chars: int = 1000, ws: str = "auto"
 ) -> AsyncIterator[ChatRuntime]:
-    """A chat instance served in-process; instances given the same `key_prefix` share rooms through Redis."""
+    """A chat instance served in-process; instances given the same `key_prefix` share rooms through Redis.
+
+    `ws` picks uvicorn's websocket protocol: "auto" (production's: websockets-sansio) or "wsproto".
+    """
     settings = ChatSettings(
         host="127.0.0.1",
         port=free_port(),
@@ -47,7 +51,9 @@ async def serving(
         max_message_chars=max_message_chars,
     )
     runtime = ChatRuntime(settings, stdout=io.StringIO())
-    server = uvicorn.Server(server_config(runtime, settings))
+    config = server_config(runtime, settings)
+    config.ws = ws
+    server = uvicorn.Server(config)
     await runtime.start()
     serving_task = asyncio.create_task(server.serve())
     try:
@@ -100,6 +106,21 @@ def count_pauses(socket: AsyncSocket) -> Callable[[], int]:
     return lambda: pauses
 
 
+def count_asgi_frames(socket: AsyncSocket) -> Callable[[], int]:
+    """Count the frames `socket` sends through the server's ASGI `send` from now on."""
+    websocket = socket._websocket
+    frames = 0
+    original_send = websocket.asgi_send
+
+    async def counting_send(message: dict[str, Any]) -> None:
+        nonlocal frames
+        frames += message["type"] == "websocket.send"
+        await original_send(message)
+
+    websocket.asgi_send = counting_send
+    return lambda: frames
+
+
 def text_is(text: str) -> Callable[[Any], bool]:
     return lambda message: bool(message["text"] == text)
 
@@ -136,6 +157,41 @@ def test_room_messages_arrive_in_order_and_skip_the_queue_only_on_websockets(
                 await ana.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("ws", "through_asgi"), [("auto", False), ("wsproto", True)])
+def test_frames_go_straight_to_uvicorn_s_transport_under_its_default_protocol_and_through_asgi_under_wsproto(
+    redis_url: str, ws: str, through_asgi: bool
+) -> None:
+    async def scenario() -> None:
+        async with serving(redis_url, ws=ws) as runtime:
+            ana = await ChatClient(url_of(runtime)).connect()
+            try:
+                await ana.join(ROOM, "ana")
+                socket = only_socket(runtime)
+                assert isinstance(socket, DirectWriteSocket)
+                queue_puts, asgi_frames = count_queue_puts(socket), count_asgi_frames(socket)
+                texts = [f"h\u00e9llo {n}:" + "\U0001f44b" * n * 20 for n in range(8)]  # frames from 50 B to 600 B
+                for text in texts:
+                    await ana.say(ROOM, text)
+                await ana.wait_for("message", text_is(texts[-1]))
+                assert [message["text"] for message in ana.events("message")] == texts
+                assert queue_puts() == 0
+                if through_asgi:
+                    assert asgi_frames() >= len(texts)
+                else:
+                    assert asgi_frames() == 0
+            finally:
+                await ana.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("text", ["", "x" * 125, "x" * 126, "x" * 65535, "x" * 65536, "h\u00e9llo \U0001f44b"], ids=len)
+def test_a_shared_text_frame_is_byte_for_byte_what_uvicorn_s_protocol_writes(text: str) -> None:
+    protocol = websockets.ServerProtocol(state=websockets.protocol.State.OPEN)
+    protocol.send_text(text.encode())
+    assert text_frame(text) == b"".join(protocol.data_to_send())
 
 
 async def engineio_websocket(url: str, *, max_queue: int) -> websockets.ClientConnection:
@@ -266,6 +322,22 @@ async def received_seqs(ws: websockets.ClientConnection, count: int) -> list[int
         if isinstance(frame, str) and frame.startswith('42["seq"'):
             seqs.append(json.loads(frame[2:])[1])
     return seqs
+
+
+def test_nothing_goes_straight_to_the_transport_once_uvicorn_sent_its_close_frame(redis_url: str) -> None:
+    async def scenario() -> None:
+        async with direct_socket_and_raw_client(redis_url, max_queue=64) as (socket, ws):
+            frame_writer = socket._frame_writer
+            assert frame_writer is not None
+            assert frame_writer.write(text_frame('42["seq",0]'))
+            assert await received_seqs(ws, 1) == [0]
+            await socket._websocket.close()  # engine.io's close: uvicorn writes its close frame
+            assert not frame_writer.write(text_frame('42["seq",1]'))
+            await asyncio.wait_for(socket.send(event_packet(2)), 1)  # takes the queue; nothing raises
+            with pytest.raises(websockets.ConnectionClosed):
+                await received_seqs(ws, 1)
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("turns_between", [0, 1, 2, 3])
