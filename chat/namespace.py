@@ -7,6 +7,7 @@ an `error` event for that client instead of an exception: nothing a client sends
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,8 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python-so
         # Message ids: 64 random bits, from a generator seeded by the OS once (secrets would make a system call
         # per message). Ids only tell messages apart (clients de-duplicate by id); they grant nothing.
         self._message_ids = random.Random()  # noqa: S311  # not a secret, see above
+        # A forked child would repeat its parent's ids; Python reseeds only the module's own generator.
+        os.register_at_fork(after_in_child=self._message_ids.seed)
         self.limits = Limits(
             rooms=frozenset(settings.rooms),
             default_room=settings.default_room,

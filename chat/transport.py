@@ -66,10 +66,10 @@ class DirectWriteSocket(LeanReaderSocket):
     _ping_timeout_close: asyncio.Task[None] | None = None
 
     async def _websocket_handler(self, ws: Any) -> None:
-        self._websocket = ws
-        self._writable = writable_event_of(ws)
-        self._frame_writer = frame_writer_of(ws)
         try:
+            self._websocket = ws
+            self._writable = writable_event_of(ws)
+            self._frame_writer = frame_writer_of(ws)
             await super()._websocket_handler(ws)
         finally:
             self._websocket = None

@@ -86,6 +86,7 @@ def frame_writer_of(ws: Any) -> FrameWriter | None:
     Extensions are settled by the handshake, which engine.io has accepted before its handler gets `ws`.
     """
     protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
-    if isinstance(protocol, WebSocketsSansIOProtocol) and not protocol.conn.extensions:
+    # Exactly uvicorn's class: a subclass may send differently.
+    if type(protocol) is WebSocketsSansIOProtocol and not protocol.conn.extensions:
         return FrameWriter(protocol)
     return None

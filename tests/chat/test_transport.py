@@ -35,11 +35,17 @@ ROOM = "general"
 
 @contextlib.asynccontextmanager
 async def serving(
-    redis_url: str, *, key_prefix: str | None = None, max_message_chars: int = 1000, ws: str = "auto"
+    redis_url: str,
+    *,
+    key_prefix: str | None = None,
+    max_message_chars: int = 1000,
+    ws: str = "auto",
+    deflate: bool = False,
 ) -> AsyncIterator[ChatRuntime]:
     """A chat instance served in-process; instances given the same `key_prefix` share rooms through Redis.
 
-    `ws` picks uvicorn's websocket protocol: "auto" (production's: websockets-sansio) or "wsproto".
+    `ws` picks uvicorn's websocket protocol: "auto" (production's: websockets-sansio) or "wsproto"; `deflate`
+    offers per-message compression (production does not).
     """
     settings = ChatSettings(
         host="127.0.0.1",
@@ -53,6 +59,7 @@ async def serving(
     runtime = ChatRuntime(settings, stdout=io.StringIO())
     config = server_config(runtime, settings)
     config.ws = ws
+    config.ws_per_message_deflate = deflate
     server = uvicorn.Server(config)
     await runtime.start()
     serving_task = asyncio.create_task(server.serve())
@@ -336,6 +343,38 @@ def test_nothing_goes_straight_to_the_transport_once_uvicorn_sent_its_close_fram
             await asyncio.wait_for(socket.send(event_packet(2)), 1)  # takes the queue; nothing raises
             with pytest.raises(websockets.ConnectionClosed):
                 await received_seqs(ws, 1)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("compression", "straight"), [("deflate", False), (None, True)])
+def test_a_connection_that_negotiated_compression_keeps_uvicorn_s_send(
+    redis_url: str, compression: str | None, straight: bool
+) -> None:
+    """Frames written straight are uncompressed: a connection with per-message deflate goes through ASGI."""
+
+    async def scenario() -> None:
+        async with serving(redis_url, deflate=True) as runtime:
+            ws = await websockets.connect(
+                url_of(runtime).replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+                compression=compression,
+                ping_interval=None,
+            )
+            try:
+                opening = await ws.recv()
+                assert isinstance(opening, str)
+                assert opening.startswith("0")
+                await ws.send("40")
+                await asyncio.sleep(0.2)  # the namespace connect and the welcome are out
+                socket = only_socket(runtime)
+                assert isinstance(socket, DirectWriteSocket)
+                assert (socket._frame_writer is not None) == straight
+                asgi_frames = count_asgi_frames(socket)
+                await socket.send(event_packet(0))
+                assert await received_seqs(ws, 1) == [0]
+                assert asgi_frames() == (0 if straight else 1)
+            finally:
+                await ws.close()
 
     asyncio.run(scenario())
 
