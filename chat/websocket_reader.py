@@ -3,8 +3,9 @@
 python-engineio 4.15.1's handler (pinned in chat/requirements.txt) reads every inbound frame through a new
 task (`ensure_future`) awaited in `asyncio.wait_for`: in Python 3.11 that is a task, a waiter future and a
 timer per frame, and three event-loop turns between the frame arriving and the reader handling it (two on
-3.12). Under load every turn is latency for whatever is in flight. Here the reader awaits the frame within
-`asyncio.timeout`: one turn, no task.
+3.12). Under load every turn is latency for whatever is in flight. Here the reader awaits the frame itself:
+one turn, no task; the same bound on each wait comes from one timer re-armed at most once per bound
+(`SilenceWatch`), not a timer made and cancelled per frame.
 
 Everything else is engine.io's handler as it is: the upgrade from long-polling (probe, then UPGRADE), the
 writer task, the size limit, and the end of the connection (a silent client times out after a ping interval
@@ -72,27 +73,33 @@ class LeanReaderSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio sh
 
     async def _read_until_closed(self, websocket_wait: Any) -> None:
         server = self.server
-        while True:
-            try:
-                async with asyncio.timeout(server.ping_interval + server.ping_timeout):
+        silence = SilenceWatch(server.ping_interval + server.ping_timeout)
+        try:
+            while True:
+                silence.waiting()
+                try:
                     encoded = await websocket_wait()
-            except asyncio.CancelledError:
-                break  # as engine.io's reader: the connection ends, cleanly
-            except Exception:  # timed out, disconnected, too large
-                break
-            if encoded is None:  # connection closed by the client
-                break
-            try:
-                await self.receive(eio_packet.Packet(encoded_packet=encoded))
-            except exceptions.UnknownPacketError:
-                pass
-            except exceptions.SocketIsClosedError:
-                server.logger.info("Receive error -- socket is closed")
-                break
-            except asyncio.CancelledError:
-                break  # the server is shutting down: the connection ends, cleanly, as below
-            except Exception:  # logged, and the reading goes on, as in engine.io
-                server.logger.exception("Unknown receive error")
+                except asyncio.CancelledError:
+                    silence.forgive_own_cancel()
+                    break  # timed out, or as engine.io's reader: the connection ends, cleanly
+                except Exception:  # disconnected, too large
+                    break
+                silence.handling()
+                if encoded is None:  # connection closed by the client
+                    break
+                try:
+                    await self.receive(eio_packet.Packet(encoded_packet=encoded))
+                except exceptions.UnknownPacketError:
+                    pass
+                except exceptions.SocketIsClosedError:
+                    server.logger.info("Receive error -- socket is closed")
+                    break
+                except asyncio.CancelledError:
+                    break  # the server is shutting down: the connection ends, cleanly, as below
+                except Exception:  # logged, and the reading goes on, as in engine.io
+                    server.logger.exception("Unknown receive error")
+        finally:
+            silence.stop()
 
     async def _upgraded_from_polling(self, ws: Any, websocket_wait: Any) -> bool:
         """engine.io's upgrade of a long-polling connection: PING probe, PONG probe, then UPGRADE."""
@@ -125,3 +132,47 @@ class LeanReaderSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio sh
         self.upgraded = True
         self.upgrading = False
         return True
+
+
+class SilenceWatch:
+    """Cancels the reading task once one wait for a frame has lasted `limit_s`, with one timer per `limit_s`.
+
+    The same bound as a timeout around each wait (engine.io's `wait_for`), without a timer made and cancelled
+    per frame: the timer stays armed and, when it fires early, re-arms itself for the current wait's end. Time
+    spent handling a frame does not count.
+    """
+
+    __slots__ = ("_fired", "_limit_s", "_loop", "_task", "_timer", "_wait_started")
+
+    def __init__(self, limit_s: float) -> None:
+        self._limit_s = limit_s
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None, "a reader runs in a task"
+        self._task = task
+        self._wait_started: float | None = None  # None while a frame is being handled
+        self._fired = False
+        self._timer = self._loop.call_at(self._loop.time() + limit_s, self._check)
+
+    def waiting(self) -> None:
+        self._wait_started = self._loop.time()
+
+    def handling(self) -> None:
+        self._wait_started = None
+
+    def _check(self) -> None:
+        started = self._wait_started
+        now = self._loop.time()
+        if started is not None and now - started >= self._limit_s:
+            self._fired = True
+            self._task.cancel()
+            return
+        self._timer = self._loop.call_at((started if started is not None else now) + self._limit_s, self._check)
+
+    def forgive_own_cancel(self) -> None:
+        """After a CancelledError: undo the cancellation this watch made (not one from elsewhere)."""
+        if self._fired:
+            self._task.uncancel()
+
+    def stop(self) -> None:
+        self._timer.cancel()
