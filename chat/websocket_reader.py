@@ -80,7 +80,6 @@ class LeanReaderSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio sh
                 try:
                     encoded = await websocket_wait()
                 except asyncio.CancelledError:
-                    silence.forgive_own_cancel()
                     break  # timed out, or as engine.io's reader: the connection ends, cleanly
                 except Exception:  # disconnected, too large
                     break
@@ -169,10 +168,9 @@ class SilenceWatch:
             return
         self._timer = self._loop.call_at((started if started is not None else now) + self._limit_s, self._check)
 
-    def forgive_own_cancel(self) -> None:
-        """After a CancelledError: undo the cancellation this watch made (not one from elsewhere)."""
-        if self._fired:
-            self._task.uncancel()
-
     def stop(self) -> None:
+        """Disarm, and undo the cancellation this watch made (not one from elsewhere), however the wait ended."""
         self._timer.cancel()
+        if self._fired:
+            self._fired = False
+            self._task.uncancel()
