@@ -147,7 +147,8 @@ class SilenceWatch:
         self._limit_s = limit_s
         self._loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        assert task is not None, "a reader runs in a task"
+        if task is None:
+            raise RuntimeError("SilenceWatch watches the task that reads; there is none")
         self._task = task
         self._wait_started: float | None = None  # None while a frame is being handled
         self._fired = False
