@@ -45,7 +45,7 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from engineio.exceptions import QueueEmpty, SocketIsClosedError
 
-from chat.websocket_frames import FrameWriter, frame_writer_of, text_frame_of
+from chat.websocket_frames import FrameWriter, frame_writer_of, server_protocol_of, text_frame_of
 from chat.websocket_reader import LeanReaderSocket
 
 logger = logging.getLogger("chat.transport")
@@ -165,10 +165,9 @@ class DirectWriteSocket(LeanReaderSocket):
 def writable_event_of(ws: Any) -> asyncio.Event | None:
     """uvicorn's `writable` event for engine.io's ASGI websocket `ws`, or None under another server.
 
-    engine.io's `ws.asgi_send` is the server's ASGI `send`; uvicorn's is a method of its websocket protocol,
-    which sets `writable` while its transport takes writes and awaits it before each one.
+    uvicorn's websocket protocols set `writable` while their transport takes writes and await it before each one.
     """
-    protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    protocol = server_protocol_of(ws)
     writable = getattr(protocol, "writable", None)
     if isinstance(writable, asyncio.Event):
         return writable

@@ -26,6 +26,11 @@ def text_frame(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
+def _text_frame_for(pkt: eio_packet.Packet) -> bytes | None:
+    encoded = pkt.encode()
+    return text_frame(encoded) if isinstance(encoded, str) else None  # binary: uvicorn's own path
+
+
 class SharedFramePacket(eio_packet.Packet):  # type: ignore[misc]  # engineio ships no type hints
     """An engine.io packet for many websockets: its frame is serialized on first use, then shared."""
 
@@ -33,19 +38,21 @@ class SharedFramePacket(eio_packet.Packet):  # type: ignore[misc]  # engineio sh
 
     def text_frame(self) -> bytes | None:
         if self._frame is None:
-            encoded = self.encode()
-            if not isinstance(encoded, str):  # binary: uvicorn's own path
-                return None
-            self._frame = text_frame(encoded)
+            self._frame = _text_frame_for(self)
         return self._frame
 
 
 def text_frame_of(pkt: eio_packet.Packet) -> bytes | None:
     """The websocket frame carrying `pkt`, or None when it is binary."""
-    if isinstance(pkt, SharedFramePacket):
-        return pkt.text_frame()
-    encoded = pkt.encode()
-    return text_frame(encoded) if isinstance(encoded, str) else None
+    return pkt.text_frame() if isinstance(pkt, SharedFramePacket) else _text_frame_for(pkt)
+
+
+def server_protocol_of(ws: Any) -> Any:
+    """The server's protocol object behind engine.io's ASGI websocket `ws`, or None.
+
+    engine.io's `ws.asgi_send` is the server's ASGI `send`; uvicorn's is a method of its websocket protocol.
+    """
+    return getattr(getattr(ws, "asgi_send", None), "__self__", None)
 
 
 class FrameWriter:
@@ -82,10 +89,9 @@ class FrameWriter:
 def frame_writer_of(ws: Any) -> FrameWriter | None:
     """A frame writer for engine.io's ASGI websocket `ws`, or None unless uvicorn's sansio protocol serves it.
 
-    engine.io's `ws.asgi_send` is the server's ASGI `send`; uvicorn's is a method of its websocket protocol.
     Extensions are settled by the handshake, which engine.io has accepted before its handler gets `ws`.
     """
-    protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    protocol = server_protocol_of(ws)
     # Exactly uvicorn's class: a subclass may send differently.
     if type(protocol) is WebSocketsSansIOProtocol and not protocol.conn.extensions:
         return FrameWriter(protocol)
