@@ -201,11 +201,13 @@ def test_a_shared_text_frame_is_byte_for_byte_what_uvicorn_s_protocol_writes(tex
     assert text_frame(text) == b"".join(protocol.data_to_send())
 
 
-async def engineio_websocket(url: str, *, max_queue: int) -> websockets.ClientConnection:
+async def engineio_websocket(
+    url: str, *, max_queue: int, compression: str | None = None
+) -> websockets.ClientConnection:
     """A raw socket.io connection over websocket; it stops reading once `max_queue` frames wait unread."""
     ws = await websockets.connect(
         url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
-        compression=None,
+        compression=compression,
         max_queue=max_queue,
         ping_interval=None,
     )
@@ -355,16 +357,8 @@ def test_a_connection_that_negotiated_compression_keeps_uvicorn_s_send(
 
     async def scenario() -> None:
         async with serving(redis_url, deflate=True) as runtime:
-            ws = await websockets.connect(
-                url_of(runtime).replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
-                compression=compression,
-                ping_interval=None,
-            )
+            ws = await engineio_websocket(url_of(runtime), max_queue=64, compression=compression)
             try:
-                opening = await ws.recv()
-                assert isinstance(opening, str)
-                assert opening.startswith("0")
-                await ws.send("40")
                 await asyncio.sleep(0.2)  # the namespace connect and the welcome are out
                 socket = only_socket(runtime)
                 assert isinstance(socket, DirectWriteSocket)
